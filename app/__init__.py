@@ -1,0 +1,115 @@
+"""Stagegate application factory."""
+
+from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
+
+from app.extensions import csrf, db, limiter, login_manager, migrate
+from app.htmx import add_vary, is_htmx
+from config import Config
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
+)
+
+
+def create_app(config_class=Config) -> Flask:
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+
+    db.init_app(app)
+    migrate.init_app(app, db, render_as_batch=True)
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    _setup_login(app)
+
+    from app import admin, api, auth, deals, main
+
+    app.register_blueprint(main.bp)
+    app.register_blueprint(auth.bp, url_prefix="/auth")
+    app.register_blueprint(admin.bp, url_prefix="/admin")
+    app.register_blueprint(deals.bp, url_prefix="/deals")
+    app.register_blueprint(api.bp, url_prefix="/api/v1")
+
+    from app import formatting
+    from app.cli import register_cli
+
+    formatting.init_app(app)
+    register_cli(app)
+    _register_errors(app)
+    _security_headers(app)
+    return app
+
+
+def _setup_login(app: Flask) -> None:
+    from app.models import User
+
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(user_id):
+        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+        return user if user and user.active else None
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _register_errors(app: Flask) -> None:
+    messages = {
+        400: ("bad_request", "The request could not be understood."),
+        403: ("forbidden", "You do not have permission to do that."),
+        404: ("not_found", "There is nothing here."),
+        405: ("method_not_allowed", "That action is not allowed here."),
+        413: ("too_large", "That upload is too large."),
+        429: ("rate_limited", "Too many attempts. Wait a minute and try again."),
+        500: ("server_error", "Something went wrong on our side. Nothing was saved."),
+    }
+
+    def handle(error):
+        code = getattr(error, "code", 500) or 500
+        if code not in messages:
+            code = 500
+        key, message = messages[code]
+        if code == 500:
+            db.session.rollback()
+            app.logger.exception("Unhandled error")
+        if _wants_json():
+            body = {"error": key, "message": message}
+            response = jsonify(body)
+            response.status_code = code
+        else:
+            response = app.make_response(
+                (render_template("error.html", code=code, message=message), code)
+            )
+        if code == 429:
+            retry = getattr(error, "retry_after", None) or 60
+            response.headers["Retry-After"] = str(int(retry))
+        return response
+
+    for code in messages:
+        app.register_error_handler(code, handle)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        if _wants_json():
+            return jsonify(error="bad_request", message="Missing or invalid CSRF token."), 400
+        flash("Your form expired. Please try again.", "error")
+        if is_htmx():
+            return render_template("error.html", code=400, message="Your form expired; reload the page."), 400
+        return redirect(request.referrer or url_for("main.home"))
+
+
+def _security_headers(app: Flask) -> None:
+    @app.after_request
+    def headers(response):
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return add_vary(response)

@@ -1,0 +1,65 @@
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from app.auth import bp
+from app.auth.forms import LoginForm, SignupForm
+from app.auth.service import AccountError, authenticate, create_organization
+from app.extensions import limiter
+from app.models import User
+
+
+def safe_next(target: str | None) -> str:
+    """Return `target` if it is a path on this site, else the home page."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
+                and "\\" not in target:
+            return target
+    return url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def login():
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user:
+            login_user(user)
+            return redirect(safe_next(request.args.get("next")))
+        form.password.errors.append("Email or password is not right.")
+    return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def signup():
+    """Create an organisation and its first admin."""
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            org = create_organization(form.org_name.data, form.email.data, form.password.data,
+                                      admin_name=form.name.data)
+        except AccountError as exc:
+            for name, message in exc.fields.items():
+                getattr(form, {"name": "org_name"}.get(name, name), form.email).errors.append(message)
+        else:
+            login_user(User.query.filter_by(org_id=org.id).first())
+            flash(f"Welcome to Stagegate, {org.name}. Start with a pipeline template.", "success")
+            return redirect(url_for("admin.pipelines"))
+    status = 200 if request.method == "GET" else 422
+    return render_template("auth/signup.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Sign out."""
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,130 @@
+"""Typed deal facts: parse and validate a value against its field definition."""
+
+import re
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlparse
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_TEXT = 500
+MAX_LONG_TEXT = 10_000
+TRUE_WORDS = {"true", "on", "y", "yes", "1"}
+FALSE_WORDS = {"false", "off", "n", "no", "0", ""}
+
+
+class FactError(ValueError):
+    """A value that does not fit its field; the message is shown beside the field."""
+
+
+def is_empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def is_met(field, value) -> bool:
+    """Tell whether a stored value satisfies a requirement on `field`."""
+    if field.type == "checkbox":
+        return value is True
+    return not is_empty(value)
+
+
+def _bounds(field, number) -> None:
+    if field.min_value is not None and number < Decimal(field.min_value):
+        raise FactError(f"must be at least {field.min_value.normalize():f}")
+    if field.max_value is not None and number > Decimal(field.max_value):
+        raise FactError(f"must be at most {field.max_value.normalize():f}")
+
+
+def _decimal(raw) -> Decimal:
+    if isinstance(raw, bool):
+        raise FactError("must be a number")
+    try:
+        number = Decimal(str(raw).strip().replace(",", ""))
+    except InvalidOperation:
+        raise FactError("must be a number") from None
+    if not number.is_finite() or abs(number) >= Decimal("1e13"):
+        raise FactError("must be a number below 10,000,000,000,000")
+    return number
+
+
+def _text(field, raw, limit) -> str:
+    if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+        raise FactError("must be text")
+    value = str(raw).strip()
+    if len(value) > limit:
+        raise FactError(f"must be at most {limit:,} characters")
+    if field.pattern and value and not re.fullmatch(field.pattern, value):
+        raise FactError("is not in the expected format")
+    return value
+
+
+def parse_fact(field, raw, today: date | None = None):
+    """Return the stored form of `raw` for `field`, None when empty; raise FactError."""
+    if field.type == "checkbox":
+        if isinstance(raw, bool):
+            return raw
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in FALSE_WORDS):
+            return False
+        if isinstance(raw, str) and raw.strip().lower() in TRUE_WORDS:
+            return True
+        raise FactError("must be true or false")
+    if is_empty(raw):
+        return None
+    kind = field.type
+    if kind == "text":
+        return _text(field, raw, MAX_TEXT)
+    if kind == "long_text":
+        return _text(field, raw, MAX_LONG_TEXT)
+    if kind in ("number", "money"):
+        number = _decimal(raw)
+        if kind == "money" and number < 0:
+            raise FactError("must be zero or more")
+        _bounds(field, number)
+        if kind == "money":
+            return f"{number.quantize(Decimal('0.01')):f}"
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "date":
+        if isinstance(raw, date):
+            value = raw
+        else:
+            try:
+                value = date.fromisoformat(str(raw).strip())
+            except ValueError:
+                raise FactError("must be a date (YYYY-MM-DD)") from None
+        if field.future_only and value <= (today or date.today()):
+            raise FactError("must be in the future")
+        return value.isoformat()
+    if kind == "choice":
+        value = str(raw).strip()
+        if value not in (field.choices or []):
+            raise FactError("must be one of: " + ", ".join(field.choices or []))
+        return value
+    if kind in ("email", "contact"):
+        try:
+            return validate_email(str(raw).strip(), check_deliverability=False).normalized.lower()
+        except EmailNotValidError:
+            raise FactError("must be an email address") from None
+    if kind == "url":
+        value = _text(field, raw, MAX_TEXT)
+        parts = urlparse(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise FactError("must be a web address starting with http:// or https://")
+        return value
+    raise FactError("has an unknown type")
+
+
+def parse_facts(fields_by_key: dict, raw: dict, today: date | None = None):
+    """Validate a {key: value} mapping; return (clean, errors). Unknown keys are errors."""
+    clean, errors = {}, {}
+    if not isinstance(raw, dict):
+        return {}, {"facts": "must be an object of field keys to values"}
+    for key, value in raw.items():
+        field = fields_by_key.get(key)
+        if field is None or field.archived:
+            errors[str(key)[:64]] = "is not a field of this pipeline"
+            continue
+        try:
+            clean[key] = parse_fact(field, value, today)
+        except FactError as exc:
+            errors[key] = str(exc)
+    return clean, errors

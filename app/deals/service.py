@@ -1,0 +1,505 @@
+"""The gate: the one place a deal's stage changes, and the deal writes around it.
+
+Every path (board, deal page, API, import, jobs) calls these functions. They take
+explicit arguments, never read the request, own their transaction, and raise the
+domain errors below, which each caller turns into a form, a flash or a JSON body.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.deals.facts import FactError, is_met, parse_fact, parse_facts
+from app.extensions import db
+from app.models import (
+    Contact,
+    Deal,
+    DealContact,
+    LossReason,
+    Notification,
+    Stage,
+    StageTransition,
+    Task,
+    utcnow,
+)
+
+MAX_TITLE = 200
+MAX_REASON = 2000
+
+
+class DealError(Exception):
+    """Base of the deal errors; `message` is for people."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(DealError):
+    """Bad input: `fields` maps each bad field to its message."""
+
+    def __init__(self, fields: dict, message: str = "Some values are not valid."):
+        super().__init__(message)
+        self.fields = fields
+
+
+class GateRefused(DealError):
+    """The move needs facts the deal does not have (or sent facts are invalid)."""
+
+    def __init__(self, message, missing, fields=None, kind=None, to_stage=None):
+        super().__init__(message)
+        self.missing = missing
+        self.fields = fields or {}
+        self.kind = kind
+        self.to_stage = to_stage
+
+    def as_api(self) -> dict:
+        return {
+            "error": "gate",
+            "message": self.message,
+            "missing": [r.as_missing() for r in self.missing],
+            "fields": self.fields,
+        }
+
+
+class Conflict(DealError):
+    """Someone else changed the deal since this writer read it."""
+
+    def __init__(self, deal_id: int):
+        super().__init__(
+            "This deal was changed by someone else since you opened it. "
+            "Its current state is shown; review it and try again."
+        )
+        self.deal_id = deal_id
+
+
+class Forbidden(DealError):
+    """The actor may not do this to this deal."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    stage: Stage
+    field: object
+    when: str  # "entry" | "exit"
+
+    def as_missing(self) -> dict:
+        return {
+            "field": self.field.key,
+            "label": self.field.label,
+            "when": self.when,
+            "stage_id": self.stage.id,
+        }
+
+    def snapshot(self, facts: dict) -> dict:
+        return {
+            **self.as_missing(),
+            "stage": self.stage.name,
+            "met": is_met(self.field, facts.get(self.field.key)),
+        }
+
+
+@dataclass
+class MovePlan:
+    kind: str
+    requirements: list = field(default_factory=list)
+    refusal: str | None = None  # a rule refusal (no skips) that only an override lifts
+
+
+def plan_move(deal: Deal, to_stage: Stage) -> MovePlan:
+    """Work out the kind of a move and every requirement it checks; raise Invalid if impossible."""
+    pipeline = deal.pipeline
+    if to_stage.pipeline_id != deal.pipeline_id or to_stage.org_id != deal.org_id:
+        raise Invalid({"stage_id": "is not a stage of this deal's pipeline"})
+    if to_stage.archived:
+        raise Invalid({"stage_id": "is archived"})
+    if to_stage.id == deal.stage_id:
+        raise Invalid({"stage_id": "is the deal's current stage"})
+    current = deal.stage
+    if to_stage.kind == "lost":
+        if current.kind != "open":
+            raise Invalid({"stage_id": "reopen the deal before closing it again"})
+        return MovePlan("close")  # a loss needs a reason, no facts
+    if current.kind != "open":
+        if to_stage.kind != "open":
+            raise Invalid({"stage_id": "reopen the deal before closing it again"})
+        return MovePlan("reopen", [Requirement(to_stage, f, "entry") for f in to_stage.required_fields("entry")])
+    opens = pipeline.open_stages
+    if to_stage.kind == "open" and to_stage.position < current.position:
+        return MovePlan("backward")
+    # Forward (or to Won): the current stage's exit, every skipped stage, the target's entry.
+    between = [s for s in opens if current.position < s.position < to_stage.position] if to_stage.kind == "open" \
+        else [s for s in opens if s.position > current.position]
+    reqs = [Requirement(current, f, "exit") for f in current.required_fields("exit")]
+    for stage in between:
+        reqs += [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
+        reqs += [Requirement(stage, f, "exit") for f in stage.required_fields("exit")]
+    reqs += [Requirement(to_stage, f, "entry") for f in to_stage.required_fields("entry")]
+    kind = "close" if to_stage.kind == "won" else ("skip" if between else "forward")
+    refusal = None
+    if between and not pipeline.allow_skip:
+        names = ", ".join(s.name for s in between)
+        refusal = f"This pipeline does not allow skipping stages ({names})."
+    return MovePlan(kind, reqs, refusal)
+
+
+def entry_requirements(stage: Stage) -> list:
+    return [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
+
+
+def exit_missing(deal: Deal) -> list:
+    """Return the current stage's exit requirements the deal does not meet (board badge)."""
+    facts = deal.facts or {}
+    return [f for f in deal.stage.required_fields("exit") if not is_met(f, facts.get(f.key))]
+
+
+def _fields_by_key(pipeline) -> dict:
+    return {f.key: f for f in pipeline.fields}
+
+
+def _merge_facts(deal_facts: dict, pipeline, raw_facts) -> dict:
+    """Validate sent facts and merge them over the deal's; raise Invalid naming each bad one."""
+    if raw_facts is None:
+        return dict(deal_facts or {})
+    clean, errors = parse_facts(_fields_by_key(pipeline), raw_facts)
+    if errors:
+        raise Invalid(errors, "Some facts are not valid.")
+    merged = dict(deal_facts or {})
+    for key, value in clean.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _refusal_message(missing) -> str:
+    labels = ", ".join(f"{r.field.label} ({r.stage.name} {r.when})" for r in missing)
+    return f"Missing: {labels}."
+
+
+def _link_contacts(deal: Deal, pipeline, facts: dict) -> None:
+    """Make each contact-with-role fact a real contact with that role on the deal."""
+    for f in pipeline.fields:
+        email = facts.get(f.key) if f.type == "contact" else None
+        if not email:
+            continue
+        contact = Contact.query.filter_by(org_id=deal.org_id, email=email).first()
+        if contact is None:
+            contact = Contact(org_id=deal.org_id, email=email, owner_id=deal.owner_id)
+            db.session.add(contact)
+            db.session.flush()
+        role = f.contact_role or "influencer"
+        exists = DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id, role=role).first()
+        if exists is None:
+            db.session.add(DealContact(org_id=deal.org_id, deal_id=deal.id, contact_id=contact.id, role=role))
+
+
+def _check_version(deal: Deal, version) -> None:
+    if version is None:
+        return
+    try:
+        version = int(version)
+    except (TypeError, ValueError):
+        raise Invalid({"version": "must be a whole number"}) from None
+    if version != deal.version:
+        raise Conflict(deal.id)
+
+
+def _commit(deal_id: int) -> None:
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(deal_id) from None
+
+
+def can_edit(deal: Deal, actor) -> bool:
+    """Reps work their own deals; managers and admins any deal of their organisation."""
+    return actor.org_id == deal.org_id and (deal.owner_id == actor.id or actor.has_role("manager"))
+
+
+def _check_time(at, not_before: datetime | None, name: str):
+    if at is None:
+        return None
+    if not isinstance(at, datetime):
+        raise Invalid({name: "must be a date and time"})
+    if at > utcnow():
+        raise Invalid({name: "must be in the past"})
+    if not_before is not None and at < not_before:
+        raise Invalid({name: "must not be before the deal's latest stage change"})
+    return at
+
+
+def move_deal(
+    deal: Deal,
+    to_stage: Stage,
+    actor,
+    *,
+    facts: dict | None = None,
+    version=None,
+    reason: str = "",
+    loss_reason_id: int | None = None,
+    override_reason: str = "",
+    at: datetime | None = None,
+) -> StageTransition:
+    """Move a deal to `to_stage` if the gate passes, saving sent facts in the same transaction."""
+    try:
+        return _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at)
+    except DealError:
+        db.session.rollback()
+        raise
+
+
+def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at):
+    if not can_edit(deal, actor):
+        raise Forbidden("Only the deal's owner or a manager can move it.")
+    _check_version(deal, version)
+    plan = plan_move(deal, to_stage)
+    pipeline = deal.pipeline
+    merged = _merge_facts(deal.facts, pipeline, facts)
+    reason = (reason or "").strip()
+    override_reason = (override_reason or "").strip()
+    if len(reason) > MAX_REASON or len(override_reason) > MAX_REASON:
+        raise Invalid({"reason": f"must be at most {MAX_REASON} characters"})
+    loss_reason = None
+    if to_stage.kind == "lost":
+        if loss_reason_id:
+            loss_reason = LossReason.query.filter_by(id=loss_reason_id, org_id=deal.org_id, archived=False).first()
+            if loss_reason is None:
+                raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"})
+        elif reason:
+            loss_reason = LossReason.query.filter(
+                LossReason.org_id == deal.org_id, db.func.lower(LossReason.label) == reason.lower()
+            ).first()
+        if loss_reason is None and not reason:
+            raise GateRefused("A loss reason is required to close a deal as lost.", [],
+                              {"reason": "is required"}, plan.kind, to_stage)
+        reason = reason or loss_reason.label
+    missing = [r for r in plan.requirements if not is_met(r.field, merged.get(r.field.key))]
+    overridden = False
+    if missing or plan.refusal:
+        message = " ".join(filter(None, [plan.refusal, _refusal_message(missing) if missing else ""]))
+        if not override_reason:
+            raise GateRefused(message, missing, {}, plan.kind, to_stage)
+        if not actor.has_role("manager"):
+            raise Forbidden("Only an admin or a manager can override the gate.")
+        overridden = True
+    latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
+    when = _check_time(at, latest, "at") or utcnow()
+    from_stage = deal.stage
+    deal.facts = merged
+    deal.stage = to_stage
+    deal.stage_entered_at = when
+    deal.status = to_stage.kind if to_stage.kind != "open" else "open"
+    deal.closed_at = when if to_stage.kind != "open" else None
+    deal.loss_reason = loss_reason if to_stage.kind == "lost" else None
+    transition = StageTransition(
+        org_id=deal.org_id,
+        deal_id=deal.id,
+        from_stage_id=from_stage.id,
+        to_stage_id=to_stage.id,
+        kind="override" if overridden else plan.kind,
+        user_id=actor.id,
+        at=when,
+        facts=merged,
+        criteria=[r.snapshot(merged) for r in plan.requirements],
+        reason=override_reason if overridden else reason,
+        override=overridden,
+    )
+    db.session.add(transition)
+    _link_contacts(deal, pipeline, merged)
+    db.session.flush()
+    if to_stage.kind == "won":
+        _create_handoff(deal, transition)
+    _commit(deal.id)
+    return transition
+
+
+def _create_handoff(deal: Deal, transition: StageTransition) -> None:
+    """Give the onboarding owner a hand-off task and a notification (once per win)."""
+    owner_id = deal.pipeline.handoff_user_id or deal.owner_id
+    key = f"handoff:{transition.id}"
+    db.session.add(Task(
+        org_id=deal.org_id, owner_id=owner_id, deal_id=deal.id, kind="handoff",
+        title=f"Onboarding hand-off: {deal.title}", unique_key=key,
+        notes=str((deal.facts or {}).get("onboarding_handoff", "")), due_at=utcnow(),
+    ))
+    db.session.add(Notification(
+        org_id=deal.org_id, user_id=owner_id, kind="handoff", unique_key=key,
+        text=f"{deal.title} was won: hand-off to onboarding",
+        url=f"/deals/{deal.id}",
+    ))
+
+
+def _parse_amount(amount):
+    if amount is None or amount == "":
+        return None
+    try:
+        return Decimal(parse_fact(_MONEY, amount))
+    except FactError as exc:
+        raise Invalid({"amount": str(exc)}) from None
+
+
+class _Money:
+    type = "money"
+    min_value = max_value = pattern = None
+    future_only = False
+
+
+_MONEY = _Money()
+
+
+def _clean_title(title) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise Invalid({"title": "is required"})
+    if len(title.strip()) > MAX_TITLE:
+        raise Invalid({"title": f"must be at most {MAX_TITLE} characters"})
+    return title.strip()
+
+
+def create_deal(
+    pipeline,
+    actor,
+    *,
+    title: str,
+    stage: Stage | None = None,
+    owner=None,
+    amount=None,
+    currency: str | None = None,
+    facts: dict | None = None,
+    contact: Contact | None = None,
+    created_at: datetime | None = None,
+    stage_entered_at: datetime | None = None,
+    reason: str = "",
+    override_reason: str = "",
+) -> Deal:
+    """Create a deal in `stage` (default: the first open stage) if that stage's entry facts are met."""
+    try:
+        return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
+                       created_at, stage_entered_at, reason, override_reason)
+    except DealError:
+        db.session.rollback()
+        raise
+
+
+def _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
+            created_at, stage_entered_at, reason, override_reason):
+    errors = {}
+    try:
+        title = _clean_title(title)
+    except Invalid as exc:
+        errors.update(exc.fields)
+    try:
+        amount = _parse_amount(amount)
+    except Invalid as exc:
+        errors.update(exc.fields)
+    stage = stage or (pipeline.open_stages[0] if pipeline.open_stages else None)
+    if stage is None or stage.pipeline_id != pipeline.id or stage.archived:
+        errors["stage_id"] = "is not an active stage of this pipeline"
+    owner = owner or actor
+    if owner.org_id != pipeline.org_id or not owner.active:
+        errors["owner_email"] = "is not an active user of this organisation"
+    elif owner.id != actor.id and not actor.has_role("manager"):
+        errors["owner_email"] = "only a manager can create deals for someone else"
+    currency = (currency or pipeline_currency(pipeline)).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        errors["currency"] = "must be a three-letter currency code"
+    try:
+        created_at = _check_time(created_at, None, "created_at")
+        stage_entered_at = _check_time(stage_entered_at, created_at, "stage_entered_at")
+    except Invalid as exc:
+        errors.update(exc.fields)
+    clean, fact_errors = parse_facts(_fields_by_key(pipeline), facts or {})
+    errors.update(fact_errors)
+    if errors:
+        raise Invalid(errors)
+    merged = {k: v for k, v in clean.items() if v is not None}
+    reqs = entry_requirements(stage)
+    missing = [r for r in reqs if not is_met(r.field, merged.get(r.field.key))]
+    if stage.kind == "lost" and not (reason or "").strip():
+        raise GateRefused("A loss reason is required to create a lost deal.", [], {"reason": "is required"}, "create", stage)
+    overridden = False
+    if missing:
+        if not override_reason.strip():
+            raise GateRefused(_refusal_message(missing), missing, {}, "create", stage)
+        if not actor.has_role("manager"):
+            raise Forbidden("Only an admin or a manager can override the gate.")
+        overridden = True
+    now = utcnow()
+    created_at = created_at or now
+    entered = stage_entered_at or created_at
+    deal = Deal(
+        org_id=pipeline.org_id, pipeline=pipeline, stage=stage, owner_id=owner.id, title=title,
+        amount=amount, currency=currency, facts=merged, status=stage.kind,
+        contact_id=contact.id if contact else None,
+        created_at=created_at, stage_entered_at=entered,
+        closed_at=entered if stage.kind != "open" else None,
+    )
+    db.session.add(deal)
+    db.session.flush()
+    db.session.add(StageTransition(
+        org_id=deal.org_id, deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id,
+        kind="override" if overridden else "create", user_id=actor.id, at=entered,
+        facts=merged, criteria=[r.snapshot(merged) for r in reqs],
+        reason=override_reason.strip() if overridden else (reason or "").strip(), override=overridden,
+    ))
+    _link_contacts(deal, pipeline, merged)
+    db.session.commit()
+    return deal
+
+
+def pipeline_currency(pipeline) -> str:
+    from app.models import Organization
+
+    return db.session.get(Organization, pipeline.org_id).currency
+
+
+def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
+                next_step=None, next_step_due=None) -> Deal:
+    """Edit a deal's title, amount and facts; a fact its current stage requires cannot be cleared."""
+    try:
+        if not can_edit(deal, actor):
+            raise Forbidden("Only the deal's owner or a manager can edit it.")
+        if version is None:
+            raise Invalid({"version": "is required"})
+        _check_version(deal, version)
+        errors = {}
+        if title is not None:
+            try:
+                deal.title = _clean_title(title)
+            except Invalid as exc:
+                errors.update(exc.fields)
+        if amount is not None:
+            try:
+                deal.amount = _parse_amount(amount)
+            except Invalid as exc:
+                errors.update(exc.fields)
+        if next_step is not None:
+            if len(str(next_step)) > 200:
+                errors["next_step"] = "must be at most 200 characters"
+            else:
+                deal.next_step = str(next_step).strip()
+        if next_step_due is not None:
+            deal.next_step_due = next_step_due or None
+        merged = deal.facts or {}
+        if facts is not None:
+            try:
+                merged = _merge_facts(deal.facts, deal.pipeline, facts)
+            except Invalid as exc:
+                errors.update(exc.fields)
+            # Requirements the deal already passed to be where it is stay met.
+            for f in deal.stage.required_fields("entry"):
+                if f.key in (facts if isinstance(facts, dict) else {}) and not is_met(f, merged.get(f.key)):
+                    errors[f.key] = f"is required while the deal is in {deal.stage.name}"
+        if errors:
+            raise Invalid(errors)
+        deal.facts = merged
+        _link_contacts(deal, deal.pipeline, merged)
+        _commit(deal.id)
+        return deal
+    except DealError:
+        db.session.rollback()
+        raise

@@ -1,0 +1,20 @@
+"""RQ job functions: thin, idempotent, take ids, call services."""
+
+from flask import current_app, has_app_context
+
+
+def _app():
+    if has_app_context():
+        return current_app._get_current_object()
+    from app import create_app
+
+    return create_app()
+
+
+def run_due() -> dict:
+    """Run every periodic sweep once (the worker's tick and `flask run-due`)."""
+    app = _app()
+    with app.app_context():
+        from app.sweeps import run_all
+
+        return run_all()

@@ -1,0 +1,25 @@
+from flask import redirect, url_for
+from flask_login import current_user, login_required
+
+from app.main import bp
+from app.models import Pipeline
+
+
+@bp.route("/")
+@login_required
+def home():
+    """Send people to their board, or admins with no pipeline to the pipeline setup."""
+    pipeline = (
+        Pipeline.query.filter_by(org_id=current_user.org_id, archived=False)
+        .order_by(Pipeline.position, Pipeline.id)
+        .first()
+    )
+    if pipeline is None:
+        return redirect(url_for("admin.pipelines"))
+    return redirect(url_for("deals.board", pipeline_id=pipeline.id))
+
+
+@bp.route("/healthz")
+def healthz():
+    """Answer ok for load balancers and the run command's readiness check."""
+    return {"status": "ok"}

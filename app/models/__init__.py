@@ -1,0 +1,30 @@
+"""All models, importable from one place."""
+
+from app.models.accounts import ROLES, ApiKey, Organization, User, hash_api_key
+from app.models.base import iso, utcnow
+from app.models.deals import (
+    Company,
+    Contact,
+    Deal,
+    DealContact,
+    Notification,
+    StageTransition,
+    Task,
+)
+from app.models.pipeline import (
+    CONTACT_ROLES,
+    FIELD_TYPES,
+    STAGE_KINDS,
+    FieldDef,
+    LossReason,
+    Pipeline,
+    Stage,
+    StageRequirement,
+)
+
+__all__ = [
+    "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
+    "Company", "Contact", "Deal", "DealContact", "Notification", "StageTransition", "Task",
+    "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
+    "Stage", "StageRequirement",
+]

@@ -1,0 +1,152 @@
+"""Deals, their stage history, and the people and companies behind them."""
+
+from app.extensions import db
+from app.models.base import TenantMixin, iso, utcnow
+
+TRANSITION_KINDS = ("create", "forward", "backward", "skip", "close", "reopen", "override")
+DEAL_STATUSES = ("open", "won", "lost")
+
+
+class Company(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(200), nullable=False)
+    industry = db.Column(db.String(120), nullable=False, default="")
+    size = db.Column(db.String(40), nullable=False, default="")
+    website = db.Column(db.String(300), nullable=False, default="")
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class Contact(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    company_id = db.Column(db.Integer, db.ForeignKey("company.id"))
+    name = db.Column(db.String(200), nullable=False, default="")
+    email = db.Column(db.String(254), nullable=False)
+    phone = db.Column(db.String(40), nullable=False, default="")
+    title = db.Column(db.String(120), nullable=False, default="")
+    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    company = db.relationship(Company)
+
+    __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_contact_org_email"),)
+
+    @property
+    def display(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class Deal(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    pipeline_id = db.Column(db.Integer, db.ForeignKey("pipeline.id"), nullable=False)
+    stage_id = db.Column(db.Integer, db.ForeignKey("stage.id"), nullable=False)
+    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    company_id = db.Column(db.Integer, db.ForeignKey("company.id"))
+    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"))
+    title = db.Column(db.String(200), nullable=False)
+    amount = db.Column(db.Numeric(14, 2))
+    currency = db.Column(db.String(3), nullable=False, default="USD")
+    facts = db.Column(db.JSON, nullable=False, default=dict)
+    status = db.Column(db.String(4), nullable=False, default="open")
+    loss_reason_id = db.Column(db.Integer, db.ForeignKey("loss_reason.id"))
+    next_step = db.Column(db.String(200), nullable=False, default="")
+    next_step_due = db.Column(db.Date)
+    stage_entered_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    closed_at = db.Column(db.DateTime)
+    updated_at = db.Column(db.DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    version = db.Column(db.Integer, nullable=False, default=1)
+
+    pipeline = db.relationship("Pipeline")
+    stage = db.relationship("Stage")
+    owner = db.relationship("User")
+    company = db.relationship(Company)
+    contact = db.relationship(Contact)
+    loss_reason = db.relationship("LossReason")
+
+    # Optimistic locking: every UPDATE checks the version it read (two writers never
+    # silently overwrite each other; the loser gets StaleDataError -> a conflict).
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        db.Index("ix_deal_board", "org_id", "pipeline_id", "status", "stage_id", "stage_entered_at"),
+        db.CheckConstraint("status in ('open','won','lost')", name="status"),
+    )
+
+
+class DealContact(TenantMixin, db.Model):
+    """A contact's role on a deal (decision maker, champion, ...)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"), nullable=False, index=True)
+    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"), nullable=False, index=True)
+    role = db.Column(db.String(20), nullable=False)
+
+    contact = db.relationship(Contact)
+
+    __table_args__ = (db.UniqueConstraint("deal_id", "contact_id", "role", name="uq_deal_contact"),)
+
+
+class StageTransition(TenantMixin, db.Model):
+    """One stage change of a deal, with the facts and criteria as they stood then."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"), nullable=False)
+    from_stage_id = db.Column(db.Integer, db.ForeignKey("stage.id"))
+    to_stage_id = db.Column(db.Integer, db.ForeignKey("stage.id"), nullable=False)
+    kind = db.Column(db.String(10), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    facts = db.Column(db.JSON, nullable=False, default=dict)
+    criteria = db.Column(db.JSON, nullable=False, default=list)
+    reason = db.Column(db.Text, nullable=False, default="")
+    override = db.Column(db.Boolean, nullable=False, default=False)
+
+    from_stage = db.relationship("Stage", foreign_keys=[from_stage_id])
+    to_stage = db.relationship("Stage", foreign_keys=[to_stage_id])
+    user = db.relationship("User")
+
+    __table_args__ = (
+        db.Index("ix_transition_deal_at", "deal_id", "at"),
+        db.Index("ix_transition_org_to_at", "org_id", "to_stage_id", "at"),
+    )
+
+    def as_api(self) -> dict:
+        return {
+            "from_stage_id": self.from_stage_id,
+            "to_stage_id": self.to_stage_id,
+            "kind": self.kind,
+            "at": iso(self.at),
+            "user_email": self.user.email if self.user else None,
+            "facts": self.facts,
+            "criteria": self.criteria,
+            "reason": self.reason,
+            "override": self.override,
+        }
+
+
+class Task(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"), index=True)
+    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"))
+    kind = db.Column(db.String(20), nullable=False, default="follow_up")
+    title = db.Column(db.String(200), nullable=False)
+    notes = db.Column(db.Text, nullable=False, default="")
+    due_at = db.Column(db.DateTime)
+    done_at = db.Column(db.DateTime)
+    # What created it, so a job that runs twice creates it once (e.g. "handoff:deal:7").
+    unique_key = db.Column(db.String(120), unique=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    owner = db.relationship("User")
+    deal = db.relationship(Deal)
+
+
+class Notification(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False, index=True)
+    kind = db.Column(db.String(20), nullable=False)
+    text = db.Column(db.String(300), nullable=False)
+    url = db.Column(db.String(300), nullable=False, default="")
+    read_at = db.Column(db.DateTime)
+    unique_key = db.Column(db.String(120), unique=True)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -1,0 +1,13 @@
+// Stagegate page behaviour that htmx attributes cannot express. No inline scripts (CSP).
+document.addEventListener("htmx:responseError", (event) => {
+  const flashes = document.getElementById("flashes");
+  if (!flashes) return;
+  const xhr = event.detail.xhr;
+  const p = document.createElement("p");
+  p.className = "flash flash-error";
+  p.setAttribute("role", "alert");
+  p.textContent = xhr.status === 403 ? "You do not have permission to do that."
+    : xhr.status === 429 ? "Too many requests. Wait a moment and try again."
+    : "That did not work. Nothing was saved; please try again.";
+  flashes.replaceChildren(p);
+});
