@@ -24,13 +24,15 @@ def create_app(config_class=Config) -> Flask:
     limiter.init_app(app)
     _setup_login(app)
 
-    from app import admin, api, auth, deals, main
+    from app import admin, api, auth, contacts, deals, main, tasks
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp, url_prefix="/auth")
     app.register_blueprint(admin.bp, url_prefix="/admin")
     app.register_blueprint(deals.bp, url_prefix="/deals")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
+    app.register_blueprint(contacts.bp, url_prefix="/contacts")
+    app.register_blueprint(tasks.bp, url_prefix="/tasks")
 
     from app import formatting
     from app.cli import register_cli
