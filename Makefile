@@ -25,7 +25,9 @@ run: install
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo
 	@echo "Stagegate is starting on http://127.0.0.1:5000 (Ctrl-C stops it)"
-	STAGEGATE_EMBEDDED_WORKER=1 $(BIN)/flask run --host 127.0.0.1 --port 5000 --no-reload
+	@# One process with threads: the embedded queue's worker thread must run exactly once.
+	STAGEGATE_EMBEDDED_WORKER=1 $(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:5000 \
+		--access-logfile - --log-level warning wsgi:app
 
 test: install-dev
 	$(BIN)/pytest
