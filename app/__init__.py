@@ -32,6 +32,9 @@ def create_app(config_class=Config) -> Flask:
     app.register_blueprint(deals.bp, url_prefix="/deals")
     app.register_blueprint(api.bp, url_prefix="/api/v1")
     app.register_blueprint(contacts.bp, url_prefix="/contacts")
+    from app import imports
+
+    app.register_blueprint(imports.bp, url_prefix="/imports")
     app.register_blueprint(tasks.bp, url_prefix="/tasks")
 
     from app import formatting

@@ -69,3 +69,7 @@ def register_cli(app: Flask) -> None:
         org, created = seed_demo()
         click.echo(("Created" if created else "Kept") + f" demo organisation {org.name!r}.")
         click.echo(f"Sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}")
+
+    from app.tasks import cli as tasks_cli
+
+    tasks_cli.register(app)

@@ -18,3 +18,12 @@ def run_due() -> dict:
         from app.sweeps import run_all
 
         return run_all()
+
+
+def run_import(import_id: int) -> dict:
+    """Run (or resume) a CSV import; rows already committed are never imported twice."""
+    app = _app()
+    with app.app_context():
+        from app.imports.service import run_import as run
+
+        return run(import_id)

@@ -4,8 +4,11 @@ Redis carries wake-ups only; due work lives in database columns, so a lost job i
 picked up again by the next tick (DESIGN.md).
 """
 
+import fcntl
 import logging
+import os
 import threading
+import time
 
 import fakeredis
 import redis
@@ -21,6 +24,11 @@ _connections: dict[str, redis.Redis] = {}
 TICK_SECONDS = 60
 
 
+def queue_name() -> str:
+    """The RQ queue this installation uses (STAGEGATE_QUEUE lets tests run side by side)."""
+    return os.environ.get("STAGEGATE_QUEUE", "default")
+
+
 def get_redis(url: str | None = None) -> redis.Redis:
     """Return the Redis connection for REDIS_URL, or the process's shared fakeredis."""
     url = current_app.config["REDIS_URL"] if url is None else url
@@ -32,21 +40,31 @@ def get_redis(url: str | None = None) -> redis.Redis:
     return _connections[url]
 
 
-def get_queue(name: str = "default") -> Queue:
-    return Queue(name, connection=get_redis())
+def get_queue(name: str | None = None) -> Queue:
+    return Queue(name or queue_name(), connection=get_redis())
 
 
 def enqueue_after_commit(func, *args, **kwargs) -> None:
-    """Enqueue `func` once the current transaction commits; a Redis outage only delays it."""
+    """Enqueue `func` once the current transaction commits; a Redis outage only delays it.
+
+    If the transaction rolls back instead, nothing is enqueued.
+    """
     queue = get_queue()
+    session = db.session()
 
     def enqueue(_session):
+        db.event.remove(session, "after_soft_rollback", forget)
         try:
             queue.enqueue(func, *args, **kwargs)
-        except redis.RedisError:
-            log.warning("Redis unavailable; %s will run on the next tick", func.__name__)
+        except redis.RedisError as exc:
+            log.warning("Redis unavailable (%s); %s will run on the next tick", exc, func.__name__)
 
-    db.event.listen(db.session(), "after_commit", enqueue, once=True)
+    def forget(_session, _previous_transaction):
+        if db.event.contains(session, "after_commit", enqueue):
+            db.event.remove(session, "after_commit", enqueue)
+
+    db.event.listen(session, "after_commit", enqueue, once=True)
+    db.event.listen(session, "after_soft_rollback", forget, once=True)
 
 
 class ThreadWorker(SimpleWorker):
@@ -58,28 +76,65 @@ class ThreadWorker(SimpleWorker):
         pass
 
 
-def start_embedded_worker(app) -> threading.Thread:
-    """Run the jobs and the periodic tick on a daemon thread of this (single) process."""
+_embedded_guard = threading.Lock()
+_embedded: dict = {}
 
-    def loop():
-        import time
 
-        from app.jobs import run_due
+def _take_file_lock(app):
+    """Hold instance/embedded-worker.lock so only one process on this machine runs the worker."""
+    os.makedirs(app.instance_path, exist_ok=True)
+    handle = open(os.path.join(app.instance_path, "embedded-worker.lock"), "a+")  # noqa: SIM115
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
-        with app.app_context():
-            queue = get_queue()
-            worker = ThreadWorker([queue], connection=queue.connection)
-            next_tick = 0.0
-            while True:
-                if time.monotonic() >= next_tick:
-                    queue.enqueue(run_due)
-                    next_tick = time.monotonic() + TICK_SECONDS
-                try:
-                    worker.work(burst=True, logging_level="WARNING")
-                except Exception:  # keep the embedded worker alive whatever a job does
-                    log.exception("embedded worker loop")
-                time.sleep(1)
 
-    thread = threading.Thread(target=loop, name="stagegate-worker", daemon=True)
-    thread.start()
-    return thread
+def start_embedded_worker(app, tick_seconds: float = TICK_SECONDS) -> threading.Thread | None:
+    """Run the jobs and the periodic tick on a daemon thread of this (single) process.
+
+    Safe to call twice (wsgi imported twice): a module-level guard keeps one thread per
+    process, and a file lock in instance/ keeps one process per machine. Returns the
+    thread, or None when another process already runs it. `thread.stop()` ends it.
+    """
+    with _embedded_guard:
+        thread = _embedded.get("thread")
+        if thread is not None and thread.is_alive():
+            return thread
+        lock = _take_file_lock(app)
+        if lock is None:
+            log.info("Another process runs the embedded worker; this one only enqueues.")
+            return None
+        stop = threading.Event()
+
+        def loop():
+            from app.jobs import run_due
+
+            try:
+                with app.app_context():
+                    queue = get_queue()
+                    worker = ThreadWorker([queue], connection=queue.connection)
+                    next_tick = 0.0
+                    while not stop.is_set():
+                        if time.monotonic() >= next_tick:
+                            queue.enqueue(run_due)
+                            next_tick = time.monotonic() + tick_seconds
+                        try:
+                            worker.work(burst=True, logging_level="WARNING")
+                        except Exception:  # keep the embedded worker alive whatever a job does
+                            log.exception("embedded worker loop")
+                        stop.wait(0.5)
+            finally:
+                lock.close()  # releases the file lock
+
+        thread = threading.Thread(target=loop, name="stagegate-worker", daemon=True)
+        thread.stop = lambda: (stop.set(), thread.join(10))
+        _embedded["thread"] = thread
+        thread.start()
+        return thread

@@ -1,6 +1,18 @@
 """Periodic sweeps over due rows. Each is set-based and idempotent."""
 
-SWEEPS = []  # (name, function) pairs; later work adds stale-deal reminders, sequences
+import os
+
+
+def stale_reminders() -> dict:
+    """Remind owners of deals past their stage's maximum days (once per stay)."""
+    from app.tasks.service import sweep_stale
+
+    # Test-only: hold the sweep's transaction open so a test can kill the worker inside it.
+    pause = float(os.environ.get("STAGEGATE_SWEEP_PAUSE", "0") or 0)
+    return sweep_stale(pause=pause)
+
+
+SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
 
 
 def run_all() -> dict:

@@ -1,1 +1,39 @@
-from app.api import bp  # noqa: F401  (endpoints land with the API work)
+"""API: pipelines, with their stages, requirements and fields."""
+
+from flask import jsonify
+
+from app.api import bp
+from app.models import Pipeline
+from app.tenancy import scoped
+
+
+def stage_json(stage) -> dict:
+    return {
+        "id": stage.id,
+        "name": stage.name,
+        "position": stage.position,
+        "kind": stage.kind,
+        "probability": stage.probability,
+        "max_days": stage.max_days,
+        "meeting": stage.is_meeting,
+        "requirements": {
+            "entry": [f.key for f in stage.required_fields("entry")],
+            "exit": [f.key for f in stage.required_fields("exit")],
+        },
+    }
+
+
+def pipeline_json(pipeline) -> dict:
+    return {
+        "id": pipeline.id,
+        "name": pipeline.name,
+        "stages": [stage_json(s) for s in sorted(pipeline.active_stages, key=lambda s: (s.position, s.id))],
+        "fields": [f.as_api() for f in pipeline.active_fields],
+    }
+
+
+@bp.get("/pipelines")
+def pipelines():
+    """List the organisation's active pipelines with their stages and fields."""
+    rows = scoped(Pipeline).filter_by(archived=False).order_by(Pipeline.position, Pipeline.id).all()
+    return jsonify([pipeline_json(p) for p in rows])

@@ -1,7 +1,7 @@
 """Typed deal facts: parse and validate a value against its field definition."""
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
 
@@ -53,8 +53,13 @@ def _text(field, raw, limit) -> str:
     value = str(raw).strip()
     if len(value) > limit:
         raise FactError(f"must be at most {limit:,} characters")
-    if field.pattern and value and not re.fullmatch(field.pattern, value):
-        raise FactError("is not in the expected format")
+    if field.pattern and value:
+        try:
+            matched = re.fullmatch(field.pattern, value)
+        except re.error:  # an admin's broken pattern must not turn every save into a 500
+            raise FactError("cannot be checked: the field's pattern is broken; ask an admin") from None
+        if not matched:
+            raise FactError("is not in the expected format")
     return value
 
 
@@ -79,12 +84,16 @@ def parse_fact(field, raw, today: date | None = None):
         number = _decimal(raw)
         if kind == "money" and number < 0:
             raise FactError("must be zero or more")
+        if number == 0:
+            number = abs(number)  # "-0" is zero, not a negative amount
         _bounds(field, number)
         if kind == "money":
             return f"{number.quantize(Decimal('0.01')):f}"
         return int(number) if number == number.to_integral_value() else float(number)
     if kind == "date":
-        if isinstance(raw, date):
+        if isinstance(raw, datetime):  # a datetime is a date too, but compares only with datetimes
+            value = raw.date()
+        elif isinstance(raw, date):
             value = raw
         else:
             try:
@@ -106,8 +115,11 @@ def parse_fact(field, raw, today: date | None = None):
             raise FactError("must be an email address") from None
     if kind == "url":
         value = _text(field, raw, MAX_TEXT)
-        parts = urlparse(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        try:
+            parts = urlparse(value)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise FactError("must be a web address starting with http:// or https://") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
             raise FactError("must be a web address starting with http:// or https://")
         return value
     raise FactError("has an unknown type")

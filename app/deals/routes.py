@@ -1,13 +1,123 @@
-from flask import render_template
-from flask_login import login_required
+"""Board routes: the kanban board, a column's next page, and the new-deal form."""
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
 
 from app.deals import bp
-from app.models import Pipeline
+from app.deals.board import (
+    board_stages,
+    load_board,
+    load_cards,
+    load_pipeline,
+    org_users,
+    parse_cursor,
+    parse_filters,
+    pipeline_choices,
+)
+from app.deals.forms import NewDealForm, build_facts_form
+from app.deals.service import GateRefused, Invalid, create_deal
+from app.htmx import is_htmx
+from app.models import Pipeline, Stage, User
 from app.tenancy import get_or_404
 
 
 @bp.route("/board/<int:pipeline_id>")
 @login_required
 def board(pipeline_id):
-    """Show a pipeline's board (placeholder until the board lands)."""
-    return render_template("deals/board.html", pipeline=get_or_404(Pipeline, pipeline_id))
+    """Show a pipeline's board: one column per stage, filtered by owner and text."""
+    pipeline = load_pipeline(pipeline_id)
+    filters = parse_filters(request.args, current_user)
+    users = org_users(current_user.org_id)
+    columns = load_board(pipeline, filters, users, current_app.config["BOARD_PAGE_SIZE"])
+    context = dict(pipeline=pipeline, columns=columns, filters=filters, users=users,
+                   stages=[c.stage for c in columns], currency=current_user.org.currency)
+    if is_htmx():  # the filter form swaps the board only
+        return render_template("deals/_board.html", **context)
+    return render_template("deals/board.html", pipelines=pipeline_choices(current_user.org_id), **context)
+
+
+@bp.route("/board/<int:pipeline_id>/column/<int:stage_id>")
+@login_required
+def column(pipeline_id, stage_id):
+    """Return a column's next page of cards after the `after` cursor (keyset pagination)."""
+    pipeline = load_pipeline(pipeline_id)
+    stage = get_or_404(Stage, stage_id)
+    if stage.pipeline_id != pipeline.id:
+        abort(404)
+    try:
+        after = parse_cursor(request.args.get("after"))
+    except ValueError:
+        abort(400)
+    filters = parse_filters(request.args, current_user)
+    users = org_users(current_user.org_id)
+    cards, cursor = load_cards(pipeline, [stage], filters, users,
+                               current_app.config["BOARD_PAGE_SIZE"], after)[stage.id]
+    return render_template("deals/_cards.html", pipeline=pipeline, stage=stage, cards=cards,
+                           next_cursor=cursor, filters=filters, stages=board_stages(pipeline),
+                           currency=current_user.org.currency)
+
+
+def _new_form(pipeline, source):
+    form = NewDealForm(formdata=source)
+    stages = board_stages(pipeline)
+    form.stage_id.choices = [(str(s.id), s.name) for s in stages]
+    if not form.stage_id.data and pipeline.open_stages:
+        form.stage_id.data = str(pipeline.open_stages[0].id)
+    stage = next((s for s in stages if str(s.id) == form.stage_id.data), None)
+    if current_user.has_role("manager"):
+        people = (User.query.filter_by(org_id=current_user.org_id, active=True)
+                  .order_by(User.name).all())
+        form.owner_id.choices = [(str(u.id), u.name) for u in people]
+        if not form.owner_id.data:
+            form.owner_id.data = str(current_user.id)
+    labels = {}
+    entry = stage.required_fields("entry") if stage else []
+    for f in entry:
+        labels[f.key] = f"{f.label} ({stage.name} entry)"
+    facts_form = build_facts_form(entry, formdata=source if source else None, labels=labels)
+    return form, facts_form, stage
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    """Create a deal in a stage whose entry facts are recorded (the entry gate)."""
+    pipeline_id = request.values.get("pipeline_id", "")
+    if not pipeline_id.isdigit() or len(pipeline_id) > 12:
+        abort(404)
+    pipeline = get_or_404(Pipeline, int(pipeline_id))
+    posted = request.method == "POST"
+    source = request.form if posted else (request.args if "stage_id" in request.args else None)
+    form, facts_form, stage = _new_form(pipeline, source)
+    message = None
+    if posted:
+        facts_form.validate()  # errors beside the inputs; the gate checks the same again
+        owner = None
+        if form.owner_id.data and current_user.has_role("manager"):
+            owner = User.query.filter_by(org_id=current_user.org_id,
+                                         id=int(form.owner_id.data)).first() \
+                if form.owner_id.data.isdigit() and len(form.owner_id.data) < 12 else None
+        try:
+            deal = create_deal(pipeline, current_user, title=form.title.data or "",
+                               stage=stage, owner=owner, amount=form.amount.data or None,
+                               facts={k: v for k, v in facts_form.facts().items()})
+            return redirect(url_for("deals.show", deal_id=deal.id))
+        except Invalid as exc:
+            message = exc.message
+            for key, text in exc.fields.items():
+                target = {"owner_email": "owner_id"}.get(key, key)
+                if target in form._fields:
+                    form[target].errors = [*form[target].errors, text]
+            facts_form.add_errors(exc.fields)
+        except GateRefused as exc:
+            message = f"To start in {stage.name}, record what the stage needs on entry."
+            facts_form.add_errors({r.field.key: "is needed to enter this stage"
+                                   for r in exc.missing})
+    context = dict(pipeline=pipeline, form=form, facts_form=facts_form, stage=stage,
+                   message=message)
+    if is_htmx() and not posted:
+        return render_template("deals/_new_form.html", **context)
+    return render_template("deals/new.html", **context), (422 if message else 200)
+
+
+from app.deals import deal_routes, move_routes  # noqa: E402,F401

@@ -6,7 +6,7 @@ domain errors below, which each caller turns into a form, a flash or a JSON body
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,6 +27,8 @@ from app.models import (
 
 MAX_TITLE = 200
 MAX_REASON = 2000
+# Deal.amount is Numeric(14, 2): twelve digits before the point.
+MAX_AMOUNT = Decimal("1e12")
 
 
 class DealError(Exception):
@@ -226,6 +228,8 @@ def _check_time(at, not_before: datetime | None, name: str):
         return None
     if not isinstance(at, datetime):
         raise Invalid({name: "must be a date and time"})
+    if at.tzinfo is not None:  # stored times are naive UTC; an aware one must not crash the compare
+        at = at.astimezone(UTC).replace(tzinfo=None)
     if at > utcnow():
         raise Invalid({name: "must be in the past"})
     if not_before is not None and at < not_before:
@@ -246,11 +250,17 @@ def move_deal(
     at: datetime | None = None,
 ) -> StageTransition:
     """Move a deal to `to_stage` if the gate passes, saving sent facts in the same transaction."""
+    deal_id = deal.id
     try:
         return _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at)
     except DealError:
         db.session.rollback()
         raise
+    except StaleDataError:
+        # Another session committed this deal first; any autoflush (not only the final
+        # commit) can be where the version check fires.
+        db.session.rollback()
+        raise Conflict(deal_id) from None
 
 
 def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at):
@@ -260,23 +270,11 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     plan = plan_move(deal, to_stage)
     pipeline = deal.pipeline
     merged = _merge_facts(deal.facts, pipeline, facts)
-    reason = (reason or "").strip()
-    override_reason = (override_reason or "").strip()
-    if len(reason) > MAX_REASON or len(override_reason) > MAX_REASON:
-        raise Invalid({"reason": f"must be at most {MAX_REASON} characters"})
+    reason = _clean_reason(reason, "reason")
+    override_reason = _clean_reason(override_reason, "override_reason")
     loss_reason = None
     if to_stage.kind == "lost":
-        if loss_reason_id:
-            loss_reason = LossReason.query.filter_by(id=loss_reason_id, org_id=deal.org_id, archived=False).first()
-            if loss_reason is None:
-                raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"})
-        elif reason:
-            loss_reason = LossReason.query.filter(
-                LossReason.org_id == deal.org_id, db.func.lower(LossReason.label) == reason.lower()
-            ).first()
-        if loss_reason is None and not reason:
-            raise GateRefused("A loss reason is required to close a deal as lost.", [],
-                              {"reason": "is required"}, plan.kind, to_stage)
+        loss_reason = _resolve_loss_reason(deal.org_id, loss_reason_id, reason, plan.kind, to_stage)
         reason = reason or loss_reason.label
     missing = [r for r in plan.requirements if not is_met(r.field, merged.get(r.field.key))]
     overridden = False
@@ -304,7 +302,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         kind="override" if overridden else plan.kind,
         user_id=actor.id,
         at=when,
-        facts=merged,
+        facts=dict(merged),  # its own copy: history must not follow later edits of the deal
         criteria=[r.snapshot(merged) for r in plan.requirements],
         reason=override_reason if overridden else reason,
         override=overridden,
@@ -316,6 +314,42 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         _create_handoff(deal, transition)
     _commit(deal.id)
     return transition
+
+
+def _clean_reason(value, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise Invalid({name: "must be text"})
+    value = value.strip()
+    if len(value) > MAX_REASON:
+        raise Invalid({name: f"must be at most {MAX_REASON} characters"})
+    return value
+
+
+def _resolve_loss_reason(org_id, loss_reason_id, reason, kind, stage) -> LossReason:
+    """Return the organisation's loss reason chosen by id or by its label; refuse anything else."""
+    if loss_reason_id not in (None, ""):
+        try:
+            loss_reason_id = int(loss_reason_id)
+        except (TypeError, ValueError):
+            raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"}) from None
+        found = LossReason.query.filter_by(id=loss_reason_id, org_id=org_id, archived=False).first()
+        if found is None:
+            raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"})
+        return found
+    if reason:
+        found = LossReason.query.filter(
+            LossReason.org_id == org_id, LossReason.archived.is_(False),
+            db.func.lower(LossReason.label) == reason.lower(),
+        ).first()
+        if found is not None:
+            return found
+    labels = [r.label for r in LossReason.query.filter_by(org_id=org_id, archived=False)
+              .order_by(LossReason.position, LossReason.id)]
+    message = "must be one of: " + ", ".join(labels) if reason else "is required"
+    raise GateRefused("A loss reason from the list is required to close a deal as lost.", [],
+                      {"reason": message}, kind, stage)
 
 
 def _create_handoff(deal: Deal, transition: StageTransition) -> None:
@@ -335,12 +369,15 @@ def _create_handoff(deal: Deal, transition: StageTransition) -> None:
 
 
 def _parse_amount(amount):
-    if amount is None or amount == "":
+    if amount is None or (isinstance(amount, str) and not amount.strip()):  # blank means no amount
         return None
     try:
-        return Decimal(parse_fact(_MONEY, amount))
+        value = Decimal(parse_fact(_MONEY, amount))
     except FactError as exc:
         raise Invalid({"amount": str(exc)}) from None
+    if value >= MAX_AMOUNT:
+        raise Invalid({"amount": "must be below 1,000,000,000,000"})
+    return value
 
 
 class _Money:
@@ -371,22 +408,26 @@ def create_deal(
     currency: str | None = None,
     facts: dict | None = None,
     contact: Contact | None = None,
+    company=None,
     created_at: datetime | None = None,
     stage_entered_at: datetime | None = None,
     reason: str = "",
     override_reason: str = "",
+    loss_reason_id: int | None = None,
 ) -> Deal:
     """Create a deal in `stage` (default: the first open stage) if that stage's entry facts are met."""
     try:
         return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
-                       created_at, stage_entered_at, reason, override_reason)
+                       created_at, stage_entered_at, reason, override_reason, loss_reason_id, company)
     except DealError:
         db.session.rollback()
         raise
 
 
 def _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
-            created_at, stage_entered_at, reason, override_reason):
+            created_at, stage_entered_at, reason, override_reason, loss_reason_id, company=None):
+    if actor.org_id != pipeline.org_id:
+        raise Forbidden("Only people of this organisation can create its deals.")
     errors = {}
     try:
         title = _clean_title(title)
@@ -404,9 +445,20 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         errors["owner_email"] = "is not an active user of this organisation"
     elif owner.id != actor.id and not actor.has_role("manager"):
         errors["owner_email"] = "only a manager can create deals for someone else"
-    currency = (currency or pipeline_currency(pipeline)).upper()
-    if len(currency) != 3 or not currency.isalpha():
+    currency = currency or pipeline_currency(pipeline)
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
         errors["currency"] = "must be a three-letter currency code"
+    else:
+        currency = currency.upper()
+    if contact is not None and contact.org_id != pipeline.org_id:
+        errors["contact_id"] = "is not a contact of this organisation"
+    if company is not None and company.org_id != pipeline.org_id:
+        errors["company_id"] = "is not a company of this organisation"
+    for name, value in (("reason", reason), ("override_reason", override_reason)):
+        try:
+            _clean_reason(value, name)
+        except Invalid as exc:
+            errors.update(exc.fields)
     try:
         created_at = _check_time(created_at, None, "created_at")
         stage_entered_at = _check_time(stage_entered_at, created_at, "stage_entered_at")
@@ -416,37 +468,46 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     errors.update(fact_errors)
     if errors:
         raise Invalid(errors)
+    reason = _clean_reason(reason, "reason")
+    override_reason = _clean_reason(override_reason, "override_reason")
     merged = {k: v for k, v in clean.items() if v is not None}
     reqs = entry_requirements(stage)
     missing = [r for r in reqs if not is_met(r.field, merged.get(r.field.key))]
-    if stage.kind == "lost" and not (reason or "").strip():
-        raise GateRefused("A loss reason is required to create a lost deal.", [], {"reason": "is required"}, "create", stage)
+    loss_reason = None
+    if stage.kind == "lost":
+        loss_reason = _resolve_loss_reason(pipeline.org_id, loss_reason_id, reason, "create", stage)
+        reason = reason or loss_reason.label
     overridden = False
     if missing:
-        if not override_reason.strip():
+        if not override_reason:
             raise GateRefused(_refusal_message(missing), missing, {}, "create", stage)
         if not actor.has_role("manager"):
             raise Forbidden("Only an admin or a manager can override the gate.")
         overridden = True
     now = utcnow()
-    created_at = created_at or now
+    # A deal cannot be created after it entered its first stage.
+    created_at = created_at or stage_entered_at or now
     entered = stage_entered_at or created_at
     deal = Deal(
         org_id=pipeline.org_id, pipeline=pipeline, stage=stage, owner_id=owner.id, title=title,
         amount=amount, currency=currency, facts=merged, status=stage.kind,
-        contact_id=contact.id if contact else None,
+        contact_id=contact.id if contact else None, company_id=company.id if company else None,
         created_at=created_at, stage_entered_at=entered,
-        closed_at=entered if stage.kind != "open" else None,
+        closed_at=entered if stage.kind != "open" else None, loss_reason=loss_reason,
     )
     db.session.add(deal)
     db.session.flush()
-    db.session.add(StageTransition(
+    transition = StageTransition(
         org_id=deal.org_id, deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id,
         kind="override" if overridden else "create", user_id=actor.id, at=entered,
-        facts=merged, criteria=[r.snapshot(merged) for r in reqs],
-        reason=override_reason.strip() if overridden else (reason or "").strip(), override=overridden,
-    ))
+        facts=dict(merged), criteria=[r.snapshot(merged) for r in reqs],
+        reason=override_reason if overridden else reason, override=overridden,
+    )
+    db.session.add(transition)
     _link_contacts(deal, pipeline, merged)
+    db.session.flush()
+    if stage.kind == "won":  # created straight into Won (e.g. an import): onboarding still hears of it
+        _create_handoff(deal, transition)
     db.session.commit()
     return deal
 
@@ -460,12 +521,15 @@ def pipeline_currency(pipeline) -> str:
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
                 next_step=None, next_step_due=None) -> Deal:
     """Edit a deal's title, amount and facts; a fact its current stage requires cannot be cleared."""
+    deal_id = deal.id
     try:
         if not can_edit(deal, actor):
             raise Forbidden("Only the deal's owner or a manager can edit it.")
         if version is None:
             raise Invalid({"version": "is required"})
         _check_version(deal, version)
+        # Load these before changing anything: a lazy load mid-edit autoflushes (a second version bump).
+        deal.pipeline, deal.stage  # noqa: B018
         errors = {}
         if title is not None:
             try:
@@ -483,7 +547,10 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
             else:
                 deal.next_step = str(next_step).strip()
         if next_step_due is not None:
-            deal.next_step_due = next_step_due or None
+            try:
+                deal.next_step_due = _parse_day(next_step_due)
+            except Invalid as exc:
+                errors.update(exc.fields)
         merged = deal.facts or {}
         if facts is not None:
             try:
@@ -503,3 +570,19 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
     except DealError:
         db.session.rollback()
         raise
+    except StaleDataError:
+        db.session.rollback()
+        raise Conflict(deal_id) from None
+
+
+def _parse_day(value):
+    if value in ("", None):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise Invalid({"next_step_due": "must be a date (YYYY-MM-DD)"}) from None

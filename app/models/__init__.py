@@ -1,6 +1,7 @@
 """All models, importable from one place."""
 
 from app.models.accounts import ROLES, ApiKey, Organization, User, hash_api_key
+from app.models.activity import ACTIVITY_KINDS, Activity, ImportJob, ImportRow
 from app.models.base import iso, utcnow
 from app.models.deals import (
     Company,
@@ -27,4 +28,5 @@ __all__ = [
     "Company", "Contact", "Deal", "DealContact", "Notification", "StageTransition", "Task",
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
+    "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
 ]

@@ -24,6 +24,10 @@ class Contact(TenantMixin, db.Model):
     phone = db.Column(db.String(40), nullable=False, default="")
     title = db.Column(db.String(120), nullable=False, default="")
     owner_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    persona = db.Column(db.String(80), nullable=False, default="")
+    lead_status = db.Column(db.String(20), nullable=False, default="new")
+    lead_score = db.Column(db.Integer, nullable=False, default=0)
+    unsubscribed = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     company = db.relationship(Company)
@@ -139,6 +143,7 @@ class Task(TenantMixin, db.Model):
 
     owner = db.relationship("User")
     deal = db.relationship(Deal)
+    contact = db.relationship(Contact)
 
 
 class Notification(TenantMixin, db.Model):

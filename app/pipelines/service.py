@@ -3,7 +3,16 @@
 import re
 
 from app.extensions import db
-from app.models import FieldDef, LossReason, Pipeline, Stage, StageRequirement
+from app.models import (
+    CONTACT_ROLES,
+    FIELD_TYPES,
+    STAGE_KINDS,
+    FieldDef,
+    LossReason,
+    Pipeline,
+    Stage,
+    StageRequirement,
+)
 from app.pipelines.catalog import LOSS_REASONS, REQUIREMENT_SETS, TEMPLATES
 
 
@@ -104,3 +113,404 @@ def apply_requirement_set(stage: Stage, set_key: str, when: str = "exit") -> lis
         applied.append(field)
     db.session.commit()
     return applied
+
+
+# --- Editing pipelines, stages, fields, criteria and loss reasons (admin) ---
+
+MAX_GUIDANCE = 5000
+MAX_CHOICES = 50
+MAX_MAGNITUDE = 10**13
+PATTERN_TYPES = ("text", "long_text")
+BOUND_TYPES = ("number", "money")
+_KIND_RANK = {"open": 0, "won": 1, "lost": 2}
+
+
+def _clean_text(value, name: str, limit: int, errors: dict, required: bool = False) -> str:
+    text = value.strip() if isinstance(value, str) else ("" if value is None else str(value).strip())
+    if required and not text:
+        errors[name] = "is required"
+    elif len(text) > limit:
+        errors[name] = f"must be at most {limit:,} characters"
+    return text
+
+
+def _clean_int(value, name: str, low: int, high: int, errors: dict, default=None):
+    if value is None or value == "":
+        if default is not None:
+            return default
+        errors[name] = "is required"
+        return None
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        errors[name] = "must be a whole number"
+        return None
+    if not low <= number <= high:
+        errors[name] = f"must be between {low} and {high}"
+        return None
+    return number
+
+
+def _fail(errors: dict, message: str = "Please correct the highlighted fields.") -> None:
+    if errors:
+        db.session.rollback()
+        raise PipelineError(message, errors)
+
+
+def _next_position(model, **filters) -> int:
+    return (db.session.query(db.func.max(model.position)).filter_by(**filters).scalar() or 0) + 1
+
+
+def org_pipelines(org_id: int) -> list[Pipeline]:
+    """Return an organisation's pipelines in their display order."""
+    return Pipeline.query.filter_by(org_id=org_id).order_by(Pipeline.position, Pipeline.id).all()
+
+
+def create_pipeline(org, name) -> Pipeline:
+    """Create a blank pipeline with one open stage and its Won and Lost stages."""
+    errors: dict = {}
+    name = _clean_text(name, "name", 120, errors, required=True)
+    _fail(errors)
+    pipeline = Pipeline(org_id=org.id, name=name, position=_next_position(Pipeline, org_id=org.id))
+    db.session.add(pipeline)
+    for pos, (stage_name, kind, prob) in enumerate(
+        [("New", "open", 10), ("Won", "won", 100), ("Lost", "lost", 0)], start=1
+    ):
+        db.session.add(Stage(org_id=org.id, pipeline=pipeline, name=stage_name, kind=kind,
+                             probability=prob, position=pos))
+    ensure_loss_reasons(org)
+    db.session.commit()
+    return pipeline
+
+
+def update_pipeline(pipeline: Pipeline, name, allow_skip: bool, handoff_user_id=None) -> Pipeline:
+    """Rename a pipeline, set whether deals may skip stages, and who gets the hand-off."""
+    from app.models import User
+
+    errors: dict = {}
+    name = _clean_text(name, "name", 120, errors, required=True)
+    handoff = None
+    if handoff_user_id not in (None, "", 0):
+        handoff = db.session.get(User, int(handoff_user_id)) if str(handoff_user_id).isdigit() else None
+        if handoff is None or handoff.org_id != pipeline.org_id or not handoff.active:
+            errors["handoff_user_id"] = "must be an active user of your organisation"
+    _fail(errors)
+    pipeline.name = name
+    pipeline.allow_skip = bool(allow_skip)
+    pipeline.handoff_user_id = handoff.id if handoff else None
+    db.session.commit()
+    return pipeline
+
+
+def move_pipeline(pipeline: Pipeline, direction: str) -> None:
+    """Move a pipeline one place up or down in the organisation's list."""
+    _swap(org_pipelines(pipeline.org_id), pipeline, direction)
+    db.session.commit()
+
+
+def set_pipeline_archived(pipeline: Pipeline, archived: bool) -> None:
+    """Archive (hide from the board) or restore a pipeline."""
+    pipeline.archived = bool(archived)
+    db.session.commit()
+
+
+def _swap(items: list, item, direction: str) -> None:
+    if direction not in ("up", "down"):
+        raise PipelineError("Choose up or down.", {"direction": "must be up or down"})
+    i = items.index(item)
+    j = i - 1 if direction == "up" else i + 1
+    if 0 <= j < len(items):
+        items[i], items[j] = items[j], items[i]
+    for pos, obj in enumerate(items, start=1):
+        obj.position = pos
+
+
+def _ordered_stages(pipeline: Pipeline) -> list[Stage]:
+    return sorted(pipeline.stages, key=lambda s: (_KIND_RANK.get(s.kind, 0), s.position, s.id or 0))
+
+
+def _renumber_stages(pipeline: Pipeline) -> None:
+    """Keep open stages first and Won/Lost after them, numbered 1..n."""
+    for pos, stage in enumerate(_ordered_stages(pipeline), start=1):
+        stage.position = pos
+
+
+def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> Stage:
+    """Add a stage to `pipeline` or edit `stage`; one meeting stage per pipeline."""
+    errors: dict = {}
+    name = _clean_text(data.get("name"), "name", 80, errors, required=True)
+    buyer_state = _clean_text(data.get("buyer_state"), "buyer_state", 200, errors)
+    guidance = _clean_text(data.get("guidance"), "guidance", MAX_GUIDANCE, errors)
+    kind = data.get("kind") or "open"
+    if kind not in STAGE_KINDS:
+        errors["kind"] = "must be open, won or lost"
+    probability = _clean_int(data.get("probability"), "probability", 0, 100, errors, default=0)
+    max_days = _clean_int(data.get("max_days"), "max_days", 1, 3650, errors, default=7)
+    is_meeting = bool(data.get("is_meeting"))
+    if is_meeting and kind != "open":
+        errors["is_meeting"] = "Only an open stage can be the meeting stage."
+    taken = [s for s in pipeline.stages if s is not stage and s.name.lower() == name.lower()]
+    if name and taken:
+        errors["name"] = "Another stage of this pipeline already has this name."
+    _fail(errors)
+    if stage is None:
+        stage = Stage(org_id=pipeline.org_id, pipeline=pipeline, position=10**6)
+        db.session.add(stage)
+    stage.name, stage.buyer_state, stage.guidance = name, buyer_state, guidance
+    stage.kind, stage.probability, stage.max_days = kind, probability, max_days
+    if is_meeting:
+        for other in pipeline.stages:
+            if other is not stage:
+                other.is_meeting = False
+    stage.is_meeting = is_meeting
+    if kind == "lost":
+        stage.requirements.clear()  # the gate asks a loss reason on Lost, never facts
+    _renumber_stages(pipeline)
+    db.session.commit()
+    return stage
+
+
+def move_stage(stage: Stage, direction: str) -> None:
+    """Move a stage up or down among the open stages (or among Won/Lost)."""
+    closed = stage.kind != "open"
+    ordered = _ordered_stages(stage.pipeline)
+    group = [s for s in ordered if (s.kind != "open") == closed]
+    _swap(group, stage, direction)
+    _renumber_stages(stage.pipeline)
+    db.session.commit()
+
+
+def set_stage_archived(stage: Stage, archived: bool) -> None:
+    """Archive or restore a stage; deals already in it keep their history."""
+    from app.models import Deal
+
+    if archived and Deal.query.filter_by(stage_id=stage.id, status="open").first() is not None:
+        raise PipelineError(f"Open deals are in {stage.name}. Move them to another stage before archiving it.")
+    if archived:
+        _check_not_last(stage, "archiving")
+    stage.archived = bool(archived)
+    if archived:
+        stage.is_meeting = False
+    db.session.commit()
+
+
+def _check_not_last(stage: Stage, doing: str) -> None:
+    same = [s for s in stage.pipeline.active_stages if s.kind == stage.kind]
+    if len(same) <= 1:
+        what = {"open": "at least one open stage", "won": "a Won stage", "lost": "a Lost stage"}[stage.kind]
+        raise PipelineError(f"A pipeline needs {what}; add another before {doing} {stage.name}.")
+
+
+def stage_in_use(stage: Stage) -> bool:
+    """Tell whether any deal sits in or has passed through `stage`."""
+    from app.models import Deal, StageTransition
+
+    if Deal.query.filter_by(stage_id=stage.id).first() is not None:
+        return True
+    return StageTransition.query.filter(
+        db.or_(StageTransition.to_stage_id == stage.id, StageTransition.from_stage_id == stage.id)
+    ).first() is not None
+
+
+def delete_stage(stage: Stage) -> None:
+    """Delete an unused stage; a stage that deals use must be archived instead."""
+    if stage_in_use(stage):
+        raise PipelineError(f"Deals use {stage.name}, so it cannot be deleted. Archive it instead: "
+                            "its history stays and new deals cannot enter it.")
+    if not stage.archived:
+        _check_not_last(stage, "deleting")
+    pipeline = stage.pipeline
+    db.session.delete(stage)
+    db.session.flush()
+    db.session.expire(pipeline, ["stages"])
+    _renumber_stages(pipeline)
+    db.session.commit()
+
+
+def _field_values(field: FieldDef) -> bool:
+    """Tell whether any deal of the field's pipeline holds a value for it."""
+    from app.deals.facts import is_empty
+    from app.models import Deal
+
+    rows = db.session.query(Deal.facts).filter(Deal.pipeline_id == field.pipeline_id)
+    return any(not is_empty((facts or {}).get(field.key)) and (facts or {}).get(field.key) is not False
+               for (facts,) in rows)
+
+
+def _clean_bound(value, name: str, errors: dict):
+    from decimal import Decimal, InvalidOperation
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        errors[name] = "must be a number"
+        return None
+    if not number.is_finite() or abs(number) >= MAX_MAGNITUDE:
+        errors[name] = "must be a number below 10,000,000,000,000"
+        return None
+    return number.quantize(Decimal("0.01"))
+
+
+def _clean_choices(value, errors: dict) -> list[str]:
+    items = value.splitlines() if isinstance(value, str) else list(value or [])
+    choices: list[str] = []
+    for item in items:
+        item = str(item).strip()
+        if item and item not in choices:
+            choices.append(item)
+    if not choices:
+        errors["choices"] = "List at least one choice, one per line."
+    elif len(choices) > MAX_CHOICES:
+        errors["choices"] = f"List at most {MAX_CHOICES} choices."
+    elif any(len(c) > 100 for c in choices):
+        errors["choices"] = "Each choice must be at most 100 characters."
+    return choices
+
+
+def save_field(pipeline: Pipeline, data: dict, field: FieldDef | None = None) -> FieldDef:
+    """Add a typed deal field to `pipeline` or edit `field`; its key comes from the label."""
+    errors: dict = {}
+    label = _clean_text(data.get("label"), "label", 120, errors, required=True)
+    help_text = _clean_text(data.get("help_text"), "help_text", 300, errors)
+    type_ = data.get("type") or "text"
+    if type_ not in FIELD_TYPES:
+        errors["type"] = "Choose one of the listed types."
+    choices = _clean_choices(data.get("choices"), errors) if type_ == "choice" else None
+    contact_role = data.get("contact_role") or None
+    if type_ == "contact" and contact_role not in CONTACT_ROLES:
+        errors["contact_role"] = "Choose the contact's role."
+    min_value = _clean_bound(data.get("min_value"), "min_value", errors) if type_ in BOUND_TYPES else None
+    max_value = _clean_bound(data.get("max_value"), "max_value", errors) if type_ in BOUND_TYPES else None
+    if min_value is not None and max_value is not None and min_value > max_value:
+        errors["max_value"] = "must be at least the minimum"
+    pattern = None
+    if type_ in PATTERN_TYPES:
+        pattern = _clean_text(data.get("pattern"), "pattern", 200, errors) or None
+        if pattern and "pattern" not in errors:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                errors["pattern"] = f"is not a valid regular expression ({exc})"
+    key = field.key if field is not None else slug_key(label)
+    if label and "label" not in errors:
+        clash = next((f for f in FieldDef.query.filter_by(pipeline_id=pipeline.id) if f is not field
+                      and (f.key == key or slug_key(f.label) == slug_key(label))), None)
+        if clash is not None:
+            where = " (archived: restore it instead)" if clash.archived else ""
+            errors["label"] = f"A field like this already exists: {clash.label}{where}."
+    if field is not None and type_ != field.type and "type" not in errors and _field_values(field):
+        errors["type"] = "Deals already hold values for this field; add a new field instead."
+    _fail(errors)
+    if field is None:
+        field = FieldDef(org_id=pipeline.org_id, pipeline=pipeline, key=key,
+                         position=_next_position(FieldDef, pipeline_id=pipeline.id))
+        db.session.add(field)
+    field.label, field.help_text, field.type = label, help_text, type_
+    field.choices = choices
+    field.contact_role = contact_role if type_ == "contact" else None
+    field.min_value, field.max_value, field.pattern = min_value, max_value, pattern
+    field.future_only = bool(data.get("future_only")) and type_ == "date"
+    db.session.commit()
+    return field
+
+
+def set_field_archived(field: FieldDef, archived: bool) -> None:
+    """Archive a field (no stage requires it any more; values stay) or restore it."""
+    field.archived = bool(archived)
+    db.session.commit()
+
+
+def move_field(field: FieldDef, direction: str) -> None:
+    """Move a field up or down in its pipeline's list."""
+    fields = sorted(field.pipeline.fields, key=lambda f: (f.position, f.id))
+    _swap(fields, field, direction)
+    db.session.commit()
+
+
+def delete_field(field: FieldDef) -> None:
+    """Delete an unused field; a field that criteria or deals use must be archived instead."""
+    users = StageRequirement.query.filter_by(field_id=field.id).all()
+    if users:
+        stages = ", ".join(sorted({r.stage.name for r in users}))
+        raise PipelineError(f"{field.label} is required by {stages}, so it cannot be deleted. "
+                            "Archive it instead: stages stop asking for it and deal values stay.")
+    if _field_values(field):
+        raise PipelineError(f"Deals hold values for {field.label}, so it cannot be deleted. "
+                            "Archive it instead: the values stay in the deals' history.")
+    pipeline = field.pipeline
+    db.session.delete(field)
+    db.session.flush()
+    db.session.expire(pipeline, ["fields"])
+    db.session.commit()
+
+
+def _clean_ids(values, allowed: dict, name: str, errors: dict) -> set[int]:
+    ids = set()
+    for value in values or []:
+        text = str(value).strip()
+        if not text.isdigit() or int(text) not in allowed:
+            errors[name] = "lists a field that is not in this pipeline"
+            continue
+        ids.add(int(text))
+    return ids
+
+
+def save_requirements(stage: Stage, entry_ids, exit_ids) -> Stage:
+    """Set which of the pipeline's active fields `stage` requires on entry and on exit."""
+    errors: dict = {}
+    allowed = {f.id: f for f in stage.pipeline.active_fields}
+    wanted = {"entry": _clean_ids(entry_ids, allowed, "entry", errors),
+              "exit": _clean_ids(exit_ids, allowed, "exit", errors)}
+    if stage.kind == "lost" and (wanted["entry"] or wanted["exit"]):
+        errors["entry"] = "a Lost stage takes no facts; the gate asks for a loss reason instead"
+    _fail(errors, "Nothing was saved: " + "; ".join(errors.values()) if errors else "")
+    for req in list(stage.requirements):
+        if req.field_id in allowed and req.field_id not in wanted[req.when]:
+            stage.requirements.remove(req)
+    for when, ids in wanted.items():
+        for field_id in ids:
+            _require(stage, allowed[field_id], when)
+    db.session.commit()
+    return stage
+
+
+def apply_set_to_stage(stage: Stage, set_key: str, when: str) -> list[FieldDef]:
+    """Apply BANT/MEDDIC to a stage, refusing Lost stages (they take no facts)."""
+    if stage.kind == "lost":
+        raise PipelineError("A Lost stage takes no facts; the gate asks for a loss reason instead.")
+    return apply_requirement_set(stage, set_key, when)
+
+
+def add_loss_reason(org, label) -> LossReason:
+    """Add a loss reason reps can pick when a deal is lost."""
+    errors: dict = {}
+    label = _clean_text(label, "label", 120, errors, required=True)
+    if label and LossReason.query.filter(LossReason.org_id == org.id,
+                                         db.func.lower(LossReason.label) == label.lower()).first():
+        errors["label"] = "This reason already exists."
+    _fail(errors)
+    reason = LossReason(org_id=org.id, label=label, position=_next_position(LossReason, org_id=org.id))
+    db.session.add(reason)
+    db.session.commit()
+    return reason
+
+
+def rename_loss_reason(reason: LossReason, label) -> LossReason:
+    """Rename a loss reason; deals lost for it show the new name."""
+    errors: dict = {}
+    label = _clean_text(label, "label", 120, errors, required=True)
+    if label and LossReason.query.filter(LossReason.org_id == reason.org_id, LossReason.id != reason.id,
+                                         db.func.lower(LossReason.label) == label.lower()).first():
+        errors["label"] = "Another reason already has this name."
+    _fail(errors)
+    reason.label = label
+    db.session.commit()
+    return reason
+
+
+def set_loss_reason_archived(reason: LossReason, archived: bool) -> None:
+    """Archive (no longer offered) or restore a loss reason."""
+    reason.archived = bool(archived)
+    db.session.commit()

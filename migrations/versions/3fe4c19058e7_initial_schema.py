@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 241498484c14
+Revision ID: 3fe4c19058e7
 Revises: 
-Create Date: 2026-11-26 14:29:40.104008
+Create Date: 2026-11-26 15:47:29.154936
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '241498484c14'
+revision = '3fe4c19058e7'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -97,6 +97,10 @@ def upgrade():
     sa.Column('phone', sa.String(length=40), nullable=False),
     sa.Column('title', sa.String(length=120), nullable=False),
     sa.Column('owner_id', sa.Integer(), nullable=True),
+    sa.Column('persona', sa.String(length=80), nullable=False),
+    sa.Column('lead_status', sa.String(length=20), nullable=False),
+    sa.Column('lead_score', sa.Integer(), nullable=False),
+    sa.Column('unsubscribed', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('org_id', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['company_id'], ['company.id'], name=op.f('fk_contact_company_id_company')),
@@ -168,6 +172,38 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_field_def_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_field_def_pipeline_id'), ['pipeline_id'], unique=False)
 
+    op.create_table('import_job',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('pipeline_id', sa.Integer(), nullable=True),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('delimiter', sa.String(length=1), nullable=False),
+    sa.Column('headers', sa.JSON(), nullable=False),
+    sa.Column('mapping', sa.JSON(), nullable=False),
+    sa.Column('note', sa.String(length=300), nullable=False),
+    sa.Column('status', sa.String(length=8), nullable=False),
+    sa.Column('total_rows', sa.Integer(), nullable=False),
+    sa.Column('processed', sa.Integer(), nullable=False),
+    sa.Column('created_count', sa.Integer(), nullable=False),
+    sa.Column('updated_count', sa.Integer(), nullable=False),
+    sa.Column('error_count', sa.Integer(), nullable=False),
+    sa.Column('warning_count', sa.Integer(), nullable=False),
+    sa.Column('message', sa.String(length=500), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("status in ('mapping','queued','running','done','failed')", name=op.f('ck_import_job_status')),
+    sa.ForeignKeyConstraint(['org_id'], ['organization.id'], name=op.f('fk_import_job_org_id_organization')),
+    sa.ForeignKeyConstraint(['pipeline_id'], ['pipeline.id'], name=op.f('fk_import_job_pipeline_id_pipeline')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_import_job_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_job'))
+    )
+    with op.batch_alter_table('import_job', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_job_org_id'), ['org_id'], unique=False)
+
     op.create_table('stage',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('pipeline_id', sa.Integer(), nullable=False),
@@ -228,6 +264,23 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_deal_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deal_owner_id'), ['owner_id'], unique=False)
 
+    op.create_table('import_row',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('import_id', sa.Integer(), nullable=False),
+    sa.Column('row_number', sa.Integer(), nullable=False),
+    sa.Column('outcome', sa.String(length=8), nullable=False),
+    sa.Column('problems', sa.JSON(), nullable=False),
+    sa.Column('reported', sa.Boolean(), nullable=False),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['import_id'], ['import_job.id'], name=op.f('fk_import_row_import_id_import_job')),
+    sa.ForeignKeyConstraint(['org_id'], ['organization.id'], name=op.f('fk_import_row_org_id_organization')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_import_row')),
+    sa.UniqueConstraint('import_id', 'row_number', name='uq_import_row')
+    )
+    with op.batch_alter_table('import_row', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_import_row_org_id'), ['org_id'], unique=False)
+        batch_op.create_index('ix_import_row_reported', ['import_id', 'reported', 'row_number'], unique=False)
+
     op.create_table('stage_requirement',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('stage_id', sa.Integer(), nullable=False),
@@ -245,6 +298,29 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_stage_requirement_field_id'), ['field_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stage_requirement_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_stage_requirement_stage_id'), ['stage_id'], unique=False)
+
+    op.create_table('activity',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('deal_id', sa.Integer(), nullable=True),
+    sa.Column('contact_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('unique_key', sa.String(length=120), nullable=True),
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.CheckConstraint("kind in ('note','call','meeting','email','reply','form_fill')", name=op.f('ck_activity_kind')),
+    sa.ForeignKeyConstraint(['contact_id'], ['contact.id'], name=op.f('fk_activity_contact_id_contact')),
+    sa.ForeignKeyConstraint(['deal_id'], ['deal.id'], name=op.f('fk_activity_deal_id_deal')),
+    sa.ForeignKeyConstraint(['org_id'], ['organization.id'], name=op.f('fk_activity_org_id_organization')),
+    sa.ForeignKeyConstraint(['user_id'], ['user.id'], name=op.f('fk_activity_user_id_user')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_activity')),
+    sa.UniqueConstraint('unique_key', name=op.f('uq_activity_unique_key'))
+    )
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.create_index('ix_activity_contact_at', ['contact_id', 'at'], unique=False)
+        batch_op.create_index('ix_activity_deal_at', ['deal_id', 'at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_activity_org_id'), ['org_id'], unique=False)
 
     op.create_table('deal_contact',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -336,12 +412,23 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_deal_contact_contact_id'))
 
     op.drop_table('deal_contact')
+    with op.batch_alter_table('activity', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_activity_org_id'))
+        batch_op.drop_index('ix_activity_deal_at')
+        batch_op.drop_index('ix_activity_contact_at')
+
+    op.drop_table('activity')
     with op.batch_alter_table('stage_requirement', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_stage_requirement_stage_id'))
         batch_op.drop_index(batch_op.f('ix_stage_requirement_org_id'))
         batch_op.drop_index(batch_op.f('ix_stage_requirement_field_id'))
 
     op.drop_table('stage_requirement')
+    with op.batch_alter_table('import_row', schema=None) as batch_op:
+        batch_op.drop_index('ix_import_row_reported')
+        batch_op.drop_index(batch_op.f('ix_import_row_org_id'))
+
+    op.drop_table('import_row')
     with op.batch_alter_table('deal', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deal_owner_id'))
         batch_op.drop_index(batch_op.f('ix_deal_org_id'))
@@ -353,6 +440,10 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_stage_org_id'))
 
     op.drop_table('stage')
+    with op.batch_alter_table('import_job', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_import_job_org_id'))
+
+    op.drop_table('import_job')
     with op.batch_alter_table('field_def', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_field_def_pipeline_id'))
         batch_op.drop_index(batch_op.f('ix_field_def_org_id'))

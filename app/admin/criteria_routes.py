@@ -1,0 +1,58 @@
+"""Admin: the criteria editor (which fields each stage requires on entry and exit)."""
+
+from flask import flash, redirect, render_template, request, url_for
+
+from app.admin import bp
+from app.admin.forms import CriteriaApplyForm
+from app.htmx import is_htmx
+from app.models import Pipeline, Stage
+from app.pipelines.catalog import REQUIREMENT_SETS, TEMPLATES
+from app.pipelines.service import PipelineError, apply_set_to_stage, save_requirements
+from app.tenancy import get_or_404, role_required
+
+
+@bp.route("/pipelines/<int:pipeline_id>/criteria")
+@role_required("admin")
+def criteria(pipeline_id):
+    """Show each stage's checklist of required fields, on entry and on exit."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    return render_template("admin/criteria.html", pipeline=pipeline, tab="criteria", sets=REQUIREMENT_SETS,
+                           templates=TEMPLATES, apply_form=CriteriaApplyForm(formdata=None))
+
+
+@bp.route("/stages/<int:stage_id>/criteria", methods=["POST"])
+@role_required("admin")
+def save_criteria(stage_id):
+    """Save one stage's checklist; the stage's card swaps itself with a confirmation."""
+    stage = get_or_404(Stage, stage_id)
+    entry, exit_ = request.form.getlist("entry"), request.form.getlist("exit")
+    error, saved = None, False
+    try:
+        save_requirements(stage, entry, exit_)
+        saved = True
+    except PipelineError as exc:
+        error = exc.message
+    if is_htmx():
+        # 200 even on error: htmx swaps only 2xx, and the card must show the message.
+        return render_template("admin/_criteria_card.html", stage=stage, pipeline=stage.pipeline,
+                               saved=saved, error=error, expanded=True,
+                               apply_form=CriteriaApplyForm(formdata=None))
+    flash(f"Criteria for {stage.name} saved." if saved else error, "success" if saved else "error")
+    return redirect(url_for("admin.criteria", pipeline_id=stage.pipeline_id) + f"#criteria-stage-{stage.id}")
+
+
+@bp.route("/stages/<int:stage_id>/criteria/apply", methods=["POST"])
+@role_required("admin")
+def apply_criteria_set(stage_id):
+    """Require a BANT or MEDDIC set on a stage, adding the fields the pipeline lacks."""
+    stage = get_or_404(Stage, stage_id)
+    form = CriteriaApplyForm()
+    try:
+        fields = apply_set_to_stage(stage, form.set_key.data or "", form.when.data or "exit")
+    except PipelineError as exc:
+        flash(exc.message, "error")
+    else:
+        name = REQUIREMENT_SETS[form.set_key.data]["name"]
+        flash(f"{name} applied: {stage.name} now requires {', '.join(f.label for f in fields)} "
+              f"on {form.when.data}.", "success")
+    return redirect(url_for("admin.criteria", pipeline_id=stage.pipeline_id) + f"#criteria-stage-{stage.id}")

@@ -1,0 +1,84 @@
+"""Bearer-key authentication and per-key rate limiting for the JSON API."""
+
+import hashlib
+from datetime import timedelta
+
+from flask import current_app, g, request
+
+from app.api import bp
+from app.api.errors import error_response
+from app.extensions import csrf, db, limiter
+from app.models import ApiKey, hash_api_key, utcnow
+
+# Writing last_used_at on every call would turn each read into a write; a minute is precise enough.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def public(view):
+    """Mark an API view as needing no key (the OpenAPI document)."""
+    view.api_public = True
+    return view
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        return None
+    return token
+
+
+def _rate_key() -> str:
+    """Limit per key; requests without one share their address's bucket."""
+    token = bearer_token()
+    if token:
+        return "api-key:" + hashlib.sha256(token.encode()).hexdigest()
+    return "api-ip:" + (request.remote_addr or "unknown")
+
+
+def _api_limit() -> str:
+    return current_app.config["API_RATE_LIMIT"]
+
+
+csrf.exempt(bp)
+limiter.limit(_api_limit, key_func=_rate_key)(bp)
+
+
+def find_key(raw: str) -> ApiKey | None:
+    """Return the live key for `raw`: not revoked, its user active and in the key's organisation."""
+    key = ApiKey.query.filter_by(key_hash=hash_api_key(raw)).first()
+    if key is None or key.revoked_at is not None:
+        return None
+    user = key.user
+    if user is None or not user.active or user.org_id != key.org_id:
+        return None
+    return key
+
+
+def _touch(key: ApiKey) -> None:
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_PRECISION:
+        db.session.execute(db.update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.session.commit()
+
+
+@bp.before_request
+def authenticate():
+    """Refuse requests without a live key; act as the key's user."""
+    view = current_app.view_functions.get(request.endpoint)
+    if view is not None and getattr(view, "api_public", False):
+        return None
+    token = bearer_token()
+    key = find_key(token) if token else None
+    if key is None:
+        message = ("Send your API key as 'Authorization: Bearer <key>'." if token is None
+                   else "That API key is not valid, was revoked, or its user is deactivated.")
+        response = error_response(401, "unauthorized", message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="stagegate"'
+        return response
+    g.api_key = key
+    g.api_user = key.user
+    _touch(key)
+    return None
+

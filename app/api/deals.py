@@ -1,0 +1,216 @@
+"""API: create, list, read, edit and move deals, all through the gate service."""
+
+from email_validator import EmailNotValidError, validate_email
+from flask import jsonify, url_for
+
+from app.api import bp
+from app.api.parse import (
+    check_keys,
+    id_value,
+    json_object,
+    object_value,
+    paginate,
+    query_choice,
+    query_id,
+    query_page,
+    query_text,
+    raise_if,
+    text_value,
+    time_value,
+    whole_number,
+)
+from app.deals.service import Forbidden, create_deal, move_deal, update_deal
+from app.extensions import db
+from app.models import Contact, Deal, Pipeline, Stage, StageTransition, User, iso
+from app.tenancy import current_actor, get_or_404, scoped
+
+CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
+               "stage_id", "created_at", "stage_entered_at", "reason"}
+PATCH_KEYS = {"version", "title", "amount", "facts"}
+MOVE_KEYS = {"stage_id", "version", "facts", "reason", "loss_reason_id", "at"}
+PATCH_HINTS = {"stage_id": "cannot be changed here; POST /api/v1/deals/<id>/move"}
+
+
+def deal_json(deal: Deal) -> dict:
+    return {
+        "id": deal.id,
+        "title": deal.title,
+        "pipeline_id": deal.pipeline_id,
+        "stage_id": deal.stage_id,
+        "status": deal.status,
+        "owner_email": deal.owner.email,
+        "amount": f"{deal.amount:.2f}" if deal.amount is not None else None,
+        "currency": deal.currency,
+        "facts": deal.facts or {},
+        "version": deal.version,
+        "stage_entered_at": iso(deal.stage_entered_at),
+        "created_at": iso(deal.created_at),
+        "closed_at": iso(deal.closed_at),
+    }
+
+
+def _amount(body: dict, errors: dict):
+    value = body.get("amount")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        errors["amount"] = 'must be a decimal string such as "12500.00"'
+    return value
+
+
+def _owner(email, errors: dict):
+    if email is None:
+        return None
+    user = User.query.filter_by(org_id=current_actor().org_id, email=email.strip().lower()).first()
+    if user is None:
+        errors["owner_email"] = "is not a user of this organisation"
+    return user
+
+
+def _contact_email(email, errors: dict):
+    if email is None:
+        return None
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        errors["contact_email"] = "must be an email address"
+        return None
+
+
+def _find_or_add_contact(email: str, owner) -> Contact:
+    """Return the organisation's contact with `email`, adding it (uncommitted) if new."""
+    org_id = current_actor().org_id
+    contact = Contact.query.filter_by(org_id=org_id, email=email).first()
+    if contact is None:
+        contact = Contact(org_id=org_id, email=email, owner_id=owner.id)
+        db.session.add(contact)
+        db.session.flush()
+    return contact
+
+
+@bp.post("/deals")
+def create():
+    """Create a deal in a stage (default: the first open stage) if its entry facts are met."""
+    body = json_object()
+    errors = {}
+    check_keys(body, CREATE_KEYS, errors)
+    pipeline_id = id_value(body, "pipeline_id", errors, required=True)
+    stage_id = id_value(body, "stage_id", errors)
+    title = text_value(body, "title", errors)
+    if "title" not in errors and title is None:
+        errors["title"] = "is required"
+    amount = _amount(body, errors)
+    currency = text_value(body, "currency", errors, limit=100)
+    owner = _owner(text_value(body, "owner_email", errors, limit=254), errors)
+    contact_email = _contact_email(text_value(body, "contact_email", errors, limit=254), errors)
+    facts = object_value(body, "facts", errors)
+    reason = text_value(body, "reason", errors, limit=2000)
+    created_at = time_value(body, "created_at", errors)
+    stage_entered_at = time_value(body, "stage_entered_at", errors)
+    raise_if(errors)
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    if pipeline.archived:
+        raise_if({"pipeline_id": "is archived"})
+    stage = get_or_404(Stage, stage_id) if stage_id is not None else None
+    actor = current_actor()
+    contact = _find_or_add_contact(contact_email, owner or actor) if contact_email else None
+    deal = create_deal(
+        pipeline, actor, title=title, stage=stage, owner=owner, amount=amount, currency=currency,
+        facts=facts, contact=contact, reason=reason or "",
+        # History moved over from another CRM: a deal that entered a stage then existed then.
+        created_at=created_at or stage_entered_at, stage_entered_at=stage_entered_at,
+    )
+    response = jsonify(deal_json(deal))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.show", deal_id=deal.id)
+    return response
+
+
+@bp.get("/deals")
+def index():
+    """List deals by id, 50 a page, filtered by pipeline, stage, status and owner."""
+    errors = {}
+    pipeline_id = query_id("pipeline_id", errors)
+    stage_id = query_id("stage_id", errors)
+    status = query_choice("status", ("open", "won", "lost"), errors)
+    page = query_page(errors)
+    owner_email = query_text("owner_email", errors).lower()
+    raise_if(errors)
+    query = scoped(Deal).options(db.joinedload(Deal.owner))
+    if pipeline_id is not None:
+        query = query.filter(Deal.pipeline_id == pipeline_id)
+    if stage_id is not None:
+        query = query.filter(Deal.stage_id == stage_id)
+    if status is not None:
+        query = query.filter(Deal.status == status)
+    if owner_email:
+        query = query.join(User, Deal.owner_id == User.id).filter(
+            User.email == owner_email, User.org_id == current_actor().org_id)
+    return paginate(query.order_by(Deal.id), page, deal_json)
+
+
+@bp.get("/deals/<int:deal_id>")
+def show(deal_id):
+    """Return one deal."""
+    return deal_json(get_or_404(Deal, deal_id))
+
+
+@bp.patch("/deals/<int:deal_id>")
+def edit(deal_id):
+    """Edit a deal's title, amount and facts at the version the caller read."""
+    deal = get_or_404(Deal, deal_id)
+    body = json_object()
+    errors = {}
+    check_keys(body, PATCH_KEYS, errors, PATCH_HINTS)
+    version = body.get("version")
+    if version is None:
+        errors["version"] = "is required (the version you read)"
+    elif not whole_number(version):
+        errors["version"] = "must be a whole number"
+    title = text_value(body, "title", errors)
+    if "title" in body and title is None and "title" not in errors:
+        title = ""  # null: the service says a title is required
+    amount = _amount(body, errors)
+    if "facts" in body and not isinstance(body["facts"], dict):
+        errors["facts"] = "must be an object of field keys to values"
+    raise_if(errors)
+    update_deal(
+        deal, current_actor(), version=version, title=title,
+        # An explicit null clears the amount; an absent key leaves it alone.
+        amount=("" if amount is None else amount) if "amount" in body else None,
+        facts=body.get("facts"),
+    )
+    return deal_json(deal)
+
+
+@bp.post("/deals/<int:deal_id>/move")
+def move(deal_id):
+    """Move a deal to a stage if the gate passes, saving sent facts with the move."""
+    deal = get_or_404(Deal, deal_id)
+    body = json_object()
+    errors = {}
+    check_keys(body, MOVE_KEYS, errors, {"override_reason": "is not available through the API"})
+    stage_id = id_value(body, "stage_id", errors, required=True)
+    loss_reason_id = id_value(body, "loss_reason_id", errors)
+    version = body.get("version")
+    if version is not None and not whole_number(version):
+        errors["version"] = "must be a whole number"
+    facts = object_value(body, "facts", errors)
+    reason = text_value(body, "reason", errors, limit=2000)
+    at = time_value(body, "at", errors)
+    raise_if(errors)
+    actor = current_actor()
+    if "at" in body and body["at"] is not None and not actor.has_role("admin"):
+        raise Forbidden("Only an admin's API key can record a move in the past ('at').")
+    stage = get_or_404(Stage, stage_id)
+    move_deal(deal, stage, actor, facts=facts, version=version, reason=reason or "",
+              loss_reason_id=loss_reason_id, at=at)
+    return deal_json(deal)
+
+
+@bp.get("/deals/<int:deal_id>/transitions")
+def transitions(deal_id):
+    """List a deal's stage changes, oldest first, with the criteria checked for each."""
+    deal = get_or_404(Deal, deal_id)
+    rows = (StageTransition.query.filter_by(org_id=deal.org_id, deal_id=deal.id)
+            .options(db.joinedload(StageTransition.user))
+            .order_by(StageTransition.at, StageTransition.id).all())
+    return jsonify([t.as_api() for t in rows])

@@ -1,0 +1,43 @@
+"""API: tasks, filtered by owner, status and deal."""
+
+
+from app.api import bp
+from app.api.parse import paginate, query_choice, query_id, query_page, query_text, raise_if
+from app.extensions import db
+from app.models import Task, User, iso
+from app.tenancy import current_actor, scoped
+
+
+def task_json(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "title": task.title,
+        "deal_id": task.deal_id,
+        "contact_id": task.contact_id,
+        "owner_email": task.owner.email if task.owner else None,
+        "due_at": iso(task.due_at),
+        "done_at": iso(task.done_at),
+    }
+
+
+@bp.get("/tasks")
+def tasks():
+    """List tasks, oldest first, 50 a page."""
+    errors = {}
+    status = query_choice("status", ("open", "done"), errors)
+    deal_id = query_id("deal_id", errors)
+    page = query_page(errors)
+    owner_email = query_text("owner_email", errors).lower()
+    raise_if(errors)
+    query = scoped(Task).options(db.joinedload(Task.owner))
+    if status == "open":
+        query = query.filter(Task.done_at.is_(None))
+    elif status == "done":
+        query = query.filter(Task.done_at.is_not(None))
+    if deal_id is not None:
+        query = query.filter(Task.deal_id == deal_id)
+    if owner_email:
+        query = query.join(User, Task.owner_id == User.id).filter(
+            User.email == owner_email, User.org_id == current_actor().org_id)
+    return paginate(query.order_by(Task.id), page, task_json)

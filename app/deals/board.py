@@ -1,0 +1,246 @@
+"""Board queries: a fixed number of SQL statements whatever the number of deals.
+
+One GROUP BY for every column's count and total, one UNION ALL of per-stage keyset
+pages (each an index range scan on ix_deal_board), and the organisation's users once
+for initials. Missing exit facts are counted in Python from the loaded facts.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all
+from sqlalchemy.orm import lazyload, selectinload
+
+from app.deals.facts import is_met
+from app.extensions import db
+from app.models import Company, Deal, Pipeline, Stage, User, utcnow
+from app.tenancy import scoped
+
+MAX_QUERY = 100
+
+
+@dataclass
+class Filters:
+    owner_id: int | None = None  # None: everyone
+    q: str = ""
+
+    def args(self) -> dict:
+        """Return the query-string form of these filters (for links and load-more)."""
+        return {"owner": self.owner_id if self.owner_id else "all", "q": self.q or None}
+
+
+@dataclass
+class Card:
+    id: int
+    title: str
+    company: str | None
+    amount: Decimal | None
+    currency: str
+    owner_id: int
+    owner_name: str
+    owner_initials: str
+    stage_id: int
+    stage_entered_at: datetime
+    days: int
+    overdue: bool
+    missing: int
+    next_step: str
+    next_step_due: date | None
+    version: int
+
+    @property
+    def cursor(self) -> str:
+        return f"{self.stage_entered_at.isoformat()}_{self.id}"
+
+
+@dataclass
+class Column:
+    stage: object
+    count: int = 0
+    total: Decimal = Decimal(0)
+    cards: list = None
+    next_cursor: str | None = None
+
+
+def load_pipeline(pipeline_id: int) -> Pipeline:
+    """Load a pipeline of the actor's organisation with its stages and their requirements (2 queries)."""
+    return (
+        scoped(Pipeline)
+        .options(lazyload(Pipeline.fields),
+                 selectinload(Pipeline.stages).joinedload(Stage.requirements))
+        .filter_by(id=pipeline_id)
+        .first_or_404()
+    )
+
+
+def pipeline_choices(org_id: int) -> list:
+    """Return (id, name) of the organisation's active pipelines, for the switcher."""
+    return db.session.execute(
+        select(Pipeline.id, Pipeline.name)
+        .where(Pipeline.org_id == org_id, Pipeline.archived.is_(False))
+        .order_by(Pipeline.position, Pipeline.id)
+    ).all()
+
+
+def parse_filters(args, actor) -> Filters:
+    """Read owner and search from a query string; reps default to their own deals."""
+    owner = (args.get("owner") or "").strip()
+    if owner == "all":
+        owner_id = None
+    elif owner.isdigit() and len(owner) < 12:
+        owner_id = int(owner)
+    else:
+        owner_id = None if actor.has_role("manager") else actor.id
+    return Filters(owner_id=owner_id, q=(args.get("q") or "").strip()[:MAX_QUERY])
+
+
+def parse_cursor(raw):
+    """Turn 'ISO-time_id' into (datetime, id); None when absent; ValueError when malformed."""
+    if not raw:
+        return None
+    at, _, deal_id = str(raw)[:80].rpartition("_")
+    return datetime.fromisoformat(at), int(deal_id)
+
+
+def board_stages(pipeline: Pipeline) -> list:
+    """Open stages in order, then won, then lost."""
+    order = {"open": 0, "won": 1, "lost": 2}
+    return sorted(pipeline.active_stages, key=lambda s: (order[s.kind], s.position, s.id))
+
+
+# Statements are built once per shape (stage count, which filters) with bound parameters:
+# building a six-way UNION in SQLAlchemy costs more Python time than running it.
+_STATEMENTS: dict = {}
+
+
+def _filtered(stmt, filters):
+    stmt = stmt.where(Deal.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"))
+    if filters.owner_id:
+        stmt = stmt.where(Deal.owner_id == bindparam("owner_id"))
+    if filters.q:
+        stmt = stmt.where(or_(Deal.title.ilike(bindparam("q"), escape="\\"),
+                              Company.name.ilike(bindparam("q"), escape="\\")))
+    return stmt
+
+
+def _params(pipeline, filters) -> dict:
+    params = {"org_id": pipeline.org_id, "pipeline_id": pipeline.id}
+    if filters.owner_id:
+        params["owner_id"] = filters.owner_id
+    if filters.q:
+        params["q"] = "%" + filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return params
+
+
+def _totals_statement(filters):
+    key = ("totals", bool(filters.owner_id), bool(filters.q))
+    if key not in _STATEMENTS:
+        stmt = (
+            select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount), 0))
+            .select_from(Deal)
+            .where(Deal.stage_id.in_(bindparam("stage_ids", expanding=True)))
+            .group_by(Deal.stage_id)
+        )
+        if filters.q:  # the company join only when searching by company name
+            stmt = stmt.outerjoin(Company, Company.id == Deal.company_id)
+        _STATEMENTS[key] = _filtered(stmt, filters)
+    return _STATEMENTS[key]
+
+
+def column_totals(pipeline: Pipeline, filters: Filters, stages) -> dict:
+    """Return {stage_id: (count, total)} for `stages` in one GROUP BY."""
+    params = {**_params(pipeline, filters), "stage_ids": [s.id for s in stages]}
+    rows = db.session.execute(_totals_statement(filters), params)
+    return {row[0]: (row[1], Decimal(str(row[2] or 0))) for row in rows}
+
+
+def _page_select(n, filters, after):
+    stmt = (
+        select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.owner_id,
+               Company.name.label("company"), Deal.facts, Deal.stage_entered_at,
+               Deal.next_step, Deal.next_step_due, Deal.version)
+        .select_from(Deal)
+        .outerjoin(Company, Company.id == Deal.company_id)
+        .where(Deal.status == bindparam(f"kind_{n}"), Deal.stage_id == bindparam(f"stage_{n}"))
+    )
+    stmt = _filtered(stmt, filters)
+    if after:
+        at, deal_id = bindparam("after_at", type_=Deal.stage_entered_at.type), bindparam("after_id")
+        stmt = stmt.where(or_(Deal.stage_entered_at < at,
+                              and_(Deal.stage_entered_at == at, Deal.id < deal_id)))
+    return (stmt.order_by(Deal.stage_entered_at.desc(), Deal.id.desc())
+            .limit(bindparam("limit", type_=Integer, literal_execute=True)))
+
+
+def _pages_statement(count, filters, after):
+    key = ("pages", count, bool(filters.owner_id), bool(filters.q), after is not None)
+    if key not in _STATEMENTS:
+        selects = [_page_select(n, filters, after) for n in range(count)]
+        _STATEMENTS[key] = selects[0] if count == 1 else union_all(
+            *[select(*sub.c) for sub in (s.subquery() for s in selects)])
+    return _STATEMENTS[key]
+
+
+def org_users(org_id: int) -> dict:
+    """Return the organisation's users by id (one query; used for initials and the owner filter)."""
+    return {u.id: u for u in User.query.filter_by(org_id=org_id).order_by(User.name)}
+
+
+def make_card(row, stage, users: dict, exit_fields, now=None) -> Card:
+    """Build a card from a deal row (or a Deal), counting its missing exit facts."""
+    now = now or utcnow()
+    owner = users.get(row.owner_id)
+    facts = row.facts or {}
+    days = max(0, (now - row.stage_entered_at).days)
+    company = row.company if isinstance(row.company, str | type(None)) else row.company.name
+    return Card(
+        id=row.id, title=row.title, company=company, amount=row.amount,
+        currency=row.currency, owner_id=row.owner_id,
+        owner_name=owner.name if owner else "", owner_initials=owner.initials if owner else "?",
+        stage_id=row.stage_id, stage_entered_at=row.stage_entered_at, days=days,
+        overdue=stage.kind == "open" and days > stage.max_days,
+        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))),
+        next_step=row.next_step or "", next_step_due=row.next_step_due, version=row.version,
+    )
+
+
+def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
+    """Return {stage_id: (cards, next_cursor)}: one keyset page per stage in one statement."""
+    if not stages:
+        return {}
+    params = {**_params(pipeline, filters), "limit": limit + 1}
+    for n, stage in enumerate(stages):
+        params[f"kind_{n}"], params[f"stage_{n}"] = stage.kind, stage.id
+    if after is not None:
+        params["after_at"], params["after_id"] = after
+    by_stage = {s.id: [] for s in stages}
+    for row in db.session.execute(_pages_statement(len(stages), filters, after), params):
+        by_stage[row.stage_id].append(row)
+    now = utcnow()
+    result = {}
+    for stage in stages:
+        rows = sorted(by_stage[stage.id], key=lambda r: (r.stage_entered_at, r.id), reverse=True)
+        exit_fields = stage.required_fields("exit")
+        cards = [make_card(r, stage, users, exit_fields, now) for r in rows[:limit]]
+        result[stage.id] = (cards, cards[-1].cursor if len(rows) > limit else None)
+    return result
+
+
+def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int) -> list:
+    """Return the board's columns with their totals and first page of cards."""
+    stages = board_stages(pipeline)
+    totals = column_totals(pipeline, filters, stages)
+    pages = load_cards(pipeline, stages, filters, users, page_size)
+    columns = []
+    for stage in stages:
+        count, total = totals.get(stage.id, (0, Decimal(0)))
+        cards, cursor = pages[stage.id]
+        columns.append(Column(stage, count, total, cards, cursor))
+    return columns
+
+
+def card_for(deal: Deal, users: dict | None = None) -> Card:
+    """Build the card of one loaded deal (after a move or an edit)."""
+    users = users if users is not None else {deal.owner_id: deal.owner}
+    return make_card(deal, deal.stage, users, deal.stage.required_fields("exit"))

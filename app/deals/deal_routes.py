@@ -1,0 +1,93 @@
+"""The deal page: details, facts, the stage's playbook, the move menu and the history."""
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy.orm import joinedload
+
+from app.deals import bp
+from app.deals.board import board_stages
+from app.deals.facts import is_met
+from app.deals.forms import DealDetailsForm, build_facts_form
+from app.deals.service import Conflict, Forbidden, Invalid, can_edit, update_deal
+from app.extensions import db
+from app.htmx import is_htmx
+from app.models import Deal, StageTransition
+from app.tenancy import get_or_404
+
+
+def _details_form(deal, formdata=None):
+    data = {"title": deal.title, "amount": "" if deal.amount is None else f"{deal.amount:f}",
+            "next_step": deal.next_step or "", "version": deal.version,
+            "next_step_due": deal.next_step_due.isoformat() if deal.next_step_due else ""}
+    return DealDetailsForm(formdata=formdata, data=data)
+
+
+def _facts_context(deal, details=None, facts_form=None, message=None, kind=None):
+    return dict(
+        deal=deal,
+        details=details or _details_form(deal),
+        facts_form=facts_form or build_facts_form(deal.pipeline.active_fields, values=deal.facts),
+        message=message, message_kind=kind, can_edit=can_edit(deal, current_user),
+        exit_checklist=[(f, is_met(f, (deal.facts or {}).get(f.key)))
+                        for f in deal.stage.required_fields("exit")],
+    )
+
+
+@bp.route("/<int:deal_id>")
+@login_required
+def show(deal_id):
+    """Show a deal: its facts (editable), its stage's playbook and its history."""
+    deal = get_or_404(Deal, deal_id)
+    transitions = (
+        StageTransition.query.filter_by(deal_id=deal.id, org_id=deal.org_id)
+        .options(joinedload(StageTransition.user), joinedload(StageTransition.from_stage),
+                 joinedload(StageTransition.to_stage))
+        .order_by(StageTransition.at.desc(), StageTransition.id.desc()).all()
+    )
+    labels = {f.key: f.label for f in deal.pipeline.fields}
+    return render_template("deals/show.html", transitions=transitions, labels=labels,
+                           stages=board_stages(deal.pipeline),
+                           currency=current_user.org.currency, **_facts_context(deal))
+
+
+def _facts_response(context, status):
+    if is_htmx():
+        return render_template("deals/_facts.html", oob=True, **context)
+    return render_template("deals/show.html", transitions=[], labels={},
+                           stages=board_stages(context["deal"].pipeline),
+                           currency=current_user.org.currency, **context), status
+
+
+@bp.route("/<int:deal_id>/facts", methods=["POST"])
+@login_required
+def update(deal_id):
+    """Save a deal's details, next step and facts (carrying the version it was read at)."""
+    deal = get_or_404(Deal, deal_id)
+    details = DealDetailsForm(formdata=request.form)
+    facts_form = build_facts_form(deal.pipeline.active_fields, formdata=request.form)
+    facts_form.validate()  # errors beside the inputs; the service checks the same values again
+    try:
+        update_deal(deal, current_user, version=details.version.data or None,
+                    title=details.title.data or "", amount=details.amount.data or "",
+                    facts=facts_form.facts(), next_step=details.next_step.data or "",
+                    next_step_due=details.next_step_due.data or "")
+    except Invalid as exc:
+        db.session.rollback()
+        for key, text in exc.fields.items():
+            if key in details._fields:
+                details[key].errors = [*details[key].errors, text]
+        facts_form.add_errors(exc.fields)
+        message = exc.message
+        if "version" in exc.fields:
+            message = "This form is out of date; reload the deal and try again."
+        return _facts_response(_facts_context(deal, details, facts_form, message, "error"), 422)
+    except Conflict as exc:
+        db.session.expire_all()
+        deal = get_or_404(Deal, deal_id)
+        return _facts_response(_facts_context(deal, message=exc.message, kind="warning"), 409)
+    except Forbidden as exc:
+        return render_template("error.html", code=403, message=exc.message), 403
+    if not is_htmx():
+        return redirect(url_for("deals.show", deal_id=deal.id))
+    return render_template("deals/_facts.html", oob=True,
+                           **_facts_context(deal, message="Saved.", kind="success"))

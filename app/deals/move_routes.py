@@ -1,0 +1,164 @@
+"""The gated move: board drag, "Move to…" menus and the dialog that asks for missing facts."""
+
+from flask import redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.deals import bp
+from app.deals.board import board_stages, card_for, column_totals, org_users, parse_filters
+from app.deals.forms import build_facts_form
+from app.deals.service import (
+    Conflict,
+    Forbidden,
+    GateRefused,
+    Invalid,
+    move_deal,
+    plan_move,
+)
+from app.extensions import db
+from app.htmx import is_htmx
+from app.models import Deal, LossReason, Stage
+from app.tenancy import get_or_404
+
+FIELD_NAMES = {"stage_id": "Stage", "version": "Version", "reason": "Reason",
+               "loss_reason": "Loss reason"}
+
+
+def _int_or_none(raw):
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+
+
+def _message(exc: Invalid) -> str:
+    parts = [f"{FIELD_NAMES.get(k, k.replace('_', ' ').capitalize())} {v}." for k, v in exc.fields.items()]
+    return " ".join(parts) or exc.message
+
+
+def _plain(message, status):
+    """An error for a move that has no dialog to show it in (the board puts it in a flash)."""
+    if is_htmx():
+        return render_template("deals/_move_error.html", message=message), status
+    return render_template("error.html", code=status, message=message), status
+
+
+def _unique_missing(requirements):
+    seen, unique = set(), []
+    for r in requirements:
+        if r.field.key not in seen:
+            seen.add(r.field.key)
+            unique.append(r)
+    return unique
+
+
+def _missing_now(deal, to_stage):
+    """The requirements the deal's stored facts do not meet for this move (what the dialog asks)."""
+    from app.deals.facts import is_met
+
+    plan = plan_move(deal, to_stage)
+    facts = deal.facts or {}
+    return _unique_missing([r for r in plan.requirements if not is_met(r.field, facts.get(r.field.key))])
+
+
+def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, status=422):
+    lost = to_stage.kind == "lost"
+    reasons = (LossReason.query.filter_by(org_id=deal.org_id, archived=False)
+               .order_by(LossReason.position, LossReason.id).all() if lost else [])
+    context = dict(deal=deal, to_stage=to_stage, missing=missing, form=form, message=message,
+                   errors=errors or {}, source=source, lost=lost, loss_reasons=reasons,
+                   can_override=current_user.has_role("manager") and not lost,
+                   values=request.form)
+    if is_htmx():
+        response = render_template("deals/_move_dialog.html", **context)
+        return response, 200, {"HX-Retarget": "#move-dialog-slot", "HX-Reswap": "innerHTML"}
+    return render_template("deals/move.html", **context), status
+
+
+def _moved(deal, from_stage, source):
+    if source == "page" or not is_htmx():
+        target = url_for("deals.show", deal_id=deal.id) if source == "page" \
+            else url_for("deals.board", pipeline_id=deal.pipeline_id)
+        if is_htmx():
+            return "", 200, {"HX-Location": target}
+        return redirect(target)
+    pipeline = deal.pipeline
+    filters = parse_filters(request.form, current_user)
+    stages = [s for s in board_stages(pipeline) if s.id in (from_stage.id, deal.stage_id)]
+    totals = column_totals(pipeline, filters, stages)
+    users = org_users(deal.org_id)
+    html = render_template("deals/_move_done.html", deal=deal, card=card_for(deal, users),
+                           heads=[(s, *totals.get(s.id, (0, 0))) for s in stages],
+                           stages=board_stages(pipeline), currency=current_user.org.currency,
+                           filters=filters)
+    return html, 200, {"HX-Retarget": f"#cards-{deal.stage_id}", "HX-Reswap": "afterbegin",
+                       "HX-Trigger": "dealMoved"}
+
+
+def _conflict(deal_id, exc, source):
+    db.session.expire_all()
+    deal = get_or_404(Deal, deal_id)
+    if is_htmx():
+        html = render_template("deals/_move_conflict.html", deal=deal, message=exc.message,
+                               card=card_for(deal, org_users(deal.org_id)), source=source,
+                               stages=board_stages(deal.pipeline),
+                               currency=current_user.org.currency,
+                               filters=parse_filters(request.form, current_user))
+        return html, 200, {"HX-Retarget": "#move-dialog-slot", "HX-Reswap": "innerHTML"}
+    return render_template("error.html", code=409, message=exc.message), 409
+
+
+@bp.route("/<int:deal_id>/move", methods=["POST"])
+@login_required
+def move(deal_id):
+    """Move a deal through the gate; ask for exactly the missing facts when it refuses."""
+    deal = get_or_404(Deal, deal_id)
+    stage_id = _int_or_none(request.form.get("stage_id"))
+    if stage_id is None:
+        return _plain("Choose a stage to move the deal to.", 400)
+    to_stage = get_or_404(Stage, stage_id)
+    source = "page" if request.form.get("source") == "page" else "board"
+    from_stage = deal.stage
+    from_dialog = request.form.get("dialog") == "1"
+    version = request.form.get("version")
+    facts = form = None
+    missing = []
+    try:
+        if from_dialog:
+            missing = _missing_now(deal, to_stage)
+            form = build_facts_form([r.field for r in missing], formdata=request.form,
+                                    labels=_labels(missing))
+            if not form.validate():
+                return _dialog(deal, to_stage, missing, form, source=source,
+                               message="Some facts are not valid; see the notes beside them.")
+            facts = {k: v for k, v in form.facts().items()}
+        move_deal(deal, to_stage, current_user, facts=facts, version=version,
+                  reason=(request.form.get("reason") or "")[:100_000],
+                  loss_reason_id=_int_or_none(request.form.get("loss_reason_id")),
+                  override_reason=(request.form.get("override_reason") or "")[:100_000])
+    except GateRefused as exc:
+        still = _unique_missing(exc.missing)
+        asked = missing if from_dialog else still  # a re-shown dialog keeps every input it had
+        form = build_facts_form([r.field for r in asked], values=deal.facts,
+                                formdata=request.form if from_dialog else None,
+                                labels=_labels(asked))
+        if from_dialog:
+            form.validate()
+            form.add_errors({r.field.key: f"is needed to move to {to_stage.name}" for r in still})
+        missing = asked
+        return _dialog(deal, to_stage, missing, form, message=exc.message, errors=exc.fields,
+                       source=source)
+    except Invalid as exc:
+        if not from_dialog or "stage_id" in exc.fields or "version" in exc.fields:
+            return _plain(_message(exc), 400)
+        form.add_errors(exc.fields)
+        return _dialog(deal, to_stage, missing, form, message=exc.message, errors=exc.fields,
+                       source=source)
+    except Conflict as exc:
+        return _conflict(deal_id, exc, source)
+    except Forbidden as exc:
+        return _plain(exc.message, 403)
+    return _moved(deal, from_stage, source)
+
+
+def _labels(missing):
+    """Name each missing fact in the buyer's words, with where the gate asks for it."""
+    return {r.field.key: f"{r.field.label} ({r.stage.name} {r.when})" for r in missing}
+

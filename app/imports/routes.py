@@ -1,0 +1,121 @@
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from app.deals.service import Invalid
+from app.htmx import is_htmx
+from app.imports import bp
+from app.imports import service as imports
+from app.imports.export import csv_lines, deal_export
+from app.imports.forms import UploadForm
+from app.models import ImportJob, Pipeline
+from app.tenancy import current_actor, get_or_404, role_required, scoped
+
+
+def _upload_page(form, error=None, status=200):
+    pipelines = scoped(Pipeline).filter_by(archived=False).order_by(Pipeline.position, Pipeline.id).all()
+    form.pipeline_id.choices = [(p.id, p.name) for p in pipelines]
+    jobs = scoped(ImportJob).order_by(ImportJob.id.desc()).limit(20).all()
+    return render_template("imports/index.html", form=form, error=error, jobs=jobs), status
+
+
+@bp.route("/", methods=["GET", "POST"])
+@role_required("manager")
+def index():
+    """Upload a CSV of companies, contacts or deals; list recent imports."""
+    form = UploadForm()
+    if request.method == "GET":
+        return _upload_page(form)
+    limit = current_app.config.get("IMPORT_MAX_BYTES", imports.MAX_BYTES)
+    upload = request.files.get("file")
+    pipeline = scoped(Pipeline).filter_by(id=request.form.get("pipeline_id", type=int)).first()
+    try:
+        if upload is None:
+            raise imports.BadFile("Choose a CSV file to upload.")
+        text, note = imports.read_upload(upload.stream, upload.filename, request.content_length, limit)
+        job = imports.start_import(current_actor(), request.form.get("kind", ""), upload.filename, text, note,
+                                   pipeline)
+    except imports.BadFile as exc:
+        return _upload_page(form, exc.message, exc.status)
+    return redirect(url_for("imports.mapping", import_id=job.id), 303)
+
+
+@bp.route("/<int:import_id>/mapping", methods=["GET", "POST"])
+@role_required("manager")
+def mapping(import_id):
+    """Match the file's columns to fields, then start the import."""
+    job = get_or_404(ImportJob, import_id)
+    if job.status != "mapping":
+        return redirect(url_for("imports.show", import_id=job.id), 303)
+    error, status = None, 200
+    if request.method == "POST":
+        chosen = [request.form.get(f"column-{i}", "") for i in range(len(job.headers))]
+        try:
+            imports.confirm_mapping(job, chosen)
+        except Invalid as exc:
+            error, status = exc.message, 422
+        else:
+            return redirect(url_for("imports.show", import_id=job.id), 303)
+    return render_template("imports/mapping.html", job=job, error=error, samples=imports.samples(job),
+                           targets=imports.targets(job.kind, job.pipeline),
+                           required=imports.REQUIRED[job.kind]), status
+
+
+@bp.route("/<int:import_id>")
+@role_required("manager")
+def show(import_id):
+    """Show an import's progress, then its summary."""
+    job = get_or_404(ImportJob, import_id)
+    if job.status == "mapping":
+        return redirect(url_for("imports.mapping", import_id=job.id))
+    return render_template("imports/show.html", job=job)
+
+
+@bp.route("/<int:import_id>/progress")
+@role_required("manager")
+def progress(import_id):
+    """Return the progress bar (polled every second) or, once finished, the summary."""
+    job = get_or_404(ImportJob, import_id)
+    if not is_htmx():
+        return redirect(url_for("imports.show", import_id=job.id))
+    return render_template("imports/_progress.html", job=job)
+
+
+@bp.route("/<int:import_id>/resume", methods=["POST"])
+@role_required("manager")
+def resume(import_id):
+    """Queue an unfinished import again; it carries on after its last imported row."""
+    job = imports.requeue(get_or_404(ImportJob, import_id))
+    flash("The import will carry on from where it stopped.", "info")
+    return redirect(url_for("imports.show", import_id=job.id), 303)
+
+
+@bp.route("/<int:import_id>/errors.csv")
+@role_required("manager")
+def errors(import_id):
+    """Download the rows that were not imported (or imported with a note), with the reason."""
+    job = get_or_404(ImportJob, import_id)
+    lines = csv_lines(["Row", "Column", "Problem", "Imported"], imports.error_rows(job))
+    name = f"import-{job.id}-errors.csv"
+    return Response(stream_with_context(lines), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.route("/deals/export.csv")
+@role_required("manager")
+def export_deals():
+    """Download deals as CSV, filtered by pipeline (and status or owner) like the board."""
+    pipeline_id = request.args.get("pipeline_id", type=int)
+    pipeline = get_or_404(Pipeline, pipeline_id) if pipeline_id else None
+    header, rows = deal_export(current_actor().org_id, pipeline, request.args.get("status"),
+                               request.args.get("owner_id", type=int))
+    name = f"deals-{pipeline.id}.csv" if pipeline else "deals.csv"
+    return Response(stream_with_context(csv_lines(header, rows)), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -1,0 +1,596 @@
+"""CSV import: read an upload, guess the column mapping, and import row by row.
+
+Each row is its own transaction, committed together with its ImportRow (unique per
+import and row number), so a row is never half-applied and a rerun of the same job
+resumes after the last committed row without creating anything twice. Deals go through
+the gate (create_deal); a row whose facts do not satisfy its stage is reported.
+"""
+
+import csv
+import io
+import logging
+import re
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from app.contacts.service import LIMITS, clean_email, company_named
+from app.deals.service import DealError, Forbidden, GateRefused, Invalid, create_deal
+from app.extensions import db
+from app.models import Company, Contact, ImportJob, ImportRow, Pipeline, User, utcnow
+from app.models.activity import IMPORT_KINDS
+
+log = logging.getLogger(__name__)
+MAX_BYTES = 50 * 1024 * 1024
+NOT_CSV = ("PK\x03\x04", "%PDF", "\xd0\xcf\x11\xe0")  # xlsx/zip, pdf, old xls
+EXTENSIONS = (".csv", ".txt", ".tsv")
+
+TARGETS = {
+    "companies": {"name": "Company name", "industry": "Industry", "size": "Size", "website": "Website"},
+    "contacts": {"email": "Email", "name": "Name", "first_name": "First name", "last_name": "Last name",
+                 "phone": "Phone", "title": "Job title", "company": "Company name", "persona": "Persona"},
+    "deals": {"title": "Deal title", "amount": "Amount", "currency": "Currency", "stage": "Stage",
+              "status": "Status (open / won / lost)", "pipeline": "Pipeline", "owner": "Owner (name or email)",
+              "company": "Company name", "contact_name": "Contact name", "contact_email": "Contact email",
+              "contact_phone": "Contact phone", "created_at": "Created on", "close_date": "Closed on",
+              "lost_reason": "Lost reason"},
+}
+REQUIRED = {"companies": ("name",), "contacts": ("email",), "deals": ("title",)}
+
+# Header names (lower case) of our own exports, Pipedrive and HubSpot, per import kind.
+GUESSES = {
+    "companies": {
+        "name": ["company name", "company", "name", "organization - name", "organization name",
+                 "organisation name", "organization", "account name"],
+        "industry": ["industry", "organization - industry"],
+        "size": ["size", "number of employees", "organization - number of employees", "employees",
+                 "company size"],
+        "website": ["website", "website url", "company domain name", "domain", "organization - website", "url"],
+    },
+    "contacts": {
+        "email": ["email", "e-mail", "email address", "person - email", "person - email - work",
+                  "person - email - home", "person - email - other"],
+        "name": ["name", "full name", "person - name", "contact name", "contact person"],
+        "first_name": ["first name", "person - first name", "firstname"],
+        "last_name": ["last name", "person - last name", "lastname"],
+        "phone": ["phone", "phone number", "mobile phone number", "person - phone", "person - phone - work",
+                  "person - phone - mobile", "mobile"],
+        "title": ["job title", "title", "person - job title", "position"],
+        "company": ["company name", "company", "organization", "person - organization", "organization - name",
+                    "associated company", "account name"],
+        "persona": ["persona"],
+    },
+    "deals": {
+        "title": ["deal - title", "deal name", "title", "deal title", "deal"],
+        "amount": ["deal - value", "amount", "value", "deal value", "deal amount"],
+        "currency": ["deal - currency", "currency", "deal currency", "currency code"],
+        "stage": ["deal - stage", "deal stage", "stage"],
+        "status": ["deal - status", "status", "deal status"],
+        "pipeline": ["deal - pipeline", "pipeline"],
+        "owner": ["deal - owner", "deal owner", "owner", "deal - owner name", "owner email"],
+        "company": ["deal - organization", "company name", "company", "organization", "organization - name",
+                    "associated company"],
+        "contact_name": ["deal - contact person", "person - name", "contact name", "contact person", "contact"],
+        "contact_email": ["person - email", "person - email - work", "contact email", "email"],
+        "contact_phone": ["person - phone", "person - phone - work", "contact phone", "phone number", "phone"],
+        "created_at": ["deal - deal created", "deal - created", "create date", "created", "created on",
+                       "created at"],
+        "close_date": ["deal - won time", "deal - lost time", "deal - deal closed on", "deal - close date",
+                       "close date", "closed on", "closed date"],
+        "lost_reason": ["deal - lost reason", "closed lost reason", "lost reason"],
+    },
+}
+DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
+                "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d")
+WON_WORDS = {"won", "closedwon", "closed won", "dealwon"}
+LOST_WORDS = {"lost", "closedlost", "closed lost", "deallost"}
+
+
+class BadFile(Exception):
+    """An upload that cannot be imported; `message` says why and what to do."""
+
+    def __init__(self, message: str, status: int = 422):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+def read_upload(stream, filename: str, content_length: int | None = None, limit: int = MAX_BYTES):
+    """Read and decode an uploaded CSV; return (text, note) or raise BadFile with a clear message."""
+    too_big = (f"This file is over the {_megabytes(limit)} limit. Split it into smaller files "
+               "(for example by year) and import each one.")
+    if content_length and content_length > limit + 64 * 1024:  # room for the multipart envelope
+        raise BadFile(too_big, 413)
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise BadFile(too_big, 413)
+    name = (filename or "").strip()
+    if not name:
+        raise BadFile("Choose a CSV file to upload.")
+    if not data.strip():
+        raise BadFile(f"“{name}” is empty. Export it again from your spreadsheet or CRM and upload that file.")
+    head = data[:8].decode("latin-1")
+    if head.startswith(NOT_CSV) or not name.lower().endswith(EXTENSIONS):
+        raise BadFile(f"“{name}” is not a CSV file. In your spreadsheet or CRM choose Export → CSV "
+                      "(comma-separated values) and upload that file.")
+    note = ""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError:
+                raise BadFile(f"“{name}” is not UTF-8 text. Save it again as “CSV UTF-8” and upload that "
+                              "file.") from None
+            note = ("This file was not UTF-8, so it was read as Windows-1252 (Excel's usual encoding). "
+                    "Check that accented names look right in the samples below.")
+    if "\x00" in text:
+        raise BadFile(f"“{name}” is not a CSV file (it contains binary data). Choose Export → CSV in your "
+                      "spreadsheet or CRM and upload that file.")
+    return text, note
+
+
+def _delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _reader(text: str, delimiter: str):
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+def inspect(text: str):
+    """Return (headers, delimiter, data row count, sample rows) or raise BadFile."""
+    delimiter = _delimiter(text)
+    reader = _reader(text, delimiter)
+    try:
+        headers = next(reader, None)
+        if headers is None or not any(h.strip() for h in headers):
+            raise BadFile("The first row must name the columns (for example “Name, Email”). Add a header "
+                          "row and upload the file again.")
+        samples, count = [], 0
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                count += 1
+                if len(samples) < 3:
+                    samples.append(cells)
+    except csv.Error as exc:
+        raise BadFile(f"The file could not be read as CSV near line {reader.line_num} ({exc}). Check it opens "
+                      "in a spreadsheet, export it as CSV again and retry.") from None
+    if count == 0:
+        raise BadFile("The file has a header row but no data rows.")
+    seen: dict = {}
+    unique = []
+    for i, header in enumerate(headers):
+        header = header.strip() or f"Column {i + 1}"
+        seen[header] = seen.get(header, 0) + 1
+        unique.append(header if seen[header] == 1 else f"{header} ({seen[header]})")
+    return unique, delimiter, count, samples
+
+
+def targets(kind: str, pipeline: Pipeline | None) -> dict:
+    """Return what a column can map to: {target: label}; deal facts are "fact:<key>"."""
+    found = dict(TARGETS[kind])
+    if kind == "deals" and pipeline is not None:
+        for field in pipeline.active_fields:
+            found[f"fact:{field.key}"] = f"Fact: {field.label}"
+    return found
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", (text or "").strip().lower())
+
+
+def guess_mapping(kind: str, headers: list, pipeline: Pipeline | None = None) -> list:
+    """Guess a target for each header (Pipedrive, HubSpot and our own export names); "" = skip."""
+    lookup = {}
+    for target, names in GUESSES[kind].items():
+        for name in names:
+            lookup.setdefault(name, target)
+    if kind == "deals" and pipeline is not None:
+        for field in pipeline.active_fields:
+            for name in (field.label, field.key, f"deal - {field.label}", f"fact: {field.label}"):
+                lookup.setdefault(_norm(name), f"fact:{field.key}")
+    used, mapping = set(), []
+    for header in headers:
+        norm = _norm(re.sub(r" \(\d+\)$", "", header))
+        target = lookup.get(norm, "")
+        if not target and norm.startswith("person - email"):
+            target = "contact_email" if kind == "deals" else "email"
+        if target in used:
+            target = ""
+        used.add(target)
+        mapping.append(target)
+    return mapping
+
+
+def check_mapping(kind: str, mapping: list, allowed: dict) -> list:
+    """Return the problems with a mapping (empty when it can run)."""
+    problems = []
+    chosen = [t for t in mapping if t]
+    for target in chosen:
+        if target not in allowed:
+            problems.append(f"“{target}” is not something a column can be imported into.")
+    for target in sorted({t for t in chosen if chosen.count(t) > 1}):
+        problems.append(f"Two columns are mapped to “{allowed.get(target, target)}”; choose one.")
+    for target in REQUIRED[kind]:
+        if target not in chosen:
+            noun = {"companies": "company", "contacts": "contact", "deals": "deal"}[kind]
+            problems.append(f"Map a column to “{allowed[target]}”: every {noun} needs one.")
+    return problems
+
+
+def start_import(actor, kind: str, filename: str, text: str, note: str, pipeline: Pipeline | None) -> ImportJob:
+    """Save an uploaded file as an import waiting for its column mapping."""
+    if kind not in IMPORT_KINDS:
+        raise BadFile("Choose what the file holds: companies, contacts or deals.")
+    if kind == "deals" and (pipeline is None or pipeline.org_id != actor.org_id or pipeline.archived):
+        raise BadFile("Choose the pipeline the deals go into.")
+    headers, delimiter, count, _ = inspect(text)
+    job = ImportJob(org_id=actor.org_id, user_id=actor.id, kind=kind, filename=(filename or "")[:255],
+                    pipeline_id=pipeline.id if kind == "deals" else None, content=text, note=note,
+                    delimiter=delimiter, headers=headers, total_rows=count,
+                    mapping=guess_mapping(kind, headers, pipeline if kind == "deals" else None))
+    db.session.add(job)
+    db.session.commit()
+    return job
+
+
+def samples(job: ImportJob) -> list:
+    return inspect(job.content)[3]
+
+
+def confirm_mapping(job: ImportJob, mapping: list) -> ImportJob:
+    """Save the chosen mapping and queue the import (after commit); raise Invalid listing problems."""
+    from app.jobs import run_import
+    from app.queue import enqueue_after_commit
+
+    mapping = [(m or "").strip() for m in mapping][:len(job.headers)]
+    mapping += [""] * (len(job.headers) - len(mapping))
+    problems = check_mapping(job.kind, mapping, targets(job.kind, job.pipeline))
+    if job.status != "mapping":
+        problems.append("This import has already started.")
+    if problems:
+        job.mapping = mapping  # shown back on the screen; not committed
+        raise Invalid({"mapping": " ".join(problems)}, " ".join(problems))
+    job.mapping = mapping
+    job.status = "queued"
+    enqueue_after_commit(run_import, job.id)
+    db.session.commit()
+    return job
+
+
+def requeue(job: ImportJob) -> ImportJob:
+    """Queue an unfinished import again (it resumes after its last committed row)."""
+    from app.jobs import run_import
+    from app.queue import enqueue_after_commit
+
+    if job.status in ("queued", "running", "failed"):
+        job.status = "queued"
+        enqueue_after_commit(run_import, job.id)
+        db.session.commit()
+    return job
+
+
+def error_rows(job: ImportJob):
+    """Yield [row, column, problem, imported] for every reported problem, in row order."""
+    rows = (ImportRow.query.filter_by(import_id=job.id, reported=True)
+            .order_by(ImportRow.row_number).yield_per(500))
+    for row in rows:
+        for problem in row.problems or []:
+            yield [row.row_number, problem.get("column", ""), problem.get("message", ""),
+                   "no" if row.outcome == "error" else "yes"]
+
+
+# Running an import -------------------------------------------------------------------------
+
+class _RowFailed(Exception):
+    def __init__(self, problems: list):
+        super().__init__("row failed")
+        self.problems = problems
+
+
+def _parse_time(value: str, column: str):
+    value = (value or "").strip()
+    if not value:
+        return None
+    for fmt in DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _RowFailed([{"column": column, "message": f"“{value}” is not a date (use YYYY-MM-DD)"}]) from None
+    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed
+
+
+def _amount(value: str) -> str:
+    cleaned = re.sub(r"[^0-9.,\-]", "", value or "")
+    return cleaned if cleaned else (value or "").strip()
+
+
+class _Importer:
+    """Imports one job's rows; holds the lookups every row shares."""
+
+    def __init__(self, job: ImportJob):
+        self.job = job
+        self.org_id = job.org_id
+        self.actor = db.session.get(User, job.user_id)
+        self.columns = {target: i for i, target in enumerate(job.mapping) if target}
+        self.header_of = {target: job.headers[i] for target, i in self.columns.items()}
+        if job.kind == "deals":
+            self.pipeline = db.session.get(Pipeline, job.pipeline_id)
+            self.pipelines = {_norm(p.name): p for p in Pipeline.query.filter_by(org_id=self.org_id, archived=False)}
+            self.users = {}
+            for user in User.query.filter_by(org_id=self.org_id, active=True):
+                self.users.setdefault(user.email.lower(), user)
+                self.users.setdefault(_norm(user.name), user)
+
+    def value(self, cells: list, target: str) -> str:
+        i = self.columns.get(target)
+        return cells[i].strip() if i is not None and i < len(cells) else ""
+
+    def problem(self, target: str, message: str) -> dict:
+        return {"column": self.header_of.get(target, ""), "message": message}
+
+    def run_row(self, row_number: int, cells: list) -> tuple:
+        """Import one row in its own transaction; return (outcome, problems)."""
+        if len(cells) > len(self.job.headers) and any(c.strip() for c in cells[len(self.job.headers):]):
+            return "error", [{"column": "", "message": f"has {len(cells)} cells but the header has "
+                              f"{len(self.job.headers)}; check for an unquoted comma"}]
+        handler = {"companies": self.company_row, "contacts": self.contact_row, "deals": self.deal_row}
+        record = ImportRow(org_id=self.org_id, import_id=self.job.id, row_number=row_number, outcome="created")
+        try:
+            outcome, warnings = handler[self.job.kind](cells, record)
+            return outcome, warnings
+        except _RowFailed as exc:
+            db.session.rollback()
+            return "error", exc.problems
+
+    def _text_limit(self, cells, target, limit_name, problems) -> str:
+        value = self.value(cells, target)
+        if len(value) > LIMITS[limit_name]:
+            problems.append(self.problem(target, f"must be at most {LIMITS[limit_name]} characters"))
+        return value
+
+    def _commit_row(self, record: ImportRow, outcome: str, problems: list) -> None:
+        record.outcome = outcome
+        record.problems = problems
+        record.reported = bool(problems)
+        self.count(outcome)
+        db.session.add(record)
+        db.session.commit()
+
+    def count(self, outcome: str, warnings: list | None = None) -> None:
+        job = self.job
+        job.processed += 1
+        if warnings:
+            job.warning_count += 1
+        if outcome == "created":
+            job.created_count += 1
+        elif outcome == "updated":
+            job.updated_count += 1
+        else:
+            job.error_count += 1
+
+    def company_row(self, cells, record):
+        problems: list = []
+        values = {t: self._text_limit(cells, t, t, problems) for t in ("name", "industry", "size", "website")}
+        if not values["name"]:
+            problems.append(self.problem("name", "is required"))
+        if problems:
+            raise _RowFailed(problems)
+        company = company_named(self.org_id, values["name"], create=False)
+        outcome = "updated" if company else "created"
+        if company is None:
+            company = Company(org_id=self.org_id)
+            db.session.add(company)
+        for name, value in values.items():
+            if value or outcome == "created":
+                setattr(company, name, value)
+        self._commit_row(record, outcome, [])
+        return outcome, []
+
+    def contact_row(self, cells, record):
+        problems: list = []
+        values = {t: self._text_limit(cells, t, t, problems) for t in ("phone", "title", "persona")}
+        name = self.value(cells, "name") or " ".join(
+            p for p in (self.value(cells, "first_name"), self.value(cells, "last_name")) if p)
+        if len(name) > LIMITS["name"]:
+            problems.append(self.problem("name", f"must be at most {LIMITS['name']} characters"))
+        values["name"] = name
+        raw_email = self.value(cells, "email")
+        email = None
+        try:
+            email = clean_email(raw_email)
+        except Invalid:
+            problems.append(self.problem("email", "is required" if not raw_email
+                                         else f"“{raw_email[:80]}” is not an email address"))
+        if problems:
+            raise _RowFailed(problems)
+        contact = Contact.query.filter_by(org_id=self.org_id, email=email).first()
+        outcome = "updated" if contact else "created"
+        if contact is None:
+            contact = Contact(org_id=self.org_id, email=email, owner_id=self.actor.id)
+            db.session.add(contact)
+        for key, value in values.items():
+            if value or outcome == "created":
+                setattr(contact, key, value)
+        company = company_named(self.org_id, self.value(cells, "company"))
+        if company is not None:
+            contact.company_id = company.id
+        self._commit_row(record, outcome, [])
+        return outcome, []
+
+    def _stage(self, pipeline, cells):
+        raw = self.value(cells, "stage")
+        status = _norm(self.value(cells, "status"))
+        if status in WON_WORDS | LOST_WORDS:  # a closed deal's status outranks the stage it was in
+            stage = pipeline.stage_by_kind("won" if status in WON_WORDS else "lost")
+            if stage is not None:
+                return stage
+        if not raw:
+            return None
+        wanted = _norm(raw)
+        squashed = wanted.replace(" ", "")
+        for stage in pipeline.active_stages:
+            if _norm(stage.name) in (wanted,) or _norm(stage.name).replace(" ", "") == squashed:
+                return stage
+        if wanted in WON_WORDS or squashed in WON_WORDS:
+            return pipeline.stage_by_kind("won")
+        if wanted in LOST_WORDS or squashed in LOST_WORDS:
+            return pipeline.stage_by_kind("lost")
+        names = ", ".join(s.name for s in pipeline.active_stages)
+        raise _RowFailed([self.problem("stage", f"“{raw[:80]}” is not a stage of {pipeline.name} ({names})")])
+
+    def _contact(self, cells, warnings):
+        raw_email = self.value(cells, "contact_email")
+        name = self.value(cells, "contact_name")[:LIMITS["name"]]
+        if raw_email:
+            try:
+                email = clean_email(raw_email)
+            except Invalid:
+                raise _RowFailed([self.problem("contact_email", f"“{raw_email[:80]}” is not an email address")]) \
+                    from None
+            contact = Contact.query.filter_by(org_id=self.org_id, email=email).first()
+            if contact is None:
+                contact = Contact(org_id=self.org_id, email=email, name=name, owner_id=self.actor.id,
+                                  phone=self.value(cells, "contact_phone")[:LIMITS["phone"]])
+                db.session.add(contact)
+                db.session.flush()
+            return contact
+        if name:
+            contact = Contact.query.filter(Contact.org_id == self.org_id,
+                                           db.func.lower(Contact.name) == name.lower()).first()
+            if contact is None:
+                warnings.append(self.problem("contact_name", f"“{name}” was not linked: no contact has that "
+                                                             "name and the row has no email"))
+            return contact
+        return None
+
+    def deal_row(self, cells, record):
+        warnings: list = []
+        pipeline = self.pipelines.get(_norm(self.value(cells, "pipeline")), self.pipeline)
+        if pipeline.id != self.pipeline.id and pipeline.archived:
+            pipeline = self.pipeline
+        stage = self._stage(pipeline, cells)
+        owner = self.actor
+        raw_owner = self.value(cells, "owner")
+        if raw_owner:
+            owner = self.users.get(raw_owner.lower()) or self.users.get(_norm(raw_owner))
+            if owner is None:
+                owner = self.actor
+                warnings.append(self.problem("owner", f"no active user “{raw_owner[:80]}” here; the deal is "
+                                                      f"yours ({self.actor.email})"))
+        created_at = _parse_time(self.value(cells, "created_at"), self.header_of.get("created_at", ""))
+        closed_at = _parse_time(self.value(cells, "close_date"), self.header_of.get("close_date", ""))
+        currency = self.value(cells, "currency").upper() or None
+        facts = {target[5:]: self.value(cells, target) for target in self.columns
+                 if target.startswith("fact:") and self.value(cells, target) and pipeline.id == self.pipeline.id}
+        company = company_named(self.org_id, self.value(cells, "company"))
+        contact = self._contact(cells, warnings)
+        record.problems = warnings
+        record.reported = bool(warnings)
+        self.count("created", warnings)
+        db.session.add(record)
+        try:
+            create_deal(
+                pipeline, self.actor, title=self.value(cells, "title"), stage=stage, owner=owner,
+                amount=_amount(self.value(cells, "amount")), currency=currency, facts=facts,
+                contact=contact, company=company, created_at=created_at,
+                stage_entered_at=closed_at if stage is not None and stage.kind != "open" else None,
+                reason=self.value(cells, "lost_reason"),
+            )
+        except GateRefused as exc:
+            raise _RowFailed(self._gate_problems(exc)) from None
+        except Invalid as exc:
+            raise _RowFailed([self._field_problem(k, v) for k, v in exc.fields.items()]) from None
+        except (Forbidden, DealError) as exc:
+            raise _RowFailed([{"column": "", "message": exc.message}]) from None
+        return "created", warnings
+
+    def _gate_problems(self, exc: GateRefused) -> list:
+        problems = [{"column": self.header_of.get(f"fact:{r.field.key}", ""),
+                     "message": f"{r.field.label} is required to enter {r.stage.name}"}
+                    for r in exc.missing]
+        problems += [self._field_problem(k, v) for k, v in exc.fields.items()]
+        return problems or [{"column": "", "message": exc.message}]
+
+    def _field_problem(self, key: str, message: str) -> dict:
+        target = {"owner_email": "owner", "stage_id": "stage", "reason": "lost_reason",
+                  "stage_entered_at": "close_date"}.get(key, key)
+        if f"fact:{key}" in self.columns:
+            target = f"fact:{key}"
+        label = targets(self.job.kind, self.pipeline).get(target, key.replace("_", " ").capitalize())
+        label = label.removeprefix("Fact: ")
+        return {"column": self.header_of.get(target, ""), "message": f"{label} {message}"}
+
+
+def run_import(import_id: int, progress_every: int = 1) -> dict:
+    """Import a queued job's rows (resuming after its last committed row); return its counts."""
+    job = db.session.get(ImportJob, import_id)
+    if job is None or job.status in ("mapping", "done"):
+        return {"status": job.status if job else "missing"}
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False  # the pipeline and its stages stay loaded across row commits
+    try:
+        job.status = "running"
+        job.started_at = job.started_at or utcnow()
+        db.session.commit()
+        done = db.session.query(db.func.max(ImportRow.row_number)).filter_by(import_id=job.id).scalar() or 0
+        importer = _Importer(job)
+        reader = _reader(job.content, job.delimiter)
+        next(reader, None)
+        for row_number, cells in enumerate(reader, start=2):  # as a spreadsheet numbers rows
+            if row_number <= done or not any(c.strip() for c in cells):
+                continue
+            _import_one(importer, row_number, cells)
+        job.status = "done"
+        job.finished_at = utcnow()
+        job.message = ""
+        db.session.commit()
+    except (SQLAlchemyError, csv.Error) as exc:
+        db.session.rollback()
+        log.exception("import %s failed", import_id)
+        job = db.session.get(ImportJob, import_id)
+        job.status = "failed"
+        job.message = f"The import stopped early ({type(exc).__name__}); rows up to {job.processed} are in. " \
+                      "Resume it to carry on."
+        db.session.commit()
+    finally:
+        session.expire_on_commit = expire
+    return {"status": job.status, "processed": job.processed, "created": job.created_count,
+            "updated": job.updated_count, "errors": job.error_count}
+
+
+def _import_one(importer: _Importer, row_number: int, cells: list) -> None:
+    job = importer.job
+    try:
+        outcome, problems = importer.run_row(row_number, cells)
+    except IntegrityError:
+        # Another run committed this row first (the unique row key), or a duplicate appeared.
+        db.session.rollback()
+        if ImportRow.query.filter_by(import_id=job.id, row_number=row_number).first():
+            return
+        outcome, problems = "error", [{"column": "", "message": "conflicts with a record created meanwhile"}]
+    except Exception:  # one odd row must not stop the other rows
+        db.session.rollback()
+        log.exception("import %s row %s", job.id, row_number)
+        outcome, problems = "error", [{"column": "", "message": "could not be imported (unexpected error)"}]
+    if outcome == "error":
+        db.session.add(ImportRow(org_id=job.org_id, import_id=job.id, row_number=row_number,
+                                 outcome="error", problems=problems, reported=True))
+        importer.count("error")
+        db.session.commit()

@@ -1,0 +1,68 @@
+// Admin screens: confirm destructive forms, show type-specific field options,
+// mark unsaved criteria cards, copy a new API key. No inline scripts (CSP).
+(function () {
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  }, true);
+
+  function showTypeOptions(root) {
+    root.querySelectorAll(".field-form").forEach((form) => {
+      const select = form.querySelector("select[name='type']");
+      if (!select) return;
+      form.querySelectorAll(".type-opt").forEach((el) => {
+        el.hidden = !el.dataset.types.split(" ").includes(select.value);
+      });
+    });
+  }
+  document.addEventListener("change", (event) => {
+    if (event.target.matches(".field-form select[name='type']")) showTypeOptions(document);
+    const card = event.target.closest(".crit-card");
+    if (card && event.target.matches("input[type='checkbox']")) {
+      card.classList.add("is-dirty");
+      const row = event.target.closest(".crit-row");
+      if (row) row.classList.toggle("is-required", !!row.querySelector("input:checked"));
+      const status = card.querySelector(".crit-status");
+      if (status) {
+        status.className = "crit-status is-dirty";
+        status.textContent = "Unsaved changes";
+      }
+    }
+  });
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const input = document.querySelector(button.dataset.copy);
+    input.select();
+    if (navigator.clipboard) navigator.clipboard.writeText(input.value).catch(() => {});
+    button.textContent = "Copied";
+  });
+  document.addEventListener("focusin", (event) => {
+    if (event.target.matches("[data-select-on-focus]")) event.target.select();
+  });
+
+  // On a phone the criteria editor is an accordion: one stage open at a time.
+  const phone = window.matchMedia("(max-width: 599px)");
+  function openStage(id) {
+    const card = id && document.getElementById(id);
+    if (!card || !card.classList.contains("crit-card")) return false;
+    if (phone.matches) {
+      document.querySelectorAll(".crit-card > details[open]").forEach((d) => {
+        if (!card.contains(d)) d.open = false;
+      });
+    }
+    card.querySelector(":scope > details").open = true;
+    return true;
+  }
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest(".stage-jump a");
+    if (link) openStage(link.getAttribute("href").slice(1));
+  });
+  window.addEventListener("hashchange", () => openStage(location.hash.slice(1)));
+  document.addEventListener("DOMContentLoaded", () => {
+    showTypeOptions(document);
+    const cards = document.querySelectorAll(".crit-card");
+    if (cards.length && phone.matches && !openStage(location.hash.slice(1))) openStage(cards[0].id);
+  });
+})();

@@ -1,0 +1,510 @@
+"""Tasks, notifications and stale-deal reminders: the follow-through reps forget.
+
+Plain functions with explicit arguments; each owns its transaction and raises
+TaskInvalid (bad input, naming each field) or TaskForbidden (role rules).
+"""
+
+import calendar
+import os
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import BigInteger, String, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
+
+from app.extensions import db
+from app.models import (
+    Activity,
+    Contact,
+    Deal,
+    Notification,
+    Organization,
+    Stage,
+    Task,
+    User,
+    utcnow,
+)
+
+MAX_TITLE = 200
+MAX_NOTES = 2000
+KINDS = {
+    "follow_up": "Follow-up",
+    "call": "Call",
+    "linkedin": "LinkedIn",
+    "email": "Email",
+    "stale_reminder": "Stale deal",
+    "handoff": "Hand-off",
+}
+CREATABLE_KINDS = ("follow_up", "call", "linkedin", "email")
+SNOOZES = {"1d": timedelta(days=1), "1w": timedelta(days=7)}
+DUE_HOUR = 9  # a task due on a day is due at 09:00 in the organisation's time zone
+DONE_RECENTLY = timedelta(days=7)
+OPEN_LIMIT = 500
+
+
+class TaskError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TaskInvalid(TaskError):
+    """Bad input: `fields` maps each bad field to its message."""
+
+    def __init__(self, fields: dict, message: str = "Some values are not valid."):
+        super().__init__(message)
+        self.fields = fields
+
+
+class TaskForbidden(TaskError):
+    """The actor may not do this to this task."""
+
+
+# ---------------------------------------------------------------- time in the org's zone
+
+def org_zone(org_id: int) -> ZoneInfo:
+    name = db.session.query(Organization.timezone).filter_by(id=org_id).scalar() or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
+    return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def today_bounds(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
+    """Return the start of today and of tomorrow in `zone`, as naive UTC."""
+    now = now or utcnow()
+    local_today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
+    start = datetime.combine(local_today, datetime.min.time())
+    return _to_utc(start, zone), _to_utc(start + timedelta(days=1), zone)
+
+
+def due_on(day: date, zone: ZoneInfo) -> datetime:
+    """A task due on `day` is due at 09:00 that day in the organisation's zone."""
+    return _to_utc(datetime.combine(day, datetime.min.time()).replace(hour=DUE_HOUR), zone)
+
+
+def local_day(value: datetime, zone: ZoneInfo) -> date:
+    return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
+
+
+def _parse_day(value, field: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise TaskInvalid({field: "must be a date like 2026-12-01"}) from None
+
+
+# ---------------------------------------------------------------- reading tasks
+
+@dataclass
+class TaskGroups:
+    overdue: list
+    today: list
+    upcoming: list
+    done: list
+    truncated: bool = False
+
+    @property
+    def open_count(self) -> int:
+        return len(self.overdue) + len(self.today) + len(self.upcoming)
+
+
+def _with_links(query):
+    return query.options(joinedload(Task.deal), joinedload(Task.contact), joinedload(Task.owner))
+
+
+def task_groups(owner: User, now: datetime | None = None) -> TaskGroups:
+    """Sort the owner's open tasks into overdue, today and upcoming, plus recently done ones."""
+    now = now or utcnow()
+    start, tomorrow = today_bounds(org_zone(owner.org_id), now)
+    open_tasks = _with_links(Task.query.filter_by(org_id=owner.org_id, owner_id=owner.id)) \
+        .filter(Task.done_at.is_(None)) \
+        .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(OPEN_LIMIT + 1).all()
+    truncated = len(open_tasks) > OPEN_LIMIT
+    groups = TaskGroups([], [], [], [], truncated)
+    for task in open_tasks[:OPEN_LIMIT]:
+        if task.due_at is not None and task.due_at < start:
+            groups.overdue.append(task)
+        elif task.due_at is not None and task.due_at < tomorrow:
+            groups.today.append(task)
+        else:
+            groups.upcoming.append(task)
+    groups.done = _with_links(Task.query.filter_by(org_id=owner.org_id, owner_id=owner.id)) \
+        .filter(Task.done_at >= now - DONE_RECENTLY) \
+        .order_by(Task.done_at.desc(), Task.id.desc()).limit(20).all()
+    return groups
+
+
+def open_tasks_for(org_id: int, deal_id: int | None = None, contact_id: int | None = None) -> list:
+    """Return the open tasks on one deal or one contact, soonest first."""
+    query = _with_links(Task.query.filter_by(org_id=org_id)).filter(Task.done_at.is_(None))
+    if deal_id is not None:
+        query = query.filter(Task.deal_id == deal_id)
+    elif contact_id is not None:
+        query = query.filter(Task.contact_id == contact_id)
+    else:
+        return []
+    return query.order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(50).all()
+
+
+def assignable_users(org_id: int) -> list:
+    return User.query.filter_by(org_id=org_id, active=True).order_by(User.name, User.id).all()
+
+
+def find_owner(actor: User, owner_id) -> User:
+    """Return the organisation's user whose task list `actor` asked to see."""
+    try:
+        owner_id = int(owner_id)
+    except (TypeError, ValueError):
+        raise TaskInvalid({"owner": "is not a person in your organisation"}) from None
+    owner = db.session.get(User, owner_id)
+    if owner is None or owner.org_id != actor.org_id:
+        raise TaskInvalid({"owner": "is not a person in your organisation"})
+    if owner.id != actor.id and not actor.has_role("manager"):
+        raise TaskForbidden("Only managers can see someone else's tasks.")
+    return owner
+
+
+# ---------------------------------------------------------------- changing tasks
+
+def _clean_title(title) -> str:
+    if not isinstance(title, str) or not title.strip():
+        raise TaskInvalid({"title": "is required"})
+    if len(title.strip()) > MAX_TITLE:
+        raise TaskInvalid({"title": f"must be at most {MAX_TITLE} characters"})
+    return title.strip()
+
+
+def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
+                contact_id=None, owner_id=None, notes="") -> Task:
+    """Create a task (for the actor unless a manager names another owner) on a deal or contact."""
+    errors = {}
+    try:
+        title = _clean_title(title)
+    except TaskInvalid as exc:
+        errors.update(exc.fields)
+    if kind not in CREATABLE_KINDS:
+        errors["kind"] = "must be one of " + ", ".join(KINDS[k] for k in CREATABLE_KINDS)
+    zone = org_zone(actor.org_id)
+    try:
+        day = _parse_day(due, "due")
+        if day is not None and day < local_day(utcnow(), zone) - timedelta(days=1):
+            errors["due"] = "must be today or later"
+    except TaskInvalid as exc:
+        errors.update(exc.fields)
+        day = None
+    deal = contact = None
+    if deal_id not in (None, ""):
+        deal = _tenant_row(Deal, deal_id, actor.org_id)
+        if deal is None:
+            errors["deal_id"] = "is not a deal of your organisation"
+    if contact_id not in (None, ""):
+        contact = _tenant_row(Contact, contact_id, actor.org_id)
+        if contact is None:
+            errors["contact_id"] = "is not a contact of your organisation"
+    owner = actor
+    if owner_id not in (None, "") and str(owner_id) != str(actor.id):
+        owner = _tenant_row(User, owner_id, actor.org_id)
+        if owner is None or not owner.active:
+            errors["owner_id"] = "is not an active person in your organisation"
+        elif not actor.has_role("manager"):
+            errors["owner_id"] = "only a manager can create tasks for someone else"
+    notes = (notes or "").strip()
+    if len(notes) > MAX_NOTES:
+        errors["notes"] = f"must be at most {MAX_NOTES} characters"
+    if errors:
+        raise TaskInvalid(errors)
+    task = Task(
+        org_id=actor.org_id, owner_id=owner.id, kind=kind, title=title, notes=notes,
+        deal_id=deal.id if deal else None,
+        contact_id=contact.id if contact else (deal.contact_id if deal else None),
+        due_at=due_on(day, zone) if day else None,
+    )
+    db.session.add(task)
+    if owner.id != actor.id:
+        _notify_assigned(task, actor, owner)
+    db.session.commit()
+    return task
+
+
+def _tenant_row(model, row_id, org_id):
+    try:
+        row_id = int(row_id)
+    except (TypeError, ValueError):
+        return None
+    row = db.session.get(model, row_id)
+    return row if row is not None and row.org_id == org_id else None
+
+
+def _check_can_work(task: Task, actor: User) -> None:
+    if task.org_id != actor.org_id:  # routes load through get_or_404; this guards other callers
+        raise TaskForbidden("That task is not in your organisation.")
+    if task.owner_id != actor.id and not actor.has_role("manager"):
+        raise TaskForbidden("Only the task's owner or a manager can change it.")
+
+
+def complete_task(task: Task, actor: User) -> Task:
+    """Mark a task done (doing it twice keeps the first time)."""
+    _check_can_work(task, actor)
+    if task.done_at is None:
+        task.done_at = utcnow()
+        db.session.commit()
+    return task
+
+
+def reopen_task(task: Task, actor: User) -> Task:
+    """Undo a completion."""
+    _check_can_work(task, actor)
+    if task.done_at is not None:
+        task.done_at = None
+        db.session.commit()
+    return task
+
+
+def snooze_task(task: Task, actor: User, choice: str, on_date=None) -> Task:
+    """Push a task's due time on by a day, a week, or to a chosen date."""
+    _check_can_work(task, actor)
+    now = utcnow()
+    zone = org_zone(actor.org_id)
+    if choice in SNOOZES:
+        due = max(task.due_at or now, now) + SNOOZES[choice]
+    elif choice == "date":
+        day = _parse_day(on_date, "on_date")
+        if day is None:
+            raise TaskInvalid({"on_date": "pick the date to snooze until"})
+        if day < local_day(now, zone):
+            raise TaskInvalid({"on_date": "must be today or later"})
+        due = due_on(day, zone)
+    else:
+        raise TaskInvalid({"until": "choose 1 day, 1 week or a date"})
+    task.due_at = due
+    db.session.commit()
+    return task
+
+
+def reassign_task(task: Task, actor: User, owner_id) -> Task:
+    """Give a task to another active person of the organisation (reps: only their own tasks)."""
+    _check_can_work(task, actor)
+    owner = _tenant_row(User, owner_id, actor.org_id)
+    if owner is None or not owner.active:
+        raise TaskInvalid({"owner_id": "is not an active person in your organisation"})
+    if owner.id == task.owner_id:
+        return task
+    task.owner_id = owner.id
+    task.owner = owner
+    if owner.id != actor.id:
+        _notify_assigned(task, actor, owner)
+    db.session.commit()
+    return task
+
+
+def _notify_assigned(task: Task, actor: User, owner: User) -> None:
+    db.session.add(Notification(
+        org_id=task.org_id, user_id=owner.id, kind="assigned",
+        text=f"{actor.name} gave you a task: {task.title}"[:300], url="/tasks/",
+    ))
+
+
+# ---------------------------------------------------------------- notifications
+
+def unread_count(user: User) -> int:
+    """Count the user's unread notifications (one COUNT, for the header bell)."""
+    return db.session.query(func.count(Notification.id)).filter(
+        Notification.user_id == user.id, Notification.read_at.is_(None)
+    ).scalar() or 0
+
+
+def recent_notifications(user: User, limit: int = 50) -> list:
+    return Notification.query.filter_by(org_id=user.org_id, user_id=user.id) \
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit).all()
+
+
+def mark_read(notification: Notification, actor: User) -> Notification:
+    """Mark one of the actor's own notifications read."""
+    if notification.user_id != actor.id:
+        raise TaskForbidden("That notification is someone else's.")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+        db.session.commit()
+    return notification
+
+
+def mark_all_read(actor: User) -> int:
+    """Mark every unread notification of the actor read; return how many."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == actor.id, Notification.org_id == actor.org_id,
+               Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+    )
+    db.session.commit()
+    return result.rowcount or 0
+
+
+# ---------------------------------------------------------------- stale deals
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _insert(table):
+    return (pg_insert if _dialect() == "postgresql" else sqlite_insert)(table)
+
+
+def _now_literal(now: datetime):
+    return literal(now, db.DateTime)
+
+
+def _older_than_max_days(column, now: datetime):
+    """SQL: `column` lies more than the deal's stage max_days before `now`."""
+    if _dialect() == "postgresql":
+        return column < _now_literal(now) - func.make_interval(0, 0, 0, Stage.max_days)
+    return func.julianday(now.strftime("%Y-%m-%d %H:%M:%S.%f")) - func.julianday(column) > Stage.max_days
+
+
+def _stay_key():
+    """SQL: 'stale:<deal id>:<stage id>:<stage_entered_at in epoch microseconds>' (one per stay)."""
+    entered = Deal.stage_entered_at
+    if _dialect() == "postgresql":
+        micros = cast(cast(func.floor(func.extract("epoch", entered) * 1000000), BigInteger), String)
+    else:  # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' on SQLite
+        micros = func.strftime("%s", entered).op("||")(func.substr(entered, 21, 6))
+    return (literal("stale:").op("||")(cast(Deal.id, String)).op("||")(":")
+            .op("||")(cast(Deal.stage_id, String)).op("||")(":").op("||")(micros))
+
+
+def stay_key(deal: Deal) -> str:
+    """The unique key of the deal's current stay in its stage (as the sweep computes it)."""
+    micros = calendar.timegm(deal.stage_entered_at.timetuple()) * 1_000_000 + deal.stage_entered_at.microsecond
+    return f"stale:{deal.id}:{deal.stage_id}:{micros}"
+
+
+def sweep_stale(now: datetime | None = None, pause: float = 0.0) -> dict:
+    """Remind each owner once per stale stay (task + notification); close reminders whose stay ended.
+
+    Set-based and idempotent: the stay's unique key makes a second run, or a concurrent
+    worker, insert nothing. `pause` holds the transaction open (the kill-mid-sweep test).
+    """
+    now = now or utcnow()
+    key = _stay_key().label("unique_key")
+    title = func.substr(
+        literal("").op("||")(Deal.title).op("||")(" has been in ").op("||")(Stage.name)
+        .op("||")(" over ").op("||")(cast(Stage.max_days, String)).op("||")(" days"), 1, MAX_TITLE)
+    stale = (
+        select(
+            Deal.org_id, Deal.owner_id, Deal.id, Deal.contact_id, literal("stale_reminder"),
+            title, literal("Move it on, close it, or plan the next step."),
+            _now_literal(now), key, _now_literal(now),
+        )
+        .join(Stage, Stage.id == Deal.stage_id)
+        .where(
+            Deal.status == "open",
+            Stage.kind == "open",
+            _older_than_max_days(Deal.stage_entered_at, now),
+            ~exists().where(Task.unique_key == _stay_key()),
+        )
+    )
+    if _dialect() == "postgresql":
+        # A deal being moved right now is skipped; the next tick sees its new stay.
+        stale = stale.with_for_update(skip_locked=True, of=Deal)
+    columns = ["org_id", "owner_id", "deal_id", "contact_id", "kind", "title", "notes",
+               "due_at", "unique_key", "created_at"]
+    created = db.session.execute(
+        _insert(Task.__table__).from_select(columns, stale)
+        .on_conflict_do_nothing(index_elements=["unique_key"]),
+        execution_options={"preserve_rowcount": True},
+    ).rowcount or 0
+    if pause:
+        print(f"stale sweep pid={os.getpid()}: {created} reminders inserted, pausing {pause}s",
+              file=sys.stderr, flush=True)
+        time.sleep(pause)
+    fresh = select(
+        Task.org_id, Task.owner_id, literal("stale"), func.substr(Task.title, 1, 300),
+        literal("/deals/").op("||")(cast(Task.deal_id, String)), Task.unique_key, _now_literal(now),
+    ).where(Task.kind == "stale_reminder", Task.created_at == _now_literal(now))
+    db.session.execute(
+        _insert(Notification.__table__)
+        .from_select(["org_id", "user_id", "kind", "text", "url", "unique_key", "created_at"], fresh)
+        .on_conflict_do_nothing(index_elements=["unique_key"])
+    )
+    current_stay = exists().where(Deal.id == Task.deal_id, Deal.status == "open",
+                                  _stay_key() == Task.unique_key)
+    resolved = db.session.execute(
+        update(Task)
+        .where(Task.kind == "stale_reminder", Task.done_at.is_(None), ~current_stay)
+        .values(done_at=now)
+        .execution_options(synchronize_session=False, preserve_rowcount=True)
+    ).rowcount or 0
+    db.session.commit()
+    return {"created": created, "resolved": resolved}
+
+
+@dataclass
+class StaleDeal:
+    deal: Deal
+    days_in_stage: int
+    days_over: int
+
+
+def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) -> list:
+    """Return [(owner, [StaleDeal...])] for open deals past their stage's max days, worst first."""
+    now = now or utcnow()
+    rows = (
+        Deal.query.join(Stage, Stage.id == Deal.stage_id)
+        .options(joinedload(Deal.owner), joinedload(Deal.stage))
+        .filter(Deal.org_id == org_id, Deal.status == "open", Stage.kind == "open",
+                _older_than_max_days(Deal.stage_entered_at, now))
+        .order_by(Deal.stage_entered_at, Deal.id).limit(limit).all()
+    )
+    by_owner: dict[int, tuple] = {}
+    for deal in rows:
+        days_in = (now - deal.stage_entered_at).days
+        entry = by_owner.setdefault(deal.owner_id, (deal.owner, []))
+        entry[1].append(StaleDeal(deal, days_in, max(1, days_in - deal.stage.max_days)))
+    return sorted(by_owner.values(), key=lambda e: (-len(e[1]), e[0].name))
+
+
+def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
+    """Return which of `deal_ids` have no open task and no activity for their stage's max days.
+
+    Activity is a logged activity on the deal (call, note, email, ...), any change to the deal
+    (a move or an edit bumps `updated_at`), and any task on it created or completed within
+    the window. One query.
+    """
+    ids = [int(i) for i in deal_ids]
+    if not ids:
+        return set()
+    now = now or utcnow()
+    recent_task = exists().where(
+        Task.deal_id == Deal.id,
+        or_(Task.done_at.is_(None),
+            ~_older_than_max_days(Task.created_at, now),
+            and_(Task.done_at.is_not(None), ~_older_than_max_days(Task.done_at, now))),
+    )
+    recent_activity = exists().where(Activity.deal_id == Deal.id, ~_older_than_max_days(Activity.at, now))
+    query = (
+        select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+        .where(
+            Deal.org_id == org_id, Deal.id.in_(ids), Deal.status == "open",
+            _older_than_max_days(Deal.stage_entered_at, now),
+            _older_than_max_days(Deal.updated_at, now),
+            ~recent_task,
+            ~recent_activity,
+        )
+    )
+    return set(db.session.execute(query).scalars())

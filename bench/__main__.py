@@ -1,0 +1,93 @@
+"""Run every bench at N = 1,000 and 10,000 deals and print a table of figures.
+
+Database: DATABASE_URL when set (PostgreSQL; its name must contain "bench" because the
+bench drops all tables), else the SQLite file bench/out/bench.db. BENCH_SIZES=1000,10000
+changes the sizes; BENCH_SKIP_LOAD=1 skips the gunicorn load test.
+"""
+
+import os
+import sys
+import time
+
+from app import create_app
+from bench.board import load_figures, render_figures
+from bench.move import move_figures
+from bench.seed import bench_config, check_resettable, database_url, describe, seed
+
+TARGETS = {"render_ms": ("< 15 ms at 10k", 15), "queries": ("<= 10", 10), "move_ms": ("< 10 ms", 10),
+           "rss_mb": ("< 150 MB at 10k", 150)}
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}{unit}"
+    return f"{value}{unit}"
+
+
+def main() -> int:
+    url = database_url()
+    check_resettable(url)
+    sizes = [int(s) for s in os.environ.get("BENCH_SIZES", "1000,10000").split(",") if s.strip()]
+    print(f"Stagegate bench on {describe(url)}; {os.cpu_count()} CPU(s), shared and noisy.", flush=True)
+    app = create_app(bench_config(url))
+    results = {}
+    for n in sizes:
+        started = time.perf_counter()
+        info = seed(app, n)
+        print(f"  seeded {n:,} deals and {info['transitions']:,} transitions in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+        row = {}
+        render = render_figures(app, info["pipeline_id"])
+        row.update(render)
+        print(f"  N={n:,} render: {render}", flush=True)
+        if os.environ.get("BENCH_SKIP_LOAD") != "1":
+            load = load_figures(url, info["pipeline_id"])
+            print(f"  N={n:,} gunicorn load: {load}", flush=True)
+            row.update({k: v for k, v in load.items() if k != "error"})
+            if "error" in load:
+                row["load_error"] = load["error"]
+        move = move_figures(app, info["pipeline_id"], info["admin_id"])
+        print(f"  N={n:,} move: {move}", flush=True)
+        row.update(move)
+        results[n] = row
+
+    print()
+    header = ["figure", *[f"N={n:,}" for n in sizes], "target"]
+    lines = [
+        ("(a) board req/s, gunicorn -w 2", "rps", ""),
+        ("(a) board latency p50", "p50_ms", " ms"),
+        ("(a) board latency p95", "p95_ms", " ms"),
+        ("(b) board render, median of 50", "render_ms", " ms"),
+        ("(c) SQL statements per render", "queries", ""),
+        ("(d) gated move, median of 200", "move_ms", " ms"),
+        ("    forward (gate checked)", "forward_ms", " ms"),
+        ("    backward", "backward_ms", " ms"),
+        ("(e) gunicorn worker RSS", "rss_mb", " MB"),
+    ]
+    table = [header]
+    for label, key, unit in lines:
+        cells = []
+        for n in sizes:
+            row = results[n]
+            if key in row:
+                cells.append(fmt(row[key], unit))
+            elif key in ("render_ms", "queries") and "error" in row:
+                cells.append(row["error"])
+            elif key in ("rps", "p50_ms", "p95_ms", "rss_mb") and "load_error" in row:
+                cells.append(row["load_error"])
+            else:
+                cells.append("-")
+        table.append([label, *cells, TARGETS.get(key, ("",))[0]])
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for i, r in enumerate(table):
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print("\nCaveat: 2 shared cores, other processes running; figures are noisy.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,199 @@
+"""Board benches: in-process render time and SQL count, and gunicorn throughput, latency and RSS."""
+
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from sqlalchemy import event
+
+from app.extensions import db
+from bench.seed import ADMIN_EMAIL, OUT, PASSWORD, SECRET_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARD_RULE = "/deals/board/<int:pipeline_id>"
+NOT_READY = "board route not ready"
+
+
+def board_ready(app) -> bool:
+    return any(rule.rule == BOARD_RULE for rule in app.url_map.iter_rules())
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def _login(client):
+    response = client.post("/auth/login", data={"email": ADMIN_EMAIL, "password": PASSWORD})
+    if response.status_code != 302:
+        raise RuntimeError(f"bench login failed: {response.status_code}")
+
+
+def render_figures(app, pipeline_id, renders=50) -> dict:
+    """Median server time of a board render (Flask test client) and SQL statements per render."""
+    if not board_ready(app):
+        return {"error": NOT_READY}
+    client = app.test_client()
+    _login(client)
+    url = f"/deals/board/{pipeline_id}"
+    for _ in range(3):  # warm up: templates compiled, caches filled
+        response = client.get(url)
+        if response.status_code != 200:
+            return {"error": f"board answered {response.status_code}"}
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        client.get(url)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    times = []
+    for _ in range(renders):
+        start = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - start) * 1000)
+    return {"render_ms": statistics.median(times), "queries": len(statements),
+            "bytes": len(response.get_data())}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(port, method, path, body=None, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def _cookies(headers, jar):
+    for name, value in headers:
+        if name.lower() == "set-cookie":
+            key, _, rest = value.partition("=")
+            jar[key.strip()] = rest.split(";", 1)[0]
+    return jar
+
+
+def _cookie_header(jar):
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def http_login(port) -> str:
+    """Sign in through the real login form (with its CSRF token); return the Cookie header."""
+    status, headers, body = _request(port, "GET", "/auth/login")
+    jar = _cookies(headers, {})
+    match = re.search(rb'name="csrf_token"[^>]*value="([^"]+)"', body) or \
+        re.search(rb'value="([^"]+)"[^>]*name="csrf_token"', body)
+    form = {"email": ADMIN_EMAIL, "password": PASSWORD}
+    if match:
+        form["csrf_token"] = match.group(1).decode()
+    status, headers, _ = _request(port, "POST", "/auth/login", urllib.parse.urlencode(form),
+                                  {"Content-Type": "application/x-www-form-urlencoded",
+                                   "Cookie": _cookie_header(jar)})
+    if status != 302:
+        raise RuntimeError(f"login through gunicorn answered {status}")
+    return _cookie_header(_cookies(headers, jar))
+
+
+def _children(pid) -> list:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _rss_mb(pid) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def load_figures(db_url, pipeline_id, *, threads=4, max_requests=400, max_seconds=20) -> dict:
+    """Start gunicorn (2 workers) on the bench DB, load the board, read the workers' RSS."""
+    port = _free_port()
+    OUT.mkdir(exist_ok=True)
+    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "REDIS_URL": "",
+           "LOGIN_RATE_LIMIT": "1000 per minute", "STAGEGATE_EMBEDDED_WORKER": "0"}
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    log = open(OUT / "gunicorn.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _request(port, "GET", "/auth/login")
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    return {"error": f"gunicorn did not start (see {OUT / 'gunicorn.log'})"}
+                time.sleep(0.2)
+        cookie = http_login(port)
+        url = f"/deals/board/{pipeline_id}"
+        status, _, _ = _request(port, "GET", url, headers={"Cookie": cookie})
+        if status == 404:
+            return {"error": NOT_READY}
+        if status != 200:
+            return {"error": f"board answered {status} under gunicorn"}
+        for _ in range(4):  # warm both workers
+            _request(port, "GET", url, headers={"Cookie": cookie})
+        stop_at = time.monotonic() + max_seconds
+        latencies, errors = [], 0
+
+        def one(_):
+            if time.monotonic() > stop_at:
+                return None
+            start = time.perf_counter()
+            try:
+                code, _, _ = _request(port, "GET", url, headers={"Cookie": cookie})
+            except OSError:
+                code = 0
+            return code, (time.perf_counter() - start) * 1000
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for result in pool.map(one, range(max_requests)):
+                if result is None:
+                    continue
+                code, ms = result
+                if code == 200:
+                    latencies.append(ms)
+                else:
+                    errors += 1
+        elapsed = time.perf_counter() - started
+        workers = _children(server.pid)
+        rss = max((_rss_mb(pid) for pid in workers), default=0.0)
+        if not latencies:
+            return {"error": f"no successful requests ({errors} errors)"}
+        return {"rps": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50),
+                "p95_ms": percentile(latencies, 95), "requests": len(latencies), "errors": errors,
+                "rss_mb": rss, "workers": len(workers)}
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()

@@ -1,0 +1,117 @@
+"""No input makes the API answer 500, and a refused request writes nothing."""
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests import factories
+from tests.api.conftest import row_counts
+
+JUNK = [None, True, False, 0, -1, 2**63, 10**40, 1.5, -0.0, 1e308, "", " ", "x" * 20_000, "1", "-5", "a\x00b",
+        "ünïcødé ✓", "2024-13-45", "2024-01-01T00:00:00+25:00", "0001-01-01T00:00:00+14:00",
+        [], [1, "a"], {}, {"a": {"b": [1, {"c": None}]}}, "<script>alert(1)</script>", "9999999999999.99"]
+
+CREATE_FIELDS = ["pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts", "stage_id",
+                 "created_at", "stage_entered_at", "reason"]
+MOVE_FIELDS = ["stage_id", "version", "facts", "reason", "loss_reason_id", "at"]
+PATCH_FIELDS = ["version", "title", "amount", "facts"]
+ENTRY = {"icp_confirmed": True, "pain": "Churn"}
+
+
+def fact_junk(pipeline):
+    """Every field of the pipeline given every junk value, one at a time."""
+    return [{f.key: value} for f in pipeline.fields for value in JUNK]
+
+
+def check(response, before):
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert response.is_json, response.status_code
+    body = response.json
+    if response.status_code >= 400:
+        assert set(body) >= {"error", "message"}
+        assert row_counts() == before, body
+
+
+def test_wrong_types_for_every_create_field_never_500(client, org, admin_h):
+    pipeline = factories.pipeline(org)
+    base = {"pipeline_id": pipeline.id, "title": "Fuzz", "facts": ENTRY}
+    before = row_counts()
+    for field in CREATE_FIELDS:
+        for value in JUNK:
+            response = client.post("/api/v1/deals", headers=admin_h, json={**base, field: value})
+            if response.status_code == 201:
+                before = row_counts()
+            check(response, before)
+    for facts in fact_junk(pipeline):
+        response = client.post("/api/v1/deals", headers=admin_h, json={**base, "facts": {**ENTRY, **facts}})
+        if response.status_code == 201:
+            before = row_counts()
+        check(response, before)
+
+
+def test_wrong_types_for_every_move_and_patch_field_never_500(client, org, admin_h):
+    deal = factories.make_deal(org, owner=factories.user(org, "admin"))
+    base_move = {"stage_id": factories.stage(deal.pipeline, "Discovery").id}
+    for field in MOVE_FIELDS:
+        for value in JUNK:
+            before = row_counts()
+            response = client.post(f"/api/v1/deals/{deal.id}/move", headers=admin_h, json={**base_move, field: value})
+            check(response, before)
+    for facts in fact_junk(deal.pipeline):
+        before = row_counts()
+        response = client.post(f"/api/v1/deals/{deal.id}/move", headers=admin_h, json={**base_move, "facts": facts})
+        check(response, before)
+    for field in PATCH_FIELDS:
+        for value in JUNK:
+            before = row_counts()
+            version = client.get(f"/api/v1/deals/{deal.id}", headers=admin_h).json["version"]
+            response = client.patch(f"/api/v1/deals/{deal.id}", headers=admin_h, json={"version": version, field: value})
+            check(response, before)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/deals/{id}", "/api/v1/deals/{id}/transitions", "/api/v1/deals/{id}/move"])
+@pytest.mark.parametrize("deal_id", ["-1", "0", "abc", "99999999999999999999999", "1.5", "%00"])
+def test_strange_ids_are_404_not_500(client, org, admin_h, url, deal_id):
+    method = client.post if url.endswith("move") else client.get
+    response = method(url.format(id=deal_id), headers=admin_h, json={"stage_id": 1})
+    assert response.status_code == 404 and response.json["error"] == "not_found"
+
+
+@pytest.mark.parametrize("query", ["owner_email=%00", "owner_email=" + "a" * 5000, "status=%00", "page=%00",
+                                   "pipeline_id=%E2%9C%93", "stage_id=" + "9" * 400])
+@pytest.mark.parametrize("path", ["/api/v1/deals", "/api/v1/tasks"])
+def test_strange_query_strings_are_4xx_not_500(client, org, admin_h, path, query):
+    response = client.get(f"{path}?{query}", headers=admin_h)
+    assert response.status_code in (200, 422), response.json
+    assert response.is_json
+
+
+def test_unknown_api_paths_and_methods_answer_json(client, org, admin_h):
+    assert client.get("/api/v1/nothing-here", headers=admin_h).json["error"] == "not_found"
+    response = client.delete("/api/v1/deals", headers=admin_h)
+    assert response.status_code == 405 and response.json["error"] == "method_not_allowed"
+    response = client.put("/api/v1/pipelines", headers=admin_h)
+    assert response.status_code == 405 and response.is_json
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=50),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.dictionaries(st.sampled_from(CREATE_FIELDS + MOVE_FIELDS + ["zzz"]), json_values, max_size=6))
+def test_random_bodies_never_500_on_any_write(client, org, admin_h, body):
+    pipeline = factories.pipeline(org)
+    deal_id = client.post("/api/v1/deals", headers=admin_h,
+                          json={"pipeline_id": pipeline.id, "title": "Seed", "facts": ENTRY}).json["id"]
+    for method, url in [("post", "/api/v1/deals"), ("post", f"/api/v1/deals/{deal_id}/move"),
+                        ("patch", f"/api/v1/deals/{deal_id}")]:
+        before = row_counts()
+        response = getattr(client, method)(url, headers=admin_h, json=body)
+        assert response.status_code < 500
+        assert response.is_json
+        if response.status_code >= 400:
+            assert row_counts() == before, (url, response.json)

@@ -1,0 +1,142 @@
+"""Every URL is guarded: anonymous users are turned away, roles are enforced, and another
+organisation's ids are a 404. Parametrized over the URL map, so a new route is covered the day
+it is added (and fails here until its id converter has an object below)."""
+
+import re
+
+import pytest
+from flask import url_for
+
+from app import create_app
+from app.auth.service import create_api_key
+from app.extensions import db
+from app.models import ROLES, Company, Contact, LossReason, Notification, Task
+from app.models.accounts import ROLE_RANK
+from config import TestConfig
+from tests import factories
+
+# Reachable without signing in, on purpose. Keep this list short and explicit.
+PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi"}
+
+# URL converter name -> the kind of object whose id it carries (common.md names them after the model).
+ID_KINDS = {
+    "pipeline_id": "pipeline", "stage_id": "stage", "field_id": "field", "deal_id": "deal", "user_id": "user",
+    "contact_id": "contact", "company_id": "company", "task_id": "task", "key_id": "api_key",
+    "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
+}
+
+_app = create_app(TestConfig)
+RULES = sorted(
+    ((rule, method) for rule in _app.url_map.iter_rules() if rule.endpoint not in PUBLIC
+     for method in sorted(rule.methods - {"HEAD", "OPTIONS"})),
+    key=lambda pair: (pair[0].rule, pair[1]),
+)
+
+
+def _id(pair):
+    return f"{pair[1]} {pair[0].rule}"
+
+
+def _required_role(rule):
+    return getattr(_app.view_functions[rule.endpoint], "required_role", None)
+
+
+def is_api(rule) -> bool:
+    return rule.rule.startswith("/api/")
+
+
+def build_url(rule, ids: dict) -> str:
+    values = {}
+    for name in rule.arguments:
+        if name not in ID_KINDS:
+            pytest.fail(f"{rule.rule}: URL argument <{name}> has no test object. Add it to ID_KINDS and "
+                        f"make_objects() in tests/test_url_map.py so its login, role and tenant checks run.")
+        values[name] = ids[ID_KINDS[name]]
+    return url_for(rule.endpoint, **values)
+
+
+def make_objects(org) -> dict:
+    """One object of each tenant-owned kind in `org`; return kind -> id."""
+    pipeline = factories.pipeline(org)
+    rep = factories.user(org, "rep")
+    deal = factories.make_deal(org, owner=rep)
+    company = Company(org_id=org.id, name="Umbrella Corp")
+    contact = Contact(org_id=org.id, email=f"pat{org.id}@umbrella.example", name="Pat")
+    db.session.add_all([company, contact])
+    db.session.flush()
+    task = Task(org_id=org.id, owner_id=rep.id, deal_id=deal.id, title="Call Pat")
+    notification = Notification(org_id=org.id, user_id=rep.id, kind="handoff", text="Won")
+    db.session.add_all([task, notification])
+    db.session.commit()
+    _, key = create_api_key(factories.user(org, "admin"), "url map key")
+    ids = {
+        "pipeline": pipeline.id, "stage": pipeline.stages[0].id, "field": pipeline.fields[0].id, "deal": deal.id,
+        "user": rep.id, "contact": contact.id, "company": company.id, "task": task.id, "api_key": key.id,
+        "notification": notification.id,
+        "loss_reason": LossReason.query.filter_by(org_id=org.id).first().id,
+    }
+    ids["import"] = _make_import(org, pipeline)
+    return ids
+
+
+def _make_import(org, pipeline):
+    from app.models import activity
+
+    job_model = getattr(activity, "ImportJob", None)
+    if job_model is None:
+        return 1
+    job = job_model(org_id=org.id, user_id=factories.user(org, "admin").id, kind="deals", pipeline_id=pipeline.id)
+    db.session.add(job)
+    db.session.commit()
+    return job.id
+
+
+def call(client, method, url, headers=None):
+    return client.open(url, method=method, headers=headers or {})
+
+
+@pytest.mark.parametrize("rule, method", RULES, ids=map(_id, RULES))
+def test_anonymous_is_sent_to_login_or_refused(app, client, rule, method):
+    with app.test_request_context():
+        url = build_url(rule, dict.fromkeys(ID_KINDS.values(), 1))
+    response = call(client, method, url)
+    if is_api(rule):
+        assert response.status_code == 401, response.get_data(as_text=True)[:200]
+        assert response.json["error"] == "unauthorized"
+    else:
+        assert response.status_code == 302, f"{method} {url} answered {response.status_code} to a stranger"
+        assert re.search(r"/auth/login", response.headers["Location"])
+
+
+ROLE_CASES = [(rule, method, role) for rule, method in RULES if _required_role(rule)
+              for role in ROLES if ROLE_RANK[role] < ROLE_RANK[_required_role(rule)]]
+
+
+@pytest.mark.parametrize("rule, method, role", ROLE_CASES, ids=[f"{r} {_id((u, m))}" for u, m, r in ROLE_CASES])
+def test_user_below_the_required_role_is_forbidden(app, client, org, login_as, rule, method, role):
+    ids = make_objects(org)  # the caller's own objects: only the role stands in the way
+    login_as(role)
+    with app.test_request_context():
+        url = build_url(rule, ids)
+    response = call(client, method, url)
+    assert response.status_code == 403, f"{role} got {response.status_code} from {method} {url}"
+
+
+TENANT_CASES = [(rule, method) for rule, method in RULES if rule.arguments]
+
+
+@pytest.mark.parametrize("rule, method", TENANT_CASES, ids=map(_id, TENANT_CASES))
+def test_another_organisations_ids_are_not_found(app, client, org, login_as, rule, method):
+    theirs = make_objects(factories.make_org(name="Other Org"))
+    mine = make_objects(org)
+    assert theirs["deal"] != mine["deal"] and theirs["pipeline"] != mine["pipeline"]
+    headers = None
+    if is_api(rule):
+        raw, _ = create_api_key(factories.user(org, "admin"), "tenant check")
+        headers = {"Authorization": f"Bearer {raw}"}
+    else:
+        login_as("admin")
+    with app.test_request_context():
+        url = build_url(rule, theirs)
+    response = call(client, method, url, headers)
+    assert response.status_code == 404, f"{method} {url} with another organisation's ids: {response.status_code}"
