@@ -50,6 +50,7 @@ class Config:
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     BOARD_PAGE_SIZE = 20
+    PASSWORD_HASH_METHOD = "scrypt"  # Werkzeug's memory-hard default
     EMBEDDED_WORKER = False  # the run command turns it on; only one process may run it
     TESTING = False
 
@@ -59,6 +60,8 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     SQLALCHEMY_DATABASE_URI = _database_url() if os.environ.get("DATABASE_URL") else "sqlite://"
     WTF_CSRF_ENABLED = False
+    # Tests only: a cheap hash keeps hundreds of sign-ups fast; never use this in production.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "1000 per minute"
     API_RATE_LIMIT = "10000 per minute"

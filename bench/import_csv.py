@@ -50,8 +50,8 @@ def main(rows: int = ROWS) -> dict:
     with app.app_context():
         db.create_all()
         if db.engine.dialect.name == "sqlite":
-            # As the other benches: WAL makes a commit one append instead of journal fsyncs, and
-            # the import commits once per row (a row is never half-applied).
+            # As the other benches: WAL makes a commit one append instead of journal fsyncs (the
+            # import commits once per batch of rows, a savepoint per row).
             with db.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA journal_mode=WAL")
         org = create_organization(f"Bench import {time.time_ns()}", f"bench{time.time_ns()}@example.com",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from flask import url_for
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all
 from sqlalchemy.orm import lazyload, selectinload
 
@@ -48,6 +49,10 @@ class Card:
     next_step: str
     next_step_due: date | None
     version: int
+    max_days: int = 0
+    show_url: str = ""
+    move_url: str = ""
+    neglected: bool = False  # no open task and no activity for the stage's max days
 
     @property
     def cursor(self) -> str:
@@ -187,21 +192,50 @@ def org_users(org_id: int) -> dict:
     return {u.id: u for u in User.query.filter_by(org_id=org_id).order_by(User.name)}
 
 
-def make_card(row, stage, users: dict, exit_fields, now=None) -> Card:
+_SENTINEL = "2147483647"
+
+
+def _url_format(endpoint: str) -> str:
+    """Return a str.format pattern of `endpoint`'s URL with the deal id as {}: url_for once per page."""
+    url = url_for(endpoint, deal_id=int(_SENTINEL)).replace("{", "{{").replace("}", "}}")
+    return url.replace(_SENTINEL, "{}")
+
+
+def card_links() -> tuple:
+    """The (show, move) URL patterns of cards, built once per request (url_for per card is slow)."""
+    return _url_format("deals.show"), _url_format("deals.move")
+
+
+class _Plain:
+    """A plain stand-in for a user or a field: attribute reads without ORM instrumentation."""
+
+    __slots__ = ("name", "initials", "key", "type")
+
+    def __init__(self, name="", initials="", key="", type=""):  # noqa: A002 - mirrors FieldDef.type
+        self.name, self.initials, self.key, self.type = name, initials, key, type
+
+
+def make_card(row, stage, users: dict, exit_fields, now=None, links=None) -> Card:
     """Build a card from a deal row (or a Deal), counting its missing exit facts."""
     now = now or utcnow()
+    show, move = links or card_links()
     owner = users.get(row.owner_id)
     facts = row.facts or {}
-    days = max(0, (now - row.stage_entered_at).days)
-    company = row.company if isinstance(row.company, str | type(None)) else row.company.name
+    entered = row.stage_entered_at
+    days = max(0, (now - entered).days)
+    company = row.company
+    if company is not None and not isinstance(company, str):
+        company = company.name
+    deal_id = row.id
     return Card(
-        id=row.id, title=row.title, company=company, amount=row.amount,
+        id=deal_id, title=row.title, company=company, amount=row.amount,
         currency=row.currency, owner_id=row.owner_id,
         owner_name=owner.name if owner else "", owner_initials=owner.initials if owner else "?",
-        stage_id=row.stage_id, stage_entered_at=row.stage_entered_at, days=days,
+        stage_id=row.stage_id, stage_entered_at=entered, days=days,
         overdue=stage.kind == "open" and days > stage.max_days,
         missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))),
         next_step=row.next_step or "", next_step_due=row.next_step_due, version=row.version,
+        max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
     )
 
 
@@ -217,14 +251,29 @@ def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
     by_stage = {s.id: [] for s in stages}
     for row in db.session.execute(_pages_statement(len(stages), filters, after), params):
         by_stage[row.stage_id].append(row)
-    now = utcnow()
+    now, links = utcnow(), card_links()
+    # Read each owner's name and initials once, not once per card.
+    owners = {uid: _Plain(name=u.name, initials=u.initials) for uid, u in users.items()}
     result = {}
     for stage in stages:
         rows = sorted(by_stage[stage.id], key=lambda r: (r.stage_entered_at, r.id), reverse=True)
-        exit_fields = stage.required_fields("exit")
-        cards = [make_card(r, stage, users, exit_fields, now) for r in rows[:limit]]
+        exit_fields = [_Plain(key=f.key, type=f.type) for f in stage.required_fields("exit")]
+        cards = [make_card(r, stage, owners, exit_fields, now, links) for r in rows[:limit]]
         result[stage.id] = (cards, cards[-1].cursor if len(rows) > limit else None)
+    _flag_neglected(pipeline.org_id, [c for cards, _ in result.values() for c in cards])
     return result
+
+
+def _flag_neglected(org_id: int, cards) -> None:
+    """Mark cards whose deal nobody has touched or planned for its stage's max days (one query)."""
+    from app.tasks.service import neglected_deal_ids
+
+    # Only a deal past its stage's max days can be neglected, so most renders skip the query.
+    candidates = [c for c in cards if c.overdue]
+    if candidates:
+        neglected = neglected_deal_ids(org_id, [c.id for c in candidates])
+        for card in candidates:
+            card.neglected = card.id in neglected
 
 
 def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int) -> list:

@@ -124,11 +124,19 @@ def plan_move(deal: Deal, to_stage: Stage) -> MovePlan:
         if current.kind != "open":
             raise Invalid({"stage_id": "reopen the deal before closing it again"})
         return MovePlan("close")  # a loss needs a reason, no facts
+    opens = pipeline.open_stages
     if current.kind != "open":
         if to_stage.kind != "open":
             raise Invalid({"stage_id": "reopen the deal before closing it again"})
-        return MovePlan("reopen", [Requirement(to_stage, f, "entry") for f in to_stage.required_fields("entry")])
-    opens = pipeline.open_stages
+        # A reopen re-enters the pipeline: it never skips the gate. Every open stage before the
+        # target (entry and exit), then the target's entry.
+        reqs = []
+        for stage in opens:
+            if stage.position < to_stage.position and stage.id != to_stage.id:
+                reqs += [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
+                reqs += [Requirement(stage, f, "exit") for f in stage.required_fields("exit")]
+        reqs += [Requirement(to_stage, f, "entry") for f in to_stage.required_fields("entry")]
+        return MovePlan("reopen", reqs)
     if to_stage.kind == "open" and to_stage.position < current.position:
         return MovePlan("backward")
     # Forward (or to Won): the current stage's exit, every skipped stage, the target's entry.
@@ -285,8 +293,10 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         if not actor.has_role("manager"):
             raise Forbidden("Only an admin or a manager can override the gate.")
         overridden = True
-    latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
-    when = _check_time(at, latest, "at") or utcnow()
+    when = utcnow()
+    if at is not None:  # the latest transition only matters for a back-dated move
+        latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
+        when = _check_time(at, latest, "at") or when
     from_stage = deal.stage
     deal.facts = merged
     deal.stage = to_stage
@@ -312,8 +322,27 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     db.session.flush()
     if to_stage.kind == "won":
         _create_handoff(deal, transition)
-    _commit(deal.id)
+    _commit_move(deal)
     return transition
+
+
+def _commit_move(deal: Deal) -> None:
+    """Commit a move, expiring only the deal (and what hangs off it), not the whole session.
+
+    A move changes the deal, its history and (for a win) tasks; it never changes the pipeline,
+    its stages, fields and requirements, or the actor. Expiring everything on commit made the
+    next move in the same session reload all of those (six statements); now only the deal is
+    re-read, so its relationships (transitions, contacts, tasks) are never stale.
+    """
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        _commit(deal.id)
+    finally:
+        session.expire_on_commit = expire
+    if expire:
+        session.expire(deal)
 
 
 def _clean_reason(value, name: str) -> str:
@@ -414,8 +443,19 @@ def create_deal(
     reason: str = "",
     override_reason: str = "",
     loss_reason_id: int | None = None,
+    commit: bool = True,
 ) -> Deal:
-    """Create a deal in `stage` (default: the first open stage) if that stage's entry facts are met."""
+    """Create a deal in `stage` (default: the first open stage) if that stage's entry facts are met.
+
+    commit=False leaves the transaction to the caller (e.g. an import committing rows in batches):
+    the deal is only flushed, inside a savepoint, and a refusal or error rolls back that savepoint
+    alone, never the caller's other work in the session.
+    """
+    if not commit:
+        with db.session.begin_nested():  # any exception rolls back this savepoint and re-raises
+            return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
+                           created_at, stage_entered_at, reason, override_reason, loss_reason_id, company,
+                           commit=False)
     try:
         return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
                        created_at, stage_entered_at, reason, override_reason, loss_reason_id, company)
@@ -425,7 +465,7 @@ def create_deal(
 
 
 def _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
-            created_at, stage_entered_at, reason, override_reason, loss_reason_id, company=None):
+            created_at, stage_entered_at, reason, override_reason, loss_reason_id, company=None, commit=True):
     if actor.org_id != pipeline.org_id:
         raise Forbidden("Only people of this organisation can create its deals.")
     errors = {}
@@ -508,7 +548,10 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     db.session.flush()
     if stage.kind == "won":  # created straight into Won (e.g. an import): onboarding still hears of it
         _create_handoff(deal, transition)
-    db.session.commit()
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
     return deal
 
 

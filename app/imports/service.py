@@ -1,11 +1,13 @@
 """CSV import: read an upload, guess the column mapping, and import row by row.
 
-Each row is its own transaction, committed together with its ImportRow (unique per
-import and row number), so a row is never half-applied and a rerun of the same job
-resumes after the last committed row without creating anything twice. Deals go through
-the gate (create_deal); a row whose facts do not satisfy its stage is reported.
+Rows are committed in batches; each row runs in its own savepoint together with its
+ImportRow (unique per import and row number), so a bad row is rolled back alone and never
+half-applied, and a rerun of the same job resumes after the last committed row without
+creating anything twice. Deals go through the gate (create_deal); a row whose facts do not
+satisfy its stage is reported.
 """
 
+import contextlib
 import csv
 import io
 import logging
@@ -17,7 +19,20 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from app.contacts.service import LIMITS, clean_email, company_named
 from app.deals.service import DealError, Forbidden, GateRefused, Invalid, create_deal
 from app.extensions import db
-from app.models import Company, Contact, ImportJob, ImportRow, Pipeline, User, utcnow
+from app.models import (
+    Company,
+    Contact,
+    Deal,
+    DealContact,
+    ImportJob,
+    ImportRow,
+    Notification,
+    Pipeline,
+    StageTransition,
+    Task,
+    User,
+    utcnow,
+)
 from app.models.activity import IMPORT_KINDS
 
 log = logging.getLogger(__name__)
@@ -292,6 +307,19 @@ def error_rows(job: ImportJob):
 
 
 # Running an import -------------------------------------------------------------------------
+#
+# Rows are committed in batches (BATCH_ROWS per transaction). Each row runs inside its own
+# SAVEPOINT together with its ImportRow, so a bad row is rolled back alone and never
+# half-applied, while the good rows of its batch stay. The job's counters are written once
+# per batch, in the same transaction as the batch's rows, so a crash loses at most the
+# uncommitted batch and a rerun resumes after the last committed row.
+
+BATCH_ROWS = 200
+# What a committed batch leaves in the session that no later row needs. They are let go after each
+# commit: the session keeps loaded objects across commits here, and a savepoint rollback walks
+# every object it holds, so a session growing by the whole file would slow each row down.
+_BATCH_ONLY = (Deal, StageTransition, DealContact, Task, Notification, ImportRow)
+
 
 class _RowFailed(Exception):
     def __init__(self, problems: list):
@@ -320,8 +348,12 @@ def _amount(value: str) -> str:
     return cleaned if cleaned else (value or "").strip()
 
 
+def _squash(text: str) -> str:
+    return _norm(text).replace(" ", "")
+
+
 class _Importer:
-    """Imports one job's rows; holds the lookups every row shares."""
+    """Imports one job's rows; holds the lookups every row shares (cached by name for the job)."""
 
     def __init__(self, job: ImportJob):
         self.job = job
@@ -329,6 +361,16 @@ class _Importer:
         self.actor = db.session.get(User, job.user_id)
         self.columns = {target: i for i, target in enumerate(job.mapping) if target}
         self.header_of = {target: job.headers[i] for target, i in self.columns.items()}
+        self.fact_targets = [t for t in self.columns if t.startswith("fact:")]
+        # Caches for this job. An entry learnt inside a row's savepoint is forgotten if that row
+        # is rolled back (what it created is gone with it).
+        self.companies: dict = {}  # lower(name) -> Company, or None when looked up without creating
+        self.contacts: dict = {}  # email -> Contact, or None when there is none
+        self.emails: dict = {}  # raw email -> clean_email(raw), or None when it is not an email
+        self.contacts_by_name: dict = {}  # lower(name) -> Contact | None
+        self.stage_names: dict = {}  # pipeline id -> {squashed stage name: Stage}
+        self._learnt: list = []  # (cache, key) set during the current row
+        self.counts = dict.fromkeys(("processed", "created", "updated", "errors", "warnings"), 0)
         if job.kind == "deals":
             self.pipeline = db.session.get(Pipeline, job.pipeline_id)
             self.pipelines = {_norm(p.name): p for p in Pipeline.query.filter_by(org_id=self.org_id, archived=False)}
@@ -344,19 +386,143 @@ class _Importer:
     def problem(self, target: str, message: str) -> dict:
         return {"column": self.header_of.get(target, ""), "message": message}
 
+    # Caches ----------------------------------------------------------------------------
+
+    def _remember(self, cache: dict, key, value) -> None:
+        cache[key] = value
+        self._learnt.append((cache, key))
+
+    def _forget_row(self) -> None:
+        for cache, key in self._learnt:
+            cache.pop(key, None)
+        self._learnt = []
+
+    def forget_all(self) -> None:
+        """Drop every cached record (after an unexpected database error nothing cached is trusted)."""
+        self.companies.clear()
+        self.contacts.clear()
+        self.contacts_by_name.clear()
+        self._learnt = []
+
+    def company(self, raw: str, create: bool = True) -> Company | None:
+        """company_named, asked at most once per distinct name for the whole job."""
+        name = (raw or "").strip()[:LIMITS["name"]]
+        if not name:
+            return None
+        key = name.lower()
+        if key not in self.companies:
+            found = company_named(self.org_id, name, create=create)
+        elif self.companies[key] is None and create:  # known not to exist: create it as company_named would
+            found = Company(org_id=self.org_id, name=name)
+            db.session.add(found)
+            db.session.flush()
+        else:
+            return self.companies[key]
+        self._remember(self.companies, key, found)
+        return found
+
+    def clean_email(self, raw: str) -> str:
+        """clean_email, once per distinct spelling; raises Invalid as it does."""
+        if raw not in self.emails:
+            try:
+                self.emails[raw] = clean_email(raw)
+            except Invalid:
+                self.emails[raw] = None
+        if self.emails[raw] is None:
+            raise Invalid({"email": "must be an email address like name@example.com"})
+        return self.emails[raw]
+
+    def contact_by_email(self, email: str) -> Contact | None:
+        if email not in self.contacts:
+            found = Contact.query.filter_by(org_id=self.org_id, email=email).first()
+            self._remember(self.contacts, email, found)
+        return self.contacts[email]
+
+    def prefetch(self, batch: list) -> None:
+        """Look up a batch's contacts and companies in one query each instead of one per row."""
+        kind = self.job.kind
+        email_target = {"contacts": "email", "deals": "contact_email"}.get(kind)
+        name_target = "name" if kind == "companies" else "company"
+        emails, names = set(), set()
+        for _, cells in batch:
+            raw = self.value(cells, email_target) if email_target else ""
+            if raw:
+                with contextlib.suppress(Invalid):  # a bad address is reported by its row
+                    emails.add(self.clean_email(raw))
+            name = self.value(cells, name_target)[:LIMITS["name"]]
+            if name:
+                names.add(name.lower())
+        emails = sorted(emails - self.contacts.keys())
+        names = sorted(names - self.companies.keys())
+        if emails:
+            found = Contact.query.filter(Contact.org_id == self.org_id, Contact.email.in_(emails))
+            by_email = {c.email: c for c in found}
+            self.contacts.update({e: by_email.get(e) for e in emails})
+        if names:
+            by_name: dict = {}
+            for company in Company.query.filter(Company.org_id == self.org_id,
+                                                db.func.lower(Company.name).in_(names)):
+                by_name.setdefault(company.name.lower(), company)
+            self.companies.update({n: by_name.get(n) for n in names})
+
+    def added_contact(self, contact: Contact) -> None:
+        self._remember(self.contacts, contact.email, contact)
+        key = (contact.name or "").lower()
+        if key and self.contacts_by_name.get(key, False) is None:  # "no such name" is no longer true
+            self._remember(self.contacts_by_name, key, contact)
+
+    def contact_by_name(self, name: str) -> Contact | None:
+        key = name.lower()
+        if key not in self.contacts_by_name:
+            found = Contact.query.filter(Contact.org_id == self.org_id,
+                                         db.func.lower(Contact.name) == key).first()
+            self._remember(self.contacts_by_name, key, found)
+        return self.contacts_by_name[key]
+
+    # Rows ------------------------------------------------------------------------------
+
     def run_row(self, row_number: int, cells: list) -> tuple:
-        """Import one row in its own transaction; return (outcome, problems)."""
+        """Import one row and its ImportRow inside a savepoint; return (outcome, problems).
+
+        A row that fails is rolled back to its savepoint (nothing of it stays) and returned as
+        ("error", problems); the caller records it. Database errors propagate.
+        """
         if len(cells) > len(self.job.headers) and any(c.strip() for c in cells[len(self.job.headers):]):
             return "error", [{"column": "", "message": f"has {len(cells)} cells but the header has "
                               f"{len(self.job.headers)}; check for an unquoted comma"}]
         handler = {"companies": self.company_row, "contacts": self.contact_row, "deals": self.deal_row}
-        record = ImportRow(org_id=self.org_id, import_id=self.job.id, row_number=row_number, outcome="created")
+        self._learnt = []
         try:
-            outcome, warnings = handler[self.job.kind](cells, record)
-            return outcome, warnings
+            with db.session.begin_nested():  # flushed and released on success, rolled back on any error
+                outcome, warnings = handler[self.job.kind](cells)
+                db.session.add(ImportRow(org_id=self.org_id, import_id=self.job.id, row_number=row_number,
+                                         outcome=outcome, problems=warnings, reported=bool(warnings)))
         except _RowFailed as exc:
-            db.session.rollback()
+            self._forget_row()
             return "error", exc.problems
+        except BaseException:
+            self._forget_row()
+            raise
+        self._learnt = []
+        return outcome, warnings
+
+    def count(self, outcome: str, warnings: list | None = None) -> None:
+        counts = self.counts
+        counts["processed"] += 1
+        if warnings:
+            counts["warnings"] += 1
+        key = {"created": "created", "updated": "updated"}.get(outcome, "errors")
+        counts[key] += 1
+
+    def write_progress(self) -> None:
+        """Add this batch's counts to the job (committed with the batch's rows)."""
+        job, counts = self.job, self.counts
+        job.processed += counts["processed"]
+        job.created_count += counts["created"]
+        job.updated_count += counts["updated"]
+        job.error_count += counts["errors"]
+        job.warning_count += counts["warnings"]
+        self.counts = dict.fromkeys(counts, 0)
 
     def _text_limit(self, cells, target, limit_name, problems) -> str:
         value = self.value(cells, target)
@@ -364,34 +530,14 @@ class _Importer:
             problems.append(self.problem(target, f"must be at most {LIMITS[limit_name]} characters"))
         return value
 
-    def _commit_row(self, record: ImportRow, outcome: str, problems: list) -> None:
-        record.outcome = outcome
-        record.problems = problems
-        record.reported = bool(problems)
-        self.count(outcome)
-        db.session.add(record)
-        db.session.commit()
-
-    def count(self, outcome: str, warnings: list | None = None) -> None:
-        job = self.job
-        job.processed += 1
-        if warnings:
-            job.warning_count += 1
-        if outcome == "created":
-            job.created_count += 1
-        elif outcome == "updated":
-            job.updated_count += 1
-        else:
-            job.error_count += 1
-
-    def company_row(self, cells, record):
+    def company_row(self, cells):
         problems: list = []
         values = {t: self._text_limit(cells, t, t, problems) for t in ("name", "industry", "size", "website")}
         if not values["name"]:
             problems.append(self.problem("name", "is required"))
         if problems:
             raise _RowFailed(problems)
-        company = company_named(self.org_id, values["name"], create=False)
+        company = self.company(values["name"], create=False)
         outcome = "updated" if company else "created"
         if company is None:
             company = Company(org_id=self.org_id)
@@ -399,10 +545,11 @@ class _Importer:
         for name, value in values.items():
             if value or outcome == "created":
                 setattr(company, name, value)
-        self._commit_row(record, outcome, [])
+        if outcome == "created":
+            self._remember(self.companies, values["name"][:LIMITS["name"]].lower(), company)
         return outcome, []
 
-    def contact_row(self, cells, record):
+    def contact_row(self, cells):
         problems: list = []
         values = {t: self._text_limit(cells, t, t, problems) for t in ("phone", "title", "persona")}
         name = self.value(cells, "name") or " ".join(
@@ -413,13 +560,13 @@ class _Importer:
         raw_email = self.value(cells, "email")
         email = None
         try:
-            email = clean_email(raw_email)
+            email = self.clean_email(raw_email)
         except Invalid:
             problems.append(self.problem("email", "is required" if not raw_email
                                          else f"“{raw_email[:80]}” is not an email address"))
         if problems:
             raise _RowFailed(problems)
-        contact = Contact.query.filter_by(org_id=self.org_id, email=email).first()
+        contact = self.contact_by_email(email)
         outcome = "updated" if contact else "created"
         if contact is None:
             contact = Contact(org_id=self.org_id, email=email, owner_id=self.actor.id)
@@ -427,10 +574,11 @@ class _Importer:
         for key, value in values.items():
             if value or outcome == "created":
                 setattr(contact, key, value)
-        company = company_named(self.org_id, self.value(cells, "company"))
+        if outcome == "created":
+            self._remember(self.contacts, email, contact)
+        company = self.company(self.value(cells, "company"))
         if company is not None:
             contact.company_id = company.id
-        self._commit_row(record, outcome, [])
         return outcome, []
 
     def _stage(self, pipeline, cells):
@@ -442,11 +590,16 @@ class _Importer:
                 return stage
         if not raw:
             return None
+        names = self.stage_names.get(pipeline.id)
+        if names is None:  # the first active stage whose name matches, ignoring case and spaces
+            names = {}
+            for stage in pipeline.active_stages:
+                names.setdefault(_squash(stage.name), stage)
+            self.stage_names[pipeline.id] = names
         wanted = _norm(raw)
         squashed = wanted.replace(" ", "")
-        for stage in pipeline.active_stages:
-            if _norm(stage.name) in (wanted,) or _norm(stage.name).replace(" ", "") == squashed:
-                return stage
+        if squashed in names:
+            return names[squashed]
         if wanted in WON_WORDS or squashed in WON_WORDS:
             return pipeline.stage_by_kind("won")
         if wanted in LOST_WORDS or squashed in LOST_WORDS:
@@ -459,27 +612,27 @@ class _Importer:
         name = self.value(cells, "contact_name")[:LIMITS["name"]]
         if raw_email:
             try:
-                email = clean_email(raw_email)
+                email = self.clean_email(raw_email)
             except Invalid:
                 raise _RowFailed([self.problem("contact_email", f"“{raw_email[:80]}” is not an email address")]) \
                     from None
-            contact = Contact.query.filter_by(org_id=self.org_id, email=email).first()
+            contact = self.contact_by_email(email)
             if contact is None:
                 contact = Contact(org_id=self.org_id, email=email, name=name, owner_id=self.actor.id,
                                   phone=self.value(cells, "contact_phone")[:LIMITS["phone"]])
                 db.session.add(contact)
                 db.session.flush()
+                self.added_contact(contact)
             return contact
         if name:
-            contact = Contact.query.filter(Contact.org_id == self.org_id,
-                                           db.func.lower(Contact.name) == name.lower()).first()
+            contact = self.contact_by_name(name)
             if contact is None:
                 warnings.append(self.problem("contact_name", f"“{name}” was not linked: no contact has that "
                                                              "name and the row has no email"))
             return contact
         return None
 
-    def deal_row(self, cells, record):
+    def deal_row(self, cells):
         warnings: list = []
         pipeline = self.pipelines.get(_norm(self.value(cells, "pipeline")), self.pipeline)
         if pipeline.id != self.pipeline.id and pipeline.archived:
@@ -496,21 +649,21 @@ class _Importer:
         created_at = _parse_time(self.value(cells, "created_at"), self.header_of.get("created_at", ""))
         closed_at = _parse_time(self.value(cells, "close_date"), self.header_of.get("close_date", ""))
         currency = self.value(cells, "currency").upper() or None
-        facts = {target[5:]: self.value(cells, target) for target in self.columns
-                 if target.startswith("fact:") and self.value(cells, target) and pipeline.id == self.pipeline.id}
-        company = company_named(self.org_id, self.value(cells, "company"))
+        facts = {}
+        if pipeline.id == self.pipeline.id:
+            for target in self.fact_targets:
+                value = self.value(cells, target)
+                if value:
+                    facts[target[5:]] = value
+        company = self.company(self.value(cells, "company"))
         contact = self._contact(cells, warnings)
-        record.problems = warnings
-        record.reported = bool(warnings)
-        self.count("created", warnings)
-        db.session.add(record)
         try:
             create_deal(
                 pipeline, self.actor, title=self.value(cells, "title"), stage=stage, owner=owner,
                 amount=_amount(self.value(cells, "amount")), currency=currency, facts=facts,
                 contact=contact, company=company, created_at=created_at,
                 stage_entered_at=closed_at if stage is not None and stage.kind != "open" else None,
-                reason=self.value(cells, "lost_reason"),
+                reason=self.value(cells, "lost_reason"), commit=False,
             )
         except GateRefused as exc:
             raise _RowFailed(self._gate_problems(exc)) from None
@@ -537,14 +690,15 @@ class _Importer:
         return {"column": self.header_of.get(target, ""), "message": f"{label} {message}"}
 
 
-def run_import(import_id: int, progress_every: int = 1) -> dict:
-    """Import a queued job's rows (resuming after its last committed row); return its counts."""
+def run_import(import_id: int, batch_rows: int = BATCH_ROWS) -> dict:
+    """Import a queued job's rows, `batch_rows` per transaction (resuming after its last committed
+    row); return its counts."""
     job = db.session.get(ImportJob, import_id)
     if job is None or job.status in ("mapping", "done"):
         return {"status": job.status if job else "missing"}
     session = db.session()
     expire = session.expire_on_commit
-    session.expire_on_commit = False  # the pipeline and its stages stay loaded across row commits
+    session.expire_on_commit = False  # the pipeline, its stages and the caches stay loaded across commits
     try:
         job.status = "running"
         job.started_at = job.started_at or utcnow()
@@ -553,10 +707,16 @@ def run_import(import_id: int, progress_every: int = 1) -> dict:
         importer = _Importer(job)
         reader = _reader(job.content, job.delimiter)
         next(reader, None)
+        batch: list = []
         for row_number, cells in enumerate(reader, start=2):  # as a spreadsheet numbers rows
             if row_number <= done or not any(c.strip() for c in cells):
                 continue
-            _import_one(importer, row_number, cells)
+            batch.append((row_number, cells))
+            if len(batch) >= batch_rows:
+                _import_batch(importer, batch)
+                batch = []
+        if batch:
+            _import_batch(importer, batch)
         job.status = "done"
         job.finished_at = utcnow()
         job.message = ""
@@ -575,22 +735,54 @@ def run_import(import_id: int, progress_every: int = 1) -> dict:
             "updated": job.updated_count, "errors": job.error_count}
 
 
+def _begin_batch() -> None:
+    """Open the batch's transaction.
+
+    pysqlite (Python's sqlite3 in its default mode) sends BEGIN only before an INSERT/UPDATE/
+    DELETE, not before a SAVEPOINT; SQLite would then run the first row's savepoint as a
+    transaction of its own and commit it on RELEASE. An explicit BEGIN keeps the batch one
+    transaction on SQLite as it is on PostgreSQL.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN")
+
+
+def _import_batch(importer: _Importer, batch: list) -> None:
+    """Import a batch of (row_number, cells) in one transaction, a savepoint per row, then commit."""
+    _begin_batch()
+    importer.prefetch(batch)
+    for row_number, cells in batch:
+        _import_one(importer, row_number, cells)
+    importer.write_progress()
+    db.session.commit()
+    session = db.session()
+    for obj in [o for o in session.identity_map.values() if isinstance(o, _BATCH_ONLY)]:
+        session.expunge(obj)
+
+
 def _import_one(importer: _Importer, row_number: int, cells: list) -> None:
     job = importer.job
     try:
         outcome, problems = importer.run_row(row_number, cells)
     except IntegrityError:
-        # Another run committed this row first (the unique row key), or a duplicate appeared.
-        db.session.rollback()
+        # Only this row's savepoint was rolled back. Another run committed this row first (the
+        # unique row key), or a duplicate appeared meanwhile.
+        importer.forget_all()
         if ImportRow.query.filter_by(import_id=job.id, row_number=row_number).first():
             return
         outcome, problems = "error", [{"column": "", "message": "conflicts with a record created meanwhile"}]
     except Exception:  # one odd row must not stop the other rows
-        db.session.rollback()
+        importer.forget_all()
         log.exception("import %s row %s", job.id, row_number)
         outcome, problems = "error", [{"column": "", "message": "could not be imported (unexpected error)"}]
     if outcome == "error":
-        db.session.add(ImportRow(org_id=job.org_id, import_id=job.id, row_number=row_number,
-                                 outcome="error", problems=problems, reported=True))
+        try:
+            with db.session.begin_nested():
+                db.session.add(ImportRow(org_id=job.org_id, import_id=job.id, row_number=row_number,
+                                         outcome="error", problems=problems, reported=True))
+        except IntegrityError:
+            return  # another run recorded this row first
         importer.count("error")
-        db.session.commit()
+    else:
+        importer.count(outcome, problems)

@@ -158,9 +158,11 @@ def test_empty_board_offers_a_new_deal(client, login_as, pipe):
     page = board(client, pipe)
     assert "You have no deals in Article five-stage yet." in page
     assert f"/deals/new?pipeline_id={pipe.id}" in page
-    assert "Importing a CSV of existing deals is coming soon." in page
+    assert "A manager can import your deals from a CSV." in page
     login_as("manager")
-    assert "No deals in Article five-stage yet." in board(client, pipe)
+    page = board(client, pipe)
+    assert "No deals in Article five-stage yet." in page
+    assert 'href="/imports/"' in page
 
 
 def test_another_orgs_board_is_a_404(client, login_as):

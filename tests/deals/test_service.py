@@ -314,10 +314,32 @@ def test_reopen_needs_the_target_stages_entry_facts(org, article):
     discovery = stage(article, "Discovery")
     with Unchanged(deal), pytest.raises(GateRefused) as info:
         move_deal(deal, discovery, rep)
-    assert missing_keys(info) == {("dm_meeting_date", "entry")}
+    assert ("dm_meeting_date", "entry") in missing_keys(info)
     t = move_deal(deal, discovery, rep, facts=needs(deal, discovery))
     assert t.kind == "reopen"
     assert deal.status == "open" and deal.closed_at is None and deal.loss_reason is None
+
+
+def test_reopen_into_a_later_stage_needs_the_requirements_of_the_stages_before_it(org, article):
+    _, _, rep = people(org)
+    deal = factories.make_deal(org)  # in Qualified with its entry facts only
+    twin = factories.make_deal(org, title="Open twin")
+    move_deal(deal, stage(article, "Closed Lost"), rep, reason="Price")
+    proposal = stage(article, "Proposal")
+    with Unchanged(deal), pytest.raises(GateRefused) as info:
+        move_deal(deal, proposal, rep)  # no skipping the gate by losing and reopening
+    assert missing_keys(info) == {("budget_range", "exit"), ("decision_maker", "exit"),
+                                  ("dm_meeting_date", "entry"), ("needs", "exit"),
+                                  ("next_steps", "exit"), ("proposal_drafted", "entry")}
+    # The same as a forward skip from the first open stage, plus that stage's entry.
+    checked = {(r.stage.name, r.field.key, r.when) for r in plan_move(deal, proposal).requirements}
+    skip = {(r.stage.name, r.field.key, r.when) for r in plan_move(twin, proposal).requirements}
+    first_entry = {("Qualified", f.key, "entry") for f in stage(article, "Qualified").required_fields("entry")}
+    assert checked == skip | first_entry
+    t = move_deal(deal, proposal, rep, facts=needs(deal, proposal))
+    assert t.kind == "reopen" and deal.stage.name == "Proposal" and deal.status == "open"
+    assert {(c["stage"], c["field"], c["when"]) for c in t.criteria} == checked
+    assert all(c["met"] for c in t.criteria)
 
 
 # --- overrides and who may move -----------------------------------------------------------

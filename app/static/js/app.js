@@ -1,4 +1,12 @@
 // Stagegate page behaviour that htmx attributes cannot express. No inline scripts (CSP).
+
+// A 422 is a form coming back with each problem beside its field: swap it in like a 200.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.xhr.status === 422) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});
 document.addEventListener("htmx:responseError", (event) => {
   const flashes = document.getElementById("flashes");
   if (!flashes) return;

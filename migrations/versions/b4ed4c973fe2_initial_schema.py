@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3fe4c19058e7
+Revision ID: b4ed4c973fe2
 Revises: 
-Create Date: 2026-11-26 15:47:29.154936
+Create Date: 2026-11-26 16:24:48.809665
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '3fe4c19058e7'
+revision = 'b4ed4c973fe2'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -263,6 +263,7 @@ def upgrade():
         batch_op.create_index('ix_deal_board', ['org_id', 'pipeline_id', 'status', 'stage_id', 'stage_entered_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_deal_org_id'), ['org_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deal_owner_id'), ['owner_id'], unique=False)
+        batch_op.create_index('ix_deal_stage_totals', ['org_id', 'pipeline_id', 'stage_id', 'owner_id', 'amount'], unique=False)
 
     op.create_table('import_row',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -430,6 +431,7 @@ def downgrade():
 
     op.drop_table('import_row')
     with op.batch_alter_table('deal', schema=None) as batch_op:
+        batch_op.drop_index('ix_deal_stage_totals')
         batch_op.drop_index(batch_op.f('ix_deal_owner_id'))
         batch_op.drop_index(batch_op.f('ix_deal_org_id'))
         batch_op.drop_index('ix_deal_board')
