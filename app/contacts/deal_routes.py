@@ -6,7 +6,7 @@ from flask_login import login_required
 from app.contacts import bp
 from app.contacts import service as contacts
 from app.contacts.forms import ActivityForm, LinkContactForm
-from app.contacts.routes import show_errors
+from app.contacts.routes import show_errors, submit_activity
 from app.deals.service import Forbidden, Invalid
 from app.models import CONTACT_ROLES, Contact, Deal
 from app.tenancy import current_actor, get_or_404
@@ -55,17 +55,7 @@ def unlink(deal_id, contact_id):
 def log_deal_activity(deal_id):
     """Log a note, call or meeting on a deal; return the refreshed timeline."""
     deal = get_or_404(Deal, deal_id)
-    form = ActivityForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            contacts.log_activity(current_actor(), form.kind.data, form.body.data, deal=deal)
-            form = ActivityForm(formdata=None)
-        except Invalid as exc:
-            show_errors(form, exc.fields)
-            status = 422
-    else:
-        status = 422
+    form, status = submit_activity(deal=deal)
     return render_template("contacts/_timeline.html", timeline=contacts.timeline(deal=deal), activity_form=form,
                            post_url=url_for("contacts.log_deal_activity", deal_id=deal.id)), status
 

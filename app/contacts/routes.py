@@ -100,22 +100,25 @@ def edit(contact_id):
     return render_template("contacts/form.html", form=form, contact=contact, companies=_company_names()), status
 
 
+def submit_activity(**target):
+    """Validate the posted activity form and log it on `target` (deal= or contact=); return (form, status)."""
+    form = ActivityForm()
+    if not form.validate_on_submit():
+        return form, 422
+    try:
+        contacts.log_activity(current_actor(), form.kind.data, form.body.data, **target)
+    except Invalid as exc:
+        show_errors(form, exc.fields)
+        return form, 422
+    return ActivityForm(formdata=None), 200
+
+
 @bp.route("/<int:contact_id>/activities", methods=["POST"])
 @login_required
 def log_contact_activity(contact_id):
     """Log a note, call or meeting on a contact; return the refreshed timeline."""
     contact = get_or_404(Contact, contact_id)
-    form = ActivityForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            contacts.log_activity(current_actor(), form.kind.data, form.body.data, contact=contact)
-            form = ActivityForm(formdata=None)
-        except Invalid as exc:
-            show_errors(form, exc.fields)
-            status = 422
-    else:
-        status = 422
+    form, status = submit_activity(contact=contact)
     if not is_htmx():
         if status != 200:
             flash(" ".join(e for errs in form.errors.values() for e in errs) or "Could not log that.", "error")
