@@ -39,6 +39,14 @@ def full_facts(pipeline_, stage_, when="entry"):
     return {f.key: sample_value(f) for f in stage_.required_fields(when)}
 
 
+def facts_from_start(pipeline_, stage_):
+    """Valid values for everything a deal created in `stage_` needs (every stage up to it)."""
+    from app.deals.service import requirements_from_start
+    from tests.values import sample_value
+
+    return {r.field.key: sample_value(r.field) for r in requirements_from_start(pipeline_, stage_)}
+
+
 def make_deal(org, stage_name=None, facts=None, owner=None, title="Acme renewal", amount="1000",
               pipeline_name="Article five-stage"):
     """Create a deal in the named stage, moving it there through the gate with valid facts."""

@@ -25,9 +25,9 @@ from app.models import Contact, Deal, Pipeline, Stage, StageTransition, User, is
 from app.tenancy import current_actor, get_or_404, scoped
 
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
-               "stage_id", "created_at", "stage_entered_at", "reason"}
+               "stage_id", "created_at", "stage_entered_at", "reason", "override_reason"}
 PATCH_KEYS = {"version", "title", "amount", "facts"}
-MOVE_KEYS = {"stage_id", "version", "facts", "reason", "loss_reason_id", "at"}
+MOVE_KEYS = {"stage_id", "version", "facts", "reason", "loss_reason_id", "at", "override_reason"}
 PATCH_HINTS = {"stage_id": "cannot be changed here; POST /api/v1/deals/<id>/move"}
 
 
@@ -75,6 +75,15 @@ def _contact_email(email, errors: dict):
         return None
 
 
+def _override_reason(body: dict, errors: dict) -> str:
+    """Read `override_reason`; only a manager's or an admin's key may send one."""
+    value = text_value(body, "override_reason", errors, limit=2000) or ""
+    if value.strip() and not current_actor().has_role("manager"):
+        raise Forbidden("Only an admin's or a manager's API key can override the gate (override_reason); "
+                        "send the missing facts instead.")
+    return value
+
+
 def _find_or_add_contact(email: str, owner) -> Contact:
     """Return the organisation's contact with `email`, adding it (uncommitted) if new."""
     org_id = current_actor().org_id
@@ -88,7 +97,7 @@ def _find_or_add_contact(email: str, owner) -> Contact:
 
 @bp.post("/deals")
 def create():
-    """Create a deal in a stage (default: the first open stage) if its entry facts are met."""
+    """Create a deal in a stage (default: the first open stage) if the gate from the pipeline's start passes."""
     body = json_object()
     errors = {}
     check_keys(body, CREATE_KEYS, errors)
@@ -103,6 +112,7 @@ def create():
     contact_email = _contact_email(text_value(body, "contact_email", errors, limit=254), errors)
     facts = object_value(body, "facts", errors)
     reason = text_value(body, "reason", errors, limit=2000)
+    override_reason = _override_reason(body, errors)
     created_at = time_value(body, "created_at", errors)
     stage_entered_at = time_value(body, "stage_entered_at", errors)
     raise_if(errors)
@@ -114,7 +124,7 @@ def create():
     contact = _find_or_add_contact(contact_email, owner or actor) if contact_email else None
     deal = create_deal(
         pipeline, actor, title=title, stage=stage, owner=owner, amount=amount, currency=currency,
-        facts=facts, contact=contact, reason=reason or "",
+        facts=facts, contact=contact, reason=reason or "", override_reason=override_reason,
         # History moved over from another CRM: a deal that entered a stage then existed then.
         created_at=created_at or stage_entered_at, stage_entered_at=stage_entered_at,
     )
@@ -187,7 +197,7 @@ def move(deal_id):
     deal = get_or_404(Deal, deal_id)
     body = json_object()
     errors = {}
-    check_keys(body, MOVE_KEYS, errors, {"override_reason": "is not available through the API"})
+    check_keys(body, MOVE_KEYS, errors)
     stage_id = id_value(body, "stage_id", errors, required=True)
     loss_reason_id = id_value(body, "loss_reason_id", errors)
     version = body.get("version")
@@ -196,13 +206,14 @@ def move(deal_id):
     facts = object_value(body, "facts", errors)
     reason = text_value(body, "reason", errors, limit=2000)
     at = time_value(body, "at", errors)
+    override_reason = _override_reason(body, errors)
     raise_if(errors)
     actor = current_actor()
     if "at" in body and body["at"] is not None and not actor.has_role("admin"):
         raise Forbidden("Only an admin's API key can record a move in the past ('at').")
     stage = get_or_404(Stage, stage_id)
     move_deal(deal, stage, actor, facts=facts, version=version, reason=reason or "",
-              loss_reason_id=loss_reason_id, at=at)
+              loss_reason_id=loss_reason_id, at=at, override_reason=override_reason)
     return deal_json(deal)
 
 

@@ -33,6 +33,9 @@ FACTS = {
                    "money a decimal string, date YYYY-MM-DD, checkbox true/false, contact the contact's email.",
     "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
 }
+OVERRIDE_REASON = {"type": "string", "maxLength": 2000,
+                   "description": "Managers' and admins' keys only (a rep's key gets 403): pass the gate "
+                                  "without the missing facts; recorded as an override in the history."}
 COMMON_ERRORS = {
     "401": _error("No API key, or a key that is not valid, revoked or whose user is deactivated."),
     "429": {**_error("Too many requests for this key."),
@@ -123,6 +126,7 @@ SCHEMAS = {
             "created_at": {**TIME, "description": "In the past; for history moved from another CRM."},
             "stage_entered_at": {**TIME, "description": "In the past, not before created_at."},
             "reason": {"type": "string", "description": "Required when creating straight into a lost stage."},
+            "override_reason": OVERRIDE_REASON,
         },
     },
     "DealPatch": {
@@ -136,6 +140,7 @@ SCHEMAS = {
             "stage_id": {"type": "integer"}, "version": {"type": "integer"}, "facts": FACTS,
             "reason": {"type": "string", "description": "Required when moving to a lost stage."},
             "loss_reason_id": {"type": "integer"},
+            "override_reason": OVERRIDE_REASON,
             "at": {**TIME, "description": "Admin keys only: when the move happened (past, not before "
                                           "the deal's latest transition)."},
         },
@@ -189,9 +194,11 @@ PATHS = {
                           "422": _error("A filter is not valid.", "Invalid"), **COMMON_ERRORS},
         },
         "post": {
-            "operationId": "createDeal", "summary": "Create a deal; the stage's entry requirements apply.",
+            "operationId": "createDeal",
+            "summary": "Create a deal; the gate applies as for a skip from the pipeline's start.",
             "requestBody": _body("DealCreate"),
             "responses": {"201": _json(_ref("Deal"), "The new deal."), **BODY_ERRORS,
+                          "403": _error("A rep's key sent override_reason."),
                           "404": _error("The pipeline or stage is not in your organisation."), **COMMON_ERRORS},
         },
     },
@@ -215,7 +222,8 @@ PATHS = {
         "operationId": "moveDeal", "summary": "Move a deal to a stage through the gate.",
         "parameters": [DEAL_ID], "requestBody": _body("DealMove"),
         "responses": {"200": _json(_ref("Deal"), "The moved deal."), **BODY_ERRORS,
-                      "403": _error("The key's user may not move this deal, or 'at' without an admin key."),
+                      "403": _error("The key's user may not move this deal, 'at' without an admin key, or "
+                                    "override_reason with a rep's key."),
                       "404": _error("No such deal or stage."),
                       "409": _error("The version sent is not the deal's current version.", "Conflict"),
                       **COMMON_ERRORS},

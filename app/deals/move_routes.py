@@ -162,3 +162,10 @@ def _labels(missing):
     """Name each missing fact in the buyer's words, with where the gate asks for it."""
     return {r.field.key: f"{r.field.label} ({r.stage.name} {r.when})" for r in missing}
 
+
+
+def missing_facts_form(requirements, values=None, formdata=None):
+    """Return (form, asked): the dialog's form asking once for each fact of `requirements`."""
+    asked = _unique_missing(requirements)
+    form = build_facts_form([r.field for r in asked], values=values, formdata=formdata, labels=_labels(asked))
+    return form, asked

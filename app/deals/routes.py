@@ -14,8 +14,8 @@ from app.deals.board import (
     parse_filters,
     pipeline_choices,
 )
-from app.deals.forms import NewDealForm, build_facts_form
-from app.deals.service import GateRefused, Invalid, create_deal
+from app.deals.forms import NewDealForm
+from app.deals.service import GateRefused, Invalid, create_deal, requirements_from_start
 from app.htmx import is_htmx
 from app.models import Pipeline, Stage, User
 from app.tenancy import get_or_404
@@ -70,18 +70,16 @@ def _new_form(pipeline, source):
         form.owner_id.choices = [(str(u.id), u.name) for u in people]
         if not form.owner_id.data:
             form.owner_id.data = str(current_user.id)
-    labels = {}
-    entry = stage.required_fields("entry") if stage else []
-    for f in entry:
-        labels[f.key] = f"{f.label} ({stage.name} entry)"
-    facts_form = build_facts_form(entry, formdata=source if source else None, labels=labels)
+    # What a deal walking here from the pipeline's start would have shown, asked as the move dialog asks.
+    reqs = requirements_from_start(pipeline, stage) if stage else []
+    facts_form, _ = missing_facts_form(reqs, formdata=source if source else None)
     return form, facts_form, stage
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    """Create a deal in a stage whose entry facts are recorded (the entry gate)."""
+    """Create a deal in a stage once what every stage up to it asks for is recorded (the gate)."""
     pipeline_id = request.values.get("pipeline_id", "")
     if not pipeline_id.isdigit() or len(pipeline_id) > 12:
         abort(404)
@@ -110,9 +108,9 @@ def new():
                     form[target].errors = [*form[target].errors, text]
             facts_form.add_errors(exc.fields)
         except GateRefused as exc:
-            message = f"To start in {stage.name}, record what the stage needs on entry."
-            facts_form.add_errors({r.field.key: "is needed to enter this stage"
-                                   for r in exc.missing})
+            message = exc.message if not exc.missing else \
+                f"To start in {stage.name}, record what the buyer has shown at each stage up to it."
+            facts_form.add_errors({r.field.key: f"is needed to start in {stage.name}" for r in exc.missing})
     context = dict(pipeline=pipeline, form=form, facts_form=facts_form, stage=stage,
                    message=message)
     if is_htmx() and not posted:
@@ -121,3 +119,4 @@ def new():
 
 
 from app.deals import deal_routes, move_routes  # noqa: E402,F401
+from app.deals.move_routes import missing_facts_form  # noqa: E402

@@ -128,15 +128,8 @@ def plan_move(deal: Deal, to_stage: Stage) -> MovePlan:
     if current.kind != "open":
         if to_stage.kind != "open":
             raise Invalid({"stage_id": "reopen the deal before closing it again"})
-        # A reopen re-enters the pipeline: it never skips the gate. Every open stage before the
-        # target (entry and exit), then the target's entry.
-        reqs = []
-        for stage in opens:
-            if stage.position < to_stage.position and stage.id != to_stage.id:
-                reqs += [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
-                reqs += [Requirement(stage, f, "exit") for f in stage.required_fields("exit")]
-        reqs += [Requirement(to_stage, f, "entry") for f in to_stage.required_fields("entry")]
-        return MovePlan("reopen", reqs)
+        # A reopen re-enters the pipeline: it never skips the gate.
+        return MovePlan("reopen", requirements_from_start(pipeline, to_stage))
     if to_stage.kind == "open" and to_stage.position < current.position:
         return MovePlan("backward")
     # Forward (or to Won): the current stage's exit, every skipped stage, the target's entry.
@@ -157,6 +150,58 @@ def plan_move(deal: Deal, to_stage: Stage) -> MovePlan:
 
 def entry_requirements(stage: Stage) -> list:
     return [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
+
+
+def _path_from_start(pipeline, stage: Stage) -> list:
+    """The stages a deal walks through from the pipeline's start to `stage`, `stage` last.
+
+    A lost stage is reached from anywhere without facts, so its path is itself alone.
+    """
+    if stage.kind == "lost":
+        return [stage]
+    before = [s for s in pipeline.open_stages
+              if s.id != stage.id and (stage.kind != "open" or s.position < stage.position)]
+    return [*before, stage]
+
+
+def requirements_from_start(pipeline, stage: Stage) -> list:
+    """What a deal entering `stage` from outside the pipeline (created, imported, reopened) must meet.
+
+    A skip from the pipeline's start: every earlier open stage's entry and exit criteria, then
+    `stage`'s entry criteria. A pipeline that forbids skips still accepts it with all of them.
+    """
+    *before, last = _path_from_start(pipeline, stage)
+    reqs = []
+    for s in before:
+        reqs += entry_requirements(s)
+        reqs += [Requirement(s, f, "exit") for f in s.required_fields("exit")]
+    return reqs + entry_requirements(last)
+
+
+def furthest_stage(pipeline, stage: Stage, facts: dict):
+    """Return the furthest stage, up to `stage`, that a new deal with these stored facts may enter.
+
+    None when even the pipeline's first open stage asks for a fact the deal lacks.
+    """
+    facts = facts or {}
+
+    def met(s, when):
+        return all(is_met(f, facts.get(f.key)) for f in s.required_fields(when))
+
+    reached = None
+    for s in _path_from_start(pipeline, stage):
+        if not met(s, "entry"):
+            break
+        reached = s
+        if s.id == stage.id or not met(s, "exit"):
+            break
+    return reached
+
+
+def parse_new_facts(pipeline, raw_facts) -> tuple[dict, dict]:
+    """Parse a new deal's sent facts; return (stored facts without blanks, {key: error})."""
+    clean, errors = parse_facts(_fields_by_key(pipeline), raw_facts or {})
+    return {k: v for k, v in clean.items() if v is not None}, errors
 
 
 def exit_missing(deal: Deal) -> list:
@@ -445,7 +490,7 @@ def create_deal(
     loss_reason_id: int | None = None,
     commit: bool = True,
 ) -> Deal:
-    """Create a deal in `stage` (default: the first open stage) if that stage's entry facts are met.
+    """Create a deal in `stage` (default: the first open stage) if the gate from the pipeline's start passes.
 
     commit=False leaves the transaction to the caller (e.g. an import committing rows in batches):
     the deal is only flushed, inside a savepoint, and a refusal or error rolls back that savepoint
@@ -504,14 +549,13 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         stage_entered_at = _check_time(stage_entered_at, created_at, "stage_entered_at")
     except Invalid as exc:
         errors.update(exc.fields)
-    clean, fact_errors = parse_facts(_fields_by_key(pipeline), facts or {})
+    merged, fact_errors = parse_new_facts(pipeline, facts)
     errors.update(fact_errors)
     if errors:
         raise Invalid(errors)
     reason = _clean_reason(reason, "reason")
     override_reason = _clean_reason(override_reason, "override_reason")
-    merged = {k: v for k, v in clean.items() if v is not None}
-    reqs = entry_requirements(stage)
+    reqs = requirements_from_start(pipeline, stage)  # creating in a later stage skips from the start
     missing = [r for r in reqs if not is_met(r.field, merged.get(r.field.key))]
     loss_reason = None
     if stage.kind == "lost":

@@ -55,15 +55,17 @@ def mapping(import_id):
     if job.status != "mapping":
         return redirect(url_for("imports.show", import_id=job.id), 303)
     error, status = None, 200
+    override_reason = (request.form.get("override_reason") or "")[:100_000]
     if request.method == "POST":
         chosen = [request.form.get(f"column-{i}", "") for i in range(len(job.headers))]
         try:
-            imports.confirm_mapping(job, chosen)
+            imports.confirm_mapping(job, chosen, override_reason)
         except Invalid as exc:
             error, status = exc.message, 422
         else:
             return redirect(url_for("imports.show", import_id=job.id), 303)
     return render_template("imports/mapping.html", job=job, error=error, samples=imports.samples(job),
+                           override_reason=override_reason,
                            targets=imports.targets(job.kind, job.pipeline),
                            required=imports.REQUIRED[job.kind]), status
 

@@ -17,7 +17,16 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.contacts.service import LIMITS, clean_email, company_named
-from app.deals.service import DealError, Forbidden, GateRefused, Invalid, create_deal
+from app.deals.service import (
+    MAX_REASON,
+    DealError,
+    Forbidden,
+    GateRefused,
+    Invalid,
+    create_deal,
+    furthest_stage,
+    parse_new_facts,
+)
 from app.extensions import db
 from app.models import (
     Company,
@@ -264,8 +273,12 @@ def samples(job: ImportJob) -> list:
     return inspect(job.content)[3]
 
 
-def confirm_mapping(job: ImportJob, mapping: list) -> ImportJob:
-    """Save the chosen mapping and queue the import (after commit); raise Invalid listing problems."""
+def confirm_mapping(job: ImportJob, mapping: list, override_reason: str = "") -> ImportJob:
+    """Save the chosen mapping and queue the import (after commit); raise Invalid listing problems.
+
+    With an override reason (deals; admins and managers) every row enters the stage in its file
+    even without that stage's facts, and each deal's history records the override.
+    """
     from app.jobs import run_import
     from app.queue import enqueue_after_commit
 
@@ -274,10 +287,16 @@ def confirm_mapping(job: ImportJob, mapping: list) -> ImportJob:
     problems = check_mapping(job.kind, mapping, targets(job.kind, job.pipeline))
     if job.status != "mapping":
         problems.append("This import has already started.")
+    override_reason = (override_reason or "").strip() if job.kind == "deals" else ""
+    if len(override_reason) > MAX_REASON:
+        problems.append(f"The override reason must be at most {MAX_REASON} characters.")
+    if override_reason and not job.user.has_role("manager"):
+        problems.append("Only an admin or a manager can import past the gate.")
     if problems:
         job.mapping = mapping  # shown back on the screen; not committed
         raise Invalid({"mapping": " ".join(problems)}, " ".join(problems))
     job.mapping = mapping
+    job.override_reason = override_reason
     job.status = "queued"
     enqueue_after_commit(run_import, job.id)
     db.session.commit()
@@ -657,14 +676,21 @@ class _Importer:
                     facts[target[5:]] = value
         company = self.company(self.value(cells, "company"))
         contact = self._contact(cells, warnings)
+        row = dict(title=self.value(cells, "title"), owner=owner, amount=_amount(self.value(cells, "amount")),
+                   currency=currency, facts=facts, contact=contact, company=company, created_at=created_at,
+                   reason=self.value(cells, "lost_reason"), override_reason=self.job.override_reason or "")
+
+        def create(stage):
+            create_deal(pipeline, self.actor, stage=stage, commit=False,
+                        stage_entered_at=closed_at if stage is not None and stage.kind != "open" else None, **row)
+
         try:
-            create_deal(
-                pipeline, self.actor, title=self.value(cells, "title"), stage=stage, owner=owner,
-                amount=_amount(self.value(cells, "amount")), currency=currency, facts=facts,
-                contact=contact, company=company, created_at=created_at,
-                stage_entered_at=closed_at if stage is not None and stage.kind != "open" else None,
-                reason=self.value(cells, "lost_reason"), commit=False,
-            )
+            try:
+                create(stage)
+            except GateRefused as exc:
+                reached = self._furthest(pipeline, facts, exc)
+                create(reached)
+                warnings += self._placed_short(exc, reached)
         except GateRefused as exc:
             raise _RowFailed(self._gate_problems(exc)) from None
         except Invalid as exc:
@@ -673,10 +699,29 @@ class _Importer:
             raise _RowFailed([{"column": "", "message": exc.message}]) from None
         return "created", warnings
 
+    def _furthest(self, pipeline, facts, exc: GateRefused):
+        """Return the furthest stage short of the refused one that the row's facts reach; else re-raise."""
+        target = exc.to_stage
+        if self.job.override_reason or exc.fields or not exc.missing or target is None or target.kind == "lost":
+            raise exc
+        parsed, _ = parse_new_facts(pipeline, facts)
+        reached = furthest_stage(pipeline, target, parsed)
+        if reached is None or reached.id == target.id:
+            raise exc
+        return reached
+
+    def _lacking(self, r) -> dict:
+        verb = "enter" if r.when == "entry" else "leave"
+        return {"column": self.header_of.get(f"fact:{r.field.key}", ""),
+                "message": f"{r.field.label} is required to {verb} {r.stage.name}"}
+
+    def _placed_short(self, exc: GateRefused, reached) -> list:
+        """Report a row placed short of its stage: one line per fact it lacked."""
+        where = f"placed in {reached.name}, not {exc.to_stage.name}: "
+        return [{**p, "message": where + p["message"]} for p in map(self._lacking, exc.missing)]
+
     def _gate_problems(self, exc: GateRefused) -> list:
-        problems = [{"column": self.header_of.get(f"fact:{r.field.key}", ""),
-                     "message": f"{r.field.label} is required to enter {r.stage.name}"}
-                    for r in exc.missing]
+        problems = [self._lacking(r) for r in exc.missing]
         problems += [self._field_problem(k, v) for k, v in exc.fields.items()]
         return problems or [{"column": "", "message": exc.message}]
 

@@ -64,6 +64,8 @@ class ImportJob(TenantMixin, db.Model):
     error_count = db.Column(db.Integer, nullable=False, default=0)
     warning_count = db.Column(db.Integer, nullable=False, default=0)  # imported, with a note in the report
     message = db.Column(db.String(500), nullable=False, default="")
+    # Set by an admin or manager to import deals past the gate (each deal's history records it).
+    override_reason = db.Column(db.Text, nullable=False, default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     started_at = db.Column(db.DateTime)
     finished_at = db.Column(db.DateTime)

@@ -16,6 +16,11 @@ def stage_id(pipeline, name):
     return factories.stage(pipeline, name).id
 
 
+@pytest.fixture
+def manager_h(key_for):
+    return key_for("manager")
+
+
 def post_deal(client, headers, pipeline, **body):
     return client.post("/api/v1/deals", headers=headers, json={"pipeline_id": pipeline.id, **body})
 
@@ -53,15 +58,73 @@ def test_create_deal_without_entry_facts_is_refused_by_the_gate_and_writes_nothi
     assert Contact.query.count() == 0
 
 
-def test_create_deal_in_a_named_stage_applies_that_stages_entry(client, org, admin_h, pipeline):
+WAY_TO_PROPOSAL = {**ENTRY, "budget_range": "20000", "decision_maker": "dee@acme.example",
+                   "dm_meeting_date": "2031-01-01", "needs": "Faster quoting", "next_steps": "Demo on Friday"}
+
+
+def test_create_deal_in_a_later_stage_needs_every_earlier_stages_criteria(client, org, admin_h, pipeline):
     proposal = stage_id(pipeline, "Proposal")
-    refused = post_deal(client, admin_h, pipeline, title="Mid-flight", stage_id=proposal)
-    assert refused.status_code == 422
-    assert refused.json["missing"] == [{"field": "proposal_drafted", "label": "Custom proposal drafted",
-                                        "when": "entry", "stage_id": proposal}]
-    created = post_deal(client, admin_h, pipeline, title="Mid-flight", stage_id=proposal,
+    qualified, discovery = stage_id(pipeline, "Qualified"), stage_id(pipeline, "Discovery")
+    before = row_counts()
+    # Only Proposal's own entry fact: a deal walking there would have shown much more.
+    refused = post_deal(client, admin_h, pipeline, title="Mid-flight", stage_id=proposal,
                         facts={"proposal_drafted": True})
-    assert created.status_code == 201 and created.json["stage_id"] == proposal
+    assert refused.status_code == 422 and refused.json["error"] == "gate"
+    assert [(m["field"], m["when"], m["stage_id"]) for m in refused.json["missing"]] == [
+        ("icp_confirmed", "entry", qualified), ("pain", "entry", qualified),
+        ("budget_range", "exit", qualified), ("decision_maker", "exit", qualified),
+        ("dm_meeting_date", "entry", discovery), ("needs", "exit", discovery), ("next_steps", "exit", discovery)]
+    assert row_counts() == before
+    # The article pipeline forbids skips, yet a deal with every earlier criterion may start there.
+    created = post_deal(client, admin_h, pipeline, title="Mid-flight", stage_id=proposal,
+                        facts={**WAY_TO_PROPOSAL, "proposal_drafted": True})
+    assert created.status_code == 201, created.json
+    assert created.json["stage_id"] == proposal
+    [transition] = client.get(f"/api/v1/deals/{created.json['id']}/transitions", headers=admin_h).json
+    assert transition["kind"] == "create" and len(transition["criteria"]) == 8
+
+
+def test_create_deal_straight_into_won_needs_the_whole_pipeline(client, org, admin_h, pipeline):
+    won = stage_id(pipeline, "Closed Won")
+    refused = post_deal(client, admin_h, pipeline, title="Signed", stage_id=won,
+                        facts={"contract_signed": True, "onboarding_handoff": "Call Lee"})
+    assert refused.status_code == 422
+    assert {m["stage_id"] for m in refused.json["missing"]} == {
+        stage_id(pipeline, n) for n in ("Qualified", "Discovery", "Proposal", "Negotiation")}
+
+
+def test_manager_key_creates_past_the_gate_with_an_override_reason_recorded(
+        client, org, manager_h, pipeline):
+    response = post_deal(client, manager_h, pipeline, title="Migrated", stage_id=stage_id(pipeline, "Proposal"),
+                         override_reason="Moved over from our old CRM")
+    assert response.status_code == 201, response.json
+    [transition] = client.get(f"/api/v1/deals/{response.json['id']}/transitions", headers=manager_h).json
+    assert transition["kind"] == "override" and transition["override"] is True
+    assert transition["reason"] == "Moved over from our old CRM"
+
+
+def test_rep_key_cannot_override_the_gate_on_create_or_move(client, org, rep_h, pipeline):
+    before = row_counts()
+    response = post_deal(client, rep_h, pipeline, title="Sneaky", stage_id=stage_id(pipeline, "Proposal"),
+                         override_reason="trust me")
+    assert response.status_code == 403 and response.json["error"] == "forbidden"
+    assert "override" in response.json["message"]
+    assert row_counts() == before
+    deal = post_deal(client, rep_h, pipeline, title="Honest", facts=ENTRY).json
+    moved = client.post(f"/api/v1/deals/{deal['id']}/move", headers=rep_h,
+                        json={"stage_id": stage_id(pipeline, "Discovery"), "override_reason": "trust me"})
+    assert moved.status_code == 403 and "override" in moved.json["message"]
+    assert db.session.get(Deal, deal["id"]).stage.name == "Qualified"
+
+
+def test_manager_key_moves_past_the_gate_with_an_override_reason(client, org, manager_h, pipeline):
+    deal = post_deal(client, manager_h, pipeline, title="Fast track", facts=ENTRY).json
+    moved = client.post(f"/api/v1/deals/{deal['id']}/move", headers=manager_h,
+                        json={"stage_id": stage_id(pipeline, "Discovery"), "override_reason": "Exec sponsor call"})
+    assert moved.status_code == 200, moved.json
+    assert moved.json["stage_id"] == stage_id(pipeline, "Discovery")
+    history = client.get(f"/api/v1/deals/{deal['id']}/transitions", headers=manager_h).json
+    assert history[-1]["kind"] == "override" and history[-1]["reason"] == "Exec sponsor call"
 
 
 def test_create_deal_with_history_dates_converts_them_to_utc(client, org, admin_h, pipeline):
@@ -334,13 +397,6 @@ def test_move_without_stage_is_422(client, org, admin_h):
     deal = factories.make_deal(org)
     response = move(client, admin_h, deal, facts={})
     assert response.status_code == 422 and response.json["fields"]["stage_id"] == "is required"
-
-
-def test_override_is_not_available_through_the_api(client, org, admin_h, pipeline):
-    deal = factories.make_deal(org)
-    response = move(client, admin_h, deal, stage_id=stage_id(pipeline, "Discovery"), override_reason="trust me")
-    assert response.status_code == 422 and "override_reason" in response.json["fields"]
-    assert StageTransition.query.count() == 1
 
 
 def test_rep_cannot_move_someone_elses_deal(client, org, rep_h, pipeline):

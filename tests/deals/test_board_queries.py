@@ -10,7 +10,6 @@ from app.deals.service import create_deal
 from app.extensions import db
 from app.models import Company, Organization
 from tests import factories
-from tests.factories import full_facts
 
 
 @contextlib.contextmanager
@@ -38,9 +37,7 @@ def add_deals(org_id, n, start=0):
         db.session.add(company)
         db.session.flush()
         stage = pipeline.open_stages[i % len(pipeline.open_stages)]
-        facts = {}
-        for s in pipeline.open_stages[: pipeline.open_stages.index(stage) + 1]:
-            facts.update(full_facts(pipeline, s, "entry"))
+        facts = factories.facts_from_start(pipeline, stage)
         deal = create_deal(pipeline, admin, title=f"Deal {i}", stage=stage, owner=owners[i % 3],
                            amount=str(100 + i), facts=facts)
         deal.company_id = company.id

@@ -467,8 +467,30 @@ def test_new_deal_missing_entry_facts_shows_them_inline_and_writes_nothing(clien
     response = client.post("/deals/new", data={
         "pipeline_id": pipe.id, "title": "Half lead", "stage_id": stage(pipe, "Qualified").id})
     body = html(response)
-    assert response.status_code == 422 and "is needed to enter this stage" in body
+    assert response.status_code == 422 and "is needed to start in Qualified" in body
     assert Deal.query.filter_by(title="Half lead").count() == 0
+
+
+def test_new_deal_in_a_later_stage_asks_for_every_earlier_stages_facts_and_creates_it(
+        client, login_as, org, pipe):
+    login_as("rep")
+    proposal = stage(pipe, "Proposal")
+    form = html(client.get("/deals/new", query_string={"pipeline_id": pipe.id, "stage_id": proposal.id}))
+    for label in ("ICP confirmed (Qualified entry)", "Budget range captured (Qualified exit)",
+                  "DM meeting scheduled (Discovery entry)", "Next steps agreed (Discovery exit)",
+                  "Custom proposal drafted (Proposal entry)"):
+        assert label in form
+    refused = client.post("/deals/new", data={"pipeline_id": pipe.id, "title": "Skipper",
+                                              "stage_id": proposal.id, "fact_proposal_drafted": "y"})
+    body = html(refused)
+    assert refused.status_code == 422 and "record what the buyer has shown at each stage up to it" in body
+    assert body.count("is needed to start in Proposal") == 7
+    assert Deal.query.filter_by(title="Skipper").count() == 0
+    data = {f"fact_{k}": ("y" if v is True else v) for k, v in factories.facts_from_start(pipe, proposal).items()}
+    created = client.post("/deals/new", data={"pipeline_id": pipe.id, "title": "Skipper",
+                                              "stage_id": proposal.id, **data})
+    assert created.status_code == 302
+    assert Deal.query.filter_by(title="Skipper").one().stage.name == "Proposal"
 
 
 def test_changing_the_stage_of_a_new_deal_swaps_in_that_stages_entry_facts(client, login_as, org, pipe):

@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.pipelines.service import create_from_template
 from tests import factories
+from tests.factories import facts_from_start
 from tests.values import sample_value
 
 B2B = "B2B sales"
@@ -493,20 +494,41 @@ def test_two_sessions_same_deal_update_conflicts(app, org, article):
 
 # --- create ---------------------------------------------------------------------------------
 
-def test_create_into_stage_needs_entry_facts(org, article):
+def test_create_into_a_later_stage_needs_every_earlier_stages_entry_and_exit(org, article):
     admin, _, rep = people(org)
     discovery = stage(article, "Discovery")
     before = rows()
     with pytest.raises(GateRefused) as info:
-        create_deal(article, rep, title="Imported", stage=discovery)
-    assert missing_keys(info) == {("dm_meeting_date", "entry")}
+        create_deal(article, rep, title="Imported", stage=discovery, facts={"dm_meeting_date": "2031-01-01"})
+    assert missing_keys(info) == {("icp_confirmed", "entry"), ("pain", "entry"),
+                                  ("budget_range", "exit"), ("decision_maker", "exit")}
     assert rows() == before
 
     deal = create_deal(article, rep, title="Imported", stage=discovery,
-                       facts={"dm_meeting_date": "2031-01-01"})
+                       facts={**facts_from_start(article, discovery)})
     t = transitions(deal)[0]
     assert t.kind == "create" and t.from_stage_id is None and t.to_stage_id == discovery.id
-    assert t.criteria[0]["field"] == "dm_meeting_date" and t.criteria[0]["met"]
+    assert [(c["field"], c["when"], c["met"]) for c in t.criteria] == [
+        ("icp_confirmed", "entry", True), ("pain", "entry", True), ("budget_range", "exit", True),
+        ("decision_maker", "exit", True), ("dm_meeting_date", "entry", True)]
+
+
+def test_create_into_the_first_stage_needs_only_its_entry(org, article):
+    _, _, rep = people(org)
+    with pytest.raises(GateRefused) as info:
+        create_deal(article, rep, title="New", facts={"icp_confirmed": True})
+    assert missing_keys(info) == {("pain", "entry")}
+
+
+def test_a_manager_may_create_past_the_gate_with_a_reason_and_a_rep_may_not(org, article):
+    _, manager, rep = people(org)
+    proposal = stage(article, "Proposal")
+    with pytest.raises(Forbidden):
+        create_deal(article, rep, title="Rushed", stage=proposal, override_reason="Trust me")
+    deal = create_deal(article, manager, title="Migrated", stage=proposal, override_reason="From the old CRM")
+    [t] = transitions(deal)
+    assert t.kind == "override" and t.override and t.reason == "From the old CRM"
+    assert not all(c["met"] for c in t.criteria)
 
 
 def test_create_with_bad_input_names_each_field_and_writes_nothing(org, article):
@@ -546,8 +568,11 @@ def test_create_override_is_for_managers_with_a_reason(org, article):
 def test_create_straight_into_won_hands_off_to_onboarding(org, article):
     _, manager, _ = people(org)
     won = stage(article, "Closed Won")
+    with pytest.raises(GateRefused):  # Won's own facts are not enough: the whole pipeline is walked
+        create_deal(article, manager, title="Signed elsewhere", stage=won,
+                    facts={"contract_signed": True, "onboarding_handoff": "Kickoff with Lee"})
     deal = create_deal(article, manager, title="Signed elsewhere", stage=won,
-                       facts={"contract_signed": True, "onboarding_handoff": "Kickoff with Lee"})
+                       facts={**facts_from_start(article, won), "onboarding_handoff": "Kickoff with Lee"})
     assert deal.status == "won" and deal.closed_at is not None
     assert Task.query.filter_by(deal_id=deal.id, kind="handoff").count() == 1
 

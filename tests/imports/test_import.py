@@ -39,24 +39,28 @@ def test_pipedrive_deals_export_imports_through_the_gate_without_hand_editing(cl
     drain()
 
     deals = {d.title: d for d in Deal.query.filter_by(org_id=org.id)}
-    assert set(deals) == {"Northwind Insurance renewal", "Fabrikam commercial lines", "Adatum lost deal"}
+    assert set(deals) == {"Northwind Insurance renewal", "Fabrikam commercial lines", "Tailspin toys liability",
+                          "Adatum lost deal"}
     northwind = deals["Northwind Insurance renewal"]
     assert northwind.owner_id == sam.id and str(northwind.amount) == "12500.00"
     assert northwind.stage.name == "Qualified" and northwind.company.name == "Northwind Insurance"
     assert northwind.contact.email == "nora@northwind.example.com" and northwind.contact.name == "Nora North"
     assert northwind.created_at.isoformat() == "2024-03-04T09:15:00"
-    assert deals["Fabrikam commercial lines"].stage.name == "Discovery"
+    # Discovery in the file, but without Qualified's exit facts: placed at the furthest stage it meets.
+    assert deals["Fabrikam commercial lines"].stage.name == "Qualified"
+    assert deals["Tailspin toys liability"].stage.name == "Qualified"
+    assert deals["Tailspin toys liability"].status == "open"
     assert deals["Fabrikam commercial lines"].currency == "EUR"
     assert deals["Adatum lost deal"].status == "lost" and deals["Adatum lost deal"].loss_reason.label == "Price"
     # A refused row leaves nothing behind: not its company, not its contact.
     assert Company.query.filter_by(org_id=org.id, name="Contoso Ltd").count() == 0
     assert Contact.query.filter_by(org_id=org.id, email="carl@contoso.example.com").count() == 0
     # Every imported deal entered its stage through the gate, with a recorded transition.
-    assert StageTransition.query.filter(StageTransition.deal_id.in_([d.id for d in deals.values()])).count() == 3
+    assert StageTransition.query.filter(StageTransition.deal_id.in_([d.id for d in deals.values()])).count() == 4
 
     summary = client.get(f"/imports/{import_id}/progress", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "<progress" not in summary and "every 1s" not in summary
-    assert "<strong>3</strong> added" in summary and "<strong>3</strong> not imported" in summary
+    assert "<strong>4</strong> added" in summary and "<strong>2</strong> not imported" in summary
     assert "errors.csv" in summary
 
     report = _report(client, import_id)
@@ -66,12 +70,20 @@ def test_pipedrive_deals_export_imports_through_the_gate_without_hand_editing(cl
         by_row.setdefault(int(row), []).append((column, problem, imported))
     assert by_row[3] == [("Deal - ICP confirmed", "ICP confirmed is required to enter Qualified", "no"),
                          ("Deal - Pain identified", "Pain identified is required to enter Qualified", "no")]
-    assert {p for _, p, _ in by_row[5]} == {"Contract signed is required to enter Closed Won",
-                                             "Onboarding hand-off context is required to enter Closed Won"}
+    short = "placed in Qualified, not Closed Won: "
+    assert [(c, p, i) for c, p, i in by_row[5]][:2] == [
+        ("", short + "Budget range captured is required to leave Qualified", "yes"),
+        ("", short + "Decision maker identified is required to leave Qualified", "yes")]
+    assert {p for _, p, _ in by_row[5]} >= {short + "Contract signed is required to enter Closed Won",
+                                            short + "Onboarding hand-off context is required to enter Closed Won"}
     assert by_row[6][0][0] == "Deal - Stage" and "“Negotiating” is not a stage of Article five-stage" in by_row[6][0][1]
     # Imported, but the unknown owner is reported rather than silently guessed.
     assert by_row[4] == [("Deal - Owner", f"no active user “Someone Who Left” here; the deal is yours "
-                                          f"({factories.user(org, 'manager').email})", "yes")]
+                                          f"({factories.user(org, 'manager').email})", "yes"),
+                         ("", "placed in Qualified, not Discovery: Budget range captured is required to leave "
+                              "Qualified", "yes"),
+                         ("", "placed in Qualified, not Discovery: Decision maker identified is required to leave "
+                              "Qualified", "yes")]
 
 
 def test_hubspot_contacts_export_imports_and_reports_the_bad_email(client, org, login_as, sam, drain):
@@ -127,7 +139,7 @@ def test_rerunning_the_same_import_job_creates_nothing_twice(client, org, login_
     assert (Deal.query.count(), Contact.query.count(), Company.query.count(), DealContact.query.count()) == counts
     assert ImportRow.query.filter_by(import_id=import_id).count() == 6
     job = ImportJob.query.get(import_id)
-    assert (job.status, job.processed, job.created_count, job.error_count) == ("done", 6, 3, 3)
+    assert (job.status, job.processed, job.created_count, job.error_count) == ("done", 6, 4, 2)
 
 
 def test_an_interrupted_import_resumes_after_its_last_committed_row(client, org, login_as, drain):
@@ -199,3 +211,36 @@ def test_imports_are_for_managers_and_scoped_to_the_organisation(client, org, lo
                 f"/imports/{import_id}/progress"):
         assert client.get(url).status_code == 404, url
     assert client.post(f"/imports/{import_id}/mapping", data={"column-0": "email"}).status_code == 404
+
+
+def test_a_manager_imports_deals_past_the_gate_with_an_override_reason_in_their_history(
+        client, org, login_as, sam, drain):
+    login_as("manager")
+    pipeline = factories.pipeline(org)
+    import_id = import_id_from(upload(client, sample("pipedrive_deals.csv"), "deals.csv", "deals", pipeline))
+    page = client.get(f"/imports/{import_id}/mapping").get_data(as_text=True)
+    assert "Import past the gate" in page
+    response = client.post(f"/imports/{import_id}/mapping",
+                           data={**mapping_form(page), "override_reason": "Moving over from Pipedrive"})
+    assert response.status_code == 303
+    drain()
+    deals = {d.title: d for d in Deal.query.filter_by(org_id=org.id)}
+    assert deals["Fabrikam commercial lines"].stage.name == "Discovery"
+    assert deals["Tailspin toys liability"].status == "won"
+    assert deals["Contoso fleet cover"].stage.name == "Qualified"
+    history = StageTransition.query.filter_by(deal_id=deals["Contoso fleet cover"].id).one()
+    assert history.kind == "override" and history.override and history.reason == "Moving over from Pipedrive"
+    # A row that met its stage anyway entered it normally.
+    assert StageTransition.query.filter_by(deal_id=deals["Northwind Insurance renewal"].id).one().kind == "create"
+    assert [r[0] for r in _report(client, import_id)[1:]] == ["4", "6"]  # the unknown owner and stage
+
+
+def test_an_override_reason_longer_than_2000_characters_is_refused_on_the_mapping_screen(
+        client, org, login_as, sam):
+    login_as("manager")
+    pipeline = factories.pipeline(org)
+    import_id = import_id_from(upload(client, sample("pipedrive_deals.csv"), "deals.csv", "deals", pipeline))
+    page = client.get(f"/imports/{import_id}/mapping").get_data(as_text=True)
+    response = client.post(f"/imports/{import_id}/mapping", data={**mapping_form(page), "override_reason": "x" * 2001})
+    assert response.status_code == 422 and "at most 2000 characters" in response.get_data(as_text=True)
+    assert ImportJob.query.get(import_id).status == "mapping"
