@@ -11,6 +11,7 @@ from app.pipelines.service import (
     PipelineError,
     create_from_template,
     create_pipeline,
+    deal_counts,
     move_pipeline,
     org_pipelines,
     set_pipeline_archived,
@@ -45,7 +46,7 @@ def render_pipeline(pipeline, settings=None, stage_form=None, status=200):
     """Render a pipeline's page: settings, its stages, and the add-stage form."""
     return render_template(
         "admin/pipeline.html", pipeline=pipeline, form=settings or pipeline_form(pipeline),
-        stage_form=stage_form or StageForm(formdata=None), tab="stages",
+        stage_form=stage_form or StageForm(formdata=None), tab="stages", deal_counts=deal_counts(pipeline),
     ), status
 
 

@@ -8,6 +8,7 @@ from app.admin.routes import render_pipeline
 from app.models import Pipeline, Stage
 from app.pipelines.service import (
     PipelineError,
+    deals_in_stage,
     delete_stage,
     move_stage,
     save_stage,
@@ -52,7 +53,8 @@ def edit_stage(stage_id):
             flash(f"Stage {stage.name} saved.", "success")
             return _back(stage)
     status = 200 if request.method == "GET" else 422
-    return render_template("admin/stage.html", stage=stage, pipeline=stage.pipeline, form=form), status
+    return render_template("admin/stage.html", stage=stage, pipeline=stage.pipeline, form=form,
+                           held=deals_in_stage(stage)), status
 
 
 @bp.route("/stages/<int:stage_id>/move", methods=["POST"])

@@ -249,6 +249,11 @@ def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> St
     is_meeting = bool(data.get("is_meeting"))
     if is_meeting and kind != "open":
         errors["is_meeting"] = "Only an open stage can be the meeting stage."
+    if stage is not None and kind in STAGE_KINDS and kind != stage.kind:
+        held = deals_in_stage(stage)
+        if held:  # its deals would keep the old status in a stage of another kind, with no move to fix them
+            errors["kind"] = (f"{_deals(held)} in {stage.name}; move them to another stage before changing "
+                              "its kind.")
     taken = [s for s in pipeline.stages if s is not stage and s.name.lower() == name.lower()]
     if name and taken:
         errors["name"] = "Another stage of this pipeline already has this name."
@@ -282,16 +287,36 @@ def move_stage(stage: Stage, direction: str) -> None:
 
 def set_stage_archived(stage: Stage, archived: bool) -> None:
     """Archive or restore a stage; deals already in it keep their history."""
-    from app.models import Deal
-
-    if archived and Deal.query.filter_by(stage_id=stage.id, status="open").first() is not None:
-        raise PipelineError(f"Open deals are in {stage.name}. Move them to another stage before archiving it.")
+    held = deals_in_stage(stage) if archived else 0
+    if held:  # an archived stage is off the board: its deals would be out of sight
+        raise PipelineError(f"{_deals(held)} in {stage.name}. Move them to another stage before archiving it.")
     if archived:
         _check_not_last(stage, "archiving")
     stage.archived = bool(archived)
     if archived:
         stage.is_meeting = False
     db.session.commit()
+
+
+def deals_in_stage(stage: Stage) -> int:
+    """Count the deals (open, won or lost) that are in `stage` now."""
+    from app.models import Deal
+
+    return db.session.query(db.func.count(Deal.id)).filter(Deal.org_id == stage.org_id,
+                                                           Deal.stage_id == stage.id).scalar()
+
+
+def deal_counts(pipeline: Pipeline) -> dict:
+    """Return {stage id: number of deals in it now} for a pipeline's stages (one query)."""
+    from app.models import Deal
+
+    rows = (db.session.query(Deal.stage_id, db.func.count(Deal.id))
+            .filter(Deal.org_id == pipeline.org_id, Deal.pipeline_id == pipeline.id).group_by(Deal.stage_id))
+    return dict(rows.all())
+
+
+def _deals(n: int) -> str:
+    return "1 deal is" if n == 1 else f"{n} deals are"
 
 
 def _check_not_last(stage: Stage, doing: str) -> None:

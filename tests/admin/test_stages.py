@@ -2,7 +2,9 @@
 
 import pytest
 
-from app.models import Stage
+from app.deals.service import move_deal
+from app.extensions import db
+from app.models import Deal, Stage
 from tests import factories
 
 
@@ -141,7 +143,7 @@ def test_stage_with_open_deals_cannot_be_archived(client, org, login_as):
     login_as("admin")
     deal = factories.make_deal(org, "Discovery")
     response = client.post(f"/admin/stages/{deal.stage_id}/archive", data={"archived": "1"}, follow_redirects=True)
-    assert "Open deals are in Discovery" in response.get_data(as_text=True)
+    assert "1 deal is in Discovery. Move them to another stage before archiving it." in response.get_data(as_text=True)
     assert Stage.query.get(deal.stage_id).archived is False
 
 
@@ -151,3 +153,60 @@ def test_the_only_lost_stage_cannot_be_deleted(client, org, login_as):
     response = client.post(f"/admin/stages/{lost.id}/delete", follow_redirects=True)
     assert "needs a Lost stage" in response.get_data(as_text=True)
     assert Stage.query.get(lost.id) is not None
+
+
+def test_a_stage_holding_a_deal_cannot_change_kind_and_the_editor_links_to_its_deals(client, org, login_as):
+    login_as("admin")
+    deal = factories.make_deal(org, "Negotiation")
+    pipeline = factories.pipeline(org)
+    negotiation = factories.stage(pipeline, "Negotiation")
+    page = client.get(f"/admin/stages/{negotiation.id}").get_data(as_text=True)
+    assert "1 deal in Negotiation</a>" in page
+    assert f'href="/deals/board/{pipeline.id}?owner=all#col-{negotiation.id}"' in page
+    response = client.post(f"/admin/stages/{negotiation.id}",
+                           data=_form(name="Negotiation", kind="won", probability="100"))
+    assert response.status_code == 422
+    assert "1 deal is in Negotiation; move them to another stage before changing its kind." in \
+        response.get_data(as_text=True)
+    db.session.expire_all()
+    assert Stage.query.get(negotiation.id).kind == "open"
+    assert db.session.get(Deal, deal.id).status == "open"
+    # Renaming it (same kind) still works.
+    response = client.post(f"/admin/stages/{negotiation.id}", data=_form(name="Negotiating", kind="open"))
+    assert response.status_code == 302 and Stage.query.get(negotiation.id).name == "Negotiating"
+
+
+def test_a_won_or_lost_stage_holding_closed_deals_cannot_change_kind_or_be_archived(client, org, login_as):
+    login_as("admin")
+    pipeline = factories.pipeline(org)
+    lost = factories.stage(pipeline, "Closed Lost")
+    factories.make_deal(org)
+    client.post(f"/admin/pipelines/{pipeline.id}/stages", data=_form(name="Lost to a competitor", kind="lost"))
+    deal = Deal.query.one()
+    move_deal(deal, lost, factories.user(org, "admin"), reason="Price")
+    response = client.post(f"/admin/stages/{lost.id}/archive", data={"archived": "1"}, follow_redirects=True)
+    assert "1 deal is in Closed Lost" in response.get_data(as_text=True)
+    response = client.post(f"/admin/stages/{lost.id}", data=_form(name="Closed Lost", kind="open"))
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert (Stage.query.get(lost.id).kind, Stage.query.get(lost.id).archived) == ("lost", False)
+
+
+def test_the_pipeline_page_counts_each_stages_deals_with_a_link_to_them(client, org, login_as):
+    login_as("admin")
+    factories.make_deal(org, "Discovery")
+    factories.make_deal(org, "Discovery", title="Second")
+    pipeline = factories.pipeline(org)
+    page = client.get(f"/admin/pipelines/{pipeline.id}").get_data(as_text=True)
+    discovery = factories.stage(pipeline, "Discovery")
+    assert f'href="/deals/board/{pipeline.id}?owner=all#col-{discovery.id}" class="stage-deals">2 deals in Discovery' \
+        in page
+    assert "deals in Proposal" not in page and "deal in Proposal" not in page
+
+
+def test_an_empty_stage_can_still_change_kind(client, org, login_as):
+    login_as("admin")
+    factories.make_deal(org, "Discovery")
+    proposal = factories.stage(factories.pipeline(org), "Proposal")
+    response = client.post(f"/admin/stages/{proposal.id}", data=_form(name="Proposal", kind="won", probability="90"))
+    assert response.status_code == 302 and Stage.query.get(proposal.id).kind == "won"
