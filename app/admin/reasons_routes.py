@@ -5,6 +5,7 @@ from flask_login import current_user
 
 from app.admin import bp
 from app.admin.forms import LossReasonForm, add_errors
+from app.deals.losses import loss_breakdown
 from app.models import LossReason
 from app.pipelines.service import (
     PipelineError,
@@ -17,7 +18,9 @@ from app.tenancy import get_or_404, role_required, scoped
 
 def _page(form, status=200, editing=None):
     reasons = scoped(LossReason).order_by(LossReason.archived, LossReason.position, LossReason.id).all()
-    return render_template("admin/loss_reasons.html", reasons=reasons, form=form, editing=editing), status
+    breakdown = {g.loss_reason_id: g for g in loss_breakdown(current_user.org_id)}
+    return render_template("admin/loss_reasons.html", reasons=reasons, form=form, editing=editing,
+                           breakdown=breakdown), status
 
 
 @bp.route("/loss-reasons")

@@ -125,3 +125,16 @@ class NewDealForm(FlaskForm):
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
     owner_id = SelectField("Owner", choices=[], validate_choice=False)
     stage_id = SelectField("Stage", choices=[], validate_choice=False)
+
+
+def read_loss_reason(form) -> tuple:
+    """Return (loss_reason_id, reason) from the loss-reason question (list, or "Other…" with text).
+
+    With "Other…" the typed text is the reason (notes follow it); otherwise the reason is the notes.
+    """
+    raw = (form.get("loss_reason_id") or "").strip()
+    notes = (form.get("reason") or "")[:100_000]
+    if raw == "other":
+        other = (form.get("other_reason") or "")[:100_000].strip()
+        return None, "\n\n".join(filter(None, [other, notes.strip()])) if other else ""
+    return (int(raw) if raw.isdigit() and len(raw) < 12 else None), notes

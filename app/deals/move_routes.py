@@ -5,7 +5,8 @@ from flask_login import current_user, login_required
 
 from app.deals import bp
 from app.deals.board import board_stages, card_for, column_totals, org_users, parse_filters
-from app.deals.forms import build_facts_form
+from app.deals.forms import build_facts_form, read_loss_reason
+from app.deals.losses import listed_reasons
 from app.deals.service import (
     Conflict,
     Forbidden,
@@ -16,7 +17,7 @@ from app.deals.service import (
 )
 from app.extensions import db
 from app.htmx import is_htmx
-from app.models import Deal, LossReason, Stage
+from app.models import Deal, Stage
 from app.tenancy import get_or_404
 
 FIELD_NAMES = {"stage_id": "Stage", "version": "Version", "reason": "Reason",
@@ -60,8 +61,7 @@ def _missing_now(deal, to_stage):
 
 def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, status=422):
     lost = to_stage.kind == "lost"
-    reasons = (LossReason.query.filter_by(org_id=deal.org_id, archived=False)
-               .order_by(LossReason.position, LossReason.id).all() if lost else [])
+    reasons = listed_reasons(deal.org_id) if lost else []
     context = dict(deal=deal, to_stage=to_stage, missing=missing, form=form, message=message,
                    errors=errors or {}, source=source, lost=lost, loss_reasons=reasons,
                    can_override=current_user.has_role("manager") and not lost,
@@ -129,9 +129,9 @@ def move(deal_id):
                 return _dialog(deal, to_stage, missing, form, source=source,
                                message="Some facts are not valid; see the notes beside them.")
             facts = {k: v for k, v in form.facts().items()}
+        loss_reason_id, reason = read_loss_reason(request.form)
         move_deal(deal, to_stage, current_user, facts=facts, version=version,
-                  reason=(request.form.get("reason") or "")[:100_000],
-                  loss_reason_id=_int_or_none(request.form.get("loss_reason_id")),
+                  reason=reason, loss_reason_id=loss_reason_id,
                   override_reason=(request.form.get("override_reason") or "")[:100_000])
     except GateRefused as exc:
         still = _unique_missing(exc.missing)

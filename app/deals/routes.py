@@ -14,7 +14,8 @@ from app.deals.board import (
     parse_filters,
     pipeline_choices,
 )
-from app.deals.forms import NewDealForm
+from app.deals.forms import NewDealForm, read_loss_reason
+from app.deals.losses import listed_reasons
 from app.deals.service import GateRefused, Invalid, create_deal, requirements_from_start
 from app.htmx import is_htmx
 from app.models import Pipeline, Stage, User
@@ -87,7 +88,7 @@ def new():
     posted = request.method == "POST"
     source = request.form if posted else (request.args if "stage_id" in request.args else None)
     form, facts_form, stage = _new_form(pipeline, source)
-    message = None
+    message, errors = None, {}
     if posted:
         facts_form.validate()  # errors beside the inputs; the gate checks the same again
         owner = None
@@ -95,10 +96,12 @@ def new():
             owner = User.query.filter_by(org_id=current_user.org_id,
                                          id=int(form.owner_id.data)).first() \
                 if form.owner_id.data.isdigit() and len(form.owner_id.data) < 12 else None
+        loss_reason_id, reason = read_loss_reason(request.form) if stage and stage.kind == "lost" else (None, "")
         try:
             deal = create_deal(pipeline, current_user, title=form.title.data or "",
                                stage=stage, owner=owner, amount=form.amount.data or None,
-                               facts={k: v for k, v in facts_form.facts().items()})
+                               facts={k: v for k, v in facts_form.facts().items()},
+                               loss_reason_id=loss_reason_id, reason=reason)
             return redirect(url_for("deals.show", deal_id=deal.id))
         except Invalid as exc:
             message = exc.message
@@ -108,11 +111,14 @@ def new():
                     form[target].errors = [*form[target].errors, text]
             facts_form.add_errors(exc.fields)
         except GateRefused as exc:
+            errors = exc.fields
             message = exc.message if not exc.missing else \
                 f"To start in {stage.name}, record what the buyer has shown at each stage up to it."
             facts_form.add_errors({r.field.key: f"is needed to start in {stage.name}" for r in exc.missing})
-    context = dict(pipeline=pipeline, form=form, facts_form=facts_form, stage=stage,
-                   message=message)
+    lost = stage is not None and stage.kind == "lost"
+    reasons = listed_reasons(pipeline.org_id) if lost else []
+    context = dict(pipeline=pipeline, form=form, facts_form=facts_form, stage=stage, message=message,
+                   lost=lost, loss_reasons=reasons, errors=errors, values=source or {})
     if is_htmx() and not posted:
         return render_template("deals/_new_form.html", **context)
     return render_template("deals/new.html", **context), (422 if message else 200)

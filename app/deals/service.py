@@ -27,6 +27,7 @@ from app.models import (
 
 MAX_TITLE = 200
 MAX_REASON = 2000
+OTHER = "Other"  # how a loss reason that is not on the organisation's list is reported
 # Deal.amount is Numeric(14, 2): twelve digits before the point.
 MAX_AMOUNT = Decimal("1e12")
 
@@ -325,9 +326,9 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     merged = _merge_facts(deal.facts, pipeline, facts)
     reason = _clean_reason(reason, "reason")
     override_reason = _clean_reason(override_reason, "override_reason")
-    loss_reason = None
+    loss_reason, loss_other = None, ""
     if to_stage.kind == "lost":
-        loss_reason = _resolve_loss_reason(deal.org_id, loss_reason_id, reason, plan.kind, to_stage)
+        loss_reason, loss_other = _resolve_loss_reason(deal.org_id, loss_reason_id, reason, plan.kind, to_stage)
         reason = reason or loss_reason.label
     missing = [r for r in plan.requirements if not is_met(r.field, merged.get(r.field.key))]
     overridden = False
@@ -349,6 +350,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     deal.status = to_stage.kind if to_stage.kind != "open" else "open"
     deal.closed_at = when if to_stage.kind != "open" else None
     deal.loss_reason = loss_reason if to_stage.kind == "lost" else None
+    deal.loss_reason_other = loss_other or None
     transition = StageTransition(
         org_id=deal.org_id,
         deal_id=deal.id,
@@ -401,8 +403,13 @@ def _clean_reason(value, name: str) -> str:
     return value
 
 
-def _resolve_loss_reason(org_id, loss_reason_id, reason, kind, stage) -> LossReason:
-    """Return the organisation's loss reason chosen by id or by its label; refuse anything else."""
+def _resolve_loss_reason(org_id, loss_reason_id, reason, kind, stage) -> tuple:
+    """Return (listed reason or None, other text) for a loss; refuse a loss without any reason.
+
+    A reason chosen by id, or a text equal to a listed label (any case), is that listed reason.
+    Any other non-empty text is "Other" with that text (the organisation's own listed "Other" if it
+    has one), so integrations and migrations with their own wording are not refused.
+    """
     if loss_reason_id not in (None, ""):
         try:
             loss_reason_id = int(loss_reason_id)
@@ -411,19 +418,13 @@ def _resolve_loss_reason(org_id, loss_reason_id, reason, kind, stage) -> LossRea
         found = LossReason.query.filter_by(id=loss_reason_id, org_id=org_id, archived=False).first()
         if found is None:
             raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"})
-        return found
+        return found, ""
     if reason:
-        found = LossReason.query.filter(
-            LossReason.org_id == org_id, LossReason.archived.is_(False),
-            db.func.lower(LossReason.label) == reason.lower(),
-        ).first()
-        if found is not None:
-            return found
-    labels = [r.label for r in LossReason.query.filter_by(org_id=org_id, archived=False)
-              .order_by(LossReason.position, LossReason.id)]
-    message = "must be one of: " + ", ".join(labels) if reason else "is required"
-    raise GateRefused("A loss reason from the list is required to close a deal as lost.", [],
-                      {"reason": message}, kind, stage)
+        listed = {r.label.lower(): r for r in LossReason.query.filter_by(org_id=org_id, archived=False)}
+        found = listed.get(reason.lower())
+        return (found, "") if found is not None else (listed.get(OTHER.lower()), reason)
+    raise GateRefused("A reason is required to close a deal as lost: choose one from the list or describe it.",
+                      [], {"reason": "is required"}, kind, stage)
 
 
 def _create_handoff(deal: Deal, transition: StageTransition) -> None:
@@ -557,9 +558,9 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     override_reason = _clean_reason(override_reason, "override_reason")
     reqs = requirements_from_start(pipeline, stage)  # creating in a later stage skips from the start
     missing = [r for r in reqs if not is_met(r.field, merged.get(r.field.key))]
-    loss_reason = None
+    loss_reason, loss_other = None, ""
     if stage.kind == "lost":
-        loss_reason = _resolve_loss_reason(pipeline.org_id, loss_reason_id, reason, "create", stage)
+        loss_reason, loss_other = _resolve_loss_reason(pipeline.org_id, loss_reason_id, reason, "create", stage)
         reason = reason or loss_reason.label
     overridden = False
     if missing:
@@ -578,6 +579,7 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         contact_id=contact.id if contact else None, company_id=company.id if company else None,
         created_at=created_at, stage_entered_at=entered,
         closed_at=entered if stage.kind != "open" else None, loss_reason=loss_reason,
+        loss_reason_other=loss_other or None,
     )
     db.session.add(deal)
     db.session.flush()

@@ -52,6 +52,8 @@ class Deal(TenantMixin, db.Model):
     facts = db.Column(db.JSON, nullable=False, default=dict)
     status = db.Column(db.String(4), nullable=False, default="open")
     loss_reason_id = db.Column(db.Integer, db.ForeignKey("loss_reason.id"))
+    # A loss reason not on the organisation's list: reported as "Other", with this text.
+    loss_reason_other = db.Column(db.Text)
     next_step = db.Column(db.String(200), nullable=False, default="")
     next_step_due = db.Column(db.Date)
     stage_entered_at = db.Column(db.DateTime, nullable=False, default=utcnow)

@@ -39,3 +39,17 @@ def test_another_orgs_reason_is_404(client, org, login_as):
     theirs = LossReason.query.filter_by(org_id=factories.make_org().id).first()
     assert client.post(f"/admin/loss-reasons/{theirs.id}", data={"label": "Mine"}).status_code == 404
     assert client.post(f"/admin/loss-reasons/{theirs.id}/archive").status_code == 404
+
+
+def test_the_loss_reasons_page_counts_lost_deals_per_reason_and_shows_other_texts(client, org, login_as):
+    from app.deals.service import move_deal
+    from app.models import Stage
+
+    login_as("admin")
+    admin = factories.user(org, "admin")
+    lost = Stage.query.filter_by(org_id=org.id, kind="lost").first()
+    move_deal(factories.make_deal(org, title="A"), lost, admin, reason="Price")
+    move_deal(factories.make_deal(org, title="B"), lost, admin, reason="Acquired by a <b>rival</b>")
+    page = client.get("/admin/loss-reasons").get_data(as_text=True)
+    assert "1 lost deal</span>" in page and "0 lost deals</span>" in page
+    assert "“Acquired by a &lt;b&gt;rival&lt;/b&gt;”" in page

@@ -362,6 +362,25 @@ def test_move_with_stale_version_is_409_and_writes_nothing(client, org, admin_h,
     assert row_counts() == before
 
 
+def test_move_to_lost_accepts_an_integrations_own_wording_as_other(client, org, admin_h, pipeline):
+    deal = factories.make_deal(org)
+    response = move(client, admin_h, deal, stage_id=stage_id(pipeline, "Closed Lost"),
+                    reason="closed_lost: budget reallocated (HubSpot)")
+    assert response.status_code == 200, response.json
+    assert response.json["status"] == "lost"
+    stored = db.session.get(Deal, deal.id)
+    assert stored.loss_reason is None and stored.loss_reason_other == "closed_lost: budget reallocated (HubSpot)"
+    history = client.get(f"/api/v1/deals/{deal.id}/transitions", headers=admin_h).json
+    assert history[-1]["reason"] == "closed_lost: budget reallocated (HubSpot)"
+
+
+def test_create_a_lost_deal_with_a_listed_reason_in_another_case(client, org, admin_h, pipeline):
+    response = post_deal(client, admin_h, pipeline, title="Old loss", stage_id=stage_id(pipeline, "Closed Lost"),
+                         reason="no DECISION")
+    assert response.status_code == 201, response.json
+    assert db.session.get(Deal, response.json["id"]).loss_reason.label == "No decision"
+
+
 def test_move_to_lost_needs_a_reason(client, org, admin_h, pipeline):
     deal = factories.make_deal(org)
     lost = stage_id(pipeline, "Closed Lost")

@@ -531,3 +531,34 @@ def test_backward_move_needs_no_facts(client, login_as, org, pipe):
     response = move(client, deal, stage(pipe, "Qualified"))
     assert response.headers["HX-Retarget"] == f"#cards-{stage(pipe, 'Qualified').id}"
     assert transitions(deal.id)[-1].kind == "backward"
+
+
+def test_the_lost_dialog_offers_other_and_stores_the_typed_reason(client, login_as, org, pipe):
+    login_as("manager")
+    deal = factories.make_deal(org)
+    lost = stage(pipe, "Closed Lost")
+    dialog = html(move(client, deal, lost))
+    assert '<option value="other" >Other…</option>' in dialog and 'name="other_reason"' in dialog
+    refused = html(move(client, deal, lost, dialog="1", loss_reason_id="other", other_reason="  "))
+    assert "Loss reason is required" in refused and fresh(deal.id).status == "open"
+    done = move(client, deal, lost, dialog="1", loss_reason_id="other", other_reason="Their parent company banned us",
+                reason="Heard it from the CFO")
+    assert done.status_code == 200
+    stored = fresh(deal.id)
+    assert stored.status == "lost" and stored.loss_reason is None
+    assert stored.loss_reason_other == "Their parent company banned us\n\nHeard it from the CFO"
+    page = html(client.get(f"/deals/{deal.id}"))
+    assert "Reason: Their parent company banned us" in page
+
+
+def test_a_new_deal_straight_into_lost_asks_for_a_reason_with_other(client, login_as, org, pipe):
+    login_as("rep")
+    lost = stage(pipe, "Closed Lost")
+    form = html(client.get("/deals/new", query_string={"pipeline_id": pipe.id, "stage_id": lost.id}))
+    assert 'name="loss_reason_id"' in form and "Other…" in form
+    refused = client.post("/deals/new", data={"pipeline_id": pipe.id, "title": "Lost lead", "stage_id": lost.id})
+    assert refused.status_code == 422 and "Loss reason is required" in html(refused)
+    created = client.post("/deals/new", data={"pipeline_id": pipe.id, "title": "Lost lead", "stage_id": lost.id,
+                                              "loss_reason_id": "other", "other_reason": "Went bankrupt"})
+    assert created.status_code == 302
+    assert Deal.query.filter_by(title="Lost lead").one().loss_reason_other == "Went bankrupt"

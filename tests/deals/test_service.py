@@ -241,25 +241,72 @@ def test_lost_reason_can_be_given_by_its_label(org, article):
     assert deal.loss_reason.label == "Timing" and t.reason == "timing"
 
 
-def test_lost_reason_must_come_from_the_organisations_list(org, article):
+def test_a_lost_reason_not_on_the_list_is_stored_as_other_with_its_text(org, article):
     _, _, rep = people(org)
     deal = factories.make_deal(org)
     lost = stage(article, "Closed Lost")
+    t = move_deal(deal, lost, rep, reason="  Merged with a customer of our rival ")
+    assert deal.status == "lost" and deal.loss_reason is None
+    assert deal.loss_reason_other == "Merged with a customer of our rival"
+    assert t.reason == "Merged with a customer of our rival"
+
+
+def test_a_lost_reason_matching_a_listed_one_in_any_case_is_that_reason(org, article):
+    _, _, rep = people(org)
+    deal = factories.make_deal(org)
+    move_deal(deal, stage(article, "Closed Lost"), rep, reason="CHOSE A COMPETITOR")
+    assert deal.loss_reason.label == "Chose a competitor" and deal.loss_reason_other is None
+
+
+def test_an_archived_reason_is_no_longer_listed_and_counts_as_other(org, article):
+    _, _, rep = people(org)
+    deal = factories.make_deal(org)
     timing = LossReason.query.filter_by(org_id=org.id, label="Timing").one()
     timing.archived = True
     db.session.commit()
+    move_deal(deal, stage(article, "Closed Lost"), rep, reason="Timing")
+    assert deal.loss_reason is None and deal.loss_reason_other == "Timing"
+
+
+def test_a_loss_still_needs_some_reason_and_a_listed_id_from_this_organisation(org, article):
+    _, _, rep = people(org)
+    deal = factories.make_deal(org)
+    lost = stage(article, "Closed Lost")
     foreign = LossReason.query.filter(LossReason.org_id == factories.make_org().id).first()
     with Unchanged(deal):
-        with pytest.raises(GateRefused) as free_text:
-            move_deal(deal, lost, rep, reason="They just vanished")
-        with pytest.raises(GateRefused):
-            move_deal(deal, lost, rep, reason="Timing")
+        with pytest.raises(GateRefused) as blank:
+            move_deal(deal, lost, rep, reason="   ")
         with pytest.raises(Invalid) as other_org:
             move_deal(deal, lost, rep, loss_reason_id=foreign.id)
         with pytest.raises(Invalid):
             move_deal(deal, lost, rep, loss_reason_id="abc")
-    assert free_text.value.fields["reason"].startswith("must be one of: Price, Chose a competitor")
+    assert blank.value.fields == {"reason": "is required"}
     assert other_org.value.fields == {"loss_reason": "is not one of this organisation's loss reasons"}
+
+
+def test_reopening_a_deal_lost_for_another_reason_clears_that_reason(org, article):
+    admin, _, _ = people(org)
+    deal = factories.make_deal(org)
+    move_deal(deal, stage(article, "Closed Lost"), admin, reason="Acquired by a rival")
+    move_deal(deal, stage(article, "Qualified"), admin)
+    assert deal.status == "open" and deal.loss_reason_other is None
+
+
+def test_the_loss_breakdown_groups_by_listed_reason_then_other(org, article):
+    from app.deals.losses import loss_breakdown
+
+    admin, _, _ = people(org)
+    lost = stage(article, "Closed Lost")
+    for title, reason in [("A", "price"), ("B", "Price"), ("C", "Budget frozen by the board"),
+                          ("D", "Went dark"), ("E", "Office burned down")]:
+        move_deal(factories.make_deal(org, title=title), lost, admin, reason=reason)
+    factories.make_deal(org, title="Still open")
+    groups = {g.label: g for g in loss_breakdown(org.id)}
+    assert groups["Price"].count == 2 and groups["Went dark"].count == 1 and groups["Timing"].count == 0
+    assert groups["Other"].count == 2 and groups["Other"].loss_reason_id is None
+    assert set(groups["Other"].texts) == {"Budget frozen by the board", "Office burned down"}
+    assert list(groups)[-1] == "Other"
+    assert loss_breakdown(factories.make_org().id)[-1].count == 0  # another organisation's losses stay apart
 
 
 @pytest.mark.parametrize("from_stage", ["Qualified", "Discovery", "Proposal", "Negotiation"])
