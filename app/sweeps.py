@@ -12,7 +12,15 @@ def stale_reminders() -> dict:
     return sweep_stale(pause=pause)
 
 
+def resume_imports() -> dict:
+    """Queue again the imports that lost their wake-up or their worker (no progress for 2 minutes)."""
+    from app.imports.service import sweep_imports
+
+    return sweep_imports()
+
+
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
+SWEEPS.append(("resume_imports", resume_imports))
 
 
 def run_all() -> dict:

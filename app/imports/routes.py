@@ -94,8 +94,13 @@ def progress(import_id):
 @role_required("manager")
 def resume(import_id):
     """Queue an unfinished import again; it carries on after its last imported row."""
-    job = imports.requeue(get_or_404(ImportJob, import_id))
-    flash("The import will carry on from where it stopped.", "info")
+    job = get_or_404(ImportJob, import_id)
+    if job.status in imports.UNFINISHED:
+        imports.requeue(job)
+        flash("The import will carry on from the first row not yet imported.", "info")
+    else:
+        flash("This import has already finished." if job.status == "done" else "This import has not started yet.",
+              "info")
     return redirect(url_for("imports.show", import_id=job.id), 303)
 
 

@@ -12,7 +12,7 @@ import csv
 import io
 import logging
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -298,21 +298,53 @@ def confirm_mapping(job: ImportJob, mapping: list, override_reason: str = "") ->
     job.mapping = mapping
     job.override_reason = override_reason
     job.status = "queued"
+    job.progress_at = utcnow()
     enqueue_after_commit(run_import, job.id)
     db.session.commit()
     return job
 
 
+UNFINISHED = ("queued", "running", "failed")
+STALLED_AFTER = timedelta(minutes=2)
+
+
 def requeue(job: ImportJob) -> ImportJob:
-    """Queue an unfinished import again (it resumes after its last committed row)."""
+    """Queue an unfinished import again (it resumes at its first uncommitted row)."""
     from app.jobs import run_import
     from app.queue import enqueue_after_commit
 
-    if job.status in ("queued", "running", "failed"):
+    if job.status in UNFINISHED:
         job.status = "queued"
+        job.progress_at = utcnow()
         enqueue_after_commit(run_import, job.id)
         db.session.commit()
     return job
+
+
+def sweep_imports(now: datetime | None = None, limit: int = 100) -> dict:
+    """Wake imports that lost their wake-up: queued or running with no progress for 2 minutes.
+
+    A wake-up lost with Redis, or a worker killed mid-file, leaves the job's status and its
+    committed rows in the database; this finds such jobs and queues them again, and the rerun
+    carries on at the first uncommitted row. Marking each one woken keeps the next tick (or a
+    concurrent one, which skips the rows this one has locked) from waking it twice.
+    """
+    from app.jobs import run_import
+    from app.queue import enqueue_after_commit
+
+    now = now or utcnow()
+    due = (ImportJob.query.filter(ImportJob.status.in_(("queued", "running")),
+                                  ImportJob.progress_at <= now - STALLED_AFTER)
+           .order_by(ImportJob.progress_at, ImportJob.id).limit(limit))
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    woken = [job.id for job in due]
+    for job_id in woken:
+        enqueue_after_commit(run_import, job_id)
+    if woken:
+        db.session.execute(db.update(ImportJob).where(ImportJob.id.in_(woken)).values(progress_at=now))
+    db.session.commit()
+    return {"resumed": len(woken)}
 
 
 def error_rows(job: ImportJob):
@@ -541,6 +573,7 @@ class _Importer:
         job.updated_count += counts["updated"]
         job.error_count += counts["errors"]
         job.warning_count += counts["warnings"]
+        job.progress_at = utcnow()
         self.counts = dict.fromkeys(counts, 0)
 
     def _text_limit(self, cells, target, limit_name, problems) -> str:
@@ -747,6 +780,7 @@ def run_import(import_id: int, batch_rows: int = BATCH_ROWS) -> dict:
     try:
         job.status = "running"
         job.started_at = job.started_at or utcnow()
+        job.progress_at = utcnow()
         db.session.commit()
         done = db.session.query(db.func.max(ImportRow.row_number)).filter_by(import_id=job.id).scalar() or 0
         importer = _Importer(job)

@@ -69,6 +69,8 @@ class ImportJob(TenantMixin, db.Model):
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     started_at = db.Column(db.DateTime)
     finished_at = db.Column(db.DateTime)
+    # When the job was last queued or committed a batch: the sweep wakes one quiet for 2 minutes.
+    progress_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     user = db.relationship("User")
     pipeline = db.relationship("Pipeline")
@@ -77,6 +79,8 @@ class ImportJob(TenantMixin, db.Model):
         db.CheckConstraint(
             "status in ('mapping','queued','running','done','failed')", name="status"
         ),
+        # The import sweep's lookup of unfinished imports by their last progress.
+        db.Index("ix_import_job_unfinished", "status", "progress_at"),
     )
 
     @property
