@@ -252,8 +252,8 @@ def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> St
     if stage is not None and kind in STAGE_KINDS and kind != stage.kind:
         held = deals_in_stage(stage)
         if held:  # its deals would keep the old status in a stage of another kind, with no move to fix them
-            errors["kind"] = (f"{_deals(held)} in {stage.name}; move them to another stage before changing "
-                              "its kind.")
+            are, them = _deals(held)
+            errors["kind"] = f"{are} in {stage.name}; move {them} to another stage before changing its kind."
     taken = [s for s in pipeline.stages if s is not stage and s.name.lower() == name.lower()]
     if name and taken:
         errors["name"] = "Another stage of this pipeline already has this name."
@@ -289,7 +289,8 @@ def set_stage_archived(stage: Stage, archived: bool) -> None:
     """Archive or restore a stage; deals already in it keep their history."""
     held = deals_in_stage(stage) if archived else 0
     if held:  # an archived stage is off the board: its deals would be out of sight
-        raise PipelineError(f"{_deals(held)} in {stage.name}. Move them to another stage before archiving it.")
+        are, them = _deals(held)
+        raise PipelineError(f"{are} in {stage.name}. Move {them} to another stage before archiving it.")
     if archived:
         _check_not_last(stage, "archiving")
     stage.archived = bool(archived)
@@ -315,8 +316,9 @@ def deal_counts(pipeline: Pipeline) -> dict:
     return dict(rows.all())
 
 
-def _deals(n: int) -> str:
-    return "1 deal is" if n == 1 else f"{n} deals are"
+def _deals(n: int) -> tuple:
+    """("1 deal is", "it") or ("3 deals are", "them"), for the messages about a stage's deals."""
+    return ("1 deal is", "it") if n == 1 else (f"{n} deals are", "them")
 
 
 def _check_not_last(stage: Stage, doing: str) -> None:

@@ -143,7 +143,7 @@ def test_stage_with_open_deals_cannot_be_archived(client, org, login_as):
     login_as("admin")
     deal = factories.make_deal(org, "Discovery")
     response = client.post(f"/admin/stages/{deal.stage_id}/archive", data={"archived": "1"}, follow_redirects=True)
-    assert "1 deal is in Discovery. Move them to another stage before archiving it." in response.get_data(as_text=True)
+    assert "1 deal is in Discovery. Move it to another stage before archiving it." in response.get_data(as_text=True)
     assert Stage.query.get(deal.stage_id).archived is False
 
 
@@ -166,7 +166,7 @@ def test_a_stage_holding_a_deal_cannot_change_kind_and_the_editor_links_to_its_d
     response = client.post(f"/admin/stages/{negotiation.id}",
                            data=_form(name="Negotiation", kind="won", probability="100"))
     assert response.status_code == 422
-    assert "1 deal is in Negotiation; move them to another stage before changing its kind." in \
+    assert "1 deal is in Negotiation; move it to another stage before changing its kind." in \
         response.get_data(as_text=True)
     db.session.expire_all()
     assert Stage.query.get(negotiation.id).kind == "open"
