@@ -14,7 +14,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, stale
+from bench import import_csv, import_placement, stale
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
@@ -107,6 +107,12 @@ def run_import_and_stale(url: str) -> bool:
             failed |= figures["status"] != "done"
         except Exception as exc:  # one bench failing must not hide the others' figures
             print(f"import_csv: failed ({type(exc).__name__}: {exc})")
+            failed = True
+    if os.environ.get("BENCH_SKIP_IMPORT") != "1":
+        try:
+            import_placement.main()  # placing rows short of their stage, as a ratio to rows that meet it
+        except Exception as exc:
+            print(f"import_placement: failed ({type(exc).__name__}: {exc})")
             failed = True
     if os.environ.get("BENCH_SKIP_STALE") == "1":
         print("stale sweep: skipped (BENCH_SKIP_STALE=1)")

@@ -14,8 +14,8 @@ import time
 ROWS = 10_000
 
 
-def make_csv(rows: int, owner_name: str) -> bytes:
-    """A Pipedrive deals export: nine rows in ten pass the Qualified gate, one lacks its facts."""
+def make_csv(rows: int, owner_name: str, stage: str = "Qualified") -> bytes:
+    """A Pipedrive deals export into `stage`: nine rows in ten have Qualified's entry facts, one has none."""
     rng = random.Random(7)
     out = io.StringIO()
     writer = csv.writer(out)
@@ -24,14 +24,14 @@ def make_csv(rows: int, owner_name: str) -> bytes:
                      "Deal - ICP confirmed", "Deal - Pain identified"])
     for i in range(1, rows + 1):
         complete = i % 10
-        writer.writerow([i, f"Deal {i}", f"{rng.randint(1, 500) * 100}", "USD", "Qualified", owner_name,
+        writer.writerow([i, f"Deal {i}", f"{rng.randint(1, 500) * 100}", "USD", stage, owner_name,
                          f"Company {i % 700}", f"Person {i}", f"person{i % 3000}@buyer{i % 700}.example.com",
                          f"2024-0{1 + i % 9}-1{i % 10} 10:00:00", "Yes" if complete else "",
                          "Slow manual process" if complete else ""])
     return out.getvalue().encode()
 
 
-def main(rows: int = ROWS) -> dict:
+def main(rows: int = ROWS, stage: str = "Qualified") -> dict:
     tmp = tempfile.mkdtemp(prefix="stagegate-bench-")
     os.environ.setdefault("REDIS_URL", "")
     from config import Config
@@ -58,7 +58,7 @@ def main(rows: int = ROWS) -> dict:
                                   "bench-password", admin_name="Bench Admin", templates=["article"])
         admin = User.query.filter_by(org_id=org.id).one()
         pipeline = Pipeline.query.filter_by(org_id=org.id).first()
-        text, note = imports.read_upload(io.BytesIO(make_csv(rows, admin.name)), "bench.csv")
+        text, note = imports.read_upload(io.BytesIO(make_csv(rows, admin.name, stage)), "bench.csv")
         job = imports.start_import(admin, "deals", "bench.csv", text, note, pipeline)
         job.status = "queued"  # the mapping screen's guesses, as a user would accept them
         db.session.commit()
@@ -70,9 +70,9 @@ def main(rows: int = ROWS) -> dict:
         job = db.session.get(ImportJob, job_id)
         deals = Deal.query.filter_by(org_id=org_id).count()
     figures = {"rows": rows, "seconds": round(elapsed, 2), "rows_per_s": round(rows / elapsed, 1),
-               "created": result["created"], "reported": result["errors"], "deals": deals,
+               "created": result["created"], "reported": result["errors"], "deals": deals, "stage": stage,
                "status": job.status, "database": app.config["SQLALCHEMY_DATABASE_URI"].split(":", 1)[0]}
-    print(f"import_csv: {rows} deal rows in {elapsed:.2f}s = {rows / elapsed:.0f} rows/s "
+    print(f"import_csv: {rows} deal rows into {stage} in {elapsed:.2f}s = {rows / elapsed:.0f} rows/s "
           f"({result['created']} created, {result['errors']} refused by the gate, {figures['database']})")
     return figures
 
