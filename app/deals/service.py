@@ -27,6 +27,7 @@ from app.models import (
 
 MAX_TITLE = 200
 MAX_REASON = 2000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers; a bigger one names nothing (and must not reach the database)
 OTHER = "Other"  # how a loss reason that is not on the organisation's list is reported
 # Deal.amount is Numeric(14, 2): twelve digits before the point.
 MAX_AMOUNT = Decimal("1e12")
@@ -400,6 +401,10 @@ def _clean_reason(value, name: str) -> str:
     value = value.strip()
     if len(value) > MAX_REASON:
         raise Invalid({name: f"must be at most {MAX_REASON} characters"})
+    try:
+        value.encode("utf-8")  # a lone surrogate ("\ud800") is not text any database can store
+    except UnicodeEncodeError:
+        raise Invalid({name: "must be valid Unicode text (it contains a lone surrogate)"}) from None
     return value
 
 
@@ -415,7 +420,8 @@ def _resolve_loss_reason(org_id, loss_reason_id, reason, kind, stage) -> tuple:
             loss_reason_id = int(loss_reason_id)
         except (TypeError, ValueError):
             raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"}) from None
-        found = LossReason.query.filter_by(id=loss_reason_id, org_id=org_id, archived=False).first()
+        found = LossReason.query.filter_by(id=loss_reason_id, org_id=org_id, archived=False).first() \
+            if 1 <= loss_reason_id <= MAX_ID else None
         if found is None:
             raise Invalid({"loss_reason": "is not one of this organisation's loss reasons"})
         return found, ""

@@ -1,5 +1,6 @@
 """Deals through the API: create, list, read, edit, move and history, all through the gate."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -452,3 +453,22 @@ def test_only_admin_keys_may_send_at(client, org, key_for, pipeline):
                     at="2020-01-01T00:00:00+00:00")
     assert response.status_code == 403 and response.json["error"] == "forbidden"
     assert StageTransition.query.count() == 1
+
+
+@pytest.mark.parametrize("path_kind", ["create", "move", "lost"])
+def test_a_lone_surrogate_in_a_reason_is_a_clear_422_that_writes_nothing(client, org, manager_h, pipeline, path_kind):
+    deal = factories.make_deal(org)
+    before = row_counts()
+    if path_kind == "create":
+        url, body, name = "/api/v1/deals", {"pipeline_id": pipeline.id, "title": "X",
+                                            "stage_id": stage_id(pipeline, "Proposal"), "override_reason": "\ud800"}, \
+            "override_reason"
+    else:
+        target = "Discovery" if path_kind == "move" else "Closed Lost"
+        name = "override_reason" if path_kind == "move" else "reason"
+        url, body = f"/api/v1/deals/{deal.id}/move", {"stage_id": stage_id(pipeline, target), name: "a\ud800b"}
+    response = client.post(url, headers={**manager_h, "Content-Type": "application/json"},
+                           data=json.dumps(body, ensure_ascii=True))
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert "lone surrogate" in response.json["fields"][name]
+    assert row_counts() == before

@@ -562,3 +562,11 @@ def test_a_new_deal_straight_into_lost_asks_for_a_reason_with_other(client, logi
                                               "loss_reason_id": "other", "other_reason": "Went bankrupt"})
     assert created.status_code == 302
     assert Deal.query.filter_by(title="Lost lead").one().loss_reason_other == "Went bankrupt"
+
+
+def test_a_loss_reason_id_past_32_bits_is_a_clear_error_not_a_crash(client, login_as, org, pipe):
+    login_as("manager")
+    deal = factories.make_deal(org)
+    response = move(client, deal, stage(pipe, "Closed Lost"), dialog="1", loss_reason_id="99999999999")
+    assert response.status_code == 200 and "is not one of this organisation" in html(response)
+    assert fresh(deal.id).status == "open"
