@@ -68,3 +68,23 @@ def test_the_stage_editor_says_how_many_deals_are_there_on_a_phone(new_page, org
     expect(page.get_by_role("link", name="1 deal in Negotiation")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "stage-editor-phone")
+
+
+def test_a_stuck_import_offers_resume_on_a_phone_and_says_it_will_carry_on(new_page, org):
+    from app.imports.service import confirm_mapping, start_import
+    from app.queue import get_queue
+
+    manager = factories.user(org, "manager")
+    job = start_import(manager, "contacts", "people.csv", "Name,Email\nAda,ada@example.com\n", "", None)
+    confirm_mapping(job, job.mapping)
+    get_queue().empty()  # its wake-up was lost
+    page = new_page(manager, viewport=PHONE)
+    page.goto(f"/imports/{job.id}")
+    resume = page.get_by_role("button", name="Resume the import")
+    expect(resume).to_be_visible()
+    assert resume.bounding_box()["height"] >= 44
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "import-resume-phone")
+    resume.click()
+    expect(page.locator("#flashes")).to_contain_text("carry on from the first row not yet imported")
+    get_queue().empty()
