@@ -57,8 +57,10 @@ def _setup_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
+        from app.auth.sessions import session_is_current
+
         user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
-        return user if user and user.active else None
+        return user if user and user.active and session_is_current(user) else None
 
 
 def _wants_json() -> bool:
