@@ -16,6 +16,8 @@ CSP = (
 def create_app(config_class=Config) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config_class)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):  # limits shared by every process using this Redis
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
