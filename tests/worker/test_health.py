@@ -4,8 +4,10 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import timedelta
 
+import pytest
 from rq import SimpleWorker
 
 from app.extensions import db
@@ -13,6 +15,12 @@ from app.jobs import run_due
 from app.models import WorkerTick, utcnow
 from app.queue import get_queue, queue_name, start_embedded_worker
 from tests.worker.conftest import DOWN_REDIS_URL, ROOT, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _own_queue(monkeypatch):
+    """A queue of this test's own: with REDIS_URL set, never run other tests' leftover jobs."""
+    monkeypatch.setenv("STAGEGATE_QUEUE", f"health-test-{uuid.uuid4().hex[:10]}")
 
 
 def health(client):
