@@ -58,6 +58,8 @@ def serve(url: str, worker_ttl: int) -> None:
     wait = 1.0
     while not stop.is_set():
         worker, started = None, time.monotonic()
+        if stop.is_set():
+            break
         try:  # creating the worker talks to Redis too
             worker = AppWorker([queue_name()], connection=worker_redis(url, worker_ttl), worker_ttl=worker_ttl)
             worker.work(with_scheduler=True, logging_level="INFO")

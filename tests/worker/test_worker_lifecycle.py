@@ -1,5 +1,6 @@
 """`python worker.py` stays up: past RQ's blocking-dequeue timeout, and across a Redis restart."""
 
+import signal
 import time
 
 import pytest
@@ -65,3 +66,12 @@ def test_worker_reconnects_after_a_redis_restart_and_runs_the_work_enqueued_then
     assert run_and_wait(queue, worker, timeout=45)["stale_reminders"]["created"] == 1
     assert worker.process.poll() is None
     assert sorted(t.deal_id for t in counts()[0]) == sorted([first, second])
+
+
+def test_worker_stops_cleanly_on_sigterm(queue, start_worker):
+    worker = start_worker(STAGEGATE_TICK_SECONDS=0, STAGEGATE_WORKER_TTL=SHORT_TTL)
+    # Registries are cleaned inside the work loop, once RQ's signal handlers are in place.
+    wait_for(lambda: "cleaning registries" in worker.output(), 20, what=f"the worker to start:\n{worker.output()}")
+    worker.process.send_signal(signal.SIGTERM)  # what a process supervisor sends
+    assert worker.process.wait(20) == 0, worker.output()
+    assert "warm shut down requested" in worker.output()
