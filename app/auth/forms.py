@@ -16,9 +16,10 @@ class SignupForm(FlaskForm):
 
 
 class ChangePasswordForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    current_password = PasswordField("Current password", validators=[DataRequired(), Length(max=200)],
+                                     render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(
-        "New password", description="At least 8 characters.",
+        "New password", description="At least 8 characters.", render_kw={"autocomplete": "new-password"},
         validators=[DataRequired(), Length(min=8, max=200, message="Use at least 8 characters (at most 200).")])
-    confirm = PasswordField("New password again", validators=[
+    confirm = PasswordField("New password again", render_kw={"autocomplete": "new-password"}, validators=[
         DataRequired(), EqualTo("new_password", message="Type the same new password twice.")])

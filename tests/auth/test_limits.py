@@ -18,7 +18,7 @@ import redis
 
 from app.extensions import db
 from tests import factories
-from tests.worker.conftest import REDIS_URL, ROOT, free_port, wait_for
+from tests.worker.conftest import DOWN_REDIS_URL, REDIS_URL, ROOT, free_port, wait_for
 
 
 class Server:
@@ -106,6 +106,14 @@ def test_without_redis_each_process_counts_alone(org, servers):
     db.session.remove()
     first = servers(REDIS_URL="", LOGIN_RATE_LIMIT="2 per minute")
     assert [first.wrong_sign_in(email) for _ in range(3)] == [422, 422, 429]
+
+
+def test_with_redis_down_sign_in_still_answers_and_is_still_limited(org, servers):
+    """Counters fall back to the process's memory: no 500, and the limit still applies there."""
+    email = factories.user(org, "rep").email
+    db.session.remove()
+    server = servers(REDIS_URL=DOWN_REDIS_URL, LOGIN_RATE_LIMIT="2 per minute")
+    assert [server.wrong_sign_in(email) for _ in range(3)] == [422, 422, 429]
 
 
 def median_sign_in_seconds(client, email, tries=5) -> float:

@@ -10,6 +10,8 @@ NEW_LABEL = re.compile(r"^New password\W*$")  # not "New password again"
 def test_change_password_from_the_account_menu_on_a_phone_says_other_devices_are_signed_out(new_page, org):
     rep = factories.user(org, "rep")
     laptop = new_page(rep, viewport=DESKTOP)
+    laptop.goto("/auth/password")
+    screenshot(laptop, "change-password-desktop")
     page = new_page(rep, viewport=PHONE)
     page.get_by_label(f"Account menu for {rep.name}").click()
     screenshot(page, "account-menu-phone")
