@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench lint install install-dev clean
+.PHONY: run test bench lint install install-dev system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ run: install
 	STAGEGATE_EMBEDDED_WORKER=1 $(BIN)/gunicorn --workers 1 --threads 8 --bind 127.0.0.1:5000 \
 		--access-logfile - --log-level warning wsgi:app
 
-test: install-dev
+# Debian packages first (apt-get as root, else it stops with the command to run), then Python ones.
+system-deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) .ci/system-deps
+
+test: system-deps install-dev
 	$(BIN)/pytest
 
 bench: install-dev

@@ -16,6 +16,8 @@ CSP = (
 def create_app(config_class=Config) -> Flask:
     app = Flask(__name__)
     app.config.from_object(config_class)
+    if not app.config.get("RATELIMIT_STORAGE_URI"):  # limits shared by every process using this Redis
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
@@ -57,8 +59,10 @@ def _setup_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
+        from app.auth.sessions import session_is_current
+
         user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
-        return user if user and user.active else None
+        return user if user and user.active and session_is_current(user) else None
 
 
 def _wants_json() -> bool:

@@ -15,8 +15,13 @@ def run_due() -> dict:
     """Run every periodic sweep once (the worker's tick and `flask run-due`)."""
     app = _app()
     with app.app_context():
+        from rq import get_current_job
+
+        from app.health.service import record_tick
         from app.sweeps import run_all
 
+        if get_current_job() is not None:  # a worker ran this tick (not `flask run-due`): /healthz
+            record_tick()
         return run_all()
 
 

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 _fake_server = fakeredis.FakeServer()
 _connections: dict[str, redis.Redis] = {}
 TICK_SECONDS = 60
+# RQ's worker TTL; its blocking dequeue waits TTL - 15 s, so the worker's socket timeout must be longer.
+WORKER_TTL = 420
 
 
 def queue_name() -> str:
@@ -34,10 +36,26 @@ def get_redis(url: str | None = None) -> redis.Redis:
     url = current_app.config["REDIS_URL"] if url is None else url
     if url not in _connections:
         if url:
-            _connections[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+            # Web requests: a short timeout so a hung Redis delays a request, never blocks it.
+            _connections[url] = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
+                                                     health_check_interval=30)
         else:
             _connections[url] = fakeredis.FakeRedis(server=_fake_server)
     return _connections[url]
+
+
+def worker_redis(url: str, worker_ttl: int = WORKER_TTL) -> redis.Redis:
+    """A connection of the worker's own, whose socket timeout outlasts RQ's blocking dequeue.
+
+    RQ blocks in BLPOP for `worker_ttl - 15` seconds; a shorter socket timeout (the web
+    connection's 5 s) makes RQ log "Redis connection timeout, quitting" and exit. RQ raises
+    the timeout of a pool's *future* connections only, so the worker must not share a pool
+    that already holds short-timeout connections. Keepalive and the health check notice a
+    Redis that restarted, and the dequeue loop reconnects.
+    """
+    dequeue_timeout = max(1, worker_ttl - 15)
+    return redis.Redis.from_url(url, socket_timeout=dequeue_timeout + 10, socket_connect_timeout=5,
+                                socket_keepalive=True, health_check_interval=30)
 
 
 def get_queue(name: str | None = None) -> Queue:

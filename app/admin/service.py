@@ -1,6 +1,6 @@
 """People and API keys: the admin's rules for adding, changing and revoking them."""
 
-from app.auth.service import AccountError, check_password, create_api_key, create_user
+from app.auth.service import AccountError, check_password, create_api_key, create_user, end_sessions
 from app.extensions import db
 from app.models import ROLES, ApiKey, User, utcnow
 
@@ -53,19 +53,21 @@ def set_active(actor: User, user: User, active: bool) -> User:
             raise AdminError("You cannot deactivate yourself. Ask another admin to do it.")
         if user.role == "admin" and _other_active_admins(user) == 0:
             raise AdminError(f"{user.name} is the last admin. Make someone else an admin first.")
+    if user.active and not active:
+        end_sessions(user, commit=False)  # signed out now, and still out if reactivated later
     user.active = bool(active)
     db.session.commit()
     return user
 
 
 def reset_password(user: User, password) -> User:
-    """Set a new password chosen by the admin; the user signs in with it."""
+    """Set a new password chosen by the admin; the user's sessions end and they sign in with it."""
     try:
         check_password(password)
     except AccountError as exc:
         raise AdminError("Please choose another password.", exc.fields) from None
     user.set_password(password)
-    db.session.commit()
+    end_sessions(user)
     return user
 
 

@@ -16,6 +16,7 @@ from app.admin.service import (
     revoke_key,
     set_active,
 )
+from app.auth.sessions import sign_in
 from app.models import ApiKey, User
 from app.tenancy import get_or_404, role_required
 
@@ -95,8 +96,14 @@ def set_active_view(user_id):
 def reset_password_view(user_id):
     """Set a new password for a person."""
     password = PasswordForm().password.data or ""
-    return _user_action(user_id, lambda u: reset_password(u, password),
-                        lambda u: f"New password set for {u.name}. Share it privately.")
+
+    def reset(user):
+        reset_password(user, password)  # ends every session of that user
+        if user.id == current_user.id:
+            sign_in(user)  # an admin resetting their own password stays signed in here
+
+    return _user_action(user_id, reset, lambda u: f"New password set for {u.name}; their sessions ended. "
+                                                  "Share it privately.")
 
 
 @bp.route("/api-keys")

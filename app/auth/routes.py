@@ -1,11 +1,12 @@
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
 from app.auth import bp
-from app.auth.forms import LoginForm, SignupForm
-from app.auth.service import AccountError, authenticate, create_organization
+from app.auth.forms import ChangePasswordForm, LoginForm, SignupForm
+from app.auth.service import AccountError, authenticate, change_password, create_organization
+from app.auth.sessions import sign_in, sign_out_everywhere
 from app.extensions import limiter
 from app.models import User
 
@@ -30,7 +31,7 @@ def login():
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user:
-            login_user(user)
+            sign_in(user)
             return redirect(safe_next(request.args.get("next")))
         form.password.errors.append("Email or password is not right.")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
@@ -49,7 +50,7 @@ def signup():
             for name, message in exc.fields.items():
                 getattr(form, {"name": "org_name"}.get(name, name), form.email).errors.append(message)
         else:
-            login_user(User.query.filter_by(org_id=org.id).first())
+            sign_in(User.query.filter_by(org_id=org.id).first())
             flash(f"Welcome to Stagegate, {org.name}. Start with a pipeline template.", "success")
             return redirect(url_for("admin.pipelines"))
     status = 200 if request.method == "GET" else 422
@@ -59,7 +60,27 @@ def signup():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out."""
-    logout_user()
-    flash("You are signed out.", "info")
+    """Sign out: this session and every other one of this user (other devices, copied cookies)."""
+    sign_out_everywhere(current_user)
+    flash("You are signed out on every device.", "info")
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+def password():
+    """Change your own password; your other sessions end, this one stays signed in."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = current_user._get_current_object()
+            change_password(user, form.current_password.data, form.new_password.data)
+        except AccountError as exc:
+            for name, message in exc.fields.items():
+                getattr(form, name).errors.append(message)
+        else:
+            sign_in(user)
+            flash("Password changed. You were signed out on your other devices.", "success")
+            return redirect(url_for("main.home"))
+    return render_template("auth/password.html", form=form), 200 if request.method == "GET" else 422

@@ -1,8 +1,12 @@
 """Organisations and users: sign-up, adding people, passwords."""
 
 import re
+import secrets
+from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models import ROLES, Organization, User
@@ -101,10 +105,48 @@ def create_user(org, email, name, role, password) -> User:
     return user
 
 
+@lru_cache(maxsize=4)
+def _dummy_hash(method: str) -> str:
+    return generate_password_hash(secrets.token_urlsafe(16), method=method)
+
+
 def authenticate(email, password) -> User | None:
+    """Return the active user with this email and password, else None.
+
+    Unknown emails and deactivated users cost one password hash too (against a dummy hash
+    made with the configured method), so the answer's timing does not tell who has an account.
+    """
+    password = str(password or "")
     user = User.query.filter_by(email=str(email or "").strip().lower()).first()
-    if user is None or not user.active or not user.check_password(str(password or "")):
+    if user is None:
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if has_app_context() else "scrypt"
+        check_password_hash(_dummy_hash(method), password)
         return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def end_sessions(user: User, commit: bool = True) -> None:
+    """End every session of `user` (sign-out, password change or reset, deactivation)."""
+    user.session_epoch = User.session_epoch + 1  # in SQL: two at once both count
+    if commit:
+        db.session.commit()
+
+
+def change_password(user: User, current, new) -> User:
+    """Change the user's own password after checking the current one; end their sessions."""
+    errors = {}
+    if not user.check_password(str(current or "")):
+        errors["current_password"] = "is not your current password"
+    try:
+        check_password(new)
+    except AccountError as exc:
+        errors["new_password"] = exc.fields["password"]
+    if errors:
+        raise AccountError(errors)
+    user.set_password(new)
+    end_sessions(user)
     return user
 
 

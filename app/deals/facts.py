@@ -1,11 +1,12 @@
 """Typed deal facts: parse and validate a value against its field definition."""
 
-import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
 
 from email_validator import EmailNotValidError, validate_email
+
+from app.pipelines.patterns import PatternError, full_match
 
 MAX_TEXT = 500
 MAX_LONG_TEXT = 10_000
@@ -55,9 +56,11 @@ def _text(field, raw, limit) -> str:
         raise FactError(f"must be at most {limit:,} characters")
     if field.pattern and value:
         try:
-            matched = re.fullmatch(field.pattern, value)
-        except re.error:  # an admin's broken pattern must not turn every save into a 500
+            matched = full_match(field.pattern, value)  # RE2: linear time, whatever the pattern
+        except PatternError:  # saved before RE2 checked patterns: a message, never a 500
             raise FactError("cannot be checked: the field's pattern is broken; ask an admin") from None
+        except UnicodeEncodeError:
+            raise FactError("contains characters that are not valid text") from None
         if not matched:
             raise FactError("is not in the expected format")
     return value

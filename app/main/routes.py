@@ -21,5 +21,8 @@ def home():
 
 @bp.route("/healthz")
 def healthz():
-    """Answer ok for load balancers and the run command's readiness check."""
-    return {"status": "ok"}
+    """Report the database, Redis and the worker's last tick; 503 when any fails (for supervisors)."""
+    from app.health.service import health
+
+    report, status = health()
+    return report, status, {"Cache-Control": "no-store"}

@@ -12,6 +12,7 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
+from app.models.health import WorkerTick
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -29,4 +30,5 @@ __all__ = [
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
+    "WorkerTick",
 ]

@@ -31,6 +31,8 @@ class User(UserMixin, TenantMixin, db.Model):
     password_hash = db.Column(db.String(256), nullable=False)
     role = db.Column(db.String(10), nullable=False, default="rep")
     active = db.Column(db.Boolean, nullable=False, default=True)
+    # Every session carries the epoch it began in; raising it ends all of this user's sessions.
+    session_epoch = db.Column(db.Integer, nullable=False, default=0, server_default="0")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
     org = db.relationship(Organization)

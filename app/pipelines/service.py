@@ -14,6 +14,7 @@ from app.models import (
     StageRequirement,
 )
 from app.pipelines.catalog import LOSS_REASONS, REQUIREMENT_SETS, TEMPLATES
+from app.pipelines.patterns import PatternError, compile_pattern
 
 
 class PipelineError(Exception):
@@ -417,9 +418,10 @@ def save_field(pipeline: Pipeline, data: dict, field: FieldDef | None = None) ->
         pattern = _clean_text(data.get("pattern"), "pattern", 200, errors) or None
         if pattern and "pattern" not in errors:
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                errors["pattern"] = f"is not a valid regular expression ({exc})"
+                compile_pattern(pattern)
+            except PatternError as exc:
+                errors["pattern"] = (f"is not a valid regular expression ({exc}). Patterns run on RE2: "
+                                     "no lookarounds or backreferences.")
     key = field.key if field is not None else slug_key(label)
     if label and "label" not in errors:
         clash = next((f for f in FieldDef.query.filter_by(pipeline_id=pipeline.id) if f is not field

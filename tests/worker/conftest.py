@@ -1,9 +1,12 @@
 """A real worker process (python worker.py) against the local Redis and the suite's database."""
 
+import atexit
 import contextlib
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +18,53 @@ import redis
 from rq import Queue
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("STAGEGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 DOWN_REDIS_URL = "redis://127.0.0.1:6390/0"  # nothing listens here
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RedisServer:
+    """A redis-server of a test's own on a free loopback port, in memory only; it can be restarted."""
+
+    def __init__(self, port: int | None = None):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("these tests need redis-server: apt-get install -y redis-server (make test does this)")
+        self.binary, self.port, self.process = binary, port or free_port(), None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen([self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                                         "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        connection = redis.Redis(port=self.port, socket_connect_timeout=1)
+        wait_for(lambda: _pings(connection), 10, what=f"redis-server on port {self.port}")
+        connection.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+def _pings(connection) -> bool:
+    try:
+        return connection.ping()
+    except redis.RedisError:
+        return False
+
+
+def _suite_redis_url() -> str:
+    """STAGEGATE_TEST_REDIS_URL, else a private redis-server for this run (a fresh machine runs none)."""
+    if os.environ.get("STAGEGATE_TEST_REDIS_URL"):
+        return os.environ["STAGEGATE_TEST_REDIS_URL"]
+    server = RedisServer().start()
+    atexit.register(server.stop)
+    return server.url
 
 
 def wait_for(predicate, timeout=15.0, interval=0.1, what="condition"):
@@ -63,6 +111,9 @@ class WorkerProcess:
                 os.killpg(self.process.pid, sig)
             self.process.wait(10)
         self.handle.close()
+
+
+REDIS_URL = _suite_redis_url()
 
 
 @pytest.fixture

@@ -1,0 +1,1 @@
+"""Health: the worker's tick and the checks /healthz reports."""
