@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from flask import request
 
 from app.api.errors import ApiInvalid, BadBody
+from app.ids import MAX_ID
 
-MAX_ID = 2**31 - 1
 MAX_PAGE = 100_000
 PAGE_SIZE = 50
 
@@ -24,7 +24,33 @@ def json_object() -> dict:
         raise BadBody("The request body must be JSON.") from None
     if not isinstance(body, dict):
         raise BadBody("The request body must be a JSON object.")
+    bad = {str(key)[:64].encode("utf-8", "backslashreplace").decode(): SURROGATE_MESSAGE
+           for key, value in body.items() if has_lone_surrogate(key) or has_lone_surrogate(value)}
+    raise_if(bad)
     return body
+
+
+# JSON may spell a lone UTF-16 surrogate ("\\ud800"); it is not text, cannot be stored in PostgreSQL
+# or written as UTF-8, so it is refused with the key that holds it rather than stored or stripped.
+SURROGATE_MESSAGE = "must be valid Unicode text (it contains a lone surrogate such as \\ud800)"
+
+
+def has_lone_surrogate(value) -> bool:
+    """Tell whether a parsed JSON value holds, at any depth, a string with a lone surrogate."""
+    stack = [value]  # iterative: a deeply nested body must not exhaust the recursion limit
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def check_keys(body: dict, allowed, errors: dict, hints: dict | None = None) -> None:
