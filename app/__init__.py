@@ -99,6 +99,8 @@ def _register_errors(app: Flask) -> None:
         if code == 429:
             retry = getattr(error, "retry_after", None) or 60
             response.headers["Retry-After"] = str(int(retry))
+        if code == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 requires it
         return response
 
     for code in messages:
