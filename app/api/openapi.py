@@ -156,14 +156,27 @@ SCHEMAS = {
     },
 }
 
-# A created deal's id feeds the operations on that deal, so stateful testing (and a reader)
-# can chain them: create, then read, edit, move and list its history.
+# A deal answer's id (and version) feed the operations on that deal, so stateful testing (and
+# a reader) can chain them: create, then read, edit, move and list its history. A listed
+# pipeline's id feeds deal creation.
 DEAL_LINKS = {
     "GetDeal": {"operationId": "getDeal", "parameters": {"deal_id": "$response.body#/id"}},
-    "UpdateDeal": {"operationId": "updateDeal", "parameters": {"deal_id": "$response.body#/id"}},
-    "MoveDeal": {"operationId": "moveDeal", "parameters": {"deal_id": "$response.body#/id"}},
+    "UpdateDeal": {"operationId": "updateDeal", "parameters": {"deal_id": "$response.body#/id"},
+                   "requestBody": {"version": "$response.body#/version"}},
+    "MoveDeal": {"operationId": "moveDeal", "parameters": {"deal_id": "$response.body#/id"},
+                 "requestBody": {"version": "$response.body#/version"}},
     "ListTransitions": {"operationId": "listTransitions", "parameters": {"deal_id": "$response.body#/id"}},
 }
+PIPELINE_LINKS = {
+    "CreateDeal": {"operationId": "createDeal",
+                   "requestBody": {"pipeline_id": "$response.body#/0/id", "stage_id": "$response.body#/0/stages/0/id"},
+                   "description": "Create a deal in the first listed pipeline's first stage."},
+}
+# The first deal of a page feeds the operations on a deal too.
+LISTED_DEAL_LINKS = {name: {**link, "parameters": {"deal_id": "$response.body#/items/0/id"},
+                            **({"requestBody": {"version": "$response.body#/items/0/version"}}
+                               if "requestBody" in link else {})}
+                     for name, link in DEAL_LINKS.items()}
 
 
 def _deal_answer(description: str) -> dict:
@@ -176,7 +189,8 @@ CONFLICT = error("409", "The version sent is not the deal's current version.", "
 PATHS = {
     "/pipelines": {"get": {
         "operationId": "listPipelines", "summary": "Active pipelines with stages, requirements and fields.",
-        "responses": {"200": json_response({"type": "array", "items": ref("Pipeline")}, "Pipelines.")},
+        "responses": {"200": {**json_response({"type": "array", "items": ref("Pipeline")}, "Pipelines."),
+                              "links": PIPELINE_LINKS}},
     }},
     "/deals": {
         "get": {
@@ -184,7 +198,8 @@ PATHS = {
             "parameters": [query_id("pipeline_id", "Only this pipeline."), query_id("stage_id", "Only this stage."),
                            query("status", {"enum": ["open", "won", "lost"]}, "Only this status."),
                            query_email("owner_email", "Only this owner's deals."), PAGE],
-            "responses": {"200": json_response(page_of("Deal"), "One page of deals."),
+            "responses": {"200": {**json_response(page_of("Deal"), "One page of deals."),
+                                  "links": LISTED_DEAL_LINKS},
                           "422": error("422", "A filter is not valid.", "Invalid")},
         },
         "post": {
