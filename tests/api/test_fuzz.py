@@ -206,3 +206,20 @@ def test_a_patch_with_one_bad_fact_names_only_that_fact(client, org, admin_h):
         "version": version, "facts": {"next_steps": "", "budget_range": "lots"}})
     assert response.json["fields"] == {"budget_range": "must be a number",
                                        "next_steps": f"is required while the deal is in {qualified.name}"}
+
+
+@pytest.mark.parametrize("method, url", [("post", "/api/v1/deals"), ("patch", "/api/v1/deals/{d}"),
+                                         ("post", "/api/v1/deals/{d}/move")])
+def test_a_body_over_the_size_limit_is_413_json_and_writes_nothing(app, client, org, admin_h, method, url):
+    deal = factories.make_deal(org, owner=factories.user(org, "admin"))
+    before = row_counts()
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    app.config["MAX_CONTENT_LENGTH"] = 10_000  # the same check as the real 60 MB, at a size a test can send
+    try:
+        body = json.dumps({"pipeline_id": deal.pipeline_id, "title": "x" * 20_000, "version": 1, "stage_id": 1})
+        response = getattr(client, method)(url.format(d=deal.id), headers={**admin_h, "Content-Type":
+                                                                          "application/json"}, data=body)
+    finally:
+        app.config["MAX_CONTENT_LENGTH"] = limit
+    assert response.status_code == 413 and response.json["error"] == "too_large"
+    assert row_counts() == before
