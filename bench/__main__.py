@@ -14,7 +14,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, stale
+from bench import import_csv, odd_input, stale
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
@@ -91,6 +91,8 @@ def main() -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     failed = run_import_and_stale(url)
+    print()
+    odd_input.main()
     print("\nCaveat: 2 shared cores, other processes running; figures are noisy.")
     return 1 if failed else 0
 

@@ -25,12 +25,19 @@ def _reject_constant(name):
 
 def json_object() -> dict:
     """Return the request body as a JSON object; 400 bad_request when it is not one."""
+    return parse_json_object(request.get_data(cache=True) or b"")
+
+
+def parse_json_object(raw: bytes) -> dict:
+    """Parse a body into a JSON object: 400 when it is not one, 422 naming a key holding a lone surrogate."""
     try:
-        body = json.loads(request.get_data(cache=True) or b"", parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, RecursionError):
         raise BadBody("The request body must be JSON.") from None
     if not isinstance(body, dict):
         raise BadBody("The request body must be a JSON object.")
+    if not SURROGATE_ESCAPE.search(raw):  # UTF-8 cannot carry one; only a \uD800-\uDFFF escape can
+        return body
     bad = {str(key)[:64].encode("utf-8", "backslashreplace").decode(): SURROGATE_MESSAGE
            for key, value in body.items() if has_lone_surrogate(key) or has_lone_surrogate(value)}
     raise_if(bad)
@@ -39,6 +46,7 @@ def json_object() -> dict:
 
 # JSON may spell a lone UTF-16 surrogate ("\\ud800"); it is not text, cannot be stored in PostgreSQL
 # or written as UTF-8, so it is refused with the key that holds it rather than stored or stripped.
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 SURROGATE_MESSAGE = "must be valid Unicode text (it contains a lone surrogate such as \\ud800)"
 
 

@@ -165,3 +165,42 @@ def test_options_answers_with_the_methods_without_a_key(client):
     assert set(response.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "OPTIONS", "PATCH"}
     assert set(client.options("/api/v1/deals").headers["Allow"].replace(" ", "").split(",")) == {
         "GET", "HEAD", "OPTIONS", "POST"}
+
+
+def _conforms(doc, method, path, response):
+    from jsonschema import Draft202012Validator
+
+    documented = doc["paths"][path][method]["responses"]
+    assert str(response.status_code) in documented, (method, path, response.status_code)
+    schema = documented[str(response.status_code)]["content"]["application/json"]["schema"]
+    Draft202012Validator({**schema, "components": doc["components"]}).validate(response.json)
+    for header in documented[str(response.status_code)].get("headers", {}):
+        assert header in response.headers, (method, path, header)
+    return response.json["error"]
+
+
+def test_each_error_answer_is_the_documented_one(app, client, org, admin_h, doc):
+    deal = factories.make_deal(org, owner=factories.user(org, "admin"))
+    pipeline = factories.pipeline(org)
+    seen = set()
+    cases = [
+        ("post", "/deals", "/api/v1/deals", {"data": b"{not json", "content_type": "application/json"}),
+        ("get", "/deals/{deal_id}", f"/api/v1/deals/{deal.id}", {"headers": {}}),
+        ("get", "/deals/{deal_id}", "/api/v1/deals/2147483647", {}),
+        ("patch", "/deals/{deal_id}", f"/api/v1/deals/{deal.id}", {"json": {"version": deal.version + 5}}),
+        ("post", "/deals", "/api/v1/deals", {"json": {"pipeline_id": pipeline.id, "title": " "}}),
+        ("post", "/deals", "/api/v1/deals", {"json": {"pipeline_id": pipeline.id, "title": "No facts"}}),
+        ("get", "/tasks", "/api/v1/tasks?deal_id=0", {}),
+    ]
+    for method, path, url, kwargs in cases:
+        headers = kwargs.pop("headers", admin_h)
+        seen.add(_conforms(doc, method, path, getattr(client, method)(url, headers=headers, **kwargs)))
+    assert seen == {"bad_request", "unauthorized", "not_found", "conflict", "invalid", "gate"}
+    limit = app.config["API_RATE_LIMIT"]
+    app.config["API_RATE_LIMIT"] = "2 per minute"
+    try:
+        answers = [client.get("/api/v1/pipelines", headers=admin_h) for _ in range(3)]
+    finally:
+        app.config["API_RATE_LIMIT"] = limit
+    assert _conforms(doc, "get", "/pipelines", answers[-1]) == "rate_limited"
+    assert int(answers[-1].headers["Retry-After"]) > 0
