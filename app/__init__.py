@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.htmx import add_vary, is_htmx
-from app.ids import BoundedIntConverter
+from app.ids import BoundedIntConverter, parse_id
 from config import Config
 
 CSP = (
@@ -61,7 +61,8 @@ def _setup_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id):
-        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+        user_id = parse_id(user_id)
+        user = db.session.get(User, user_id) if user_id else None
         return user if user and user.active else None
 
 

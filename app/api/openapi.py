@@ -2,9 +2,14 @@
 
 This module holds the core operations (pipelines, deals, tasks). Each other area keeps its
 operations in `app/api/openapi_<area>.py`, exposing `PATHS` and `SCHEMAS`, and joins the
-document with ONE line in the AREAS block at the bottom. `document()` then completes every
+document with ONE line in the AREAS block below. `document()` then completes every
 operation the same way (the key's 401/429, a body's 400/413/422, a path id's 404), so an
-area documents only what is its own. tests/api/test_schemathesis.py fuzzes whatever is here.
+area documents only what is its own: its 2xx answers (with links from a created object's id to
+the operations on it), and errors with codes of its own, e.g.
+`json_response(error_schema("unknown_contact"), "...")` for a 404 or `error_schema("already_enrolled")`
+for a 409. Build request schemas from openapi_base (ID, EMAIL, text(), nullable()) with the
+bounds the code enforces. tests/api/test_schemathesis.py fuzzes whatever is here, and
+tests/api/test_openapi_bounds.py needs a valid baseline body for each new operation.
 """
 
 from flask import jsonify, request

@@ -204,3 +204,23 @@ def test_each_error_answer_is_the_documented_one(app, client, org, admin_h, doc)
         app.config["API_RATE_LIMIT"] = limit
     assert _conforms(doc, "get", "/pipelines", answers[-1]) == "rate_limited"
     assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+def test_an_area_joins_with_one_line_and_gets_the_shared_answers(monkeypatch):
+    import types
+
+    from app.api import openapi
+    from app.api.openapi_base import ID, body, json_response, path_id
+
+    monkeypatch.setattr(openapi, "PATHS", dict(openapi.PATHS))
+    monkeypatch.setattr(openapi, "SCHEMAS", dict(openapi.SCHEMAS))
+    area = types.SimpleNamespace(__name__="openapi_things", SCHEMAS={"ThingIn": {"type": "object"}}, PATHS={
+        "/things/{thing_id}": {"post": {"operationId": "poke", "parameters": [path_id("thing_id")],
+                                        "requestBody": body("ThingIn"),
+                                        "responses": {"200": json_response(ID, "Poked.")}}}})
+    openapi._area(area)
+    responses = openapi.document()["paths"]["/things/{thing_id}"]["post"]["responses"]
+    assert set(responses) == {"200", "400", "401", "404", "413", "422", "429"}
+    validate(openapi.document())
+    with pytest.raises(AssertionError, match="redefines"):
+        openapi._area(area)
