@@ -1,10 +1,13 @@
 """Stagegate application factory."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.htmx import add_vary, is_htmx
+from app.ids import BoundedIntConverter, parse_id
 from config import Config
 
 CSP = (
@@ -18,6 +21,7 @@ def create_app(config_class=Config) -> Flask:
     app.config.from_object(config_class)
     if not app.config.get("RATELIMIT_STORAGE_URI"):  # limits shared by every process using this Redis
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+    app.url_map.converters["int"] = BoundedIntConverter  # ids past 2**31 - 1: 404
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
@@ -61,7 +65,8 @@ def _setup_login(app: Flask) -> None:
     def load_user(user_id):
         from app.auth.sessions import session_is_current
 
-        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
+        user_id = parse_id(user_id)
+        user = db.session.get(User, user_id) if user_id else None
         return user if user and user.active and session_is_current(user) else None
 
 
@@ -99,6 +104,8 @@ def _register_errors(app: Flask) -> None:
         if code == 429:
             retry = getattr(error, "retry_after", None) or 60
             response.headers["Retry-After"] = str(int(retry))
+        if code == 405 and getattr(error, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))  # RFC 9110 requires it
         return response
 
     for code in messages:
@@ -111,7 +118,21 @@ def _register_errors(app: Flask) -> None:
         flash("Your form expired. Please try again.", "error")
         if is_htmx():
             return render_template("error.html", code=400, message="Your form expired; reload the page."), 400
-        return redirect(request.referrer or url_for("main.home"))
+        return redirect(_same_site_referrer() or url_for("main.home"))
+
+
+def _same_site_referrer() -> str | None:
+    """The Referer's path and query when it is a page of this site; None for any other site."""
+    try:
+        parts = urlsplit(request.referrer or "")
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
+        return None
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return None
+    return path + (f"?{parts.query}" if parts.query else "")
 
 
 def _security_headers(app: Flask) -> None:

@@ -6,6 +6,7 @@ from flask import abort, g
 from flask_login import current_user, login_required
 
 from app.extensions import db
+from app.ids import parse_id
 
 
 def current_actor():
@@ -16,8 +17,9 @@ def current_actor():
 def get_or_404(model, object_id, org_id=None):
     """Load `model` by id within the actor's organisation; another tenant's object is a 404."""
     org_id = org_id if org_id is not None else current_actor().org_id
-    # Ids past 64 bits (a URL can carry any number) cannot exist and would overflow the driver.
-    obj = db.session.get(model, object_id) if isinstance(object_id, int) and 0 < object_id < 2**63 else None
+    # Ids past the INTEGER range cannot exist; PostgreSQL would refuse the comparison (a 500).
+    object_id = parse_id(object_id)
+    obj = db.session.get(model, object_id) if object_id is not None else None
     if obj is None or obj.org_id != org_id:
         abort(404)
     return obj

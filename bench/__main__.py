@@ -14,7 +14,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, import_placement, security, stale
+from bench import import_csv, import_placement, odd_input, security, stale
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
@@ -93,6 +93,7 @@ def main() -> int:
     failed = run_import_and_stale(url)
     print()
     security.main()  # field patterns on RE2 vs Python re; sign-in time, known vs unknown email
+    odd_input.main()
     print("\nCaveat: 2 shared cores, other processes running; figures are noisy.")
     return 1 if failed else 0
 

@@ -2,6 +2,7 @@
 
 from app.auth.service import AccountError, check_password, create_api_key, create_user, end_sessions
 from app.extensions import db
+from app.ids import parse_id
 from app.models import ROLES, ApiKey, User, utcnow
 
 
@@ -78,7 +79,8 @@ def org_api_keys(org_id: int) -> list[ApiKey]:
 
 def create_key(org, user_id, name) -> tuple[str, ApiKey]:
     """Create an API key acting as an active user; return the raw key (shown once) and its row."""
-    user = db.session.get(User, int(user_id)) if str(user_id or "").isdigit() else None
+    user_id = parse_id(user_id)
+    user = db.session.get(User, user_id) if user_id else None
     if user is None or user.org_id != org.id or not user.active:
         raise AdminError("Choose an active user of your organisation.", {"user_id": "must be an active user"})
     try:

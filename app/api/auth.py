@@ -69,6 +69,8 @@ def authenticate():
     view = current_app.view_functions.get(request.endpoint)
     if view is not None and getattr(view, "api_public", False):
         return None
+    if request.method == "OPTIONS":  # Flask's automatic answer: the Allow header, no data
+        return None
     token = bearer_token()
     key = find_key(token) if token else None
     if key is None:

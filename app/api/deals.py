@@ -1,10 +1,15 @@
 """API: create, list, read, edit and move deals, all through the gate service."""
 
+import re
+
 from email_validator import EmailNotValidError, validate_email
 from flask import jsonify, url_for
 
 from app.api import bp
 from app.api.parse import (
+    AMOUNT_PATTERN,
+    CURRENCY_PATTERN,
+    EMAIL_MAX,
     check_keys,
     id_value,
     json_object,
@@ -17,9 +22,21 @@ from app.api.parse import (
     raise_if,
     text_value,
     time_value,
-    whole_number,
+    version_value,
 )
-from app.deals.service import Forbidden, create_deal, move_deal, update_deal
+from app.deals.facts import parse_facts
+from app.deals.service import (
+    MAX_AMOUNT,
+    MAX_REASON,
+    MAX_TITLE,
+    Forbidden,
+    Invalid,
+    _clean_title,
+    _fields_by_key,
+    create_deal,
+    move_deal,
+    update_deal,
+)
 from app.extensions import db
 from app.models import Contact, Deal, Pipeline, Stage, StageTransition, User, iso
 from app.tenancy import current_actor, get_or_404, scoped
@@ -50,10 +67,41 @@ def deal_json(deal: Deal) -> dict:
 
 
 def _amount(body: dict, errors: dict):
+    """The amount as the document describes it: a decimal string, a number, "" or null."""
     value = body.get("amount")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
-        errors["amount"] = 'must be a decimal string such as "12500.00"'
-    return value
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(AMOUNT_PATTERN, value):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < MAX_AMOUNT:
+        return value
+    errors["amount"] = 'must be a decimal string such as "12500.00", from 0 to 999,999,999,999.99'
+    return None
+
+
+def _currency(body: dict, errors: dict):
+    value = text_value(body, "currency", errors, limit=3)
+    if value is not None and not re.fullmatch(CURRENCY_PATTERN, value):
+        errors["currency"] = "must be a three-letter currency code"
+        return None
+    return value or None
+
+
+def _also_service_errors(errors: dict, pipeline_id, title, facts) -> dict:
+    """When the API layer refuses a field, add what the service would say about the title and
+    facts too (with its own validators), so one answer names every bad field."""
+    if not errors:
+        return errors
+    found = {}
+    if title is not None:
+        try:
+            _clean_title(title)
+        except Invalid as exc:
+            found.update(exc.fields)
+    pipeline = scoped(Pipeline).filter_by(id=pipeline_id).first() if pipeline_id else None
+    if pipeline is not None and isinstance(facts, dict):
+        found.update(parse_facts(_fields_by_key(pipeline), facts)[1])
+    return {**found, **errors}
 
 
 def _owner(email, errors: dict):
@@ -77,7 +125,7 @@ def _contact_email(email, errors: dict):
 
 def _override_reason(body: dict, errors: dict) -> str:
     """Read `override_reason`; only a manager's or an admin's key may send one."""
-    value = text_value(body, "override_reason", errors, limit=2000) or ""
+    value = text_value(body, "override_reason", errors, limit=MAX_REASON) or ""
     if value.strip() and not current_actor().has_role("manager"):
         raise Forbidden("Only an admin's or a manager's API key can override the gate (override_reason); "
                         "send the missing facts instead.")
@@ -103,19 +151,19 @@ def create():
     check_keys(body, CREATE_KEYS, errors)
     pipeline_id = id_value(body, "pipeline_id", errors, required=True)
     stage_id = id_value(body, "stage_id", errors)
-    title = text_value(body, "title", errors)
+    title = text_value(body, "title", errors, limit=MAX_TITLE)
     if "title" not in errors and title is None:
         errors["title"] = "is required"
     amount = _amount(body, errors)
-    currency = text_value(body, "currency", errors, limit=100)
-    owner = _owner(text_value(body, "owner_email", errors, limit=254), errors)
-    contact_email = _contact_email(text_value(body, "contact_email", errors, limit=254), errors)
+    currency = _currency(body, errors)
+    owner = _owner(text_value(body, "owner_email", errors, limit=EMAIL_MAX), errors)
+    contact_email = _contact_email(text_value(body, "contact_email", errors, limit=EMAIL_MAX), errors)
     facts = object_value(body, "facts", errors)
-    reason = text_value(body, "reason", errors, limit=2000)
+    reason = text_value(body, "reason", errors, limit=MAX_REASON)
     override_reason = _override_reason(body, errors)
     created_at = time_value(body, "created_at", errors)
     stage_entered_at = time_value(body, "stage_entered_at", errors)
-    raise_if(errors)
+    raise_if(_also_service_errors(errors, pipeline_id, title, facts))
     pipeline = get_or_404(Pipeline, pipeline_id)
     if pipeline.archived:
         raise_if({"pipeline_id": "is archived"})
@@ -170,18 +218,14 @@ def edit(deal_id):
     body = json_object()
     errors = {}
     check_keys(body, PATCH_KEYS, errors, PATCH_HINTS)
-    version = body.get("version")
-    if version is None:
-        errors["version"] = "is required (the version you read)"
-    elif not whole_number(version):
-        errors["version"] = "must be a whole number"
-    title = text_value(body, "title", errors)
+    version = version_value(body, errors, required=True)
+    title = text_value(body, "title", errors, limit=MAX_TITLE)
     if "title" in body and title is None and "title" not in errors:
         title = ""  # null: the service says a title is required
     amount = _amount(body, errors)
     if "facts" in body and not isinstance(body["facts"], dict):
         errors["facts"] = "must be an object of field keys to values"
-    raise_if(errors)
+    raise_if(_also_service_errors(errors, deal.pipeline_id, title, body.get("facts")))
     update_deal(
         deal, current_actor(), version=version, title=title,
         # An explicit null clears the amount; an absent key leaves it alone.
@@ -200,11 +244,9 @@ def move(deal_id):
     check_keys(body, MOVE_KEYS, errors)
     stage_id = id_value(body, "stage_id", errors, required=True)
     loss_reason_id = id_value(body, "loss_reason_id", errors)
-    version = body.get("version")
-    if version is not None and not whole_number(version):
-        errors["version"] = "must be a whole number"
+    version = version_value(body, errors, required=False)
     facts = object_value(body, "facts", errors)
-    reason = text_value(body, "reason", errors, limit=2000)
+    reason = text_value(body, "reason", errors, limit=MAX_REASON)
     at = time_value(body, "at", errors)
     override_reason = _override_reason(body, errors)
     raise_if(errors)

@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from app.deals.service import Forbidden, Invalid
 from app.extensions import db
+from app.ids import parse_id
 from app.models import (
     CONTACT_ROLES,
     Activity,
@@ -207,8 +208,8 @@ def _contact_ref(org_id: int, ref, owner_id) -> Contact:
     ref = str(ref or "").strip()
     if not ref:
         raise Invalid({"contact": "is required: type an email or pick a contact"})
-    if ref.isdigit():
-        contact = Contact.query.filter_by(org_id=org_id, id=int(ref)).first()
+    if ref.isascii() and ref.isdigit():
+        contact = Contact.query.filter_by(org_id=org_id, id=parse_id(ref)).first() if parse_id(ref) else None
         if contact is None:
             raise Invalid({"contact": "is not a contact of this organisation"})
         return contact

@@ -15,6 +15,7 @@ from sqlalchemy.orm import lazyload, selectinload
 
 from app.deals.facts import is_met
 from app.extensions import db
+from app.ids import parse_id
 from app.models import Company, Deal, Pipeline, Stage, User, utcnow
 from app.tenancy import scoped
 
@@ -93,8 +94,8 @@ def parse_filters(args, actor) -> Filters:
     owner = (args.get("owner") or "").strip()
     if owner == "all":
         owner_id = None
-    elif owner.isdigit() and len(owner) < 12:
-        owner_id = int(owner)
+    elif parse_id(owner):
+        owner_id = parse_id(owner)
     else:
         owner_id = None if actor.has_role("manager") else actor.id
     return Filters(owner_id=owner_id, q=(args.get("q") or "").strip()[:MAX_QUERY])

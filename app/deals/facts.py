@@ -48,10 +48,20 @@ def _decimal(raw) -> Decimal:
     return number
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text(field, raw, limit) -> str:
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise FactError("must be text")
     value = str(raw).strip()
+    if not value.isascii() and not _encodable(value):
+        raise FactError("must be valid text (it contains a broken character such as a lone surrogate)")
     if len(value) > limit:
         raise FactError(f"must be at most {limit:,} characters")
     if field.pattern and value:

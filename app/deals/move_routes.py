@@ -17,6 +17,7 @@ from app.deals.service import (
 )
 from app.extensions import db
 from app.htmx import is_htmx
+from app.ids import parse_id
 from app.models import Deal, Stage
 from app.tenancy import get_or_404
 
@@ -25,8 +26,7 @@ FIELD_NAMES = {"stage_id": "Stage", "version": "Version", "reason": "Reason",
 
 
 def _int_or_none(raw):
-    raw = (raw or "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 12 else None
+    return parse_id(raw)
 
 
 def _message(exc: Invalid) -> str:

@@ -18,6 +18,7 @@ from app.deals.forms import NewDealForm, read_loss_reason
 from app.deals.losses import listed_reasons
 from app.deals.service import GateRefused, Invalid, create_deal, requirements_from_start
 from app.htmx import is_htmx
+from app.ids import parse_id
 from app.models import Pipeline, Stage, User
 from app.tenancy import get_or_404
 
@@ -82,9 +83,7 @@ def _new_form(pipeline, source):
 def new():
     """Create a deal in a stage once what every stage up to it asks for is recorded (the gate)."""
     pipeline_id = request.values.get("pipeline_id", "")
-    if not pipeline_id.isdigit() or len(pipeline_id) > 12:
-        abort(404)
-    pipeline = get_or_404(Pipeline, int(pipeline_id))
+    pipeline = get_or_404(Pipeline, parse_id(pipeline_id))
     posted = request.method == "POST"
     source = request.form if posted else (request.args if "stage_id" in request.args else None)
     form, facts_form, stage = _new_form(pipeline, source)
@@ -93,9 +92,8 @@ def new():
         facts_form.validate()  # errors beside the inputs; the gate checks the same again
         owner = None
         if form.owner_id.data and current_user.has_role("manager"):
-            owner = User.query.filter_by(org_id=current_user.org_id,
-                                         id=int(form.owner_id.data)).first() \
-                if form.owner_id.data.isdigit() and len(form.owner_id.data) < 12 else None
+            owner_id = parse_id(form.owner_id.data)
+            owner = User.query.filter_by(org_id=current_user.org_id, id=owner_id).first() if owner_id else None
         loss_reason_id, reason = read_loss_reason(request.form) if stage and stage.kind == "lost" else (None, "")
         try:
             deal = create_deal(pipeline, current_user, title=form.title.data or "",

@@ -223,6 +223,11 @@ def _merge_facts(deal_facts: dict, pipeline, raw_facts) -> dict:
     clean, errors = parse_facts(_fields_by_key(pipeline), raw_facts)
     if errors:
         raise Invalid(errors, "Some facts are not valid.")
+    return _overlay(deal_facts, clean)
+
+
+def _overlay(deal_facts: dict, clean: dict) -> dict:
+    """Return the deal's facts with parsed `clean` values set over them (None clears one)."""
     merged = dict(deal_facts or {})
     for key, value in clean.items():
         if value is None:
@@ -648,13 +653,14 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
                 errors.update(exc.fields)
         merged = deal.facts or {}
         if facts is not None:
-            try:
-                merged = _merge_facts(deal.facts, deal.pipeline, facts)
-            except Invalid as exc:
-                errors.update(exc.fields)
+            # Each fact is judged on its own: a bad one is reported, and the good ones sent with
+            # it are checked at their new values (not the old ones), so none gets a wrong error.
+            clean, fact_errors = parse_facts(_fields_by_key(deal.pipeline), facts)
+            errors.update(fact_errors)
+            merged = _overlay(deal.facts, clean)
             # Requirements the deal already passed to be where it is stay met.
             for f in deal.stage.required_fields("entry"):
-                if f.key in (facts if isinstance(facts, dict) else {}) and not is_met(f, merged.get(f.key)):
+                if f.key in clean and not is_met(f, merged.get(f.key)):
                     errors[f.key] = f"is required while the deal is in {deal.stage.name}"
         if errors:
             raise Invalid(errors)

@@ -11,6 +11,7 @@ from flask import (
 
 from app.deals.service import Invalid
 from app.htmx import is_htmx
+from app.ids import parse_id
 from app.imports import bp
 from app.imports import service as imports
 from app.imports.export import csv_lines, deal_export
@@ -35,7 +36,8 @@ def index():
         return _upload_page(form)
     limit = current_app.config.get("IMPORT_MAX_BYTES", imports.MAX_BYTES)
     upload = request.files.get("file")
-    pipeline = scoped(Pipeline).filter_by(id=request.form.get("pipeline_id", type=int)).first()
+    pipeline_id = parse_id(request.form.get("pipeline_id"))
+    pipeline = scoped(Pipeline).filter_by(id=pipeline_id).first() if pipeline_id else None
     try:
         if upload is None:
             raise imports.BadFile("Choose a CSV file to upload.")
@@ -119,10 +121,10 @@ def errors(import_id):
 @role_required("manager")
 def export_deals():
     """Download deals as CSV, filtered by pipeline (and status or owner) like the board."""
-    pipeline_id = request.args.get("pipeline_id", type=int)
+    pipeline_id = parse_id(request.args.get("pipeline_id"))
     pipeline = get_or_404(Pipeline, pipeline_id) if pipeline_id else None
     header, rows = deal_export(current_actor().org_id, pipeline, request.args.get("status"),
-                               request.args.get("owner_id", type=int))
+                               parse_id(request.args.get("owner_id")))
     name = f"deals-{pipeline.id}.csv" if pipeline else "deals.csv"
     return Response(stream_with_context(csv_lines(header, rows)), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename={name}"})

@@ -143,7 +143,11 @@ def read_upload(stream, filename: str, content_length: int | None = None, limit:
                       "(comma-separated values) and upload that file.")
     note = ""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:  # an odd byte count or a broken surrogate pair
+            raise BadFile(f"“{name}” starts like UTF-16 text but is damaged (it ends mid-character or holds "
+                          "broken characters). Save it again as “CSV UTF-8” and upload that file.") from None
     else:
         try:
             text = data.decode("utf-8-sig")

@@ -3,6 +3,7 @@
 import re
 
 from app.extensions import db
+from app.ids import parse_id
 from app.models import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -192,7 +193,8 @@ def update_pipeline(pipeline: Pipeline, name, allow_skip: bool, handoff_user_id=
     name = _clean_text(name, "name", 120, errors, required=True)
     handoff = None
     if handoff_user_id not in (None, "", 0):
-        handoff = db.session.get(User, int(handoff_user_id)) if str(handoff_user_id).isdigit() else None
+        handoff_id = parse_id(handoff_user_id)
+        handoff = db.session.get(User, handoff_id) if handoff_id else None
         if handoff is None or handoff.org_id != pipeline.org_id or not handoff.active:
             errors["handoff_user_id"] = "must be an active user of your organisation"
     _fail(errors)

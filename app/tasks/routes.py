@@ -3,6 +3,7 @@ from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
 from app.htmx import is_htmx
+from app.ids import parse_id
 from app.models import Contact, Deal, Task
 from app.tasks import bp
 from app.tasks.forms import ReassignForm, SnoozeForm, TaskForm
@@ -80,9 +81,9 @@ def _blank_form(deal=None, contact=None) -> TaskForm:
 def _int_or_404(value):
     if value in (None, ""):
         return None
-    if not str(value).isdigit():
+    if parse_id(value) is None:
         abort(404)
-    return int(value)
+    return parse_id(value)
 
 
 def _apply_errors(form, fields: dict) -> None:

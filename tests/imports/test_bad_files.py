@@ -79,3 +79,19 @@ def test_a_row_with_extra_cells_is_reported_not_half_imported(client, drain, org
     assert [c.email for c in Contact.query.filter_by(org_id=org.id)] == ["bo@example.com"]
     report = client.get(f"/imports/{import_id}/errors.csv").get_data(as_text=True)
     assert "2,,has 3 cells but the header has 2; check for an unquoted comma,no" in report
+
+
+@pytest.mark.parametrize("data", [
+    "Name,Email\nPat,pat@x.example\n".encode("utf-16") + b"\x00",  # odd byte count: ends mid-character
+    b"\xff\xfe" + "Name,Email\n".encode("utf-16-le") + b"\x00\xd8" + "Pat,p@x.example\n".encode("utf-16-le"),
+], ids=["truncated", "lone-surrogate"])
+def test_damaged_utf16_file_is_refused_with_a_clear_message(client, data):
+    page = _refused(upload(client, data, "export.csv"))
+    assert "“export.csv” starts like UTF-16 text but is damaged" in page
+    assert "Save it again as “CSV UTF-8”" in page
+
+
+def test_valid_utf16_file_with_accents_still_imports(client):
+    response = upload(client, "Name,Email\nRenée Ünal,renee@x.example\n".encode("utf-16"), "export.csv")
+    import_id_from(response)  # 303 to the mapping screen: read and accepted
+    assert "Renée Ünal" in client.get(response.headers["Location"]).get_data(as_text=True)
