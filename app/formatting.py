@@ -52,6 +52,18 @@ def exact(value) -> str:
     return ""
 
 
+def sentence(text) -> str:
+    """Make a field message a sentence: "must be a number" -> "Must be a number.",
+    "is needed to enter this stage" -> "Needed to enter this stage."."""
+    text = str(text or "").strip()
+    if text.startswith("is ") and len(text) > 3:
+        text = text[3:]
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
 def init_app(app) -> None:
-    app.jinja_env.filters.update(money=money, relative=relative, exact=exact)
+    app.jinja_env.filters.update(money=money, relative=relative, exact=exact, sentence=sentence)
     app.jinja_env.globals.update(days_between=days_between)

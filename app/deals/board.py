@@ -233,7 +233,8 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None) -> Car
         owner_name=owner.name if owner else "", owner_initials=owner.initials if owner else "?",
         stage_id=row.stage_id, stage_entered_at=entered, days=days,
         overdue=stage.kind == "open" and days > stage.max_days,
-        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))),
+        # A won or lost deal has no stage to exit: no "1 fact to exit" on closed cards.
+        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))) if stage.kind == "open" else 0,
         next_step=row.next_step or "", next_step_due=row.next_step_due, version=row.version,
         max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
     )

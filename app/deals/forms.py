@@ -42,7 +42,7 @@ def _input_for(fielddef, label):
     if kind in ("number", "money"):
         render = {"inputmode": "decimal", "autocomplete": "off"}
         if kind == "money":
-            render["placeholder"] = "e.g. 25000"
+            render["placeholder"] = "e.g. 25k or $25,000"
         return StringField(render_kw=render, **kwargs)
     if kind == "date":
         return StringField(widget=DateInput(), **kwargs)
@@ -52,8 +52,10 @@ def _input_for(fielddef, label):
         choices = [("", "Choose…")] + [(c, c) for c in (fielddef.choices or [])]
         return SelectField(choices=choices, validate_choice=False, **kwargs)
     if kind == "contact":
-        kwargs["description"] = fielddef.help_text or "The contact's email address"
-        return EmailField(render_kw={"autocomplete": "off"}, **kwargs)
+        kwargs["description"] = fielddef.help_text or \
+            "A name, with an email and role if you know them (Dana Ortiz, dana@acme.com, CFO), or a contact from the list"
+        return StringField(render_kw={"autocomplete": "off", "list": "contact-options", "maxlength": MAX_TEXT},
+                           **kwargs)
     if kind == "email":
         return EmailField(**kwargs)
     if kind == "url":
@@ -125,3 +127,14 @@ class NewDealForm(FlaskForm):
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
     owner_id = SelectField("Owner", choices=[], validate_choice=False)
     stage_id = SelectField("Stage", choices=[], validate_choice=False)
+
+
+def contact_choices(org_id: int, limit: int = 300) -> list:
+    """The organisation's contacts as a contact fact writes them, for the inputs' suggestion list."""
+    from app.models import Contact
+
+    rows = (Contact.query.filter_by(org_id=org_id)
+            .order_by(Contact.name, Contact.id).limit(limit)
+            .with_entities(Contact.name, Contact.email, Contact.title))
+    return [(name + (f" <{email}>" if email else "") if name else email or "")
+            + (f", {title}" if title else "") for name, email, title in rows]

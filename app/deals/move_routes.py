@@ -1,11 +1,13 @@
 """The gated move: board drag, "Move to…" menus and the dialog that asks for missing facts."""
 
-from flask import redirect, render_template, request, url_for
+import json
+
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.deals import bp
 from app.deals.board import board_stages, card_for, column_totals, org_users, parse_filters
-from app.deals.forms import build_facts_form
+from app.deals.forms import build_facts_form, contact_choices
 from app.deals.service import (
     Conflict,
     Forbidden,
@@ -62,7 +64,9 @@ def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, stat
     lost = to_stage.kind == "lost"
     reasons = (LossReason.query.filter_by(org_id=deal.org_id, archived=False)
                .order_by(LossReason.position, LossReason.id).all() if lost else [])
+    asks_contact = any(r.field.type == "contact" for r in missing)
     context = dict(deal=deal, to_stage=to_stage, missing=missing, form=form, message=message,
+                   contact_options=contact_choices(deal.org_id) if asks_contact else [],
                    errors=errors or {}, source=source, lost=lost, loss_reasons=reasons,
                    can_override=current_user.has_role("manager") and not lost,
                    values=request.form)
@@ -72,24 +76,41 @@ def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, stat
     return render_template("deals/move.html", **context), status
 
 
+def moved_message(deal, from_stage) -> str:
+    """Say what a landed move did, in words ("Moved Baker St Dental back to Qualified.")."""
+    to_stage = deal.stage
+    back = to_stage.kind == "open" and from_stage.kind == "open" and to_stage.position < from_stage.position
+    if to_stage.kind == "won":
+        return f"Closed {deal.title} as won."
+    if to_stage.kind == "lost":
+        return f"Closed {deal.title} as lost."
+    if from_stage.kind != "open":
+        return f"Reopened {deal.title} in {to_stage.name}."
+    return f"Moved {deal.title} {'back ' if back else ''}to {to_stage.name}."
+
+
 def _moved(deal, from_stage, source):
     if source == "page" or not is_htmx():
         target = url_for("deals.show", deal_id=deal.id) if source == "page" \
             else url_for("deals.board", pipeline_id=deal.pipeline_id)
         if is_htmx():
             return "", 200, {"HX-Location": target}
+        flash(moved_message(deal, from_stage), "success")
         return redirect(target)
     pipeline = deal.pipeline
     filters = parse_filters(request.form, current_user)
-    stages = [s for s in board_stages(pipeline) if s.id in (from_stage.id, deal.stage_id)]
+    board = board_stages(pipeline)
+    stages = [s for s in board if s.id in (from_stage.id, deal.stage_id)]
     totals = column_totals(pipeline, filters, stages)
     users = org_users(deal.org_id)
     html = render_template("deals/_move_done.html", deal=deal, card=card_for(deal, users),
                            heads=[(s, *totals.get(s.id, (0, 0))) for s in stages],
-                           stages=board_stages(pipeline), currency=current_user.org.currency,
-                           filters=filters)
+                           stages=board, currency=current_user.org.currency,
+                           filters=filters, from_stage=from_stage,
+                           message=moved_message(deal, from_stage))
+    trigger = json.dumps({"dealMoved": {"id": deal.id, "stage": deal.stage_id}})
     return html, 200, {"HX-Retarget": f"#cards-{deal.stage_id}", "HX-Reswap": "afterbegin",
-                       "HX-Trigger": "dealMoved"}
+                       "HX-Trigger": "dealLanded", "HX-Trigger-After-Settle": trigger}
 
 
 def _conflict(deal_id, exc, source):
@@ -118,6 +139,9 @@ def move(deal_id):
     from_stage = deal.stage
     from_dialog = request.form.get("dialog") == "1"
     version = request.form.get("version")
+    reason = (request.form.get("reason") or "")[:100_000]
+    if request.form.get("undo") == "1" and to_stage.kind != "lost" and not reason:
+        reason = "Undo of the previous move"  # on the deal's history like any other move
     facts = form = None
     missing = []
     try:
@@ -130,7 +154,7 @@ def move(deal_id):
                                message="Some facts are not valid; see the notes beside them.")
             facts = {k: v for k, v in form.facts().items()}
         move_deal(deal, to_stage, current_user, facts=facts, version=version,
-                  reason=(request.form.get("reason") or "")[:100_000],
+                  reason=reason,
                   loss_reason_id=_int_or_none(request.form.get("loss_reason_id")),
                   override_reason=(request.form.get("override_reason") or "")[:100_000])
     except GateRefused as exc:
@@ -141,10 +165,11 @@ def move(deal_id):
                                 labels=_labels(asked))
         if from_dialog:
             form.validate()
-            form.add_errors({r.field.key: f"is needed to move to {to_stage.name}" for r in still})
+            form.add_errors({r.field.key: f"Needed to move to {to_stage.name}." for r in still})
         missing = asked
-        return _dialog(deal, to_stage, missing, form, message=exc.message, errors=exc.fields,
-                       source=source)
+        # The first ask (a drop, a menu pick) opens clean: nothing is wrong until the user answers.
+        return _dialog(deal, to_stage, missing, form, message=exc.message,
+                       errors=exc.fields if from_dialog else {}, source=source)
     except Invalid as exc:
         if not from_dialog or "stage_id" in exc.fields or "version" in exc.fields:
             return _plain(_message(exc), 400)
@@ -156,6 +181,14 @@ def move(deal_id):
     except Forbidden as exc:
         return _plain(exc.message, 403)
     return _moved(deal, from_stage, source)
+
+
+@bp.route("/<int:deal_id>/move", methods=["GET"])
+@login_required
+def move_page(deal_id):
+    """Offer every stage to move a deal to (the board's "Move to…" without JavaScript)."""
+    deal = get_or_404(Deal, deal_id)
+    return render_template("deals/move_to.html", deal=deal, stages=board_stages(deal.pipeline))
 
 
 def _labels(missing):

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.deals.facts import FactError, is_met, parse_fact, parse_facts
+from app.deals.facts import FactError, is_met, parse_fact, parse_facts, split_contact
 from app.extensions import db
 from app.models import (
     Contact,
@@ -190,17 +190,31 @@ def _refusal_message(missing) -> str:
     return f"Missing: {labels}."
 
 
+def _fact_contact(org_id: int, owner_id, value: str) -> Contact:
+    """Find the contact a fact names (by email, else by name) or create it with its name and role."""
+    name, email, role = split_contact(value)
+    query = Contact.query.filter_by(org_id=org_id)
+    if email:
+        contact = query.filter_by(email=email).first()
+    else:
+        contact = query.filter(db.func.lower(Contact.name) == name.lower()).order_by(Contact.id).first()
+    if contact is None:
+        contact = Contact(org_id=org_id, email=email or None, name=name, title=role, owner_id=owner_id)
+        db.session.add(contact)
+        db.session.flush()
+    else:  # fill what the contact lacks; never overwrite what someone typed on the contact
+        contact.name = contact.name or name
+        contact.title = contact.title or role
+    return contact
+
+
 def _link_contacts(deal: Deal, pipeline, facts: dict) -> None:
     """Make each contact-with-role fact a real contact with that role on the deal."""
     for f in pipeline.fields:
-        email = facts.get(f.key) if f.type == "contact" else None
-        if not email:
+        value = facts.get(f.key) if f.type == "contact" else None
+        if not value:
             continue
-        contact = Contact.query.filter_by(org_id=deal.org_id, email=email).first()
-        if contact is None:
-            contact = Contact(org_id=deal.org_id, email=email, owner_id=deal.owner_id)
-            db.session.add(contact)
-            db.session.flush()
+        contact = _fact_contact(deal.org_id, deal.owner_id, value)
         role = f.contact_role or "influencer"
         exists = DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id, role=role).first()
         if exists is None:

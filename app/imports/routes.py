@@ -32,6 +32,10 @@ def index():
     """Upload a CSV of companies, contacts or deals; list recent imports."""
     form = UploadForm()
     if request.method == "GET":
+        # Opened from a board ("Import a CSV"): start on deals, into that board's pipeline.
+        if request.args.get("kind") in dict(form.kind.choices):
+            form.kind.data = request.args["kind"]
+        form.pipeline_id.data = request.args.get("pipeline_id", type=int)
         return _upload_page(form)
     limit = current_app.config.get("IMPORT_MAX_BYTES", imports.MAX_BYTES)
     upload = request.files.get("file")
