@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from flask import url_for
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from app.deals.facts import is_met
 from app.extensions import db
@@ -74,6 +74,21 @@ def load_pipeline(pipeline_id: int) -> Pipeline:
         scoped(Pipeline)
         .options(lazyload(Pipeline.fields),
                  selectinload(Pipeline.stages).joinedload(Stage.requirements))
+        .filter_by(id=pipeline_id)
+        .first_or_404()
+    )
+
+
+def load_structure(pipeline_id: int) -> Pipeline:
+    """Load a pipeline of the actor's organisation with its stages, fields and requirements (3 queries).
+
+    A move reads the structure once through this; the gate's lookups (deal.stage, a stage's
+    required fields, the fields by key) then come from the session, never from more SQL.
+    """
+    return (
+        scoped(Pipeline)
+        .options(joinedload(Pipeline.stages), selectinload(Pipeline.fields),
+                 selectinload(Pipeline.stages, Stage.requirements))
         .filter_by(id=pipeline_id)
         .first_or_404()
     )

@@ -6,7 +6,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.deals import bp
-from app.deals.board import board_stages, card_for, column_totals, org_users, parse_filters
+from app.deals.board import (
+    board_stages,
+    card_for,
+    column_totals,
+    load_structure,
+    org_users,
+    parse_filters,
+)
 from app.deals.forms import build_facts_form, contact_choices
 from app.deals.service import (
     Conflict,
@@ -102,10 +109,9 @@ def _moved(deal, from_stage, source):
     board = board_stages(pipeline)
     stages = [s for s in board if s.id in (from_stage.id, deal.stage_id)]
     totals = column_totals(pipeline, filters, stages)
-    users = org_users(deal.org_id)
-    html = render_template("deals/_move_done.html", deal=deal, card=card_for(deal, users),
+    html = render_template("deals/_move_done.html", deal=deal, card=card_for(deal),
                            heads=[(s, *totals.get(s.id, (0, 0))) for s in stages],
-                           stages=board, currency=current_user.org.currency,
+                           stages=board, currency=deal.currency,
                            filters=filters, from_stage=from_stage,
                            message=moved_message(deal, from_stage))
     trigger = json.dumps({"dealMoved": {"id": deal.id, "stage": deal.stage_id}})
@@ -134,7 +140,8 @@ def move(deal_id):
     stage_id = _int_or_none(request.form.get("stage_id"))
     if stage_id is None:
         return _plain("Choose a stage to move the deal to.", 400)
-    to_stage = get_or_404(Stage, stage_id)
+    pipeline = load_structure(deal.pipeline_id)  # read once: the gate and the reply use it from here on
+    to_stage = next((s for s in pipeline.stages if s.id == stage_id), None) or get_or_404(Stage, stage_id)
     source = "page" if request.form.get("source") == "page" else "board"
     from_stage = deal.stage
     from_dialog = request.form.get("dialog") == "1"

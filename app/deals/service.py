@@ -190,8 +190,8 @@ def _refusal_message(missing) -> str:
     return f"Missing: {labels}."
 
 
-def _fact_contact(org_id: int, owner_id, value: str) -> Contact:
-    """Find the contact a fact names (by email, else by name) or create it with its name and role."""
+def _fact_contact(org_id: int, owner_id, value: str) -> tuple:
+    """Find the contact a fact names (by email, else by name) or create it; return (contact, created)."""
     name, email, role = split_contact(value)
     query = Contact.query.filter_by(org_id=org_id)
     if email:
@@ -202,21 +202,27 @@ def _fact_contact(org_id: int, owner_id, value: str) -> Contact:
         contact = Contact(org_id=org_id, email=email or None, name=name, title=role, owner_id=owner_id)
         db.session.add(contact)
         db.session.flush()
-    else:  # fill what the contact lacks; never overwrite what someone typed on the contact
-        contact.name = contact.name or name
-        contact.title = contact.title or role
-    return contact
+        return contact, True
+    # Fill what the contact lacks; never overwrite what someone typed on the contact.
+    contact.name = contact.name or name
+    contact.title = contact.title or role
+    return contact, False
 
 
-def _link_contacts(deal: Deal, pipeline, facts: dict) -> None:
-    """Make each contact-with-role fact a real contact with that role on the deal."""
+def _link_contacts(deal: Deal, pipeline, facts: dict, before: dict | None = None) -> None:
+    """Make each contact-with-role fact a real contact with that role on the deal.
+
+    Facts unchanged since `before` (the deal's facts as they were) were linked when recorded.
+    """
+    before = before or {}
     for f in pipeline.fields:
         value = facts.get(f.key) if f.type == "contact" else None
-        if not value:
+        if not value or value == before.get(f.key):  # linked when it was recorded
             continue
-        contact = _fact_contact(deal.org_id, deal.owner_id, value)
+        contact, created = _fact_contact(deal.org_id, deal.owner_id, value)
         role = f.contact_role or "influencer"
-        exists = DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id, role=role).first()
+        exists = None if created else \
+            DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id, role=role).first()
         if exists is None:
             db.session.add(DealContact(org_id=deal.org_id, deal_id=deal.id, contact_id=contact.id, role=role))
 
@@ -312,6 +318,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
         when = _check_time(at, latest, "at") or when
     from_stage = deal.stage
+    before = dict(deal.facts or {})
     deal.facts = merged
     deal.stage = to_stage
     deal.stage_entered_at = when
@@ -332,7 +339,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         override=overridden,
     )
     db.session.add(transition)
-    _link_contacts(deal, pipeline, merged)
+    _link_contacts(deal, pipeline, merged, before)
     db.session.flush()
     if to_stage.kind == "won":
         _create_handoff(deal, transition)
@@ -341,12 +348,13 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
 
 
 def _commit_move(deal: Deal) -> None:
-    """Commit a move, expiring only the deal (and what hangs off it), not the whole session.
+    """Commit a move without expiring anything: nothing in the session went stale.
 
     A move changes the deal, its history and (for a win) tasks; it never changes the pipeline,
-    its stages, fields and requirements, or the actor. Expiring everything on commit made the
-    next move in the same session reload all of those (six statements); now only the deal is
-    re-read, so its relationships (transitions, contacts, tasks) are never stale.
+    its stages, fields and requirements, or the actor. Every column the move wrote on the deal
+    (stage, facts, times, version) was set here in Python, so the deal in memory is what the
+    database holds; Deal has no collections that could have changed under it. Expiring on commit
+    made the reply re-read the deal and the next move reload the whole structure.
     """
     session = db.session()
     expire = session.expire_on_commit
@@ -355,8 +363,6 @@ def _commit_move(deal: Deal) -> None:
         _commit(deal.id)
     finally:
         session.expire_on_commit = expire
-    if expire:
-        session.expire(deal)
 
 
 def _clean_reason(value, name: str) -> str:

@@ -24,7 +24,7 @@ def drag(page, source, target):
 
 def pick(page, card, stage_name):
     """Move a card through the board's one "Move to…" menu."""
-    card.locator("[data-move-card]").click()
+    card.locator(".move").click()
     picker = page.locator("dialog#move-picker")
     expect(picker).to_be_visible()
     picker.get_by_role("button", name=re.compile(f"^{stage_name}")).click()
@@ -70,7 +70,7 @@ def test_drag_without_exit_facts_asks_for_them_then_lands_and_history_shows_crit
     expect(page.locator(f"#cards-{discovery.id} #card-{deal.id}")).to_be_visible()
     expect(page.locator(f"#col-head-{discovery.id}")).to_contain_text("2 deals")
     expect(page.locator(f"#col-head-{qualified.id}")).to_contain_text("0 deals")
-    page.locator(f"#card-{deal.id} .card-title a").click()
+    page.locator(f"#card-{deal.id} h3 a").click()
     history = page.locator("#history")
     expect(history).to_contain_text("Qualified → Discovery")
     latest = history.locator(".transition").first
@@ -123,11 +123,11 @@ def test_phone_shows_one_stage_with_tabs_and_moves_through_the_menu(new_page, or
     expect(page.locator(f"#cards-{discovery.id} #card-{deal.id}")).to_be_visible()
     expect(page.get_by_role("tab", name="Discovery")).to_contain_text("2")
     small = page.evaluate("""() => [...document.querySelectorAll('#board button, #board select, #board a')]
-        .filter(e => e.offsetParent && e.getBoundingClientRect().height < 44 && !e.closest('.card-title'))
+        .filter(e => e.offsetParent && e.getBoundingClientRect().height < 44 && !e.closest('.card h3'))
         .map(e => e.outerHTML.slice(0, 80))""")
     assert small == []
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.locator(f"#card-{deal.id} .card-title a").click()
+    page.locator(f"#card-{deal.id} h3 a").click()
     expect(page.locator("#history")).to_contain_text("Qualified → Discovery")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "deal-page-phone")

@@ -17,14 +17,14 @@
   }
 
   function moveUrl(card) {
-    const link = card.querySelector("[data-move-card]");
+    const link = card.querySelector(".card .move");
     return link ? link.getAttribute("href") : null;
   }
 
   function postMove(card, stageId) {
     const values = Object.assign(filterValues(), {
       stage_id: stageId,
-      version: card.dataset.version,
+      version: card.dataset.v,
       source: "board",
     });
     htmx.ajax("POST", moveUrl(card), { source: card, target: card, swap: "outerHTML", values });
@@ -115,23 +115,30 @@
     if (!picker || !moveUrl(card)) return false;
     pickerCard = card;
     const buttons = Array.from(picker.querySelectorAll("button[name=stage_id]"));
-    const here = buttons.find((b) => b.value === card.dataset.stageId);
+    const column = card.closest(".cards");
+    const here = buttons.find((b) => column && b.value === column.dataset.stageId);
     const hereOpen = !here || here.dataset.kind === "open";
-    const hereOrder = here ? Number(here.dataset.order) : 0;
+    const hereOrder = buttons.indexOf(here);
     let first = null;
-    buttons.forEach((b) => {
-      const back = hereOpen && b.dataset.kind === "open" && Number(b.dataset.order) < hereOrder;
+    buttons.forEach((b, order) => {
+      const back = hereOpen && b.dataset.kind === "open" && order < hereOrder;
       b.closest("li").hidden = b === here;
-      b.classList.toggle("is-back", back);
       let note = "";
       if (back) note = "back";
       else if (b.dataset.kind === "won") note = "close as won";
       else if (b.dataset.kind === "lost") note = "close as lost";
       else if (!hereOpen) note = "reopen";
-      b.querySelector(".move-note").textContent = note;
+      let noteEl = b.querySelector(".move-note");
+      if (!noteEl) {
+        noteEl = document.createElement("span");
+        noteEl.className = "move-note";
+        b.append(noteEl);
+      }
+      noteEl.textContent = note;
+      b.className = `move-option move-option-${b.dataset.kind}${back ? " is-back" : ""}`;
       if (!first && b !== here && !back) first = b;
     });
-    const title = card.querySelector(".card-title");
+    const title = card.querySelector("h3");
     picker.querySelector("[data-picker-title]").textContent = title ? `“${title.textContent.trim()}”` : "";
     picker.showModal();
     (first || buttons.find((b) => b !== here)).focus();
@@ -187,7 +194,7 @@
   });
 
   document.addEventListener("click", (evt) => {
-    const moveLink = evt.target.closest("[data-move-card]");
+    const moveLink = evt.target.closest(".card .move");
     if (moveLink) {
       if (openPicker(moveLink.closest(".card"))) evt.preventDefault();
       return;
