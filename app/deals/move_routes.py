@@ -190,14 +190,6 @@ def move(deal_id):
     return _moved(deal, from_stage, source)
 
 
-@bp.route("/<int:deal_id>/move", methods=["GET"])
-@login_required
-def move_page(deal_id):
-    """Offer every stage to move a deal to (the board's "Move to…" without JavaScript)."""
-    deal = get_or_404(Deal, deal_id)
-    return render_template("deals/move_to.html", deal=deal, stages=board_stages(deal.pipeline))
-
-
 def _labels(missing):
     """Name each missing fact in the buyer's words, with where the gate asks for it."""
     return {r.field.key: f"{r.field.label} ({r.stage.name} {r.when})" for r in missing}

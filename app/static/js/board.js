@@ -17,8 +17,27 @@
   }
 
   function moveUrl(card) {
-    const link = card.querySelector(".card .move");
-    return link ? link.getAttribute("href") : null;
+    const link = card.querySelector("h3 a");
+    return link ? `${link.getAttribute("href")}/move` : null;
+  }
+
+  // Each card's "Move to…" button opens the board's one move menu. It is added here, not sent with
+  // every card: without JavaScript there is no menu to open, and the title leads to the deal page.
+  function addMoveButtons(root) {
+    if (!document.getElementById("move-picker")) return;
+    const cards = root.matches && root.matches(".card") ? [root] : root.querySelectorAll(".card");
+    cards.forEach((card) => {
+      if (card.querySelector(".move")) return;
+      const title = card.querySelector("h3");
+      title.id = title.id || `t-${card.id}`;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "move linklike";
+      button.textContent = "Move to…";
+      button.setAttribute("aria-describedby", title.id);
+      button.setAttribute("aria-haspopup", "dialog");
+      card.append(button);
+    });
   }
 
   function postMove(card, stageId) {
@@ -277,6 +296,7 @@
   });
 
   htmx.onLoad((elt) => {
+    if (elt.querySelectorAll) addMoveButtons(elt);
     initSortables(elt.querySelectorAll ? elt : document);
     if (elt.classList && elt.classList.contains("cards")) initSortables(elt.parentNode);
     if (elt.id === "board" || (elt.querySelector && elt.querySelector("#board"))) {
