@@ -1,7 +1,7 @@
 """Template filters: money in the organisation's currency, relative dates."""
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from app.models import utcnow
 
@@ -12,7 +12,10 @@ def money(amount, currency: str = "USD", compact: bool = False) -> str:
     """Format an amount like '$12,500' (no cents when whole) or compact '$12.5k'."""
     if amount is None or amount == "":
         return "—"
-    value = Decimal(str(amount))
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:  # not an amount (old or imported text): show it as it is
+        return str(amount)
     symbol = SYMBOLS.get(currency, currency + " ")
     if compact and abs(value) >= 1000:
         for limit, suffix in ((Decimal(10**9), "bn"), (Decimal(10**6), "m"), (Decimal(1000), "k")):

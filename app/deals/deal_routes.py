@@ -45,7 +45,8 @@ def show(deal_id):
         .order_by(StageTransition.at.desc(), StageTransition.id.desc()).all()
     )
     labels = {f.key: f.label for f in deal.pipeline.fields}
-    return render_template("deals/show.html", transitions=transitions, labels=labels,
+    money_keys = {f.key for f in deal.pipeline.fields if f.type == "money"}  # history shows $40,000, not 40000.00
+    return render_template("deals/show.html", transitions=transitions, labels=labels, money_keys=money_keys,
                            stages=board_stages(deal.pipeline),
                            currency=current_user.org.currency, **_facts_context(deal))
 

@@ -510,3 +510,13 @@ def test_backward_move_needs_no_facts(client, login_as, org, pipe):
     response = move(client, deal, stage(pipe, "Qualified"))
     assert response.headers["HX-Retarget"] == f"#cards-{stage(pipe, 'Qualified').id}"
     assert transitions(deal.id)[-1].kind == "backward"
+
+
+def test_history_shows_money_facts_as_money(client, login_as, org, pipe):
+    login_as("manager")
+    deal = factories.make_deal(org, "Discovery")
+    assert re.fullmatch(r"\d+\.\d\d", deal.facts["budget_range"])  # stored as "40000.00"
+    page = html(client.get(f"/deals/{deal.id}"))
+    facts_then = page.split('class="facts-then"')[1].split("</details>")[0]
+    shown = re.search(r"<dt>Budget range captured</dt><dd>([^<]+)</dd>", facts_then).group(1)
+    assert re.fullmatch(r"\$[\d,]+(\.\d\d)?", shown) and not shown.endswith(".00"), shown
