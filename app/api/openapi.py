@@ -2,7 +2,7 @@
 
 from flask import jsonify, request
 
-from app.api import bp
+from app.api import bp, openapi_board
 from app.api.auth import public
 from app.models import FIELD_TYPES
 
@@ -254,7 +254,7 @@ def document(server_url: str = "/api/v1") -> dict:
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API key from the admin area or "
                                                               "`flask create-api-key`."}},
-            "schemas": SCHEMAS,
+            "schemas": openapi_board.merge(SCHEMAS),
         },
     }
 

@@ -114,6 +114,8 @@ class DealDetailsForm(FlaskForm):
     version = HiddenField()
     title = StringField("Title", render_kw={"maxlength": 200})
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    company = StringField("Company", render_kw={"maxlength": 200, "autocomplete": "off", "list": "company-options"},
+                          description="Pick one, or type a new name to add it")
     next_step = StringField("Next step", render_kw={"maxlength": 200,
                                                     "placeholder": "e.g. Send the proposal"})
     next_step_due = StringField("Next step date", widget=DateInput())
@@ -127,6 +129,14 @@ class NewDealForm(FlaskForm):
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
     owner_id = SelectField("Owner", choices=[], validate_choice=False)
     stage_id = SelectField("Stage", choices=[], validate_choice=False)
+
+
+def company_choices(org_id: int, limit: int = 300) -> list:
+    """The organisation's company names, for the deal page's company suggestions."""
+    from app.models import Company
+
+    return [name for (name,) in Company.query.filter_by(org_id=org_id).order_by(Company.name).limit(limit)
+            .with_entities(Company.name)]
 
 
 def contact_choices(org_id: int, limit: int = 300) -> list:

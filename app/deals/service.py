@@ -581,9 +581,12 @@ def pipeline_currency(pipeline) -> str:
     return db.session.get(Organization, pipeline.org_id).currency
 
 
+KEEP = object()  # update_deal(company=KEEP): leave the deal's company as it is
+
+
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
-                next_step=None, next_step_due=None) -> Deal:
-    """Edit a deal's title, amount and facts; a fact its current stage requires cannot be cleared."""
+                next_step=None, next_step_due=None, company=KEEP) -> Deal:
+    """Edit a deal's title, amount, company and facts; a fact its current stage requires cannot be cleared."""
     deal_id = deal.id
     try:
         if not can_edit(deal, actor):
@@ -614,6 +617,11 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
                 deal.next_step_due = _parse_day(next_step_due)
             except Invalid as exc:
                 errors.update(exc.fields)
+        if company is not KEEP:  # a Company of the deal's organisation, or None to clear it
+            if company is not None and company.org_id != deal.org_id:
+                errors["company_id"] = "is not a company of this organisation"
+            else:
+                deal.company_id = company.id if company is not None else None
         merged = deal.facts or {}
         if facts is not None:
             try:

@@ -520,3 +520,18 @@ def test_history_shows_money_facts_as_money(client, login_as, org, pipe):
     facts_then = page.split('class="facts-then"')[1].split("</details>")[0]
     shown = re.search(r"<dt>Budget range captured</dt><dd>([^<]+)</dd>", facts_then).group(1)
     assert re.fullmatch(r"\$[\d,]+(\.\d\d)?", shown) and not shown.endswith(".00"), shown
+
+
+def test_the_deal_page_sets_the_company_by_name_matching_an_existing_one(client, login_as, org, pipe):
+    login_as("manager")
+    deal = factories.make_deal(org)
+    acme = Company(org_id=org.id, name="Acme Logistics")
+    db.session.add(acme)
+    db.session.commit()
+    page = html(client.get(f"/deals/{deal.id}"))
+    assert '<option value="Acme Logistics">' in page and 'list="company-options"' in page
+    response = client.post(f"/deals/{deal.id}/facts", headers=HX, data={
+        "version": deal.version, "title": deal.title, "amount": "1000", "company": "acme LOGISTICS"})
+    assert response.status_code == 200 and "Saved." in html(response)
+    assert fresh(deal.id).company_id == acme.id
+    assert 'value="Acme Logistics"' in html(client.get(f"/deals/{deal.id}"))
