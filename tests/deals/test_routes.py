@@ -530,8 +530,9 @@ def test_the_deal_page_sets_the_company_by_name_matching_an_existing_one(client,
     db.session.commit()
     page = html(client.get(f"/deals/{deal.id}"))
     assert '<option value="Acme Logistics">' in page and 'list="company-options"' in page
+    facts = {f"fact_{k}": ("y" if v is True else v) for k, v in deal.facts.items() if v is not False}
     response = client.post(f"/deals/{deal.id}/facts", headers=HX, data={
-        "version": deal.version, "title": deal.title, "amount": "1000", "company": "acme LOGISTICS"})
+        "version": deal.version, "title": deal.title, "amount": "1000", "company": "acme LOGISTICS", **facts})
     assert response.status_code == 200 and "Saved." in html(response)
     assert fresh(deal.id).company_id == acme.id
     assert 'value="Acme Logistics"' in html(client.get(f"/deals/{deal.id}"))
