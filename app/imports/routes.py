@@ -1,3 +1,5 @@
+import itertools
+
 from flask import (
     Response,
     current_app,
@@ -99,6 +101,16 @@ def resume(import_id):
     job = imports.requeue(get_or_404(ImportJob, import_id))
     flash("The import will carry on from where it stopped.", "info")
     return redirect(url_for("imports.show", import_id=job.id), 303)
+
+
+def error_preview(job, limit: int = 200) -> list:
+    """The report's first rows, to read on the page (the CSV has every one)."""
+    return list(itertools.islice(imports.error_rows(job), limit))
+
+
+@bp.app_context_processor
+def _import_helpers():
+    return {"error_preview": error_preview}
 
 
 @bp.route("/<int:import_id>/errors.csv")

@@ -131,7 +131,7 @@ def test_logging_an_empty_note_says_what_is_missing_and_logs_nothing(client, org
     deal = factories.make_deal(org, owner=rep)
     response = client.post(f"/contacts/deal/{deal.id}/activities", data={"kind": "note", "body": "  "}, headers=HX)
     assert response.status_code == 422 and "Say what happened." in response.get_data(as_text=True)
-    response = client.post(f"/contacts/deal/{deal.id}/activities", data={"kind": "email", "body": "x"}, headers=HX)
+    response = client.post(f"/contacts/deal/{deal.id}/activities", data={"kind": "reply", "body": "x"}, headers=HX)
     assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
     assert Activity.query.count() == 0
 
