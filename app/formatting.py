@@ -1,7 +1,7 @@
 """Template filters: money in the organisation's currency, relative dates."""
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from app.models import utcnow
 
@@ -12,7 +12,10 @@ def money(amount, currency: str = "USD", compact: bool = False) -> str:
     """Format an amount like '$12,500' (no cents when whole) or compact '$12.5k'."""
     if amount is None or amount == "":
         return "—"
-    value = Decimal(str(amount))
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation:  # not an amount (old or imported text): show it as it is
+        return str(amount)
     symbol = SYMBOLS.get(currency, currency + " ")
     if compact and abs(value) >= 1000:
         for limit, suffix in ((Decimal(10**9), "bn"), (Decimal(10**6), "m"), (Decimal(1000), "k")):
@@ -52,6 +55,18 @@ def exact(value) -> str:
     return ""
 
 
+def sentence(text) -> str:
+    """Make a field message a sentence: "must be a number" -> "Must be a number.",
+    "is needed to enter this stage" -> "Needed to enter this stage."."""
+    text = str(text or "").strip()
+    if text.startswith("is ") and len(text) > 3:
+        text = text[3:]
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
 def init_app(app) -> None:
-    app.jinja_env.filters.update(money=money, relative=relative, exact=exact)
+    app.jinja_env.filters.update(money=money, relative=relative, exact=exact, sentence=sentence)
     app.jinja_env.globals.update(days_between=days_between)

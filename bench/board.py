@@ -1,8 +1,10 @@
 """Board benches: in-process render time and SQL count, and gunicorn throughput, latency and RSS."""
 
+import contextlib
 import http.client
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -148,72 +150,118 @@ def _rss_mb(pid) -> float:
     return 0.0
 
 
-def load_figures(db_url, pipeline_id, *, threads=4, max_requests=400, max_seconds=20) -> dict:
-    """Start gunicorn (2 workers) on the bench DB, load the board, read the workers' RSS."""
+def hammer(port, url, headers, threads=4, max_requests=400, max_seconds=20) -> tuple:
+    """GET `url` from `threads` connections until done or out of time: (latencies ms, errors, seconds)."""
+    stop_at = time.monotonic() + max_seconds
+    latencies, errors = [], 0
+
+    def one(_):
+        if time.monotonic() > stop_at:
+            return None
+        start = time.perf_counter()
+        try:
+            code, _, _ = _request(port, "GET", url, headers=headers)
+        except OSError:
+            code = 0
+        return code, (time.perf_counter() - start) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for result in pool.map(one, range(max_requests)):
+            if result is None:
+                continue
+            code, ms = result
+            if code == 200:
+                latencies.append(ms)
+            else:
+                errors += 1
+    return latencies, errors, time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def gunicorn(app_spec: str, env: dict, ready_path: str, log_name: str = "gunicorn.log"):
+    """Run `gunicorn -w 2 app_spec` on a free port until the block ends; yield (port, server)."""
     port = _free_port()
     OUT.mkdir(exist_ok=True)
-    env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "REDIS_URL": "",
-           "LOGIN_RATE_LIMIT": "1000 per minute", "STAGEGATE_EMBEDDED_WORKER": "0"}
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    log = open(OUT / "gunicorn.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        [gunicorn, "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _request(port, "GET", "/auth/login")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    return {"error": f"gunicorn did not start (see {OUT / 'gunicorn.log'})"}
-                time.sleep(0.2)
-        cookie = http_login(port)
-        url = f"/deals/board/{pipeline_id}"
-        status, _, _ = _request(port, "GET", url, headers={"Cookie": cookie})
-        if status == 404:
-            return {"error": NOT_READY}
-        if status != 200:
-            return {"error": f"board answered {status} under gunicorn"}
-        for _ in range(4):  # warm both workers
-            _request(port, "GET", url, headers={"Cookie": cookie})
-        stop_at = time.monotonic() + max_seconds
-        latencies, errors = [], 0
-
-        def one(_):
-            if time.monotonic() > stop_at:
-                return None
-            start = time.perf_counter()
-            try:
-                code, _, _ = _request(port, "GET", url, headers={"Cookie": cookie})
-            except OSError:
-                code = 0
-            return code, (time.perf_counter() - start) * 1000
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            for result in pool.map(one, range(max_requests)):
-                if result is None:
-                    continue
-                code, ms = result
-                if code == 200:
-                    latencies.append(ms)
-                else:
-                    errors += 1
-        elapsed = time.perf_counter() - started
-        workers = _children(server.pid)
-        rss = max((_rss_mb(pid) for pid in workers), default=0.0)
-        if not latencies:
-            return {"error": f"no successful requests ({errors} errors)"}
-        return {"rps": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50),
-                "p95_ms": percentile(latencies, 95), "requests": len(latencies), "errors": errors,
-                "rss_mb": rss, "workers": len(workers)}
-    finally:
-        server.terminate()
+    binary = str(Path(sys.executable).with_name("gunicorn"))
+    with open(OUT / log_name, "w") as log:
+        server = subprocess.Popen(
+            [binary, "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60", app_spec],
+            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    _request(port, "GET", ready_path)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"gunicorn did not start (see {OUT / log_name})") from None
+                    time.sleep(0.2)
+            yield port, server
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([0-9.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def load(port, url, headers, *, threads=4, max_requests=400, max_seconds=20) -> dict:
+    """Load `url` with wrk (4 connections, as the issue measured) when installed, else Python threads.
+
+    Returns rps, p50_ms, p95_ms (p90 under wrk, which prints 50/75/90/99), requests, errors, tool.
+    """
+    wrk = shutil.which("wrk")
+    if wrk:
+        args = [wrk, "-t2", f"-c{threads}", f"-d{max_seconds}s", "--latency"]
+        for name, value in headers.items():
+            args += ["-H", f"{name}: {value}"]
+        out = subprocess.run([*args, f"http://127.0.0.1:{port}{url}"], capture_output=True, text=True,
+                             timeout=max_seconds + 30).stdout
+        bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+        errors = int(bad.group(1)) if bad else 0
+        requests = int(re.search(r"(\d+) requests in", out).group(1))
+        return {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1)),
+                "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+                "p95_ms": _ms(re.search(r"90%\s+(\S+)", out).group(1)),
+                "requests": requests - errors, "errors": errors, "tool": "wrk -c4"}
+    latencies, errors, elapsed = hammer(port, url, headers, threads, max_requests, max_seconds)
+    if not latencies:
+        return {"error": f"no successful requests ({errors} errors)"}
+    return {"rps": len(latencies) / elapsed, "p50_ms": percentile(latencies, 50),
+            "p95_ms": percentile(latencies, 95), "requests": len(latencies), "errors": errors,
+            "tool": "python, 4 threads"}
+
+
+def load_figures(db_url, pipeline_id, *, threads=4, max_requests=400, max_seconds=20) -> dict:
+    """Start gunicorn (2 workers) on the bench DB, load the board, read the workers' RSS."""
+    env = {"DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "REDIS_URL": "",
+           "LOGIN_RATE_LIMIT": "1000 per minute", "STAGEGATE_EMBEDDED_WORKER": "0"}
+    try:
+        with gunicorn("wsgi:app", env, "/auth/login") as (port, server):
+            cookie = http_login(port)
+            url = f"/deals/board/{pipeline_id}"
+            status, _, body = _request(port, "GET", url, headers={"Cookie": cookie})
+            if status == 404:
+                return {"error": NOT_READY}
+            if status != 200:
+                return {"error": f"board answered {status} under gunicorn"}
+            for _ in range(4):  # warm both workers
+                _request(port, "GET", url, headers={"Cookie": cookie})
+            figures = load(port, url, {"Cookie": cookie}, threads=threads, max_requests=max_requests,
+                           max_seconds=max_seconds)
+            workers = _children(server.pid)
+            rss = max((_rss_mb(pid) for pid in workers), default=0.0)
+    except RuntimeError as exc:
+        return {"error": str(exc)}
+    if "error" in figures:
+        return figures
+    return {**figures, "rss_mb": rss, "workers": len(workers), "page_kb": len(body) / 1024,
+            "cards": body.count(b'<article class="card')}

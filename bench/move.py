@@ -3,9 +3,12 @@
 import statistics
 import time
 
+from sqlalchemy import event
+
 from app.deals.service import move_deal
 from app.extensions import db
 from app.models import Deal, Pipeline, User
+from bench.board import _login
 
 
 def move_figures(app, pipeline_id, admin_id, moves=200) -> dict:
@@ -33,4 +36,27 @@ def move_figures(app, pipeline_id, admin_id, moves=200) -> dict:
             (forward if target is proposal else backward).append((time.perf_counter() - start) * 1000)
         db.session.remove()
     return {"move_ms": statistics.median(forward + backward),
-            "forward_ms": statistics.median(forward), "backward_ms": statistics.median(backward)}
+            "forward_ms": statistics.median(forward), "backward_ms": statistics.median(backward),
+            "move_queries": board_move_queries(app, deal_id, proposal.id)}
+
+
+def board_move_queries(app, deal_id, to_stage_id) -> int:
+    """SQL statements of one gated move from the board (HTTP, HTMX), reply rendered included."""
+    client = app.test_client()
+    _login(client)
+    with app.app_context():
+        version = db.session.get(Deal, deal_id).version
+        engine = db.engine
+        db.session.remove()
+    statements = []
+
+    def count(*_args):
+        statements.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = client.post(f"/deals/{deal_id}/move", headers={"HX-Request": "true"},
+                               data={"stage_id": to_stage_id, "version": version, "source": "board"})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(statements) if response.status_code == 200 else None

@@ -61,6 +61,18 @@ def set_active(actor: User, user: User, active: bool) -> User:
     return user
 
 
+def rename(user: User, name) -> User:
+    """Give a person their name (users added from the command line may have only an email)."""
+    name = str(name or "").strip()
+    if not name:
+        raise AdminError("Type the person's name.", {"name": "is required"})
+    if len(name) > 120:
+        raise AdminError("That name is too long.", {"name": "must be at most 120 characters"})
+    user.name = name
+    db.session.commit()
+    return user
+
+
 def reset_password(user: User, password) -> User:
     """Set a new password chosen by the admin; the user's sessions end and they sign in with it."""
     try:

@@ -12,6 +12,7 @@ from app.admin.service import (
     create_key,
     org_api_keys,
     org_users,
+    rename,
     reset_password,
     revoke_key,
     set_active,
@@ -89,6 +90,14 @@ def set_active_view(user_id):
     active = request.form.get("active") == "1"
     return _user_action(user_id, lambda u: set_active(current_user, u, active),
                         lambda u: f"{u.name} {'can sign in again' if u.active else 'is deactivated and cannot sign in'}.")
+
+
+@bp.route("/users/<int:user_id>/name", methods=["POST"])
+@role_required("admin")
+def rename_view(user_id):
+    """Rename a person."""
+    name = (request.form.get("name") or "")[:10_000]
+    return _user_action(user_id, lambda u: rename(u, name), lambda u: f"Renamed to {u.name}.")
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])

@@ -12,6 +12,7 @@ from app.api.parse import (
     EMAIL_MAX,
     check_keys,
     id_value,
+    is_text,
     json_object,
     object_value,
     paginate,
@@ -24,8 +25,10 @@ from app.api.parse import (
     time_value,
     version_value,
 )
+from app.contacts.service import company_named
 from app.deals.facts import parse_facts
 from app.deals.service import (
+    KEEP,
     MAX_AMOUNT,
     MAX_REASON,
     MAX_TITLE,
@@ -38,12 +41,12 @@ from app.deals.service import (
     update_deal,
 )
 from app.extensions import db
-from app.models import Contact, Deal, Pipeline, Stage, StageTransition, User, iso
+from app.models import Company, Contact, Deal, Pipeline, Stage, StageTransition, User, iso
 from app.tenancy import current_actor, get_or_404, scoped
 
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
-               "stage_id", "created_at", "stage_entered_at", "reason", "override_reason"}
-PATCH_KEYS = {"version", "title", "amount", "facts"}
+               "stage_id", "created_at", "stage_entered_at", "reason", "override_reason", "company", "company_id"}
+PATCH_KEYS = {"version", "title", "amount", "facts", "company", "company_id"}
 MOVE_KEYS = {"stage_id", "version", "facts", "reason", "loss_reason_id", "at", "override_reason"}
 PATCH_HINTS = {"stage_id": "cannot be changed here; POST /api/v1/deals/<id>/move"}
 
@@ -63,7 +66,45 @@ def deal_json(deal: Deal) -> dict:
         "stage_entered_at": iso(deal.stage_entered_at),
         "created_at": iso(deal.created_at),
         "closed_at": iso(deal.closed_at),
+        "company_id": deal.company_id,
+        "company": deal.company.name if deal.company_id else None,
     }
+
+
+def _company_ref(body: dict, errors: dict):
+    """Read `company` (a name) or `company_id`: ("id", n), ("name", text), ("clear",), or None when absent."""
+    if "company" in body and "company_id" in body:
+        errors["company"] = "give company (a name) or company_id, not both"
+        return None
+    if "company_id" in body:
+        if body["company_id"] is None:
+            return ("clear",)
+        company_id = id_value(body, "company_id", errors)
+        return ("id", company_id) if company_id is not None else None
+    if "company" not in body:
+        return None
+    name = text_value(body, "company", errors, limit=200)
+    if "company" in errors:
+        return None
+    if name is not None and not is_text(name):
+        errors["company"] = "must be valid Unicode text"
+        return None
+    return ("name", name.strip()) if name and name.strip() else ("clear",)
+
+
+def _company(ref, org_id: int):
+    """Resolve a company reference after validation: by id (404-free: a 422 naming company_id), or by
+    name matched case-insensitively, created when new. Returns KEEP when the body named none."""
+    if ref is None:
+        return KEEP
+    if ref[0] == "clear":
+        return None
+    if ref[0] == "name":
+        return company_named(org_id, ref[1])
+    found = scoped(Company).filter_by(id=ref[1]).first()
+    if found is None:
+        raise_if({"company_id": "is not a company of this organisation"})
+    return found
 
 
 def _amount(body: dict, errors: dict):
@@ -163,6 +204,7 @@ def create():
     override_reason = _override_reason(body, errors)
     created_at = time_value(body, "created_at", errors)
     stage_entered_at = time_value(body, "stage_entered_at", errors)
+    company_ref = _company_ref(body, errors)
     raise_if(_also_service_errors(errors, pipeline_id, title, facts))
     pipeline = get_or_404(Pipeline, pipeline_id)
     if pipeline.archived:
@@ -170,9 +212,11 @@ def create():
     stage = get_or_404(Stage, stage_id) if stage_id is not None else None
     actor = current_actor()
     contact = _find_or_add_contact(contact_email, owner or actor) if contact_email else None
+    company = _company(company_ref, pipeline.org_id)
     deal = create_deal(
         pipeline, actor, title=title, stage=stage, owner=owner, amount=amount, currency=currency,
         facts=facts, contact=contact, reason=reason or "", override_reason=override_reason,
+        company=None if company is KEEP else company,
         # History moved over from another CRM: a deal that entered a stage then existed then.
         created_at=created_at or stage_entered_at, stage_entered_at=stage_entered_at,
     )
@@ -225,9 +269,10 @@ def edit(deal_id):
     amount = _amount(body, errors)
     if "facts" in body and not isinstance(body["facts"], dict):
         errors["facts"] = "must be an object of field keys to values"
+    company_ref = _company_ref(body, errors)
     raise_if(_also_service_errors(errors, deal.pipeline_id, title, body.get("facts")))
     update_deal(
-        deal, current_actor(), version=version, title=title,
+        deal, current_actor(), version=version, title=title, company=_company(company_ref, deal.org_id),
         # An explicit null clears the amount; an absent key leaves it alone.
         amount=("" if amount is None else amount) if "amount" in body else None,
         facts=body.get("facts"),

@@ -14,7 +14,7 @@ tests/api/test_openapi_bounds.py needs a valid baseline body for each new operat
 
 from flask import jsonify, request
 
-from app.api import bp
+from app.api import bp, openapi_board
 from app.api.auth import public
 from app.api.openapi_base import (
     EMAIL,
@@ -310,7 +310,7 @@ def document(server_url: str = "/api/v1") -> dict:
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
                                                "description": "An API key from the admin area or "
                                                               "`flask create-api-key`."}},
-            "schemas": SCHEMAS,
+            "schemas": openapi_board.merge(SCHEMAS),
         },
     }
 

@@ -200,7 +200,7 @@ def deal_contacts(deal: Deal) -> list:
     links = (DealContact.query.filter_by(org_id=deal.org_id, deal_id=deal.id)
              .join(Contact, DealContact.contact_id == Contact.id).all())
     return sorted(links, key=lambda dc: (order.index(dc.role) if dc.role in order else 99,
-                                         (dc.contact.name or dc.contact.email).lower()))
+                                         (dc.contact.name or dc.contact.email or "").lower()))
 
 
 def _contact_ref(org_id: int, ref, owner_id) -> Contact:
@@ -258,11 +258,22 @@ def link_contact(deal: Deal, actor, contact_ref, role: str) -> DealContact:
         raise
 
 
+def _names(value: str, contact: Contact) -> bool:
+    """Tell whether a contact fact's value names this contact (by email, else by name)."""
+    from app.deals.facts import split_contact
+
+    name, email, _ = split_contact(value)
+    if email:
+        return email == contact.email
+    return bool(name) and name.lower() == (contact.name or "").lower()
+
+
 def unlink_contact(deal: Deal, actor, contact: Contact) -> None:
     """Take a contact off a deal, unless one of the deal's facts names them."""
     _check_deal_edit(deal, actor)
     for field in deal.pipeline.fields:
-        if field.type == "contact" and (deal.facts or {}).get(field.key) == contact.email:
+        named = (deal.facts or {}).get(field.key) if field.type == "contact" else None
+        if named and _names(named, contact):
             raise Invalid({"contact": f"is the deal's “{field.label}”; change that fact first"})
     DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id).delete()
     db.session.commit()

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from flask import url_for
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all
-from sqlalchemy.orm import lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from app.deals.facts import is_met
 from app.extensions import db
@@ -75,6 +75,21 @@ def load_pipeline(pipeline_id: int) -> Pipeline:
         scoped(Pipeline)
         .options(lazyload(Pipeline.fields),
                  selectinload(Pipeline.stages).joinedload(Stage.requirements))
+        .filter_by(id=pipeline_id)
+        .first_or_404()
+    )
+
+
+def load_structure(pipeline_id: int) -> Pipeline:
+    """Load a pipeline of the actor's organisation with its stages, fields and requirements (3 queries).
+
+    A move reads the structure once through this; the gate's lookups (deal.stage, a stage's
+    required fields, the fields by key) then come from the session, never from more SQL.
+    """
+    return (
+        scoped(Pipeline)
+        .options(joinedload(Pipeline.stages), selectinload(Pipeline.fields),
+                 selectinload(Pipeline.stages, Stage.requirements))
         .filter_by(id=pipeline_id)
         .first_or_404()
     )
@@ -234,7 +249,8 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None) -> Car
         owner_name=owner.name if owner else "", owner_initials=owner.initials if owner else "?",
         stage_id=row.stage_id, stage_entered_at=entered, days=days,
         overdue=stage.kind == "open" and days > stage.max_days,
-        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))),
+        # A won or lost deal has no stage to exit: no "1 fact to exit" on closed cards.
+        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))) if stage.kind == "open" else 0,
         next_step=row.next_step or "", next_step_due=row.next_step_due, version=row.version,
         max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
     )

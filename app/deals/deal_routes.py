@@ -4,11 +4,12 @@ from flask import redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy.orm import joinedload
 
+from app.contacts.service import company_named
 from app.deals import bp
 from app.deals.board import board_stages
 from app.deals.facts import is_met
-from app.deals.forms import DealDetailsForm, build_facts_form
-from app.deals.service import Conflict, Forbidden, Invalid, can_edit, update_deal
+from app.deals.forms import DealDetailsForm, build_facts_form, company_choices
+from app.deals.service import KEEP, Conflict, Forbidden, Invalid, can_edit, update_deal
 from app.extensions import db
 from app.htmx import is_htmx
 from app.models import Deal, StageTransition
@@ -17,6 +18,7 @@ from app.tenancy import get_or_404
 
 def _details_form(deal, formdata=None):
     data = {"title": deal.title, "amount": "" if deal.amount is None else f"{deal.amount:f}",
+            "company": deal.company.name if deal.company_id else "",
             "next_step": deal.next_step or "", "version": deal.version,
             "next_step_due": deal.next_step_due.isoformat() if deal.next_step_due else ""}
     return DealDetailsForm(formdata=formdata, data=data)
@@ -30,6 +32,7 @@ def _facts_context(deal, details=None, facts_form=None, message=None, kind=None)
         message=message, message_kind=kind, can_edit=can_edit(deal, current_user),
         exit_checklist=[(f, is_met(f, (deal.facts or {}).get(f.key)))
                         for f in deal.stage.required_fields("exit")],
+        company_options=company_choices(deal.org_id),
     )
 
 
@@ -45,7 +48,8 @@ def show(deal_id):
         .order_by(StageTransition.at.desc(), StageTransition.id.desc()).all()
     )
     labels = {f.key: f.label for f in deal.pipeline.fields}
-    return render_template("deals/show.html", transitions=transitions, labels=labels,
+    money_keys = {f.key for f in deal.pipeline.fields if f.type == "money"}  # history shows $40,000, not 40000.00
+    return render_template("deals/show.html", transitions=transitions, labels=labels, money_keys=money_keys,
                            stages=board_stages(deal.pipeline),
                            currency=current_user.org.currency, **_facts_context(deal))
 
@@ -67,7 +71,9 @@ def update(deal_id):
     facts_form = build_facts_form(deal.pipeline.active_fields, formdata=request.form)
     facts_form.validate()  # errors beside the inputs; the service checks the same values again
     try:
-        update_deal(deal, current_user, version=details.version.data or None,
+        # By name, matched case-insensitively; a new name adds the company (rolled back if the save fails).
+        company = company_named(deal.org_id, details.company.data or "") if details.company.data is not None else KEEP
+        update_deal(deal, current_user, version=details.version.data or None, company=company,
                     title=details.title.data or "", amount=details.amount.data or "",
                     facts=facts_form.facts(), next_step=details.next_step.data or "",
                     next_step_due=details.next_step_due.data or "")

@@ -1,5 +1,6 @@
 """Typed deal facts: parse and validate a value against its field definition."""
 
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlparse
@@ -36,9 +37,29 @@ def _bounds(field, number) -> None:
         raise FactError(f"must be at most {field.max_value.normalize():f}")
 
 
-def _decimal(raw) -> Decimal:
+_MONEY = re.compile(r"([-+]?)\s*[$€£]?\s*([-+]?[0-9][0-9,]*(?:\.[0-9]+)?|[-+]?\.[0-9]+)\s*([kKmM]?)\s*(?:USD|EUR|GBP)?",
+                    re.IGNORECASE)
+_SCALE = {"": 1, "k": 1_000, "m": 1_000_000}
+
+
+def _money_text(raw) -> str:
+    """Read money as people write it ("25k", "25,000", "$25,000", "1.5m") as a plain number string."""
+    text = str(raw).strip()
+    found = _MONEY.fullmatch(text) if len(text) <= 40 else None
+    if not found:
+        return text
+    sign, digits, scale = found.groups()
+    if "," in digits and not re.fullmatch(r"[-+]?[0-9]{1,3}(,[0-9]{3})*(\.[0-9]+)?", digits):
+        raise FactError("must be an amount like 25000, 25,000, $25,000 or 25k")
+    number = Decimal(digits.replace(",", "")) * _SCALE[scale.lower()]
+    return f"{sign}{number}"
+
+
+def _decimal(raw, money=False) -> Decimal:
     if isinstance(raw, bool):
         raise FactError("must be a number")
+    if money and isinstance(raw, str):
+        raw = _money_text(raw)
     try:
         number = Decimal(str(raw).strip().replace(",", ""))
     except InvalidOperation:
@@ -94,7 +115,7 @@ def parse_fact(field, raw, today: date | None = None):
     if kind == "long_text":
         return _text(field, raw, MAX_LONG_TEXT)
     if kind in ("number", "money"):
-        number = _decimal(raw)
+        number = _decimal(raw, money=kind == "money")
         if kind == "money" and number < 0:
             raise FactError("must be zero or more")
         if number == 0:
@@ -121,7 +142,9 @@ def parse_fact(field, raw, today: date | None = None):
         if value not in (field.choices or []):
             raise FactError("must be one of: " + ", ".join(field.choices or []))
         return value
-    if kind in ("email", "contact"):
+    if kind == "contact":
+        return parse_contact(raw)
+    if kind == "email":
         try:
             return validate_email(str(raw).strip(), check_deliverability=False).normalized.lower()
         except EmailNotValidError:
@@ -136,6 +159,63 @@ def parse_fact(field, raw, today: date | None = None):
             raise FactError("must be a web address starting with http:// or https://")
         return value
     raise FactError("has an unknown type")
+
+
+CONTACT_HINT = "a name, an email address, or both, with an optional role (Dana Ortiz, dana@acme.com, CFO)"
+_ANGLE = re.compile(r"<([^<>]*)>")
+
+
+def _email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise FactError(f"has an email address that is not valid: write {CONTACT_HINT}") from None
+
+
+def split_contact(value: str) -> tuple:
+    """Split a contact fact into (name, email, role); each may be empty.
+
+    Accepts "Dana Ortiz", "Dana Ortiz, CFO", "dana@acme.com", "Dana Ortiz <dana@acme.com>, CFO"
+    and "Dana Ortiz, dana@acme.com, CFO": the part with an @ is the email, the first other part
+    the name, the rest the role.
+    """
+    text = str(value).strip()
+    email = ""
+    angle = _ANGLE.search(text)
+    if angle:
+        email = angle.group(1)
+        text = (text[:angle.start()] + text[angle.end():]).strip()
+    parts = [p.strip() for p in text.split(",")]
+    others = []
+    for part in parts:
+        if "@" in part and not email:
+            email = part
+        elif part:
+            others.append(part)
+    if parts and parts[0] == email:  # "dana@acme.com, CFO": no name, the rest is the role
+        return "", email.strip(), ", ".join(others)
+    name = others[0] if others else ""
+    role = ", ".join(others[1:])
+    return name, email.strip(), role
+
+
+def parse_contact(raw) -> str:
+    """Return a contact fact in its stored form ("Dana Ortiz <dana@acme.com>, CFO"); raise FactError."""
+    if not isinstance(raw, str):
+        raise FactError(f"must be {CONTACT_HINT}")
+    if len(raw) > MAX_TEXT:
+        raise FactError(f"must be at most {MAX_TEXT:,} characters")
+    name, email, role = split_contact(raw)
+    email = _email(email) if email else ""
+    if "@" in name or "@" in role or any(c in name + role for c in "<>"):
+        raise FactError(f"must be {CONTACT_HINT}")
+    if not name and not email:
+        raise FactError(f"must be {CONTACT_HINT}")
+    if len(name) > 200 or len(role) > 120:
+        raise FactError("has a name over 200 or a role over 120 characters")
+    if not name:
+        return email + (f", {role}" if role else "")
+    return name + (f" <{email}>" if email else "") + (f", {role}" if role else "")
 
 
 def parse_facts(fields_by_key: dict, raw: dict, today: date | None = None):

@@ -42,7 +42,7 @@ def _input_for(fielddef, label):
     if kind in ("number", "money"):
         render = {"inputmode": "decimal", "autocomplete": "off"}
         if kind == "money":
-            render["placeholder"] = "e.g. 25000"
+            render["placeholder"] = "e.g. 25k or $25,000"
         return StringField(render_kw=render, **kwargs)
     if kind == "date":
         return StringField(widget=DateInput(), **kwargs)
@@ -52,8 +52,10 @@ def _input_for(fielddef, label):
         choices = [("", "Choose…")] + [(c, c) for c in (fielddef.choices or [])]
         return SelectField(choices=choices, validate_choice=False, **kwargs)
     if kind == "contact":
-        kwargs["description"] = fielddef.help_text or "The contact's email address"
-        return EmailField(render_kw={"autocomplete": "off"}, **kwargs)
+        kwargs["description"] = fielddef.help_text or \
+            "A name, with an email and role if you know them (Dana Ortiz, dana@acme.com, CFO), or a contact from the list"
+        return StringField(render_kw={"autocomplete": "off", "list": "contact-options", "maxlength": MAX_TEXT},
+                           **kwargs)
     if kind == "email":
         return EmailField(**kwargs)
     if kind == "url":
@@ -112,6 +114,8 @@ class DealDetailsForm(FlaskForm):
     version = HiddenField()
     title = StringField("Title", render_kw={"maxlength": 200})
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    company = StringField("Company", render_kw={"maxlength": 200, "autocomplete": "off", "list": "company-options"},
+                          description="Pick one, or type a new name to add it")
     next_step = StringField("Next step", render_kw={"maxlength": 200,
                                                     "placeholder": "e.g. Send the proposal"})
     next_step_due = StringField("Next step date", widget=DateInput())
@@ -138,3 +142,20 @@ def read_loss_reason(form) -> tuple:
         other = (form.get("other_reason") or "")[:100_000].strip()
         return None, "\n\n".join(filter(None, [other, notes.strip()])) if other else ""
     return (int(raw) if raw.isdigit() and len(raw) < 12 else None), notes
+def company_choices(org_id: int, limit: int = 300) -> list:
+    """The organisation's company names, for the deal page's company suggestions."""
+    from app.models import Company
+
+    return [name for (name,) in Company.query.filter_by(org_id=org_id).order_by(Company.name).limit(limit)
+            .with_entities(Company.name)]
+
+
+def contact_choices(org_id: int, limit: int = 300) -> list:
+    """The organisation's contacts as a contact fact writes them, for the inputs' suggestion list."""
+    from app.models import Contact
+
+    rows = (Contact.query.filter_by(org_id=org_id)
+            .order_by(Contact.name, Contact.id).limit(limit)
+            .with_entities(Contact.name, Contact.email, Contact.title))
+    return [(name + (f" <{email}>" if email else "") if name else email or "")
+            + (f", {title}" if title else "") for name, email, title in rows]

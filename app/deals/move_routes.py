@@ -1,11 +1,20 @@
 """The gated move: board drag, "Move to…" menus and the dialog that asks for missing facts."""
 
-from flask import redirect, render_template, request, url_for
+import json
+
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.deals import bp
-from app.deals.board import board_stages, card_for, column_totals, org_users, parse_filters
-from app.deals.forms import build_facts_form, read_loss_reason
+from app.deals.board import (
+    board_stages,
+    card_for,
+    column_totals,
+    load_structure,
+    org_users,
+    parse_filters,
+)
+from app.deals.forms import build_facts_form, contact_choices, read_loss_reason
 from app.deals.losses import listed_reasons
 from app.deals.service import (
     Conflict,
@@ -62,7 +71,9 @@ def _missing_now(deal, to_stage):
 def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, status=422):
     lost = to_stage.kind == "lost"
     reasons = listed_reasons(deal.org_id) if lost else []
+    asks_contact = any(r.field.type == "contact" for r in missing)
     context = dict(deal=deal, to_stage=to_stage, missing=missing, form=form, message=message,
+                   contact_options=contact_choices(deal.org_id) if asks_contact else [],
                    errors=errors or {}, source=source, lost=lost, loss_reasons=reasons,
                    can_override=current_user.has_role("manager") and not lost,
                    values=request.form)
@@ -72,24 +83,40 @@ def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, stat
     return render_template("deals/move.html", **context), status
 
 
+def moved_message(deal, from_stage) -> str:
+    """Say what a landed move did, in words ("Moved Baker St Dental back to Qualified.")."""
+    to_stage = deal.stage
+    back = to_stage.kind == "open" and from_stage.kind == "open" and to_stage.position < from_stage.position
+    if to_stage.kind == "won":
+        return f"Closed {deal.title} as won."
+    if to_stage.kind == "lost":
+        return f"Closed {deal.title} as lost."
+    if from_stage.kind != "open":
+        return f"Reopened {deal.title} in {to_stage.name}."
+    return f"Moved {deal.title} {'back ' if back else ''}to {to_stage.name}."
+
+
 def _moved(deal, from_stage, source):
     if source == "page" or not is_htmx():
         target = url_for("deals.show", deal_id=deal.id) if source == "page" \
             else url_for("deals.board", pipeline_id=deal.pipeline_id)
         if is_htmx():
             return "", 200, {"HX-Location": target}
+        flash(moved_message(deal, from_stage), "success")
         return redirect(target)
     pipeline = deal.pipeline
     filters = parse_filters(request.form, current_user)
-    stages = [s for s in board_stages(pipeline) if s.id in (from_stage.id, deal.stage_id)]
+    board = board_stages(pipeline)
+    stages = [s for s in board if s.id in (from_stage.id, deal.stage_id)]
     totals = column_totals(pipeline, filters, stages)
-    users = org_users(deal.org_id)
-    html = render_template("deals/_move_done.html", deal=deal, card=card_for(deal, users),
+    html = render_template("deals/_move_done.html", deal=deal, card=card_for(deal),
                            heads=[(s, *totals.get(s.id, (0, 0))) for s in stages],
-                           stages=board_stages(pipeline), currency=current_user.org.currency,
-                           filters=filters)
+                           stages=board, currency=deal.currency,
+                           filters=filters, from_stage=from_stage,
+                           message=moved_message(deal, from_stage))
+    trigger = json.dumps({"dealMoved": {"id": deal.id, "stage": deal.stage_id}})
     return html, 200, {"HX-Retarget": f"#cards-{deal.stage_id}", "HX-Reswap": "afterbegin",
-                       "HX-Trigger": "dealMoved"}
+                       "HX-Trigger": "dealLanded", "HX-Trigger-After-Settle": trigger}
 
 
 def _conflict(deal_id, exc, source):
@@ -113,11 +140,15 @@ def move(deal_id):
     stage_id = _int_or_none(request.form.get("stage_id"))
     if stage_id is None:
         return _plain("Choose a stage to move the deal to.", 400)
-    to_stage = get_or_404(Stage, stage_id)
+    pipeline = load_structure(deal.pipeline_id)  # read once: the gate and the reply use it from here on
+    to_stage = next((s for s in pipeline.stages if s.id == stage_id), None) or get_or_404(Stage, stage_id)
     source = "page" if request.form.get("source") == "page" else "board"
     from_stage = deal.stage
     from_dialog = request.form.get("dialog") == "1"
     version = request.form.get("version")
+    reason = (request.form.get("reason") or "")[:100_000]
+    if request.form.get("undo") == "1" and to_stage.kind != "lost" and not reason:
+        reason = "Undo of the previous move"  # on the deal's history like any other move
     facts = form = None
     missing = []
     try:
@@ -141,10 +172,11 @@ def move(deal_id):
                                 labels=_labels(asked))
         if from_dialog:
             form.validate()
-            form.add_errors({r.field.key: f"is needed to move to {to_stage.name}" for r in still})
+            form.add_errors({r.field.key: f"Needed to move to {to_stage.name}." for r in still})
         missing = asked
-        return _dialog(deal, to_stage, missing, form, message=exc.message, errors=exc.fields,
-                       source=source)
+        # The first ask (a drop, a menu pick) opens clean: nothing is wrong until the user answers.
+        return _dialog(deal, to_stage, missing, form, message=exc.message,
+                       errors=exc.fields if from_dialog else {}, source=source)
     except Invalid as exc:
         if not from_dialog or "stage_id" in exc.fields or "version" in exc.fields:
             return _plain(_message(exc), 400)

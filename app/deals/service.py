@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.deals.facts import FactError, is_met, parse_fact, parse_facts
+from app.deals.facts import FactError, is_met, parse_fact, parse_facts, split_contact
 from app.extensions import db
 from app.models import (
     Contact,
@@ -242,19 +242,39 @@ def _refusal_message(missing) -> str:
     return f"Missing: {labels}."
 
 
-def _link_contacts(deal: Deal, pipeline, facts: dict) -> None:
-    """Make each contact-with-role fact a real contact with that role on the deal."""
+def _fact_contact(org_id: int, owner_id, value: str) -> tuple:
+    """Find the contact a fact names (by email, else by name) or create it; return (contact, created)."""
+    name, email, role = split_contact(value)
+    query = Contact.query.filter_by(org_id=org_id)
+    if email:
+        contact = query.filter_by(email=email).first()
+    else:
+        contact = query.filter(db.func.lower(Contact.name) == name.lower()).order_by(Contact.id).first()
+    if contact is None:
+        contact = Contact(org_id=org_id, email=email or None, name=name, title=role, owner_id=owner_id)
+        db.session.add(contact)
+        db.session.flush()
+        return contact, True
+    # Fill what the contact lacks; never overwrite what someone typed on the contact.
+    contact.name = contact.name or name
+    contact.title = contact.title or role
+    return contact, False
+
+
+def _link_contacts(deal: Deal, pipeline, facts: dict, before: dict | None = None) -> None:
+    """Make each contact-with-role fact a real contact with that role on the deal.
+
+    Facts unchanged since `before` (the deal's facts as they were) were linked when recorded.
+    """
+    before = before or {}
     for f in pipeline.fields:
-        email = facts.get(f.key) if f.type == "contact" else None
-        if not email:
+        value = facts.get(f.key) if f.type == "contact" else None
+        if not value or value == before.get(f.key):  # linked when it was recorded
             continue
-        contact = Contact.query.filter_by(org_id=deal.org_id, email=email).first()
-        if contact is None:
-            contact = Contact(org_id=deal.org_id, email=email, owner_id=deal.owner_id)
-            db.session.add(contact)
-            db.session.flush()
+        contact, created = _fact_contact(deal.org_id, deal.owner_id, value)
         role = f.contact_role or "influencer"
-        exists = DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id, role=role).first()
+        exists = None if created else \
+            DealContact.query.filter_by(deal_id=deal.id, contact_id=contact.id, role=role).first()
         if exists is None:
             db.session.add(DealContact(org_id=deal.org_id, deal_id=deal.id, contact_id=contact.id, role=role))
 
@@ -350,6 +370,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
         when = _check_time(at, latest, "at") or when
     from_stage = deal.stage
+    before = dict(deal.facts or {})
     deal.facts = merged
     deal.stage = to_stage
     deal.stage_entered_at = when
@@ -371,7 +392,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         override=overridden,
     )
     db.session.add(transition)
-    _link_contacts(deal, pipeline, merged)
+    _link_contacts(deal, pipeline, merged, before)
     db.session.flush()
     if to_stage.kind == "won":
         _create_handoff(deal, transition)
@@ -380,12 +401,13 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
 
 
 def _commit_move(deal: Deal) -> None:
-    """Commit a move, expiring only the deal (and what hangs off it), not the whole session.
+    """Commit a move without expiring anything: nothing in the session went stale.
 
     A move changes the deal, its history and (for a win) tasks; it never changes the pipeline,
-    its stages, fields and requirements, or the actor. Expiring everything on commit made the
-    next move in the same session reload all of those (six statements); now only the deal is
-    re-read, so its relationships (transitions, contacts, tasks) are never stale.
+    its stages, fields and requirements, or the actor. Every column the move wrote on the deal
+    (stage, facts, times, version) was set here in Python, so the deal in memory is what the
+    database holds; Deal has no collections that could have changed under it. Expiring on commit
+    made the reply re-read the deal and the next move reload the whole structure.
     """
     session = db.session()
     expire = session.expire_on_commit
@@ -394,8 +416,6 @@ def _commit_move(deal: Deal) -> None:
         _commit(deal.id)
     finally:
         session.expire_on_commit = expire
-    if expire:
-        session.expire(deal)
 
 
 def _clean_reason(value, name: str) -> str:
@@ -618,9 +638,12 @@ def pipeline_currency(pipeline) -> str:
     return db.session.get(Organization, pipeline.org_id).currency
 
 
+KEEP = object()  # update_deal(company=KEEP): leave the deal's company as it is
+
+
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
-                next_step=None, next_step_due=None) -> Deal:
-    """Edit a deal's title, amount and facts; a fact its current stage requires cannot be cleared."""
+                next_step=None, next_step_due=None, company=KEEP) -> Deal:
+    """Edit a deal's title, amount, company and facts; a fact its current stage requires cannot be cleared."""
     deal_id = deal.id
     try:
         if not can_edit(deal, actor):
@@ -651,6 +674,11 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
                 deal.next_step_due = _parse_day(next_step_due)
             except Invalid as exc:
                 errors.update(exc.fields)
+        if company is not KEEP:  # a Company of the deal's organisation, or None to clear it
+            if company is not None and company.org_id != deal.org_id:
+                errors["company_id"] = "is not a company of this organisation"
+            else:
+                deal.company_id = company.id if company is not None else None
         merged = deal.facts or {}
         if facts is not None:
             # Each fact is judged on its own: a bad one is reported, and the good ones sent with

@@ -1,3 +1,5 @@
+import itertools
+
 from flask import (
     Response,
     current_app,
@@ -33,6 +35,10 @@ def index():
     """Upload a CSV of companies, contacts or deals; list recent imports."""
     form = UploadForm()
     if request.method == "GET":
+        # Opened from a board ("Import a CSV"): start on deals, into that board's pipeline.
+        if request.args.get("kind") in dict(form.kind.choices):
+            form.kind.data = request.args["kind"]
+        form.pipeline_id.data = request.args.get("pipeline_id", type=int)
         return _upload_page(form)
     limit = current_app.config.get("IMPORT_MAX_BYTES", imports.MAX_BYTES)
     upload = request.files.get("file")
@@ -104,6 +110,16 @@ def resume(import_id):
         flash("This import has already finished." if job.status == "done" else "This import has not started yet.",
               "info")
     return redirect(url_for("imports.show", import_id=job.id), 303)
+
+
+def error_preview(job, limit: int = 200) -> list:
+    """The report's first rows, to read on the page (the CSV has every one)."""
+    return list(itertools.islice(imports.error_rows(job), limit))
+
+
+@bp.app_context_processor
+def _import_helpers():
+    return {"error_preview": error_preview}
 
 
 @bp.route("/<int:import_id>/errors.csv")

@@ -11,7 +11,7 @@ ACTIVITY_KINDS = {
     "reply": "Reply",
     "form_fill": "Form fill",
 }
-LOGGABLE_KINDS = ("note", "call", "meeting")  # what a person logs by hand
+LOGGABLE_KINDS = ("note", "call", "meeting", "email")  # what a person logs by hand (an email sent or received outside Stagegate)
 IMPORT_KINDS = {"companies": "Companies", "contacts": "Contacts", "deals": "Deals"}
 IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
 

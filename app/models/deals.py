@@ -20,7 +20,7 @@ class Contact(TenantMixin, db.Model):
     id = db.Column(db.Integer, primary_key=True)
     company_id = db.Column(db.Integer, db.ForeignKey("company.id"))
     name = db.Column(db.String(200), nullable=False, default="")
-    email = db.Column(db.String(254), nullable=False)
+    email = db.Column(db.String(254))  # NULL: a contact known by name only (a gate fact "Dana Ortiz, CFO")
     phone = db.Column(db.String(40), nullable=False, default="")
     title = db.Column(db.String(120), nullable=False, default="")
     owner_id = db.Column(db.Integer, db.ForeignKey("user.id"))
@@ -36,6 +36,8 @@ class Contact(TenantMixin, db.Model):
 
     @property
     def display(self) -> str:
+        if not self.email:
+            return self.name
         return f"{self.name} <{self.email}>" if self.name else self.email
 
 

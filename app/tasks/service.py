@@ -330,8 +330,37 @@ def unread_count(user: User) -> int:
 
 
 def recent_notifications(user: User, limit: int = 50) -> list:
-    return Notification.query.filter_by(org_id=user.org_id, user_id=user.id) \
+    """The user's latest notifications; a stale notice also says where its deal is now (`now_in`)."""
+    items = Notification.query.filter_by(org_id=user.org_id, user_id=user.id) \
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit).all()
+    _say_where_stale_deals_are_now(user.org_id, items)
+    return items
+
+
+def _say_where_stale_deals_are_now(org_id: int, items) -> None:
+    """Set `now_in` on stale notices: the stage their deal is in now, which may not be the one named (one query)."""
+    stay = {}  # notification -> (deal id, stage id when it went stale), from 'stale:<deal>:<stage>:<micros>'
+    for item in items:
+        parts = (item.unique_key or "").split(":") if item.kind == "stale" else []
+        if len(parts) == 4 and parts[1].isdigit() and parts[2].isdigit():
+            stay[item] = (int(parts[1]), int(parts[2]))
+    if not stay:
+        return
+    rows = db.session.execute(
+        select(Deal.id, Deal.stage_id, Stage.name, Stage.kind).join(Stage, Stage.id == Deal.stage_id)
+        .where(Deal.org_id == org_id, Deal.id.in_({deal_id for deal_id, _ in stay.values()}))
+    ).all()
+    now = {row.id: row for row in rows}
+    for item, (deal_id, stage_id) in stay.items():
+        row = now.get(deal_id)
+        if row is None:
+            item.now_in = "The deal has been deleted."
+        elif row.kind != "open":
+            item.now_in = f"Since closed: now in {row.name}."
+        elif row.stage_id != stage_id:
+            item.now_in = f"Moved on: now in {row.name}."
+        else:
+            item.now_in = f"Still in {row.name}."
 
 
 def mark_read(notification: Notification, actor: User) -> Notification:

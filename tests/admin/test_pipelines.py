@@ -31,7 +31,7 @@ def test_empty_list_offers_the_three_templates(client):
     page = client.get("/admin/pipelines").get_data(as_text=True)
     assert "Start with a pipeline" in page
     for name in ("B2B sales", "Article five-stage", "Insurance agency"):
-        assert f"Use the {name} template" in page
+        assert f"Use this template<span class=\"visually-hidden\">: {name}</span>" in page
 
 
 def test_blank_pipeline_gets_open_won_and_lost_stages(client, org, login_as):

@@ -124,3 +124,21 @@ def test_another_orgs_user_is_404(client, org, login_as):
         assert client.post(f"/admin/users/{stranger.id}/{action}", data=data).status_code == 404
     stranger = User.query.get(stranger.id)
     assert (stranger.role, stranger.active) == ("rep", True) and stranger.check_password(factories.PASSWORD)
+
+
+def test_a_person_added_from_the_command_line_can_be_renamed_in_people(client, org, login_as):
+    from app.auth.service import create_user
+    from app.extensions import db
+
+    login_as("admin")
+    cli_user = create_user(org, "ops@example.com", "", "rep", "correct-horse-battery")
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert f'action="/admin/users/{cli_user.id}/name"' in page
+    response = client.post(f"/admin/users/{cli_user.id}/name", data={"name": "  Olive Ops  "})
+    assert response.status_code == 302
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "Renamed to Olive Ops." in page and 'value="Olive Ops"' in page
+    response = client.post(f"/admin/users/{cli_user.id}/name", data={"name": " "}, follow_redirects=True)
+    assert "Type the person&#39;s name." in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(cli_user), cli_user.id).name == "Olive Ops"

@@ -34,7 +34,8 @@ def test_create_deal_enters_first_open_stage_and_answers_201(client, org, admin_
     deal = response.json
     assert response.headers["Location"].endswith(f"/api/v1/deals/{deal['id']}")
     assert set(deal) == {"id", "title", "pipeline_id", "stage_id", "status", "owner_email", "amount",
-                         "currency", "facts", "version", "stage_entered_at", "created_at", "closed_at"}
+                         "currency", "facts", "version", "stage_entered_at", "created_at", "closed_at",
+                         "company_id", "company"}
     assert deal["title"] == "Acme renewal"
     assert deal["stage_id"] == stage_id(pipeline, "Qualified")
     assert deal["status"] == "open" and deal["closed_at"] is None
@@ -472,3 +473,49 @@ def test_a_lone_surrogate_in_a_reason_is_a_clear_422_that_writes_nothing(client,
     assert response.status_code == 422, response.get_data(as_text=True)
     assert "lone surrogate" in response.json["fields"][name]
     assert row_counts() == before
+def test_a_deals_company_is_set_by_name_case_insensitively_or_by_id_and_cleared_with_null(client, org, admin_h):
+    from app.models import Company
+
+    pipe = factories.pipeline(org)
+    acme = Company(org_id=org.id, name="Acme Logistics")
+    db.session.add(acme)
+    db.session.commit()
+    acme_id = acme.id
+    response = client.post("/api/v1/deals", headers=admin_h, json={
+        "pipeline_id": pipe.id, "title": "Renewal", "company": "ACME logistics",
+        "facts": factories.full_facts(pipe, pipe.open_stages[0])})
+    assert response.status_code == 201, response.json
+    deal = response.json
+    assert deal["company_id"] == acme_id and deal["company"] == "Acme Logistics"
+    response = client.patch(f"/api/v1/deals/{deal['id']}", headers=admin_h,
+                            json={"version": deal["version"], "company": "Birch Dental"})
+    assert response.status_code == 200 and response.json["company"] == "Birch Dental"
+    assert Company.query.filter_by(org_id=org.id).count() == 2  # a new name adds the company
+    deal = response.json
+    response = client.patch(f"/api/v1/deals/{deal['id']}", headers=admin_h,
+                            json={"version": deal["version"], "company_id": acme_id})
+    assert response.status_code == 200 and response.json["company"] == "Acme Logistics"
+    deal = response.json
+    response = client.patch(f"/api/v1/deals/{deal['id']}", headers=admin_h,
+                            json={"version": deal["version"], "company_id": None})
+    assert response.status_code == 200 and response.json["company_id"] is None
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"company": "Acme", "company_id": 1}, "company"),
+    ({"company_id": 2**31}, "company_id"),
+    ({"company_id": 0}, "company_id"),
+    ({"company_id": "1"}, "company_id"),
+    ({"company": "x" * 201}, "company"),
+    ({"company": "\ud800"}, "company"),
+    ({"company": 5}, "company"),
+    ({"company_id": 999_999}, "company_id"),
+])
+def test_a_bad_company_is_a_422_naming_it_and_changes_nothing(client, org, admin_h, body, field):
+    from app.models import Company
+
+    deal = factories.make_deal(org)
+    response = client.patch(f"/api/v1/deals/{deal.id}", headers=admin_h, json={"version": deal.version, **body})
+    assert response.status_code == 422 and field in response.json["fields"], response.json
+    db.session.expire_all()
+    assert db.session.get(type(deal), deal.id).company_id is None and Company.query.count() == 0

@@ -1,6 +1,7 @@
 """The criteria editor in Chromium: tick, save over HTMX, see Saved, and it persists."""
 
 import pytest
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Stage
@@ -53,3 +54,36 @@ def test_phone_tick_targets_are_big_enough_and_nothing_scrolls_sideways(new_page
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, path
     page.goto(f"/admin/pipelines/{discovery.pipeline_id}")
     screenshot(page, "admin-stages-phone")
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_leaving_with_unsaved_ticks_asks_first_jumping_shows_the_stage_name_and_save_keeps_focus(
+        new_page, org, viewport):
+    discovery = _discovery(org)
+    page = new_page(factories.user(org, "admin"), viewport=viewport)
+    page.goto(f"/admin/pipelines/{discovery.pipeline_id}/criteria")
+    page.get_by_role("navigation", name="Jump to a stage").get_by_role("link", name="Discovery").click()
+    title = page.locator(f"#crit-title-{discovery.id}")
+    page.wait_for_function(f"Math.abs(document.getElementById('criteria-stage-{discovery.id}')"
+                           ".getBoundingClientRect().top - 128) < 40")  # scrolled to it, margin kept
+    header_bottom = page.locator(".topbar").bounding_box()["height"]
+    assert title.bounding_box()["y"] >= header_bottom  # not hidden under the sticky top bar
+    card = page.locator(f"#criteria-stage-{discovery.id}")
+    card.get_by_label("Budget range captured: required to leave Discovery").check()
+    asked = []
+
+    def on_dialog(dialog):
+        asked.append(dialog.type)
+        dialog.dismiss()  # stay on the page
+
+    page.on("dialog", on_dialog)
+    page.get_by_role("link", name="Contacts").click()
+    page.wait_for_timeout(300)
+    assert asked == ["beforeunload"] and "/criteria" in page.url
+    page.remove_listener("dialog", on_dialog)
+    card.get_by_role("button", name="Save Discovery").click()
+    status = page.locator(f"#criteria-stage-{discovery.id} .crit-status")
+    expect(status).to_have_text("✓ Saved")
+    expect(status).to_be_focused()
+    page.get_by_role("link", name="Contacts").click()  # saved: leaves without asking
+    page.wait_for_url("**/contacts/")

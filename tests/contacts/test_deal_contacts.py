@@ -131,7 +131,7 @@ def test_logging_an_empty_note_says_what_is_missing_and_logs_nothing(client, org
     deal = factories.make_deal(org, owner=rep)
     response = client.post(f"/contacts/deal/{deal.id}/activities", data={"kind": "note", "body": "  "}, headers=HX)
     assert response.status_code == 422 and "Say what happened." in response.get_data(as_text=True)
-    response = client.post(f"/contacts/deal/{deal.id}/activities", data={"kind": "email", "body": "x"}, headers=HX)
+    response = client.post(f"/contacts/deal/{deal.id}/activities", data={"kind": "reply", "body": "x"}, headers=HX)
     assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
     assert Activity.query.count() == 0
 
@@ -149,3 +149,14 @@ def test_deal_page_partials_render_with_only_the_deal_in_context(app, org):
     assert "pat.buyer@example.com" in contacts_html and "Decision maker" in contacts_html
     assert f"/contacts/deal/{deal.id}/link" in contacts_html
     assert "Created in Qualified" in timeline_html and f"/contacts/deal/{deal.id}/activities" in timeline_html
+
+
+def test_an_email_sent_outside_stagegate_can_be_logged_by_hand_on_the_timeline(client, org, login_as):
+    rep = login_as("rep")
+    deal = factories.make_deal(org, owner=rep)
+    page = client.get(f"/deals/{deal.id}").get_data(as_text=True)
+    assert '<option value="email">Email</option>' in page
+    response = client.post(f"/contacts/deal/{deal.id}/activities", headers=HX,
+                           data={"kind": "email", "body": "Sent the proposal PDF to Pat"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Sent the proposal PDF to Pat" in html and "Email" in html

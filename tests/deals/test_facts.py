@@ -114,7 +114,34 @@ def test_email_and_contact_are_normalised_to_lowercase():
     assert parse_fact(field("email"), " Pat@Example.COM ") == "pat@example.com"
     assert parse_fact(field("contact"), "Pat@Example.com") == "pat@example.com"
     assert error_of(field("email"), "pat@") == "must be an email address"
-    assert error_of(field("contact"), "not an email") == "must be an email address"
+    assert error_of(field("contact"), "Dana <pat@>").startswith("has an email address that is not valid")
+
+
+@pytest.mark.parametrize("raw,stored", [
+    ("Dana Ortiz, CFO", "Dana Ortiz, CFO"),
+    ("Dana Ortiz", "Dana Ortiz"),
+    ("Dana Ortiz <Dana@Acme.example.com>, CFO", "Dana Ortiz <dana@acme.example.com>, CFO"),
+    ("Dana Ortiz, dana@acme.example.com, CFO", "Dana Ortiz <dana@acme.example.com>, CFO"),
+    ("dana@acme.example.com, CFO", "dana@acme.example.com, CFO"),
+])
+def test_contact_takes_a_name_with_optional_email_and_role(raw, stored):
+    assert parse_fact(field("contact"), raw) == stored
+
+
+@pytest.mark.parametrize("raw", [" , ", "<>", "Dana, Ortiz <a@b.example.com>, x@y.example.com", 42])
+def test_contact_without_a_name_or_email_is_refused_with_an_example(raw):
+    assert "Dana Ortiz, dana@acme.com, CFO" in error_of(field("contact"), raw)
+
+
+@pytest.mark.parametrize("raw,stored", [("25k", "25000.00"), ("25,000", "25000.00"), ("$25,000", "25000.00"),
+                                        ("$ 1,250.50", "1250.50"), ("1.5m", "1500000.00"), ("25K USD", "25000.00")])
+def test_money_reads_amounts_as_people_write_them(raw, stored):
+    assert parse_fact(field("money"), raw) == stored
+
+
+@pytest.mark.parametrize("raw", ["2,50", "25 000", "k", "$", "-$5"])
+def test_money_refuses_what_is_not_clearly_an_amount(raw):
+    assert error_of(field("money"), raw)
 
 
 @pytest.mark.parametrize("raw", ["https://example.com/doc", "http://example.com"])

@@ -56,7 +56,7 @@ def test_board_shows_a_column_per_stage_with_counts_totals_and_cards(client, log
     factories.make_deal(org, title="Birch rollout", amount="2500")
     factories.make_deal(org, "Discovery", title="Cedar pilot", amount="4000")
     page = board(client, pipe)
-    heads = [h.strip() for h in re.findall(r'<h2 id="col-head-title-\d+">([^<]+)', page)]
+    heads = [h.strip() for h in re.findall(r'class="column-head" id="col-head-\d+"><h2>([^<]+)', page)]
     assert heads == ["Qualified", "Discovery", "Proposal", "Negotiation", "Closed Won", "Closed Lost"]
     qualified = stage(pipe, "Qualified")
     head = page.split(f'id="col-head-{qualified.id}"')[1].split("</header>")[0]
@@ -162,7 +162,8 @@ def test_empty_board_offers_a_new_deal(client, login_as, pipe):
     login_as("manager")
     page = board(client, pipe)
     assert "No deals in Article five-stage yet." in page
-    assert 'href="/imports/"' in page
+    assert f'href="/imports/?kind=deals&amp;pipeline_id={pipe.id}"' in page
+    assert "Moving from another CRM? <a" in page and "Import a CSV</a> —" in page
 
 
 def test_another_orgs_board_is_a_404(client, login_as):
@@ -205,7 +206,7 @@ def test_refused_move_asks_for_exactly_the_missing_facts_and_writes_nothing(clie
     labels = re.findall(r'<label for="fact_(\w+)">([^<]+)', body)
     assert labels == [("decision_maker", "Decision maker identified (Qualified exit)"),
                       ("dm_meeting_date", "DM meeting scheduled (Discovery entry)")]
-    assert 'type="email"' in body and 'type="date"' in body
+    assert 'list="contact-options"' in body and 'type="date"' in body
     assert "Decision maker has agreed to meet" in body  # the target stage's guidance beside the form
     d = fresh(deal.id)
     assert (d.version, d.facts, len(transitions(deal.id))) == before
@@ -230,9 +231,9 @@ def test_dialog_with_valid_facts_saves_them_and_moves_in_one_go(client, login_as
 
 
 @pytest.mark.parametrize("name,value,error", [
-    ("fact_budget_range", "-5", "must be zero or more"),
-    ("fact_dm_meeting_date", "31/12/2030", "must be a date (YYYY-MM-DD)"),
-    ("fact_decision_maker", "not an email", "must be an email address"),
+    ("fact_budget_range", "-5", "Must be zero or more."),
+    ("fact_dm_meeting_date", "31/12/2030", "Must be a date (YYYY-MM-DD)."),
+    ("fact_decision_maker", "Pat, not@", "Has an email address that is not valid"),
 ])
 def test_invalid_fact_in_the_dialog_keeps_what_was_typed_and_shows_the_error_beside_it(
         client, login_as, org, pipe, name, value, error):
@@ -258,7 +259,7 @@ def test_dialog_still_missing_a_checkbox_asks_again_and_keeps_typed_values(clien
                     fact_next_steps="Call Tuesday")  # proposal_drafted left unticked
     body = html(response)
     assert "<dialog" in body and "Typed needs" in body and 'value="Call Tuesday"' in body
-    assert "is needed to move to Proposal" in body
+    assert "Needed to move to Proposal." in body
     d = fresh(deal.id)
     assert d.stage.name == "Discovery" and "needs" not in d.facts
 
@@ -361,12 +362,12 @@ def test_huge_and_garbage_input_is_an_error_not_a_500(client, login_as, org, pip
     assert response.status_code == 400
     body = html(move(client, deal, discovery, dialog="1", fact_budget_range="1" * 100_000,
                      override_reason="x" * 100_000))
-    assert "must be a number below" in body
+    assert "Must be a number below" in body
     response = client.post(f"/deals/{deal.id}/facts", headers=HX, data={
         "version": deal.version, "title": "T" * 100_000, "fact_pain": "p" * 20_000})
     assert response.status_code == 200
     body = html(response)
-    assert "must be at most 200 characters" in body and "must be at most 10,000 characters" in body
+    assert "Must be at most 200 characters." in body and "Must be at most 10,000 characters." in body
     assert fresh(deal.id).title == "Acme renewal"
 
 
@@ -429,7 +430,7 @@ def test_clearing_a_fact_the_stage_required_on_entry_is_refused(client, login_as
     deal = factories.make_deal(org)
     body = html(client.post(f"/deals/{deal.id}/facts", headers=HX, data={
         "version": deal.version, "title": "Acme renewal", "fact_icp_confirmed": "y", "fact_pain": ""}))
-    assert "is required while the deal is in Qualified" in body
+    assert "Required while the deal is in Qualified." in body
     assert fresh(deal.id).facts["pain"]
 
 
@@ -462,12 +463,12 @@ def test_new_deal_missing_entry_facts_shows_them_inline_and_writes_nothing(clien
         "pipeline_id": pipe.id, "title": "Half lead", "amount": "-4", "stage_id": stage(pipe, "Qualified").id})
     body = html(response)
     assert response.status_code == 422
-    assert 'value="Half lead"' in body and "must be zero or more" in body
+    assert 'value="Half lead"' in body and "Must be zero or more." in body
     assert Deal.query.filter_by(title="Half lead").count() == 0
     response = client.post("/deals/new", data={
         "pipeline_id": pipe.id, "title": "Half lead", "stage_id": stage(pipe, "Qualified").id})
     body = html(response)
-    assert response.status_code == 422 and "is needed to start in Qualified" in body
+    assert response.status_code == 422 and "Needed to start in Qualified." in body
     assert Deal.query.filter_by(title="Half lead").count() == 0
 
 
@@ -570,3 +571,27 @@ def test_a_loss_reason_id_past_32_bits_is_a_clear_error_not_a_crash(client, logi
     response = move(client, deal, stage(pipe, "Closed Lost"), dialog="1", loss_reason_id="99999999999")
     assert response.status_code == 200 and "is not one of this organisation" in html(response)
     assert fresh(deal.id).status == "open"
+def test_history_shows_money_facts_as_money(client, login_as, org, pipe):
+    login_as("manager")
+    deal = factories.make_deal(org, "Discovery")
+    assert re.fullmatch(r"\d+\.\d\d", deal.facts["budget_range"])  # stored as "40000.00"
+    page = html(client.get(f"/deals/{deal.id}"))
+    facts_then = page.split('class="facts-then"')[1].split("</details>")[0]
+    shown = re.search(r"<dt>Budget range captured</dt><dd>([^<]+)</dd>", facts_then).group(1)
+    assert re.fullmatch(r"\$[\d,]+(\.\d\d)?", shown) and not shown.endswith(".00"), shown
+
+
+def test_the_deal_page_sets_the_company_by_name_matching_an_existing_one(client, login_as, org, pipe):
+    login_as("manager")
+    deal = factories.make_deal(org)
+    acme = Company(org_id=org.id, name="Acme Logistics")
+    db.session.add(acme)
+    db.session.commit()
+    page = html(client.get(f"/deals/{deal.id}"))
+    assert '<option value="Acme Logistics">' in page and 'list="company-options"' in page
+    facts = {f"fact_{k}": ("y" if v is True else v) for k, v in deal.facts.items() if v is not False}
+    response = client.post(f"/deals/{deal.id}/facts", headers=HX, data={
+        "version": deal.version, "title": deal.title, "amount": "1000", "company": "acme LOGISTICS", **facts})
+    assert response.status_code == 200 and "Saved." in html(response)
+    assert fresh(deal.id).company_id == acme.id
+    assert 'value="Acme Logistics"' in html(client.get(f"/deals/{deal.id}"))

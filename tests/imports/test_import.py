@@ -62,6 +62,9 @@ def test_pipedrive_deals_export_imports_through_the_gate_without_hand_editing(cl
     assert "<progress" not in summary and "every 1s" not in summary
     assert "<strong>4</strong> added" in summary and "<strong>2</strong> not imported" in summary
     assert "errors.csv" in summary
+    # The report can be read on the page too, with the row numbers the spreadsheet shows.
+    assert "<td>3</td><td>Deal - ICP confirmed</td><td>ICP confirmed is required to enter Qualified</td><td>No</td>" \
+        in summary
 
     report = _report(client, import_id)
     assert report[0] == ["Row", "Column", "Problem", "Imported"]

@@ -121,3 +121,17 @@ def test_neglected_deals_have_no_open_task_and_no_recent_activity(org):
     ids = [*quiet_ids, fresh.id, touched.id, foreign.id]
     assert neglected_deal_ids(org.id, ids) == {quiet.id, called_long_ago.id}
     assert neglected_deal_ids(org.id, []) == set()
+
+
+def test_a_stale_notice_says_which_stage_the_deal_is_in_now(client, org, login_as):
+    rep = login_as("rep")
+    deal = stale_deal(org, days_in_stage=8, max_days=7, owner=rep)
+    first = deal.stage.name
+    sweep_stale()
+    page = client.get("/tasks/notifications").get_data(as_text=True)
+    assert f"has been in {first}" in page and f"Still in {first}." in page
+    target = factories.pipeline(org).open_stages[1]
+    facts = {r.field.key: sample_value(r.field) for r in plan_move(deal, target).requirements}
+    move_deal(deal, target, factories.user(org, "admin"), facts=facts)
+    page = client.get("/tasks/notifications").get_data(as_text=True)
+    assert f"has been in {first}" in page and f"Moved on: now in {target.name}." in page

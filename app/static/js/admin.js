@@ -60,6 +60,22 @@
     if (link) openStage(link.getAttribute("href").slice(1));
   });
   window.addEventListener("hashchange", () => openStage(location.hash.slice(1)));
+
+  // Unsaved ticks are not lost by leaving the page: the browser asks first.
+  window.addEventListener("beforeunload", (event) => {
+    if (!document.querySelector(".crit-card.is-dirty")) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
+  // After Save the card is swapped: keep focus in it, on its "Saved" (or error) status, not on the page.
+  if (window.htmx) {
+    htmx.onLoad((elt) => {
+      if (!elt.classList || !elt.classList.contains("crit-card")) return;
+      const status = elt.querySelector(".crit-status.is-saved, .crit-status.is-error");
+      if (status) status.focus();
+    });
+  }
   document.addEventListener("DOMContentLoaded", () => {
     showTypeOptions(document);
     const cards = document.querySelectorAll(".crit-card");

@@ -1,16 +1,52 @@
-// Board and deal page: drag cards between stages (SortableJS), stage tabs on phones, and the
-// gated-move dialog. The server decides everything; this file only moves elements back and forth.
+// Board and deal page: drag cards between stages (SortableJS, desktop only), stage tabs on phones,
+// the board's one "Move to…" menu, the gated-move dialog, and what the page says after a move.
+// The server decides everything; this file only moves elements and focus back and forth.
 (function () {
   "use strict";
 
-  let origin = null; // where the card being dragged came from: {item, from, next}
+  const phone = window.matchMedia("(max-width: 759px)");
+  let origin = null; // where the card being dragged came from: {from, next}
   let pending = null; // a dropped card whose move the server has not landed yet
   let currentStage = null; // the stage tab shown on a phone
+  let pickerCard = null; // the card whose move menu is open
 
   function filterValues() {
     const form = document.getElementById("board-filters");
     if (!form) return {};
     return Object.fromEntries(new FormData(form).entries());
+  }
+
+  function moveUrl(card) {
+    const link = card.querySelector("h3 a");
+    return link ? `${link.getAttribute("href")}/move` : null;
+  }
+
+  // Each card's "Move to…" button opens the board's one move menu. It is added here, not sent with
+  // every card: without JavaScript there is no menu to open, and the title leads to the deal page.
+  function addMoveButtons(root) {
+    if (!document.getElementById("move-picker")) return;
+    const cards = root.matches && root.matches(".card") ? [root] : root.querySelectorAll(".card");
+    cards.forEach((card) => {
+      if (card.querySelector(".move")) return;
+      const title = card.querySelector("h3");
+      title.id = title.id || `t-${card.id}`;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "move linklike";
+      button.textContent = "Move to…";
+      button.setAttribute("aria-describedby", title.id);
+      button.setAttribute("aria-haspopup", "dialog");
+      card.append(button);
+    });
+  }
+
+  function postMove(card, stageId) {
+    const values = Object.assign(filterValues(), {
+      stage_id: stageId,
+      version: card.dataset.v,
+      source: "board",
+    });
+    htmx.ajax("POST", moveUrl(card), { source: card, target: card, swap: "outerHTML", values });
   }
 
   function revert() {
@@ -26,17 +62,12 @@
 
   function onDrop(evt) {
     if (evt.from === evt.to || !origin) return;
-    const item = evt.item;
-    pending = { item, from: origin.from, next: origin.next };
+    pending = { item: evt.item, from: origin.from, next: origin.next };
     origin = null;
-    const values = Object.assign(filterValues(), {
-      stage_id: evt.to.dataset.stageId,
-      version: item.dataset.version,
-      source: "board",
-    });
-    htmx.ajax("POST", item.dataset.moveUrl, { source: item, target: item, swap: "outerHTML", values });
+    postMove(evt.item, evt.to.dataset.stageId);
   }
 
+  // On a phone only one stage shows, so there is nowhere to drop: the card does not lift there.
   function initSortables(root) {
     if (typeof Sortable === "undefined") return;
     root.querySelectorAll(".cards").forEach((list) => {
@@ -45,14 +76,13 @@
       Sortable.create(list, {
         group: "deals",
         sort: false,
+        disabled: phone.matches,
         draggable: ".card",
-        filter: "select, button, input, label, textarea",
+        filter: "select, button, input, label, textarea, a",
         preventOnFilter: false,
         animation: 150,
-        forceFallback: true, // pointer events, not native drag: the same on mouse, pen and touch
+        forceFallback: true, // pointer events, not native drag: the same on mouse and pen
         fallbackOnBody: true,
-        delay: 180,
-        delayOnTouchOnly: true,
         ghostClass: "card-ghost",
         chosenClass: "card-chosen",
         onStart: (evt) => { origin = { from: evt.from, next: evt.item.nextElementSibling }; },
@@ -60,6 +90,13 @@
       });
     });
   }
+
+  phone.addEventListener("change", () => {
+    document.querySelectorAll(".cards").forEach((list) => {
+      const sortable = typeof Sortable !== "undefined" && Sortable.get(list);
+      if (sortable) sortable.option("disabled", phone.matches);
+    });
+  });
 
   function showStage(stageId) {
     const board = document.getElementById("board");
@@ -77,6 +114,56 @@
     tab.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
+  function highlight(card) {
+    card.classList.remove("is-moved");
+    void card.offsetWidth; // restart the animation
+    card.classList.add("is-moved");
+  }
+
+  function focusCard(card) {
+    const column = card.closest(".column");
+    if (column && column.classList.contains("is-collapsed")) toggleColumn(column, true);
+    card.tabIndex = -1;
+    card.focus({ preventScroll: true });
+    card.scrollIntoView({ block: "nearest", inline: "nearest" });
+  }
+
+  // The one move menu: which stages it offers and how each reads depends on the card in hand.
+  function openPicker(card) {
+    const picker = document.getElementById("move-picker");
+    if (!picker || !moveUrl(card)) return false;
+    pickerCard = card;
+    const buttons = Array.from(picker.querySelectorAll("button[name=stage_id]"));
+    const column = card.closest(".cards");
+    const here = buttons.find((b) => column && b.value === column.dataset.stageId);
+    const hereOpen = !here || here.dataset.kind === "open";
+    const hereOrder = buttons.indexOf(here);
+    let first = null;
+    buttons.forEach((b, order) => {
+      const back = hereOpen && b.dataset.kind === "open" && order < hereOrder;
+      b.closest("li").hidden = b === here;
+      let note = "";
+      if (back) note = "back";
+      else if (b.dataset.kind === "won") note = "close as won";
+      else if (b.dataset.kind === "lost") note = "close as lost";
+      else if (!hereOpen) note = "reopen";
+      let noteEl = b.querySelector(".move-note");
+      if (!noteEl) {
+        noteEl = document.createElement("span");
+        noteEl.className = "move-note";
+        b.append(noteEl);
+      }
+      noteEl.textContent = note;
+      b.className = `move-option move-option-${b.dataset.kind}${back ? " is-back" : ""}`;
+      if (!first && b !== here && !back) first = b;
+    });
+    const title = card.querySelector("h3");
+    picker.querySelector("[data-picker-title]").textContent = title ? `“${title.textContent.trim()}”` : "";
+    picker.showModal();
+    (first || buttons.find((b) => b !== here)).focus();
+    return true;
+  }
+
   function openDialogs(root) {
     const dialogs = root.matches && root.matches("dialog.move-dialog")
       ? [root] : Array.from(root.querySelectorAll ? root.querySelectorAll("dialog.move-dialog") : []);
@@ -92,11 +179,74 @@
     });
   }
 
+  function toggleColumn(column, expand) {
+    const button = column.querySelector(".column-toggle");
+    const open = expand === undefined ? column.classList.contains("is-collapsed") : expand;
+    column.classList.toggle("is-collapsed", !open);
+    if (button) button.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  // Scroll shadows: say that more of the board is to the side when the columns do not fit.
+  function updateShadows() {
+    const columns = document.querySelector("#board .columns");
+    if (!columns) return;
+    const frame = columns.parentElement;
+    const max = columns.scrollWidth - columns.clientWidth;
+    frame.classList.toggle("more-left", columns.scrollLeft > 2);
+    frame.classList.toggle("more-right", max - columns.scrollLeft > 2);
+  }
+
+  document.addEventListener("scroll", (evt) => {
+    if (evt.target.classList && evt.target.classList.contains("columns")) updateShadows();
+  }, true);
+  window.addEventListener("resize", updateShadows);
+
+  document.addEventListener("submit", (evt) => {
+    if (evt.target.id !== "move-picker-form") return;
+    evt.preventDefault();
+    const picker = document.getElementById("move-picker");
+    const stageId = evt.submitter && evt.submitter.value;
+    const card = pickerCard;
+    pickerCard = null;
+    picker.close();
+    if (card && card.isConnected && stageId) postMove(card, stageId);
+  });
+
   document.addEventListener("click", (evt) => {
+    const moveLink = evt.target.closest(".card .move");
+    if (moveLink) {
+      if (openPicker(moveLink.closest(".card"))) evt.preventDefault();
+      return;
+    }
+    if (evt.target.closest(".js-cancel-picker")) {
+      pickerCard = null;
+      document.getElementById("move-picker").close();
+      return;
+    }
     const cancel = evt.target.closest(".js-cancel-move");
     if (cancel) {
       const dialog = cancel.closest("dialog");
       if (dialog) dialog.close();
+      return;
+    }
+    if (evt.target.closest(".js-dismiss-status")) {
+      document.getElementById("board-status").replaceChildren();
+      return;
+    }
+    const open = evt.target.closest("[data-open-stage]");
+    if (open) {
+      evt.preventDefault();
+      showStage(open.dataset.openStage);
+      const card = document.getElementById(`card-${open.dataset.deal}`);
+      if (card) {
+        focusCard(card);
+        highlight(card);
+      }
+      return;
+    }
+    const toggle = evt.target.closest(".column-toggle");
+    if (toggle) {
+      toggleColumn(toggle.closest(".column"));
       return;
     }
     const tab = evt.target.closest("[data-stage-tab]");
@@ -115,7 +265,19 @@
   });
 
   // A landed move: nothing to put back.
-  document.addEventListener("dealMoved", () => { pending = null; });
+  document.addEventListener("dealLanded", () => { pending = null; });
+
+  // After the swap: highlight the moved card; focus it (desktop) or the confirmation (phone, where
+  // the card has left the stage on screen).
+  document.addEventListener("dealMoved", (evt) => {
+    pending = null;
+    const card = document.getElementById(`card-${evt.detail.id}`);
+    if (card) highlight(card);
+    const status = document.querySelector("#board-status .move-status");
+    if (phone.matches && status) status.focus();
+    else if (card) focusCard(card);
+    updateShadows();
+  });
 
   document.addEventListener("htmx:afterRequest", (evt) => {
     if (evt.detail.successful) return;
@@ -134,10 +296,12 @@
   });
 
   htmx.onLoad((elt) => {
+    if (elt.querySelectorAll) addMoveButtons(elt);
     initSortables(elt.querySelectorAll ? elt : document);
     if (elt.classList && elt.classList.contains("cards")) initSortables(elt.parentNode);
     if (elt.id === "board" || (elt.querySelector && elt.querySelector("#board"))) {
       showStage(currentStage || (document.querySelector("[data-stage-tab]") || {}).dataset?.stageTab);
+      updateShadows();
     }
     openDialogs(elt);
   });
