@@ -1,6 +1,7 @@
 """API: create, list, read, edit and move deals, all through the gate service."""
 
 import re
+from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
 from flask import jsonify, url_for
@@ -44,6 +45,7 @@ from app.extensions import db
 from app.models import Company, Contact, Deal, Pipeline, Stage, StageTransition, User, iso
 from app.tenancy import current_actor, get_or_404, scoped
 
+MAX_NUMBER_AMOUNT = MAX_AMOUNT - Decimal("0.005")  # the largest number that rounds below MAX_AMOUNT
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
                "stage_id", "created_at", "stage_entered_at", "reason", "override_reason", "company", "company_id"}
 PATCH_KEYS = {"version", "title", "amount", "facts", "company", "company_id"}
@@ -114,7 +116,8 @@ def _amount(body: dict, errors: dict):
         return None
     if isinstance(value, str) and re.fullmatch(AMOUNT_PATTERN, value):
         return value
-    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < MAX_AMOUNT:
+    # Amounts keep cents: a number rounds to 2 places before the bound applies (999999999999.999 is 1e12).
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < MAX_NUMBER_AMOUNT:
         return value
     errors["amount"] = 'must be a decimal string such as "12500.00", from 0 to 999,999,999,999.99'
     return None

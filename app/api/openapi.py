@@ -55,7 +55,7 @@ FACTS = {
 TIME_IN = {**TIME, "maxLength": TIME_MAX}
 AMOUNT = {
     "anyOf": [{"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12500.00"]},
-              {"type": "number", "minimum": 0, "exclusiveMaximum": 1_000_000_000_000}, {"type": "null"}],
+              {"type": "number", "minimum": 0, "exclusiveMaximum": 999_999_999_999.995}, {"type": "null"}],
     "description": "A decimal string such as \"12500.00\" (or a number) from 0 to 999,999,999,999.99; "
                    "\"\" or null: no amount.",
 }

@@ -4,13 +4,13 @@ No new operations (PATHS is empty); SCHEMAS adds the company properties to the D
 openapi.py defines, merged there with one line.
 """
 
-from app.api.parse import MAX_ID
+from app.api.openapi_base import ID, nullable, text
 
 COMPANY_IN = {
-    "company": {"type": ["string", "null"], "maxLength": 200,
+    "company": {**nullable(text(200)),
                 "description": "The company's name, matched case-insensitively; a new name creates the "
                                "company; null or empty clears it. Not together with company_id."},
-    "company_id": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_ID,
+    "company_id": {**nullable(ID),
                    "description": "An existing company of your organisation (422 otherwise); null clears it."},
 }
 COMPANY_OUT = {"company_id": {"type": ["integer", "null"]}, "company": {"type": ["string", "null"]}}
@@ -23,6 +23,8 @@ def merge(schemas: dict) -> dict:
     """Add the company properties to the Deal schemas of `schemas` (in place); return it."""
     for name, properties in SCHEMAS.items():
         schemas[name]["properties"].update(properties)
+        if name != "Deal":  # a name or an id, never both
+            schemas[name]["not"] = {"required": ["company", "company_id"]}
     schemas["Deal"]["required"] = [*schemas["Deal"]["required"], *[k for k in COMPANY_OUT
                                                                     if k not in schemas["Deal"]["required"]]]
     return schemas

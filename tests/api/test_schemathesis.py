@@ -35,7 +35,7 @@ ABOUT_THE_DATA = re.compile("|".join([
     r"is not (a|an active) user of this organisation", r"only a manager can", r"is not an active stage",
     r"is not a stage of this deal's pipeline", r"is archived", r"is the deal's current stage",
     r"reopen the deal", r"is not one of this organisation's loss reasons", r"must be in the past",
-    r"must not be before", r"is not a contact of this organisation",
+    r"must not be before", r"is not a contact of this organisation", r"is not a company of this organisation",
     # email-validator wants a deliverable-looking address: stricter than the "email" format.
     r"must be an email address",
 ]))
