@@ -12,6 +12,16 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
+from app.models.leads import (
+    ContactEvent,
+    EngagementRule,
+    FitRule,
+    LeadCrossing,
+    LeadForm,
+    LeadFormView,
+    LeadSettings,
+    LeadSubmission,
+)
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -29,4 +39,6 @@ __all__ = [
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
+    "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
+    "LeadSubmission",
 ]
