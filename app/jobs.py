@@ -27,3 +27,12 @@ def run_import(import_id: int) -> dict:
         from app.imports.service import run_import as run
 
         return run(import_id)
+
+
+def rescore_leads(org_id: int, run: int) -> dict:
+    """Rescore every contact of an organisation after its scoring rules changed (resumable)."""
+    app = _app()
+    with app.app_context():
+        from app.leads.settings import rescore_all
+
+        return rescore_all(org_id, run)

@@ -12,7 +12,15 @@ def stale_reminders() -> dict:
     return sweep_stale(pause=pause)
 
 
+def lead_sweeps(now=None) -> dict:
+    """Drop lapsed lead points, escalate unanswered hot leads once, resume stalled rescoring."""
+    from app.leads.sweeps import run_lead_sweeps
+
+    return run_lead_sweeps(now)
+
+
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
+SWEEPS.append(("leads", lead_sweeps))
 
 
 def run_all() -> dict:

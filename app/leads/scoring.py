@@ -312,11 +312,11 @@ def _untouched_clock(contact_id: int) -> LeadCrossing | None:
 
 
 def fire_crossing(contact: Contact, kind: str, now: datetime, settings: LeadSettings,
-                  high_intent: bool = False) -> LeadCrossing | None:
+                  high_intent: bool = False, key: str | None = None) -> LeadCrossing | None:
     """Route the lead and create its task and notification, once per crossing (None if it already fired)."""
     from app.leads.routing import clock_start, route
 
-    key = _crossing_key(contact.id, kind)
+    key = key or _crossing_key(contact.id, kind)
     try:
         with db.session.begin_nested():
             owner = route(contact, settings)
