@@ -38,9 +38,14 @@ def clean_text(value, name: str, errors: dict, limit: int | None = None) -> str:
     value = value.strip()
     if len(value) > limit:
         errors[name] = f"must be at most {limit} characters"
-    elif "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        errors[name] = "contains characters that are not text"
+    elif not is_text(value):
+        errors[name] = "contains characters that are not text (is the page sent as UTF-8?)"
     return value
+
+
+def is_text(value: str) -> bool:
+    """No NUL, no lone surrogate, no U+FFFD (what a broken encoding decodes to)."""
+    return not any(c in "\x00\ufffd" or 0xD800 <= ord(c) <= 0xDFFF for c in value)
 
 
 def clean_utm(value, errors: dict) -> dict:
@@ -69,6 +74,8 @@ def lead_values(values: dict) -> dict:
         errors["email"] = "is required"
     elif len(raw_email) > 254:
         errors["email"] = "must be at most 254 characters"
+    elif not is_text(raw_email):
+        errors["email"] = "must be an email address like name@example.com"
     else:
         try:
             clean["email"] = clean_email(raw_email)
