@@ -37,7 +37,7 @@ def _hot_lead(org, email="hot@acme.example"):
 
 
 def test_an_untouched_hot_lead_escalates_to_the_managers_once(org):
-    contact = _hot_lead(org)
+    _hot_lead(org)
     assert run_lead_sweeps(utcnow() + timedelta(minutes=1))["escalated"] == 0  # still inside the window
     later = utcnow() + timedelta(minutes=6)
     assert run_lead_sweeps(later)["escalated"] == 1
