@@ -224,7 +224,7 @@ def count_view(form: LeadForm, visitor: str, day: date) -> None:
 
 @dataclass
 class Outcome:
-    submission: LeadSubmission | None
+    submission: LeadSubmission | None  # set once processed
     replay: bool = False
     notes: list = field(default_factory=list)
 
@@ -304,7 +304,7 @@ def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str =
 
     enqueue_after_commit(jobs.process_lead_submission, submission_id)
     db.session.commit()
-    return Outcome(db.session.get(LeadSubmission, submission_id))
+    return Outcome(None)
 
 
 def process_submission(submission_id: int) -> bool:
@@ -359,7 +359,7 @@ def _follow_up(form, contact, arrival, message) -> None:
                 notes=message[:2000], unique_key=f"task:{arrival.unique_key}")
     db.session.add(task)
     db.session.flush()
-    arrival.task_id = task.id
+    scoring.link_task(arrival, task)
     db.session.add(Notification(org_id=form.org_id, user_id=owner_id, kind="lead_form",
                                 text=f"New lead from {form.name}: {contact.name or contact.email}"[:300],
                                 url=f"/contacts/{contact.id}", unique_key=f"notify:{arrival.unique_key}"))
