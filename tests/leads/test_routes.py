@@ -103,3 +103,16 @@ def test_the_leads_list_filters_by_status_and_escapes_names(client, org, login_a
     only_mql = client.get("/leads/?status=mql", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Bea" in only_mql and "&lt;script&gt;" not in only_mql
     assert client.get("/leads/?owner_id=99999999999999999999").status_code == 200
+
+
+def test_editing_a_contacts_title_rescores_its_fit(client, org, login_as):
+    db.session.add(FitRule(org_id=org.id, field="title", operator="contains", value="owner", points=15))
+    db.session.commit()
+    login_as("admin")
+    response = client.post("/contacts/new", data={"email": "own@er.example", "name": "O", "title": "Agency Owner",
+                                                  "lead_status": "new"})
+    assert response.status_code == 302
+    contact = Contact.query.filter_by(email="own@er.example").one()
+    assert (contact.fit_score, contact.lead_score) == (15, 15)
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "+15 title Agency Owner" in page
