@@ -5,6 +5,7 @@ records a `form_fill` event (scored), schedules the follow-up or the hot-lead ta
 creates a deal through the gate when the form says so. Bad input writes nothing.
 """
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,6 +33,7 @@ MAX_VALUE = 500
 MAX_MESSAGE = 5000
 MAX_ORIGINS = 20
 TOKEN_MAX_AGE = 24 * 3600
+HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:\d{1,5})?")
 LIMITS = {"name": 120, "title": 200, "intro": 2000, "consent_text": 2000, "thank_you": 2000, "redirect_url": 500,
           "label": 120}
 
@@ -78,13 +80,19 @@ def _int(value, name, errors, low, high, default=None):
     return number
 
 
+def _web_address(url: str) -> bool:
+    """An http(s) address whose host is a plain host name or address (it goes into a CSP header)."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(HOST.fullmatch(parsed.netloc or "")) \
+        and not any(c in url for c in " ;,'\"\n\r")
+
+
 def _origins(text: str, errors: dict) -> str:
     lines = [line.strip().rstrip("/") for line in (text or "").splitlines() if line.strip()]
     if len(lines) > MAX_ORIGINS:
         errors["allowed_origins"] = f"can list at most {MAX_ORIGINS} sites"
     for line in lines:
-        parsed = urlparse(line)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path or len(line) > 200:
+        if not _web_address(line) or urlparse(line).path or len(line) > 200:
             errors["allowed_origins"] = f"“{line[:60]}” is not a site like https://www.example.com"
             break
     return "\n".join(lines)
@@ -98,7 +106,7 @@ def save_form(actor, values: dict, rows: list, form: LeadForm | None = None) -> 
     if not clean["name"]:
         errors["name"] = "is required"
     url = clean["redirect_url"]
-    if url and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+    if url and not _web_address(url):
         errors["redirect_url"] = "must be a full web address like https://example.com/thanks"
     follow_up = _int(values.get("follow_up_minutes"), "follow_up_minutes", errors, 0, 10080, 60)
     origins = _origins(values.get("allowed_origins") or "", errors)

@@ -166,6 +166,8 @@ def test_high_intent_form_makes_a_hot_lead_task_due_within_minutes(client, org, 
 
 def test_redirect_after_submission(client, org, make_form, fill):
     form = make_form(redirect_url="https://www.agency.example/thanks")
+    page = client.get(f"/f/{form.key}")
+    assert "form-action 'self' https://www.agency.example;" in page.headers["Content-Security-Policy"]
     response = fill(form, f_email="r@example.org", f_name="R")
     assert response.status_code == 303 and response.headers["Location"] == "https://www.agency.example/thanks"
 

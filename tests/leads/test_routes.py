@@ -82,6 +82,13 @@ def test_a_form_is_built_with_ordered_fields_and_an_embed_snippet(client, org, l
     assert f"/f/{form.key}" in page and "&lt;form action=" in page
 
 
+def test_a_redirect_that_would_inject_into_the_csp_is_refused(client, org, login_as):
+    login_as("admin")
+    response = client.post("/leads/forms/new", data={"action": "save", "name": "X", "field": ["email"],
+                                                     "redirect_url": "https://a.example;script-src *"})
+    assert response.status_code == 422 and LeadForm.query.count() == 0
+
+
 def test_a_bad_allowed_site_is_named(client, org, login_as):
     login_as("admin")
     response = client.post("/leads/forms/new", data={"action": "save", "name": "X", "field": ["email"],
