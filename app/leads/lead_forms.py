@@ -5,6 +5,7 @@ records a `form_fill` event (scored), schedules the follow-up or the hot-lead ta
 creates a deal through the gate when the form says so. Bad input writes nothing.
 """
 
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -307,12 +308,51 @@ def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str =
     if submission_id is None:
         db.session.rollback()
         return Outcome(None, replay=True)
-    from app import jobs
-    from app.queue import enqueue_after_commit
-
-    enqueue_after_commit(jobs.process_lead_submission, submission_id)
     db.session.commit()
+    wake_intake()
     return Outcome(None)
+
+
+WAKE_KEY = "stagegate:leads:intake-queued"
+
+
+def wake_intake() -> None:
+    """Queue one intake job unless one is already waiting to start (a flood makes one job, not thousands).
+
+    Redis carries the wake-up only: if it is lost, the sweep processes the stored rows.
+    """
+    import redis
+
+    from app import jobs
+    from app.queue import get_queue, get_redis
+
+    try:
+        if get_redis().set(WAKE_KEY, "1", nx=True, ex=60):
+            get_queue().enqueue(jobs.process_lead_submissions)
+    except redis.RedisError:
+        pass
+
+
+def process_all_pending(limit: int = 100_000) -> int:
+    """The intake job: process stored submissions until none is left (each exactly once)."""
+    import redis
+
+    from app.queue import get_redis
+
+    with contextlib.suppress(redis.RedisError):  # Redis down: the sweep still finds the rows
+        get_redis().delete(WAKE_KEY)  # from now on a new submission queues a new wake-up
+    done = 0
+    while done < limit:
+        ids = [i for (i,) in db.session.query(LeadSubmission.id).filter(LeadSubmission.processed_at.is_(None))
+               .order_by(LeadSubmission.id).limit(200)]
+        db.session.rollback()
+        if not ids:
+            break
+        processed = sum(1 for i in ids if process_submission(i))
+        done += processed
+        if not processed:
+            break  # every one is locked by another worker: it will finish them
+    return done
 
 
 def process_submission(submission_id: int) -> bool:
