@@ -32,3 +32,21 @@ def run_import(import_id: int) -> dict:
         from app.imports.service import run_import as run
 
         return run(import_id)
+
+
+def rescore_leads(org_id: int, run: int) -> dict:
+    """Rescore every contact of an organisation after its scoring rules changed (resumable)."""
+    app = _app()
+    with app.app_context():
+        from app.leads.settings import rescore_all
+
+        return rescore_all(org_id, run)
+
+
+def process_lead_submissions() -> int:
+    """Turn every stored lead-form submission into its lead (idempotent: each is processed once)."""
+    app = _app()
+    with app.app_context():
+        from app.leads.lead_forms import process_all_pending
+
+        return process_all_pending()

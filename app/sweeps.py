@@ -19,8 +19,16 @@ def resume_imports() -> dict:
     return sweep_imports()
 
 
+def lead_sweeps(now=None) -> dict:
+    """Drop lapsed lead points, escalate unanswered hot leads once, resume stalled rescoring."""
+    from app.leads.sweeps import run_lead_sweeps
+
+    return run_lead_sweeps(now)
+
+
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
 SWEEPS.append(("resume_imports", resume_imports))
+SWEEPS.append(("leads", lead_sweeps))
 
 
 def run_all() -> dict:

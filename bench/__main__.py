@@ -6,7 +6,9 @@ changes the sizes; BENCH_SKIP_LOAD=1 skips the gunicorn load test.
 
 Then it imports a 10,000-row deals CSV (bench/import_csv.py; BENCH_IMPORT_ROWS changes the
 count, BENCH_SKIP_IMPORT=1 skips it) and, on PostgreSQL only, times the stale-deal sweep over
-100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it).
+100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it), and runs the lead-form intake
+through gunicorn with Redis and the worker, and rescoring 100,000 contacts (bench/leads.py;
+BENCH_SKIP_LEADS=1 skips it).
 """
 
 import os
@@ -14,7 +16,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, import_placement, odd_input, security, stale
+from bench import import_csv, import_placement, leads, odd_input, security, stale
 from bench.board import load_figures, render_figures
 from bench.floor import floor_figures
 from bench.move import move_figures
@@ -104,6 +106,7 @@ def main() -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     failed = run_import_and_stale(url)
+    failed |= run_leads()
     print()
     security.main()  # field patterns on RE2 vs Python re; sign-in time, known vs unknown email
     odd_input.main()
@@ -142,6 +145,19 @@ def run_import_and_stale(url: str) -> bool:
             print(f"stale sweep: failed ({type(exc).__name__}: {exc})")
             failed = True
     return failed
+
+
+def run_leads() -> bool:
+    """Run the lead-form intake and rescoring bench (bench/leads.py); return True if it failed."""
+    print()
+    if os.environ.get("BENCH_SKIP_LEADS") == "1":
+        print("leads: skipped (BENCH_SKIP_LEADS=1)")
+        return False
+    try:
+        return not leads.main()["intake"].get("all_stored", True)
+    except Exception as exc:
+        print(f"leads: failed ({type(exc).__name__}: {exc})")
+        return True
 
 
 if __name__ == "__main__":

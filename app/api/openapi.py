@@ -14,7 +14,7 @@ tests/api/test_openapi_bounds.py needs a valid baseline body for each new operat
 
 from flask import jsonify, request
 
-from app.api import bp, openapi_board
+from app.api import bp, openapi_board, openapi_leads
 from app.api.auth import public
 from app.api.openapi_base import (
     EMAIL,
@@ -255,7 +255,8 @@ PATHS = {
         "operationId": "listTasks", "summary": "Tasks by id, 50 a page.",
         "parameters": [query_email("owner_email", "Only this owner's tasks."),
                        query("status", {"enum": ["open", "done"]}, "Open or done tasks."),
-                       query_id("deal_id", "Only this deal's tasks."), PAGE],
+                       query_id("deal_id", "Only this deal's tasks."), PAGE,
+                       *openapi_leads.TASK_FILTERS],
         "responses": {"200": json_response(page_of("Task"), "One page of tasks."),
                       "422": error("422", "A filter is not valid.", "Invalid")},
     }},
@@ -275,6 +276,7 @@ def _area(module) -> None:
 
 
 # AREAS: one line per area, e.g. `from app.api import openapi_leads; _area(openapi_leads)`.
+_area(openapi_leads)
 
 
 def _complete(operation: dict) -> dict:

@@ -25,7 +25,7 @@ from app.models import (
 from app.models.activity import ACTIVITY_KINDS, LOGGABLE_KINDS
 
 PAGE_SIZE = 50
-LEAD_STATUSES = {"new": "New", "working": "Working", "qualified": "Qualified",
+LEAD_STATUSES = {"new": "New", "mql": "MQL", "hot": "Hot", "working": "Working", "qualified": "Qualified",
                  "customer": "Customer", "disqualified": "Disqualified"}
 MAX_BODY = 10_000
 LIMITS = {"name": 200, "phone": 40, "title": 120, "persona": 80,
@@ -106,6 +106,10 @@ def save_contact(actor, values: dict, contact: Contact | None = None) -> Contact
     for name, value in clean.items():
         setattr(contact, name, value)
     contact.company_id = company.id if company else None
+    db.session.flush()
+    from app.leads.scoring import rescore
+
+    rescore(contact, commit=False)  # a new title or company can change the fit score
     db.session.commit()
     return contact
 

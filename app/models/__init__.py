@@ -13,6 +13,16 @@ from app.models.deals import (
     Task,
 )
 from app.models.health import WorkerTick
+from app.models.leads import (
+    ContactEvent,
+    EngagementRule,
+    FitRule,
+    LeadCrossing,
+    LeadForm,
+    LeadFormView,
+    LeadSettings,
+    LeadSubmission,
+)
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -31,4 +41,6 @@ __all__ = [
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
     "WorkerTick",
+    "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
+    "LeadSubmission",
 ]
