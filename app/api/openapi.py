@@ -241,6 +241,12 @@ PATHS = {
 }
 
 
+from app.api import openapi_sequences  # noqa: E402
+
+PATHS.update(openapi_sequences.PATHS)
+SCHEMAS.update(openapi_sequences.SCHEMAS)
+
+
 def document(server_url: str = "/api/v1") -> dict:
     """Return the OpenAPI document."""
     return {

@@ -22,6 +22,17 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
+from app.models.sequences import (
+    BulkEnrollJob,
+    Enrollment,
+    InboundEmail,
+    Mailbox,
+    OutreachSettings,
+    Sequence,
+    SequenceStep,
+    StepSend,
+    Suppression,
+)
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
@@ -29,4 +40,6 @@ __all__ = [
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
+    "BulkEnrollJob", "Enrollment", "InboundEmail", "Mailbox", "OutreachSettings", "Sequence", "SequenceStep",
+    "StepSend", "Suppression",
 ]
