@@ -16,13 +16,15 @@ from config import TestConfig
 from tests import factories
 
 # Reachable without signing in, on purpose. Keep this list short and explicit.
-PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi"}
+PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi",
+          "unsubscribe.confirm", "unsubscribe.one_click"}
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {
     "pipeline_id": "pipeline", "stage_id": "stage", "field_id": "field", "deal_id": "deal", "user_id": "user",
     "contact_id": "contact", "company_id": "company", "task_id": "task", "key_id": "api_key",
     "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
+    "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
 }
 
 _app = create_app(TestConfig)
@@ -76,7 +78,24 @@ def make_objects(org) -> dict:
         "loss_reason": LossReason.query.filter_by(org_id=org.id).first().id,
     }
     ids["import"] = _make_import(org, pipeline)
+    ids.update(_make_sequence_objects(org, contact))
     return ids
+
+
+def _make_sequence_objects(org, contact) -> dict:
+    from app.models import BulkEnrollJob, Enrollment, Mailbox, Sequence, SequenceStep
+
+    admin = factories.user(org, "admin")
+    sequence = Sequence(org_id=org.id, name="Outreach")
+    sequence.steps.append(SequenceStep(org_id=org.id, position=1, type="call"))
+    db.session.add(sequence)
+    db.session.flush()
+    enrollment = Enrollment(org_id=org.id, sequence_id=sequence.id, contact_id=contact.id, owner_id=admin.id)
+    job = BulkEnrollJob(org_id=org.id, sequence_id=sequence.id, user_id=admin.id)
+    mailbox = Mailbox(org_id=org.id, host="imap.example", username="u", password_encrypted="x")
+    db.session.add_all([enrollment, job, mailbox])
+    db.session.commit()
+    return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id}
 
 
 def _make_import(org, pipeline):

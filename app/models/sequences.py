@@ -169,7 +169,7 @@ class BulkEnrollJob(TenantMixin, db.Model):
     sequence_id = db.Column(db.Integer, db.ForeignKey("sequence.id"), nullable=False)
     user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
     contact_ids = db.Column(db.JSON, nullable=False, default=list)
-    query = db.Column(db.String(200), nullable=False, default="")
+    search = db.Column(db.String(200), nullable=False, default="")  # the contacts search it came from
     status = db.Column(db.String(8), nullable=False, default="queued")  # queued | running | done
     total = db.Column(db.Integer, nullable=False, default=0)
     processed = db.Column(db.Integer, nullable=False, default=0)

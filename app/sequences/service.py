@@ -465,7 +465,7 @@ def start_bulk_enroll(sequence: Sequence, actor, contact_ids: list, query: str =
     if not ids:
         raise Invalid({"contacts": "no contacts match this filter"})
     job = BulkEnrollJob(org_id=actor.org_id, sequence_id=sequence.id, user_id=actor.id, contact_ids=ids,
-                        query=(query or "")[:200], total=len(ids))
+                        search=(query or "")[:200], total=len(ids))
     db.session.add(job)
     from app.jobs import run_bulk_enroll
     from app.queue import enqueue_after_commit
