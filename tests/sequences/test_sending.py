@@ -136,7 +136,7 @@ def test_refused_recipient_is_a_bounce_that_suppresses_the_address(smtp, sequenc
 def test_connection_dropped_mid_data_is_unknown_shown_to_the_owner_and_never_resent(smtp, sequence, rep, org):
     flaky = make_contact(org, "flaky@prospect.example", "Flaky", None)
     other = make_contact(org, "fine@prospect.example", "Fine", None)
-    inbox = smtp(drop_data_for=[flaky.email])
+    smtp(drop_data_for=[flaky.email])
     service.enroll(sequence, flaky, rep)
     service.enroll(sequence, other, rep)
     result = sweep()
