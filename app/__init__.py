@@ -40,6 +40,11 @@ def create_app(config_class=Config) -> Flask:
 
     app.register_blueprint(sequences.bp, url_prefix="/sequences")
     app.register_blueprint(sequences.public_bp)
+    from app import leads
+    from app.leads import public_routes
+
+    app.register_blueprint(leads.bp, url_prefix="/leads")
+    app.register_blueprint(public_routes.bp, url_prefix="/f")
 
     from app import formatting
     from app.cli import register_cli

@@ -26,8 +26,16 @@ def reply_mailboxes(now=None) -> dict:
     return sweep_mailboxes(now)
 
 
+def lead_sweeps(now=None) -> dict:
+    """Drop lapsed lead points, escalate unanswered hot leads once, resume stalled rescoring."""
+    from app.leads.sweeps import run_lead_sweeps
+
+    return run_lead_sweeps(now)
+
+
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
 SWEEPS += [("reply_mailboxes", reply_mailboxes), ("sequence_steps", sequence_steps)]
+SWEEPS.append(("leads", lead_sweeps))
 
 
 def run_sweep(sweep, now=None):

@@ -17,7 +17,8 @@ from tests import factories
 
 # Reachable without signing in, on purpose. Keep this list short and explicit.
 PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi",
-          "unsubscribe.confirm", "unsubscribe.one_click"}
+          "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
+          "forms.show", "forms.submit", "forms.view_pixel"}  # the public lead form
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {
@@ -25,6 +26,7 @@ ID_KINDS = {
     "contact_id": "contact", "company_id": "company", "task_id": "task", "key_id": "api_key",
     "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
     "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
+    "form_id": "lead_form", "rule_id": "fit_rule",
 }
 
 _app = create_app(TestConfig)
@@ -79,6 +81,7 @@ def make_objects(org) -> dict:
     }
     ids["import"] = _make_import(org, pipeline)
     ids.update(_make_sequence_objects(org, contact))
+    ids.update(_make_lead_objects(org))
     return ids
 
 
@@ -96,6 +99,17 @@ def _make_sequence_objects(org, contact) -> dict:
     db.session.add_all([enrollment, job, mailbox])
     db.session.commit()
     return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id}
+
+
+def _make_lead_objects(org) -> dict:
+    from app.models.leads import FitRule, LeadForm
+
+    form = LeadForm(org_id=org.id, key=f"k{org.id}x", name="Demo request",
+                    fields=[{"maps_to": "email", "label": "Email", "required": True}])
+    rule = FitRule(org_id=org.id, field="industry", operator="in", value="Insurance", points=10)
+    db.session.add_all([form, rule])
+    db.session.commit()
+    return {"lead_form": form.id, "fit_rule": rule.id}
 
 
 def _make_import(org, pipeline):

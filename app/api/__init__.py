@@ -6,8 +6,9 @@ from app.api import (  # noqa: E402,F401
     auth,
     deals,
     errors,
+    leads,
     openapi,
     routes,
-    sequences,  # noqa: E402,F401
+    sequences,
     tasks,
 )

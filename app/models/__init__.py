@@ -12,6 +12,16 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
+from app.models.leads import (
+    ContactEvent,
+    EngagementRule,
+    FitRule,
+    LeadCrossing,
+    LeadForm,
+    LeadFormView,
+    LeadSettings,
+    LeadSubmission,
+)
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -42,4 +52,6 @@ __all__ = [
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
     "BulkEnrollJob", "Enrollment", "InboundEmail", "Mailbox", "OutreachSettings", "Sequence", "SequenceStep",
     "StepSend", "Suppression",
+    "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
+    "LeadSubmission",
 ]

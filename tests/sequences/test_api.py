@@ -256,3 +256,24 @@ def test_openapi_documents_the_sequences_operations_with_their_errors(client):
     assert {"202", "401", "403", "413", "422", "429"} <= set(inbound)
     enroll = doc["paths"]["/sequences/{sequence_id}/enrollments"]["post"]["responses"]
     assert {"201", "400", "404", "409", "422"} <= set(enroll)
+
+
+def test_email_reply_event_ends_active_enrollments_and_scores_once(client, org, sequence, contact, rep, key_for):
+    enrollment = service.enroll(sequence, contact, rep)
+    response = client.post("/api/v1/events", json={"contact_email": contact.email, "type": "email_reply"},
+                           headers=key_for("admin"))
+    assert response.status_code == 202, response.json
+    assert response.json["score"] == 25  # the default email_reply points, counted once
+    db.session.expire_all()
+    assert db.session.get(Enrollment, enrollment.id).status == "replied"
+    from app.models import Task
+
+    assert Task.query.filter_by(kind="reply").count() == 1
+
+
+def test_inbound_reply_gives_the_contact_its_email_reply_points(client, smtp, sequence, contact, rep, key_for):
+    _sent(sequence, contact, rep, smtp)
+    raw = f"From: {contact.email}\r\nSubject: yes\r\nMessage-ID: <pts@p.example>\r\n\r\nYes".encode()
+    post_mail(client, key_for("admin"), raw)
+    body = client.get(f"/api/v1/contacts/{contact.id}", headers=key_for("admin")).json
+    assert body["engagement"] == 25 and any(b["rule"] for b in body["breakdown"])
