@@ -52,3 +52,12 @@ def rescore_leads(org_id: int, run: int) -> dict:
         from app.leads.settings import rescore_all
 
         return rescore_all(org_id, run)
+
+
+def process_lead_submission(submission_id: int) -> bool:
+    """Turn a stored lead-form submission into the lead (idempotent: processed once)."""
+    app = _app()
+    with app.app_context():
+        from app.leads.lead_forms import process_submission
+
+        return process_submission(submission_id)

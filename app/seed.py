@@ -50,6 +50,7 @@ def seed_demo() -> tuple[Organization, bool]:
     rng = random.Random(7)
     for pipeline in Pipeline.query.filter_by(org_id=org.id).order_by(Pipeline.id):
         _seed_deals(pipeline, users, rng)
+    seed_leads(org)
     seed_demo_sequence(org)
     return org, True
 
@@ -109,3 +110,42 @@ def _needs(deal, target):
     from app.deals.service import plan_move
 
     return plan_move(deal, target).requirements
+
+
+LEADS = [  # (email, name, company, industry, size, title, events)
+    ("jo@harborinsure.example", "Jo Harper", "Harbor Insurance", "Insurance", "25", "Owner",
+     ["form_fill", "email_click", "meeting_booked"]),
+    ("kim@ledgerly.example", "Kim Ortiz", "Ledgerly", "Accounting", "60", "Head of Sales", ["form_fill", "email_reply"]),
+    ("lou@gmail.com", "Lou Park", "", "", "", "", ["page_view", "page_view", "form_fill"]),
+    ("max@brightdental.example", "Max Weber", "Bright Dental", "Healthcare", "12", "Practice manager", ["email_open"]),
+]
+
+
+def seed_leads(org) -> None:
+    """An ICP, a lead form and a few scored leads (idempotent: skipped once the form exists)."""
+    from app.leads import lead_forms, scoring, settings
+    from app.leads.service import create_or_update_lead
+    from app.models.leads import LeadForm
+
+    if LeadForm.query.filter_by(org_id=org.id).first() is not None:
+        return
+    admin = User.query.filter_by(org_id=org.id, role="admin").order_by(User.id).first()
+    settings.save_icp(admin, {"icp_industries": "Insurance, Accounting", "icp_sizes": "11-50, 51-200",
+                              "icp_titles": "Owner, Head of Sales", "icp_countries": "",
+                              "icp_pains": "Leads answered too late; no follow-up discipline",
+                              "icp_triggers": "New sales hire; missed quarter"})
+    lead_forms.save_form(admin, {"name": "Book a demo", "title": "Book a 20-minute demo", "high_intent": "1",
+                                 "intro": "Tell us a little about you and we will call you back within minutes.",
+                                 "consent_text": "I agree to be contacted about Stagegate.",
+                                 "follow_up_minutes": "15"},
+                         [{"maps_to": "email", "label": "Work email", "required": True},
+                          {"maps_to": "name", "label": "Your name", "required": True},
+                          {"maps_to": "company", "label": "Company", "required": False},
+                          {"maps_to": "phone", "label": "Phone", "required": False},
+                          {"maps_to": "message", "label": "What should we prepare?", "required": False}])
+    for email, name, company, industry, size, title, events in LEADS:
+        contact, _created, _result = create_or_update_lead(admin, {
+            "email": email, "name": name, "company": company, "industry": industry, "company_size": size,
+            "title": title, "source": "Seed"})
+        for i, kind in enumerate(events):
+            scoring.record_event(contact, kind, utcnow() - timedelta(days=len(events) - i))

@@ -11,7 +11,6 @@ from datetime import date, timedelta
 from urllib.parse import urlparse
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.exc import IntegrityError
 
 from app.deals.facts import parse_facts
 from app.deals.service import DealError, Invalid, create_deal
@@ -282,41 +281,74 @@ def clean_utm_params(params: dict) -> dict:
 
 
 def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str = "") -> Outcome:
-    """Take one submission (idempotent by its nonce); raise Invalid, writing nothing, on bad input."""
+    """Store one valid submission (once per nonce) and queue its processing; raise Invalid, writing nothing.
+
+    The request only validates and stores; `process_submission` (the worker, or the sweep)
+    turns it into the lead. Returns Outcome(None, replay=True) for a replayed nonce.
+    """
     lead, facts, message = submission_values(form, data)
-    if LeadSubmission.query.filter_by(form_id=form.id, nonce=nonce).first() is not None:
-        return Outcome(None, replay=True)
     lead["source"] = lead.get("source") or f"Form: {form.name}"[:80]
     lead["utm"] = utm
-    try:
-        contact, created = upsert_contact(form.org_id, lead, form=form, referrer=referrer)
-        submission = LeadSubmission(org_id=form.org_id, form_id=form.id, contact_id=contact.id, nonce=nonce[:40],
-                                    created_new=created, utm=utm, referrer=referrer[:500])
-        db.session.add(submission)
-        db.session.flush()
-    except IntegrityError:  # the same submission, posted twice at once
+    answers = "; ".join(f"{spec['label']}: {data.get(spec['name'], '')}"[:200] for spec in form_inputs(form)
+                        if spec["target"] != "email" and data.get(spec["name"]))
+    inserted = db.session.execute(scoring._insert(LeadSubmission.__table__).values(
+        org_id=form.org_id, form_id=form.id, nonce=nonce[:40], created_new=False, utm=utm, referrer=referrer[:500],
+        payload={"lead": lead, "facts": facts, "message": message, "answers": answers}, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["form_id", "nonce"]).returning(LeadSubmission.__table__.c.id))
+    submission_id = inserted.scalar()
+    if submission_id is None:
         db.session.rollback()
         return Outcome(None, replay=True)
-    outcome = Outcome(submission)
+    from app import jobs
+    from app.queue import enqueue_after_commit
+
+    enqueue_after_commit(jobs.process_lead_submission, submission_id)
+    db.session.commit()
+    return Outcome(db.session.get(LeadSubmission, submission_id))
+
+
+def process_submission(submission_id: int) -> bool:
+    """Turn a stored submission into the lead: contact, clock and owner, event, task, deal. Once only."""
+    query = LeadSubmission.query.filter_by(id=submission_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    submission = query.first()
+    if submission is None or submission.processed_at is not None:
+        db.session.rollback()
+        return False
+    form = submission.form
+    payload = submission.payload or {}
     now = utcnow()
+    contact, created = upsert_contact(form.org_id, dict(payload.get("lead") or {}), form=form,
+                                      referrer=submission.referrer)
+    submission.contact_id, submission.created_new, submission.processed_at = contact.id, created, now
     rules = scoring.load_rules(form.org_id)
     scoring._locked(contact)
-    arrival = scoring.fire_crossing(contact, "arrival", now, rules.settings, key=f"arrival:sub:{submission.id}")
-    answers = "; ".join(f"{spec['label']}: {data.get(spec['name'], '')}"[:200] for spec in form_inputs(form)
-                        if spec["target"] not in ("email",) and data.get(spec["name"]))
-    db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="form_fill", at=now,
-                            body=(f"Filled in “{form.name}”. " + answers)[:10_000],
+    arrival = scoring.fire_crossing(contact, "arrival", submission.created_at, rules.settings,
+                                    key=f"arrival:sub:{submission.id}")
+    db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="form_fill", at=submission.created_at,
+                            body=(f"Filled in “{form.name}”. " + payload.get("answers", ""))[:10_000],
                             unique_key=f"form:{submission.id}"))
-    result = scoring.record_event(contact, "form_fill", now, commit=False)
+    result = scoring.record_event(contact, "form_fill", submission.created_at, commit=False)
     if form.high_intent and not result.hot:
-        scoring.fire_crossing(contact, "hot", now, rules.settings, high_intent=True,
+        scoring.fire_crossing(contact, "hot", submission.created_at, rules.settings, high_intent=True,
                               key=f"hot:sub:{submission.id}")
     elif not result.crossed and arrival is not None:
-        _follow_up(form, contact, arrival, message)
+        _follow_up(form, contact, arrival, payload.get("message", ""))
     if form.stage_id:
-        submission.deal_id = _deal(form, contact, facts, outcome)
+        submission.deal_id = _deal(form, contact, payload.get("facts") or {}, Outcome(submission))
     db.session.commit()
-    return outcome
+    return True
+
+
+def process_pending(now=None, older_than: timedelta = timedelta(minutes=1), limit: int = 500) -> int:
+    """Process submissions the queue lost (the database, not Redis, says what is due)."""
+    now = now or utcnow()
+    ids = [i for (i,) in db.session.query(LeadSubmission.id).filter(
+        LeadSubmission.processed_at.is_(None), LeadSubmission.created_at <= now - older_than)
+        .order_by(LeadSubmission.id).limit(limit)]
+    db.session.rollback()
+    return sum(1 for i in ids if process_submission(i))
 
 
 def _follow_up(form, contact, arrival, message) -> None:

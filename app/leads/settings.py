@@ -66,7 +66,10 @@ def save_settings(actor, values: dict):
         errors["hours_end"] = "set both the opening and the closing hour, or neither"
     elif start is not None and end is not None and end <= start:
         errors["hours_end"] = "must be after the opening hour"
-    days = "".join(sorted({d for d in str(values.get("hours_days") or "") if d in "1234567"}))
+    raw_days = values.getlist("hours_days") if hasattr(values, "getlist") else values.get("hours_days")
+    if isinstance(raw_days, list | tuple):
+        raw_days = "".join(str(d) for d in raw_days)
+    days = "".join(sorted({d for d in str(raw_days or "") if d in "1234567"}))
     routing = values.get("routing")
     if routing not in ROUTING_RULES:
         errors["routing"] = "must be one of the routing rules"

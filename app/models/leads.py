@@ -40,7 +40,7 @@ class LeadSettings(TenantMixin, db.Model):
     hours_start = db.Column(db.Integer)  # 0-23
     hours_end = db.Column(db.Integer)  # 1-24, after hours_start
     hours_days = db.Column(db.String(7), nullable=False, default="12345")  # ISO weekdays
-    routing = db.Column(db.String(20), nullable=False, default="owner_then_round_robin")
+    routing = db.Column(db.String(30), nullable=False, default="owner_then_round_robin")
     routing_weights = db.Column(db.JSON, nullable=False, default=dict)  # {"<user id>": weight}
     routing_counter = db.Column(db.Integer, nullable=False, default=0)
     # ICP: lists of strings, and free text for pains and triggers.
@@ -158,11 +158,17 @@ class LeadFormView(TenantMixin, db.Model):
 
 
 class LeadSubmission(TenantMixin, db.Model):
-    """One accepted form submission (its nonce makes a replay a no-op)."""
+    """One accepted form submission (its nonce makes a replay a no-op).
+
+    The request stores it (validated) and answers; the worker turns it into the contact,
+    event, tasks and deal (processed_at), and the sweep picks up any the queue lost.
+    """
 
     id = db.Column(db.Integer, primary_key=True)
     form_id = db.Column(db.Integer, db.ForeignKey("lead_form.id", ondelete="CASCADE"), nullable=False)
-    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id", ondelete="CASCADE"), nullable=False)
+    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id", ondelete="CASCADE"))
+    payload = db.Column(db.JSON, nullable=False, default=dict)  # {"lead", "facts", "message", "answers"}
+    processed_at = db.Column(db.DateTime)
     deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"))
     created_new = db.Column(db.Boolean, nullable=False, default=False)  # the contact was created by it
     nonce = db.Column(db.String(40), nullable=False)
@@ -174,4 +180,5 @@ class LeadSubmission(TenantMixin, db.Model):
 
     __table_args__ = (db.UniqueConstraint("form_id", "nonce", name="uq_lead_submission_nonce"),
                       db.Index("ix_lead_submission_org_created", "org_id", "created_at"),
-                      db.Index("ix_lead_submission_contact", "contact_id"))
+                      db.Index("ix_lead_submission_contact", "contact_id"),
+                      db.Index("ix_lead_submission_pending", "processed_at", "id"))

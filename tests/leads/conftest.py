@@ -2,8 +2,29 @@ import re
 
 import pytest
 
+from app.extensions import db
 from app.leads import lead_forms
+from app.queue import ThreadWorker, get_queue
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue(app):
+    get_queue().empty()
+    yield
+    get_queue().empty()
+
+
+def drain_queue():
+    """Run every queued job now, as the worker would (there is no worker thread in tests)."""
+    queue = get_queue()
+    ThreadWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
+    db.session.expire_all()
+
+
+@pytest.fixture
+def drain(app):
+    return drain_queue
 
 ROWS = [{"maps_to": "email", "label": "Work email", "required": True},
         {"maps_to": "name", "label": "Your name", "required": True},
@@ -36,6 +57,8 @@ def fill(client):
         for key in re.findall(r'name="(utm_[a-z]+|ref)" value="', page.get_data(as_text=True)):
             data[key] = re.search(rf'name="{key}" value="([^"]*)"', page.get_data(as_text=True)).group(1)
         data.update(fields)
-        return client.post(f"/f/{form.key}", data=data, headers=headers or {})
+        response = client.post(f"/f/{form.key}", data=data, headers=headers or {})
+        drain_queue()  # the worker turns the stored submission into the lead
+        return response
 
     return post

@@ -4,7 +4,7 @@ from app.extensions import db
 from app.models import Activity, Contact, Deal, Task
 from app.models.leads import LeadCrossing, LeadFormView, LeadSubmission
 from tests import factories
-from tests.leads.conftest import token_of
+from tests.leads.conftest import drain_queue, token_of
 
 
 def test_a_submission_creates_a_scored_routed_lead_with_a_follow_up(client, org, make_form, fill):
@@ -39,6 +39,7 @@ def test_a_replayed_submission_is_stored_once(client, org, make_form):
     data = {"_t": token, "f_email": "bo@example.org", "f_name": "Bo"}
     for _ in range(3):
         assert client.post(f"/f/{form.key}", data=data).status_code == 200
+    drain_queue()
     assert LeadSubmission.query.count() == 1
     assert Contact.query.one().lead_score == 20
 
@@ -68,6 +69,27 @@ def test_a_post_without_the_page_token_is_not_stored(client, org, make_form):
     response = client.post(f"/f/{form.key}", data={"f_email": "x@example.org", "f_name": "X"})
     assert response.status_code == 400
     assert Contact.query.count() == 0
+
+
+def test_the_request_stores_the_submission_and_the_worker_makes_the_lead_once(client, org, make_form):
+    from app.leads.lead_forms import process_pending, process_submission
+
+    form = make_form()
+    token = token_of(client.get(f"/f/{form.key}").get_data(as_text=True))
+    client.post(f"/f/{form.key}", data={"_t": token, "f_email": "q@example.org", "f_name": "Q"})
+    submission = LeadSubmission.query.one()
+    assert submission.processed_at is None and Contact.query.count() == 0  # answered before the work
+    from app.queue import get_queue
+
+    get_queue().empty()  # Redis lost the wake-up: the sweep still finds the row
+    from datetime import timedelta
+
+    from app.models import utcnow
+
+    assert process_pending(utcnow() + timedelta(minutes=2)) == 1
+    assert process_submission(submission.id) is False  # a rerun does nothing
+    assert Contact.query.count() == 1 and Task.query.count() == 1
+    assert Activity.query.filter_by(kind="form_fill").count() == 1
 
 
 def test_bad_input_is_named_and_nothing_is_written(client, org, make_form, fill):
@@ -126,6 +148,7 @@ def test_embed_from_an_allowed_site_is_accepted_and_others_refused(client, org, 
     refused = client.post(f"/f/{form.key}", data=data, headers={"Origin": "https://evil.example"})
     assert refused.status_code == 403 and Contact.query.count() == 0
     ok = client.post(f"/f/{form.key}", data=data, headers={"Origin": "https://www.agency.example"})
+    drain_queue()
     assert ok.status_code == 200 and "Thank you" in ok.get_data(as_text=True)
     assert Contact.query.one().referrer == "https://www.agency.example"
 
