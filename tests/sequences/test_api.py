@@ -277,3 +277,18 @@ def test_inbound_reply_gives_the_contact_its_email_reply_points(client, smtp, se
     post_mail(client, key_for("admin"), raw)
     body = client.get(f"/api/v1/contacts/{contact.id}", headers=key_for("admin")).json
     assert body["engagement"] == 25 and any(b["rule"] for b in body["breakdown"])
+
+
+def test_reply_task_is_listed_by_the_tasks_api(client, org, sequence, contact, rep, key_for):
+    enrollment = service.enroll(sequence, contact, rep)
+    from app.sequences.replies import mark_replied
+
+    mark_replied(enrollment, rep)
+    body = client.get(f"/api/v1/tasks?kind=reply&contact_id={contact.id}", headers=key_for("admin")).json
+    assert [(t["kind"], t["owner_email"]) for t in body["items"]] == [("reply", rep.email)]
+
+
+def test_sequence_read_includes_stats(client, sequence, key_for):
+    body = client.get(f"/api/v1/sequences/{sequence.id}", headers=key_for("rep")).json
+    assert body["stats"]["enrolled"] == 0 and body["stats"]["reply_rate"] is None
+    assert len(client.get("/api/v1/sequences", headers=key_for("rep")).json["items"]) == 1

@@ -199,3 +199,42 @@ def test_stats_show_reply_rate_beside_the_article_bands(client, login_as, org, s
     page = client.get(f"/sequences/{sequence.id}").get_data(as_text=True)
     assert "10.0 % replied" in page and "top-performer band" in page
     assert re.search(r"Reply rate</dt><dd>10.0 %", page)
+
+
+def test_admin_adds_an_imap_inbox_and_the_password_is_never_shown(client, login_as):
+    from app.models import Mailbox
+
+    login_as("admin")
+    response = client.post("/sequences/settings", data={"form": "mailbox", "host": "imap.example.com", "port": "993",
+                                                        "security": "ssl", "username": "rae@example.com",
+                                                        "password": "hunter2-secret", "folder": "INBOX"},
+                           follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Inbox saved" in page and "rae@example.com @ imap.example.com:993" in page
+    assert "hunter2-secret" not in page and "hunter2-secret" not in Mailbox.query.one().password_encrypted
+    bad = client.post("/sequences/settings", data={"form": "mailbox", "host": "", "port": "99999", "username": "",
+                                                   "password": ""})
+    assert bad.status_code == 422 and "IMAP server is required" in bad.get_data(as_text=True)
+    assert Mailbox.query.count() == 1
+
+
+def test_postal_address_goes_in_the_preview_footer(client, login_as, org):
+    contact = make_contact(org)
+    login_as("admin")
+    client.post("/sequences/settings", data={"form": "address", "postal_address": "9 Harbour Rd, Leith"})
+    page = client.post("/sequences/preview", data={"subject": "Hi", "body": "Hello", "contact_id": contact.id})
+    assert "9 Harbour Rd, Leith" in page.get_data(as_text=True)
+
+
+def test_rep_enrolls_a_deals_contact_from_the_deal_page(client, login_as, org, sequence):
+    from tests import factories
+
+    rep = factories.user(org, "rep")
+    deal = factories.make_deal(org, owner=rep)
+    contact = make_contact(org)
+    deal.contact_id = contact.id
+    db.session.commit()
+    login_as("rep")
+    assert "Enroll Pat Prospect in" in client.get(f"/deals/{deal.id}").get_data(as_text=True)
+    client.post("/sequences/enroll", data={"contact_id": contact.id, "sequence_id": sequence.id, "deal_id": deal.id})
+    assert Enrollment.query.one().deal_id == deal.id
