@@ -292,3 +292,40 @@ def test_sequence_read_includes_stats(client, sequence, key_for):
     body = client.get(f"/api/v1/sequences/{sequence.id}", headers=key_for("rep")).json
     assert body["stats"]["enrolled"] == 0 and body["stats"]["reply_rate"] is None
     assert len(client.get("/api/v1/sequences", headers=key_for("rep")).json["items"]) == 1
+
+
+def test_another_organisations_message_id_does_not_match_my_enrollment(client, smtp, sequence, contact, rep, key_for):
+    from tests import factories
+
+    _, send = _sent(sequence, contact, rep, smtp)
+    other = factories.make_org(name="Other agency")
+    raw = (f"From: someone@else.example\r\nSubject: Re\r\nIn-Reply-To: {send.message_id}\r\n"
+           "Message-ID: <cross@else.example>\r\n\r\nhi").encode()
+    response = post_mail(client, key_for("admin", in_org=other), raw)
+    assert response.json == {"matched": False, "kind": "unmatched"}
+    db.session.expire_all()
+    assert Enrollment.query.one().status == "active"
+
+
+def test_mailto_unsubscribe_suppresses_the_address(client, app, smtp, sequence, contact, rep, key_for):
+    from app.sequences.sending import unsubscribe_mailbox, unsubscribe_token
+
+    _sent(sequence, contact, rep, smtp)
+    with app.test_request_context():
+        to, token = unsubscribe_mailbox(), unsubscribe_token(contact.org_id, contact.email)
+    raw = f"From: {contact.email}\r\nTo: {to}\r\nSubject: unsubscribe {token}\r\nMessage-ID: <uns@p>\r\n\r\n".encode()
+    assert post_mail(client, key_for("admin"), raw).json["kind"] == "unsubscribe"
+    db.session.expire_all()
+    assert Enrollment.query.one().status == "unsubscribed"
+    assert Suppression.query.filter_by(email=contact.email, reason="unsubscribed").count() == 1
+
+
+def test_smtp_url_schemes_are_read_with_their_defaults():
+    from app.sequences.mailer import parse_smtp_url
+
+    assert parse_smtp_url("smtp://mail.local:2525").port == 2525
+    tls = parse_smtp_url("smtp+starttls://rae%40x.example:p%2Fss@smtp.x.example")
+    assert (tls.security, tls.port, tls.username, tls.password) == ("starttls", 587, "rae@x.example", "p/ss")
+    assert parse_smtp_url("smtps://u:p@smtp.x.example").port == 465
+    with pytest.raises(ValueError):
+        parse_smtp_url("http://smtp.x.example")

@@ -238,3 +238,12 @@ def test_rep_enrolls_a_deals_contact_from_the_deal_page(client, login_as, org, s
     assert "Enroll Pat Prospect in" in client.get(f"/deals/{deal.id}").get_data(as_text=True)
     client.post("/sequences/enroll", data={"contact_id": contact.id, "sequence_id": sequence.id, "deal_id": deal.id})
     assert Enrollment.query.one().deal_id == deal.id
+
+
+def test_unsubscribe_endpoint_is_rate_limited(client, app, org):
+    app.config["UNSUBSCRIBE_RATE_LIMIT"] = "3 per minute"
+    try:
+        codes = [client.post("/u/forged-token").status_code for _ in range(5)]
+    finally:
+        app.config.pop("UNSUBSCRIBE_RATE_LIMIT")
+    assert codes[:3] == [404, 404, 404] and codes[-1] == 429
