@@ -176,9 +176,12 @@ class BulkEnrollJob(TenantMixin, db.Model):
     enrolled = db.Column(db.Integer, nullable=False, default=0)
     skipped = db.Column(db.JSON, nullable=False, default=list)  # [{"email", "reason"}]
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    touched_at = db.Column(db.DateTime, nullable=False, default=utcnow)  # last progress; the sweep resumes stale jobs
     finished_at = db.Column(db.DateTime)
 
     sequence = db.relationship(Sequence)
+
+    __table_args__ = (db.Index("ix_bulk_enroll_job_status_touched", "status", "touched_at"),)
 
     @property
     def finished(self) -> bool:

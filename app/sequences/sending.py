@@ -28,6 +28,7 @@ from app.sequences.service import (
     footer_text,
     in_window,
     notify,
+    resume_bulk_jobs,
     step_at,
     suppress,
     why_not_enrollable,
@@ -114,6 +115,9 @@ def sweep_due(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> dict:
     """Run every step due by `now`: call out cut-off sends, wake paused ones, then claim-send-mark each."""
     now = now or utcnow()
     counts = {"unknown": mark_unknown(now), "resumed": resume_paused(now)}
+    bulk = resume_bulk_jobs(now)
+    if bulk:
+        counts["bulk_jobs"] = bulk
     ids = list(db.session.execute(
         select(Enrollment.id).where(Enrollment.status == "active", Enrollment.next_due_at <= now)
         .order_by(Enrollment.next_due_at, Enrollment.id).limit(limit)).scalars())

@@ -484,6 +484,7 @@ def run_bulk_enroll(job_id: int, batch: int = 100) -> dict:
     if job is None or job.status == "done":
         return {"enrolled": 0}
     job.status = "running"
+    job.touched_at = utcnow()
     db.session.commit()
     actor = db.session.get(User, job.user_id)
     sequence = db.session.get(Sequence, job.sequence_id)
@@ -506,12 +507,23 @@ def run_bulk_enroll(job_id: int, batch: int = 100) -> dict:
                 skipped.append({"email": contact.email, "reason": exc.message.split(" is ", 1)[-1].rstrip(".")})
         job.skipped = skipped
         job.processed += len(chunk)
+        job.touched_at = utcnow()
         db.session.commit()
     job.status = "done"
     job.finished_at = utcnow()
     db.session.commit()
     _wake()
     return {"enrolled": job.enrolled, "skipped": len(job.skipped)}
+
+
+def resume_bulk_jobs(now: datetime, stale_after: timedelta = timedelta(minutes=2)) -> int:
+    """Finish bulk enrolments whose wake-up was lost or whose worker died (no progress for a while)."""
+    ids = [j for (j,) in db.session.query(BulkEnrollJob.id).filter(
+        BulkEnrollJob.status.in_(("queued", "running")), BulkEnrollJob.touched_at < now - stale_after)]
+    db.session.rollback()
+    for job_id in ids:
+        run_bulk_enroll(job_id)
+    return len(ids)
 
 
 # ---------------------------------------------------------------- stats

@@ -131,3 +131,9 @@ def key_for(org):
         return {"Authorization": f"Bearer {raw}"}
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _outbox_in_tmp(app, tmp_path, monkeypatch):
+    """With no SMTP_URL, messages go to <instance>/outbox: keep that inside the test's tmp dir."""
+    monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))

@@ -247,3 +247,15 @@ def test_unsubscribe_endpoint_is_rate_limited(client, app, org):
     finally:
         app.config.pop("UNSUBSCRIBE_RATE_LIMIT")
     assert codes[:3] == [404, 404, 404] and codes[-1] == 429
+
+
+def test_bulk_job_whose_wake_up_was_lost_is_finished_by_the_sweep(org, sequence, rep):
+    for i in range(3):
+        make_contact(org, f"lost{i}@acme.example", f"Lost {i}", None)
+    ids = [c.id for c in Contact.query.filter(Contact.email.like("lost%")).all()]
+    job = service.start_bulk_enroll(sequence, rep, ids)
+    assert sweep_due()["resumed"] == 0 and BulkEnrollJob.query.one().status == "queued"  # not stale yet
+    result = sweep_due(utcnow() + timedelta(minutes=5))
+    assert result["bulk_jobs"] == 1
+    db.session.expire_all()
+    assert db.session.get(BulkEnrollJob, job.id).status == "done" and Enrollment.query.count() == 3
