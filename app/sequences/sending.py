@@ -25,6 +25,7 @@ from app.sequences.mailer import NotSent, Refused, Unknown, make_mailer
 from app.sequences.service import (
     advance,
     end_enrollment,
+    footer_lines,
     footer_text,
     in_window,
     notify,
@@ -86,7 +87,8 @@ def outbox_dir() -> str:
 # ---------------------------------------------------------------- building a message
 
 
-def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, earlier_ids: list) -> EmailMessage:
+def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, earlier_ids: list,
+                  footer: tuple | None = None) -> EmailMessage:
     """The email for one step, with its Message-ID, threading and RFC 8058 one-click unsubscribe."""
     contact, owner = enrollment.contact, enrollment.owner
     values = merge.values_for(contact, owner)
@@ -103,7 +105,7 @@ def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, e
         message["References"] = " ".join(earlier_ids[-10:])
     message["List-Unsubscribe"] = f"<{link}>, <mailto:{unsubscribe_mailbox()}?subject={quote('unsubscribe ' + token)}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    body = merge.render(step.body, values).rstrip() + "\n\n" + footer_text(enrollment.org_id, link) + "\n"
+    body = merge.render(step.body, values).rstrip() + "\n\n" + footer_text(enrollment.org_id, link, footer) + "\n"
     message.set_content(body)
     return message
 
@@ -125,9 +127,10 @@ def sweep_due(now: datetime | None = None, limit: int = SWEEP_LIMIT) -> dict:
     if not ids:
         return counts
     mailer = make_mailer(current_app.config.get("SMTP_URL", ""), outbox_dir())
+    cache: dict = {}  # per sweep: each organisation's zone and footer, each rep's sends today
     try:
         for enrollment_id in ids:
-            outcome = run_step(enrollment_id, now, mailer)
+            outcome = run_step(enrollment_id, now, mailer, cache)
             counts[outcome] = counts.get(outcome, 0) + 1
     finally:
         mailer.close()
@@ -174,15 +177,22 @@ def _claim(enrollment_id: int, now: datetime) -> Enrollment | None:
     return db.session.execute(query).scalar_one_or_none()
 
 
-def sent_today(sender_id: int, org_id: int, now: datetime) -> int:
-    start, end = today_bounds(org_zone(org_id), now)
+def sent_today(sender_id: int, org_id: int, now: datetime, zone=None) -> int:
+    start, end = today_bounds(zone or org_zone(org_id), now)
     return db.session.query(func.count(StepSend.id)).filter(
         StepSend.sender_id == sender_id, StepSend.claimed_at >= start, StepSend.claimed_at < end,
         StepSend.status.in_(("sending", "sent", "unknown"))).scalar() or 0
 
 
-def run_step(enrollment_id: int, now: datetime, mailer) -> str:
+def _cached(cache: dict, key, compute):
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
+def run_step(enrollment_id: int, now: datetime, mailer, cache: dict | None = None) -> str:
     """Run one enrollment's due step; return what happened."""
+    cache = {} if cache is None else cache
     enrollment = _claim(enrollment_id, now)
     if enrollment is None:
         db.session.rollback()
@@ -201,23 +211,28 @@ def run_step(enrollment_id: int, now: datetime, mailer) -> str:
         end_enrollment(enrollment, "bounced" if reason == "bounced" else "unsubscribed", now)
         db.session.commit()
         return "suppressed"
-    zone = org_zone(enrollment.org_id)
+    zone = _cached(cache, ("zone", enrollment.org_id), lambda: org_zone(enrollment.org_id))
     if not in_window(sequence, now, zone):
         enrollment.next_due_at = window_start(sequence, now, zone) + _spacing(sequence)
         db.session.commit()
         return "deferred"
-    if sent_today(enrollment.owner_id, enrollment.org_id, now) >= sequence.daily_cap:
+    day = today_bounds(zone, now)[0]
+    sent_key = ("sent", enrollment.owner_id, day)
+    if _cached(cache, sent_key, lambda: sent_today(enrollment.owner_id, enrollment.org_id, now, zone)) \
+            >= sequence.daily_cap:
         _, tomorrow = today_bounds(zone, now)
         enrollment.next_due_at = window_start(sequence, tomorrow, zone) + _spacing(sequence)
         db.session.commit()
         return "capped"
-    earlier = [s.message_id for s in enrollment.sends if s.status == "sent" and s.message_id]
+    earlier = [s.message_id for s in enrollment.sends if s.status == "sent" and s.message_id] \
+        if enrollment.position > 1 else []
     message_id = make_msgid(idstring=f"sg{enrollment.id}.{step.id}", domain=mail_domain())
     send = StepSend(org_id=enrollment.org_id, enrollment_id=enrollment.id, step_id=step.id, position=step.position,
                     sender_id=enrollment.owner_id, status="sending", message_id=message_id,
                     to_email=contact.email, claimed_at=now)
     try:
-        message = build_message(enrollment, step, message_id, earlier)
+        footer = _cached(cache, ("footer", enrollment.org_id), lambda: footer_lines(enrollment.org_id))
+        message = build_message(enrollment, step, message_id, earlier, footer)
     except (ValueError, TypeError) as exc:  # e.g. an address the email library cannot write
         send.status, send.error = "skipped", f"Could not build the message: {exc}"[:300]
         db.session.add(send)
@@ -241,9 +256,11 @@ def run_step(enrollment_id: int, now: datetime, mailer) -> str:
         db.session.rollback()
         return "skipped"
     send_id = send.id
+    cache[sent_key] += 1
     try:
         mailer.send(message, sender, contact.email)
     except NotSent as exc:
+        cache[sent_key] -= 1  # nothing left: it does not count against the cap
         return _release(send_id, enrollment_id, now, str(exc))
     except Refused as exc:
         return _refused(send_id, now, str(exc))

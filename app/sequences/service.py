@@ -236,16 +236,18 @@ def save_postal_address(actor, address) -> OutreachSettings:
     return row
 
 
-def footer_text(org_id: int, unsubscribe_url: str) -> str:
+def footer_lines(org_id: int) -> tuple:
+    """The organisation's name and postal address, for every outreach email's footer."""
     from app.models import Organization
 
     org = db.session.get(Organization, org_id)
     address = outreach_settings(org_id).postal_address
-    lines = ["--", org.name if org else ""]
-    if address:
-        lines.append(address)
-    lines.append(f"Not interested? Unsubscribe: {unsubscribe_url}")
-    return "\n".join(lines)
+    return ("--", org.name if org else "") + ((address,) if address else ())
+
+
+def footer_text(org_id: int, unsubscribe_url: str, lines: tuple | None = None) -> str:
+    lines = lines if lines is not None else footer_lines(org_id)
+    return "\n".join((*lines, f"Not interested? Unsubscribe: {unsubscribe_url}"))
 
 
 # ---------------------------------------------------------------- scheduling

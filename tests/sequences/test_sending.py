@@ -108,10 +108,10 @@ def test_reply_that_lands_after_the_sweep_picked_the_row_still_stops_the_step(sm
     enrollment = service.enroll(sequence, contact, rep)
     original = sending.run_step
 
-    def reply_first(enrollment_id, now, mailer):
+    def reply_first(enrollment_id, now, mailer, cache=None):
         record_reply(db.session.get(Enrollment, enrollment_id), now, subject="Re: hi")
         db.session.commit()
-        return original(enrollment_id, now, mailer)
+        return original(enrollment_id, now, mailer, cache)
 
     sending.run_step = reply_first
     try:
