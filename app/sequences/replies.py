@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser, HeaderParser
 from email.utils import getaddresses, parseaddr
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.deals.service import Invalid
@@ -140,7 +140,8 @@ def _enrollment_for_sender(org_id: int, address: str) -> Enrollment | None:
     address = (address or "").strip().lower()
     if not address:
         return None
-    contact_ids = select(Contact.id).where(Contact.org_id == org_id, func.lower(Contact.email) == address)
+    # Contacts are stored lower-case (contacts.clean_email), so the unique (org, email) index serves this.
+    contact_ids = select(Contact.id).where(Contact.org_id == org_id, Contact.email == address)
     rows = Enrollment.query.filter(Enrollment.org_id == org_id, Enrollment.contact_id.in_(contact_ids),
                                    Enrollment.first_sent_at.is_not(None)) \
         .order_by(Enrollment.status.in_(OPEN_STATUSES).desc(), Enrollment.enrolled_at.desc()).limit(1).all()

@@ -607,7 +607,7 @@ def suppress(org_id: int, email: str, reason: str) -> int:
         db.session.add(Suppression(org_id=org_id, email=email, reason=reason))
     status = "bounced" if reason == "bounced" else "unsubscribed"
     contact_ids = [c for (c,) in db.session.query(Contact.id).filter(
-        Contact.org_id == org_id, func.lower(Contact.email) == email)]
+        Contact.org_id == org_id, Contact.email == email)]
     if reason == "unsubscribed" and contact_ids:
         db.session.execute(update(Contact).where(Contact.id.in_(contact_ids)).values(unsubscribed=True)
                            .execution_options(synchronize_session=False))
