@@ -20,6 +20,11 @@ def test_live_preview_shows_a_real_contact_and_a_broken_merge_field_before_savin
     page.get_by_role("button", name="Save sequence").click()
     page.get_by_text("The sequence was not saved").wait_for()
     assert page.locator("#subject-0").input_value() == "Hello {{frist_name}}"
+    page.set_viewport_size(PHONE)
+    page.goto("/sequences/new")
+    page.locator("#preview-0").get_by_text("Preview for Pat Prospect").wait_for()
+    screenshot(page, "sequence-builder-phone")
+    assert_fits_phone(page)
 
 
 def test_rep_enrolls_a_contact_from_its_page_on_a_phone(new_page, org):
