@@ -57,13 +57,18 @@ def parse_message(raw: bytes) -> EmailMessage:
     return message
 
 
+def _clean(text: str) -> str:
+    """Undecodable bytes (kept by the parser as lone surrogates) become U+FFFD, so the database takes it."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
 def _header(message, name: str) -> str:
     try:
         value = message.get(name)
-        return str(value) if value is not None else ""
+        return _clean(str(value)) if value is not None else ""
     except Exception:  # noqa: BLE001 - a header the parser cannot decode counts as absent
         raw = message.get_all(name, failobj=[None])[0] if hasattr(message, "get_all") else None
-        return str(raw or "")
+        return _clean(str(raw or ""))
 
 
 def _text_body(message) -> str:
@@ -74,10 +79,11 @@ def _text_body(message) -> str:
     if part is None:
         return ""
     try:
-        return part.get_content()[:20_000]
+        content = part.get_content()
+        return _clean(content if isinstance(content, str) else "")[:20_000]
     except Exception:  # noqa: BLE001 - broken charset or transfer encoding: keep what is readable
         payload = part.get_payload(decode=True) or b""
-        return payload.decode("utf-8", "replace")[:20_000]
+        return _clean(payload.decode("utf-8", "replace"))[:20_000]
 
 
 def message_key(message, raw: bytes) -> str:

@@ -112,7 +112,7 @@ def clean_steps(raw_steps, errors: dict) -> list[dict]:
         for k in unknown:
             errors[f"{key}.{str(k)[:40]}"] = "is not a step field"
         kind = raw.get("type")
-        if kind not in STEP_TYPES:
+        if not isinstance(kind, str) or kind not in STEP_TYPES:
             errors[f"{key}.type"] = "must be email, call or linkedin"
         wait = _int(raw, "wait_days", errors, 0, MAX_WAIT_DAYS, 0 if i == 0 else 2, label=f"{key}.wait_days")
         subject = _text(raw.get("subject"), f"{key}.subject", errors, MAX_SUBJECT, required=kind == "email")

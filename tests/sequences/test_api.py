@@ -329,3 +329,13 @@ def test_smtp_url_schemes_are_read_with_their_defaults():
     assert parse_smtp_url("smtps://u:p@smtp.x.example").port == 465
     with pytest.raises(ValueError):
         parse_smtp_url("http://smtp.x.example")
+
+
+def test_raw_8bit_bytes_in_headers_are_stored_without_a_500(client, smtp, sequence, contact, rep, key_for):
+    enrollment, send = _sent(sequence, contact, rep, smtp)
+    raw = (b"From: P\xe9t \xff <" + contact.email.encode() + b">\r\nSubject: R\xe9ponse \xff\xfe\x00 ok\r\n"
+           b"In-Reply-To: " + send.message_id.encode() + b"\r\nMessage-ID: <8bit@p.example>\r\n\r\n\xff\xfe body\x00")
+    response = post_mail(client, key_for("admin"), raw)
+    assert response.status_code == 202, response.get_data(as_text=True)[:300]
+    assert response.json["kind"] == "reply"
+    assert "ok" in InboundEmail.query.one().subject
