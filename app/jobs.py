@@ -54,10 +54,10 @@ def rescore_leads(org_id: int, run: int) -> dict:
         return rescore_all(org_id, run)
 
 
-def process_lead_submission(submission_id: int) -> bool:
-    """Turn a stored lead-form submission into the lead (idempotent: processed once)."""
+def process_lead_submissions() -> int:
+    """Turn every stored lead-form submission into its lead (idempotent: each is processed once)."""
     app = _app()
     with app.app_context():
-        from app.leads.lead_forms import process_submission
+        from app.leads.lead_forms import process_all_pending
 
-        return process_submission(submission_id)
+        return process_all_pending()

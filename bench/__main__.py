@@ -6,9 +6,10 @@ changes the sizes; BENCH_SKIP_LOAD=1 skips the gunicorn load test.
 
 Then it imports a 10,000-row deals CSV (bench/import_csv.py; BENCH_IMPORT_ROWS changes the
 count, BENCH_SKIP_IMPORT=1 skips it) and, on PostgreSQL only, times the stale-deal sweep over
-100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it). bench/sequences.py sends 1,000
-sequence emails to a local aiosmtpd and matches replies over a 10,000-message mailbox
-(BENCH_SKIP_SEQUENCES=1 skips it).
+100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it), and runs the lead-form intake
+through gunicorn with Redis and the worker, and rescoring 100,000 contacts (bench/leads.py;
+BENCH_SKIP_LEADS=1 skips it). bench/sequences.py sends 1,000 sequence emails to a local aiosmtpd
+and matches replies over a 10,000-message mailbox (BENCH_SKIP_SEQUENCES=1 skips it).
 """
 
 import os
@@ -16,7 +17,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, sequences, stale
+from bench import import_csv, leads, sequences, stale
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
@@ -93,6 +94,7 @@ def main() -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     failed = run_import_and_stale(url)
+    failed |= run_leads()
     print("\nCaveat: 2 shared cores, other processes running; figures are noisy.")
     return 1 if failed else 0
 
@@ -130,6 +132,19 @@ def run_import_and_stale(url: str) -> bool:
             print(f"stale sweep: failed ({type(exc).__name__}: {exc})")
             failed = True
     return failed
+
+
+def run_leads() -> bool:
+    """Run the lead-form intake and rescoring bench (bench/leads.py); return True if it failed."""
+    print()
+    if os.environ.get("BENCH_SKIP_LEADS") == "1":
+        print("leads: skipped (BENCH_SKIP_LEADS=1)")
+        return False
+    try:
+        return not leads.main()["intake"].get("all_stored", True)
+    except Exception as exc:
+        print(f"leads: failed ({type(exc).__name__}: {exc})")
+        return True
 
 
 if __name__ == "__main__":

@@ -105,6 +105,10 @@ def save_contact(actor, values: dict, contact: Contact | None = None) -> Contact
     for name, value in clean.items():
         setattr(contact, name, value)
     contact.company_id = company.id if company else None
+    db.session.flush()
+    from app.leads.scoring import rescore
+
+    rescore(contact, commit=False)  # a new title or company can change the fit score
     db.session.commit()
     return contact
 

@@ -5,6 +5,8 @@ records a `form_fill` event (scored), schedules the follow-up or the hot-lead ta
 creates a deal through the gate when the form says so. Bad input writes nothing.
 """
 
+import contextlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -32,6 +34,7 @@ MAX_VALUE = 500
 MAX_MESSAGE = 5000
 MAX_ORIGINS = 20
 TOKEN_MAX_AGE = 24 * 3600
+HOST = re.compile(r"[A-Za-z0-9.-]{1,253}(:\d{1,5})?")
 LIMITS = {"name": 120, "title": 200, "intro": 2000, "consent_text": 2000, "thank_you": 2000, "redirect_url": 500,
           "label": 120}
 
@@ -78,13 +81,19 @@ def _int(value, name, errors, low, high, default=None):
     return number
 
 
+def _web_address(url: str) -> bool:
+    """An http(s) address whose host is a plain host name or address (it goes into a CSP header)."""
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(HOST.fullmatch(parsed.netloc or "")) \
+        and not any(c in url for c in " ;,'\"\n\r")
+
+
 def _origins(text: str, errors: dict) -> str:
     lines = [line.strip().rstrip("/") for line in (text or "").splitlines() if line.strip()]
     if len(lines) > MAX_ORIGINS:
         errors["allowed_origins"] = f"can list at most {MAX_ORIGINS} sites"
     for line in lines:
-        parsed = urlparse(line)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path or len(line) > 200:
+        if not _web_address(line) or urlparse(line).path or len(line) > 200:
             errors["allowed_origins"] = f"“{line[:60]}” is not a site like https://www.example.com"
             break
     return "\n".join(lines)
@@ -98,7 +107,7 @@ def save_form(actor, values: dict, rows: list, form: LeadForm | None = None) -> 
     if not clean["name"]:
         errors["name"] = "is required"
     url = clean["redirect_url"]
-    if url and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+    if url and not _web_address(url):
         errors["redirect_url"] = "must be a full web address like https://example.com/thanks"
     follow_up = _int(values.get("follow_up_minutes"), "follow_up_minutes", errors, 0, 10080, 60)
     origins = _origins(values.get("allowed_origins") or "", errors)
@@ -224,7 +233,7 @@ def count_view(form: LeadForm, visitor: str, day: date) -> None:
 
 @dataclass
 class Outcome:
-    submission: LeadSubmission | None
+    submission: LeadSubmission | None  # set once processed
     replay: bool = False
     notes: list = field(default_factory=list)
 
@@ -299,12 +308,51 @@ def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str =
     if submission_id is None:
         db.session.rollback()
         return Outcome(None, replay=True)
-    from app import jobs
-    from app.queue import enqueue_after_commit
-
-    enqueue_after_commit(jobs.process_lead_submission, submission_id)
     db.session.commit()
-    return Outcome(db.session.get(LeadSubmission, submission_id))
+    wake_intake()
+    return Outcome(None)
+
+
+WAKE_KEY = "stagegate:leads:intake-queued"
+
+
+def wake_intake() -> None:
+    """Queue one intake job unless one is already waiting to start (a flood makes one job, not thousands).
+
+    Redis carries the wake-up only: if it is lost, the sweep processes the stored rows.
+    """
+    import redis
+
+    from app import jobs
+    from app.queue import get_queue, get_redis
+
+    try:
+        if get_redis().set(WAKE_KEY, "1", nx=True, ex=60):
+            get_queue().enqueue(jobs.process_lead_submissions)
+    except redis.RedisError:
+        pass
+
+
+def process_all_pending(limit: int = 100_000) -> int:
+    """The intake job: process stored submissions until none is left (each exactly once)."""
+    import redis
+
+    from app.queue import get_redis
+
+    with contextlib.suppress(redis.RedisError):  # Redis down: the sweep still finds the rows
+        get_redis().delete(WAKE_KEY)  # from now on a new submission queues a new wake-up
+    done = 0
+    while done < limit:
+        ids = [i for (i,) in db.session.query(LeadSubmission.id).filter(LeadSubmission.processed_at.is_(None))
+               .order_by(LeadSubmission.id).limit(200)]
+        db.session.rollback()
+        if not ids:
+            break
+        processed = sum(1 for i in ids if process_submission(i))
+        done += processed
+        if not processed:
+            break  # every one is locked by another worker: it will finish them
+    return done
 
 
 def process_submission(submission_id: int) -> bool:
@@ -359,7 +407,7 @@ def _follow_up(form, contact, arrival, message) -> None:
                 notes=message[:2000], unique_key=f"task:{arrival.unique_key}")
     db.session.add(task)
     db.session.flush()
-    arrival.task_id = task.id
+    scoring.link_task(arrival, task)
     db.session.add(Notification(org_id=form.org_id, user_id=owner_id, kind="lead_form",
                                 text=f"New lead from {form.name}: {contact.name or contact.email}"[:300],
                                 url=f"/contacts/{contact.id}", unique_key=f"notify:{arrival.unique_key}"))

@@ -58,10 +58,22 @@ def _render(form, status=200, errors=None, values=None, notice=""):
     utm = lead_forms.clean_utm_params(args)
     referrer = (args.get("ref") or request.headers.get("Referer", "") if request.method == "GET"
                 else args.get("ref", ""))
-    return render_template(
+    html = render_template(
         "leads/public_form.html", form=form, inputs=lead_forms.form_inputs(form), token=token, utm=utm,
         referrer=str(referrer)[:500], errors=errors or {}, values=values or {}, notice=notice,
-    ), status
+    )
+    return html, status, _csp_headers(form)
+
+
+def _csp_headers(form) -> dict:
+    """Let the browser follow the form's redirect (Chrome applies form-action to the redirect too)."""
+    if not form.redirect_url:
+        return {}
+    parsed = urlparse(form.redirect_url)
+    from app import CSP
+
+    target = f"{parsed.scheme}://{parsed.netloc}"
+    return {"Content-Security-Policy": CSP.replace("form-action 'self'", f"form-action 'self' {target}")}
 
 
 def _limit() -> str:

@@ -26,6 +26,14 @@ def lead_breakdown(contact):
 
 
 @bp.app_template_global()
+def lead_response(contact):
+    """The contact's latest response clock, its first touch, and the window (for the score panel)."""
+    clock, touch = service.response_clock(contact.id)
+    return {"clock": clock, "touch": touch, "window": scoring.ensure_defaults(contact.org_id).speed_minutes,
+            "now": utcnow()}
+
+
+@bp.app_template_global()
 def minutes_between(start, end):
     return service.minutes_between(start, end)
 

@@ -63,13 +63,21 @@ def rotation(org_id: int, weights: dict) -> list:
     return out
 
 
-def next_in_rotation(settings: LeadSettings) -> User | None:
-    """Take the next rep in the weighted round robin (the counter row is locked on PostgreSQL)."""
-    query = LeadSettings.query.filter_by(id=settings.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    settings = query.populate_existing().one()
-    reps = rotation(settings.org_id, settings.routing_weights or {})
+def next_in_rotation(settings: LeadSettings, cache: dict | None = None) -> User | None:
+    """Take the next rep in the weighted round robin (the counter row is locked on PostgreSQL).
+
+    `cache` (one per transaction, e.g. a rescoring batch) keeps the lock and the rep list.
+    """
+    cache = {} if cache is None else cache
+    if "settings" not in cache:
+        query = LeadSettings.query.filter_by(id=settings.id)
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        cache["settings"] = query.populate_existing().one()
+    settings = cache["settings"]
+    if "reps" not in cache:
+        cache["reps"] = rotation(settings.org_id, settings.routing_weights or {})
+    reps = cache["reps"]
     if not reps:
         return None
     rep = reps[settings.routing_counter % len(reps)]
@@ -77,14 +85,14 @@ def next_in_rotation(settings: LeadSettings) -> User | None:
     return rep
 
 
-def route(contact: Contact, settings: LeadSettings) -> User:
+def route(contact: Contact, settings: LeadSettings, cache: dict | None = None) -> User:
     """Give the lead its owner (keeping an active one) and return it."""
     owner = _active(contact.owner_id)
     if owner is None and settings.routing != "round_robin":
         company = contact.company or company_for_email(contact.org_id, contact.email)
         owner = company_owner(company) if company is not None else None
     if owner is None:
-        owner = next_in_rotation(settings)
+        owner = next_in_rotation(settings, cache)
     if owner is None:
         owner = (User.query.filter_by(org_id=contact.org_id, role="admin", active=True)
                  .order_by(User.id).first())

@@ -11,8 +11,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from app.extensions import db
 from app.models import Activity, Contact, Notification, Task, utcnow
 from app.models.leads import (
@@ -44,6 +42,7 @@ class Rules:
     settings: LeadSettings
     engagement: dict  # type -> (points, daily cap or None)
     fit: list  # [(field, operator, value, points)]
+    cache: dict = field(default_factory=dict)  # routing's lock and rep list, for one transaction
 
 
 @dataclass
@@ -273,12 +272,13 @@ def apply_score(contact: Contact, result: ScoreResult, rules: Rules, now: dateti
     contact.score_expires_at = result.expires_at
     if result.level != old:
         contact.score_level = result.level
+        contact.level_changes = (contact.level_changes or 0) + 1
         if contact.lead_status in AUTO_STATUSES:
             contact.lead_status = result.level
         _log_level_change(contact, old, result, now)
         rank = SCORE_LEVELS.index
         for level in SCORE_LEVELS[rank(old) + 1: rank(result.level) + 1]:
-            if fire_crossing(contact, level, now, rules.settings):
+            if fire_crossing(contact, level, now, rules.settings, cache=rules.cache):
                 result.crossed.append(level)
     result.status = contact.lead_status
 
@@ -295,9 +295,9 @@ def _log_level_change(contact: Contact, old: str, result: ScoreResult, now: date
 
 # ---------------------------------------------------------------- crossings
 
-def _crossing_key(contact_id: int, kind: str) -> str:
-    n = db.session.query(LeadCrossing.id).filter_by(contact_id=contact_id, kind=kind).count()
-    return f"{kind}:{contact_id}:{n + 1}"
+def _crossing_key(contact: Contact, kind: str) -> str:
+    """One key per rise of the level: the contact's level-change counter makes a later re-crossing new."""
+    return f"{kind}:{contact.id}:{contact.level_changes}"
 
 
 def _untouched_clock(contact_id: int) -> LeadCrossing | None:
@@ -312,37 +312,48 @@ def _untouched_clock(contact_id: int) -> LeadCrossing | None:
 
 
 def fire_crossing(contact: Contact, kind: str, now: datetime, settings: LeadSettings,
-                  high_intent: bool = False, key: str | None = None) -> LeadCrossing | None:
-    """Route the lead and create its task and notification, once per crossing (None if it already fired)."""
+                  high_intent: bool = False, key: str | None = None, cache: dict | None = None) -> LeadCrossing | None:
+    """Route the lead and create its task and notification, once per crossing (None if it already fired).
+
+    The crossing's unique key is claimed first (INSERT ... ON CONFLICT DO NOTHING): a retry or a
+    concurrent scorer that finds it taken creates nothing.
+    """
     from app.leads.routing import clock_start, route
 
-    key = key or _crossing_key(contact.id, kind)
-    try:
-        with db.session.begin_nested():
-            owner = route(contact, settings)
-            start = clock_start(now, settings)
-            crossing = LeadCrossing(org_id=contact.org_id, contact_id=contact.id, kind=kind, at=now,
-                                    owner_id=owner.id, unique_key=key)
-            if kind == "hot":
-                # One clock per wait: an arrival nobody has answered yet keeps running.
-                crossing.clock_at = None if _untouched_clock(contact.id) else start
-                crossing.due_at = start + timedelta(minutes=settings.speed_minutes)
-            elif kind == "arrival":
-                crossing.clock_at = start
-            db.session.add(crossing)
-            db.session.flush()
-            task = _crossing_task(contact, crossing, owner, start, settings, high_intent)
-            if task is not None and kind == "hot" and _open_hot_task(contact.id):
-                task = None  # still answering the last hot moment: one task, not two
-            if task is not None:
-                db.session.add(task)
-                db.session.flush()
-                crossing.task_id = task.id
-                _notify(contact, crossing, owner)
-            db.session.flush()
-    except IntegrityError:
-        return None  # a concurrent scoring fired this very crossing
+    key = key or _crossing_key(contact, kind)
+    owner = route(contact, settings, cache)
+    start = clock_start(now, settings)
+    crossing = LeadCrossing(org_id=contact.org_id, contact_id=contact.id, kind=kind, at=now, owner_id=owner.id,
+                            unique_key=key)
+    if kind == "hot":
+        # One clock per wait: an arrival nobody has answered yet keeps running.
+        crossing.clock_at = None if _untouched_clock(contact.id) else start
+        crossing.due_at = start + timedelta(minutes=settings.speed_minutes)
+    elif kind == "arrival":
+        crossing.clock_at = start
+    table = LeadCrossing.__table__
+    columns = ("org_id", "contact_id", "kind", "at", "owner_id", "unique_key", "clock_at", "due_at")
+    crossing.id = db.session.execute(
+        _insert(table).values({c: getattr(crossing, c) for c in columns})
+        .on_conflict_do_nothing(index_elements=["unique_key"]).returning(table.c.id)).scalar()
+    if crossing.id is None:
+        return None  # this very crossing already fired (a retry, or a concurrent scorer)
+    task = _crossing_task(contact, crossing, owner, start, settings, high_intent)
+    if task is not None and kind == "hot" and _open_hot_task(contact.id):
+        task = None  # still answering the last hot moment: one task, not two
+    if task is not None:
+        db.session.add(task)
+        db.session.flush()
+        link_task(crossing, task)
+        _notify(contact, crossing, owner)
     return crossing
+
+
+def link_task(crossing: LeadCrossing, task: Task) -> None:
+    """Record the task a crossing created (the crossing row is written by statement, not the session)."""
+    crossing.task_id = task.id
+    db.session.execute(db.update(LeadCrossing).where(LeadCrossing.id == crossing.id).values(task_id=task.id)
+                       .execution_options(synchronize_session=False))
 
 
 def _open_hot_task(contact_id: int) -> bool:

@@ -229,6 +229,14 @@ def leads_list(org_id: int, *, status=None, owner_id=None, source=None, form_id=
     return [(c, *clocks.get(c.id, (None, None))) for c in contacts]
 
 
+def response_clock(contact_id: int):
+    """The contact's latest speed-to-lead clock and its first touch: (crossing, touched_at) or (None, None)."""
+    row = (db.session.query(LeadCrossing, _touch_subquery())
+           .filter(LeadCrossing.contact_id == contact_id, LeadCrossing.clock_at.is_not(None))
+           .order_by(LeadCrossing.at.desc()).first())
+    return (row[0], row[1]) if row else (None, None)
+
+
 def lead_sources(org_id: int) -> list:
     return [s for (s,) in db.session.query(Contact.source).filter(Contact.org_id == org_id, Contact.source != "")
             .distinct().order_by(Contact.source).limit(100)]

@@ -186,6 +186,9 @@ def start_rescore(org_id: int) -> None:
     settings.rescore_done = 0
     settings.rescore_last_id = 0
     settings.rescore_updated_at = utcnow()
+    if settings.rescore_total == 0:
+        settings.rescore_status = "done"  # nobody to rescore
+        return
     from app import jobs
 
     enqueue_after_commit(jobs.rescore_leads, org_id, settings.rescore_run)

@@ -36,6 +36,7 @@ class Contact(TenantMixin, db.Model):
     fit_score = db.Column(db.Integer, nullable=False, default=0)
     engagement_score = db.Column(db.Integer, nullable=False, default=0)
     score_level = db.Column(db.String(4), nullable=False, default="new")  # new|mql|hot, what the score says
+    level_changes = db.Column(db.Integer, nullable=False, default=0)  # makes each crossing's unique key
     score_expires_at = db.Column(db.DateTime)  # when the next counted event lapses
     lead_facts = db.Column(db.JSON, nullable=False, default=dict)  # industry, company_size, country...
     source = db.Column(db.String(80), nullable=False, default="")

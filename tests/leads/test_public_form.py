@@ -7,7 +7,7 @@ from tests import factories
 from tests.leads.conftest import drain_queue, token_of
 
 
-def test_a_submission_creates_a_scored_routed_lead_with_a_follow_up(client, org, make_form, fill):
+def test_a_submission_creates_a_scored_routed_lead_with_a_follow_up(client, org, make_form, fill, login_as):
     form = make_form()
     response = fill(form, query="?utm_source=newsletter&utm_campaign=spring", f_email="Ana@Example.org",
                     f_name="Ana Lima", f_company="Lima Dental", f_message="Call me after 3pm")
@@ -23,6 +23,12 @@ def test_a_submission_creates_a_scored_routed_lead_with_a_follow_up(client, org,
     assert (task.kind, task.owner_id, task.notes) == ("lead_follow_up", rep.id, "Call me after 3pm")
     assert Activity.query.filter_by(contact_id=contact.id, kind="form_fill").count() == 1
     assert LeadCrossing.query.filter_by(contact_id=contact.id, kind="arrival").one().clock_at is not None
+    login_as("rep")
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "Speed to lead: not touched yet" in page and "+20 form fill" in page
+    client.post(f"/contacts/{contact.id}/activities", data={"kind": "call", "body": "Called Ana"})
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "first touched 0 min after it arrived" in page
 
 
 def test_the_same_person_again_updates_one_contact(client, org, make_form, fill):
@@ -166,6 +172,8 @@ def test_high_intent_form_makes_a_hot_lead_task_due_within_minutes(client, org, 
 
 def test_redirect_after_submission(client, org, make_form, fill):
     form = make_form(redirect_url="https://www.agency.example/thanks")
+    page = client.get(f"/f/{form.key}")
+    assert "form-action 'self' https://www.agency.example;" in page.headers["Content-Security-Policy"]
     response = fill(form, f_email="r@example.org", f_name="R")
     assert response.status_code == 303 and response.headers["Location"] == "https://www.agency.example/thanks"
 

@@ -82,6 +82,13 @@ def test_a_form_is_built_with_ordered_fields_and_an_embed_snippet(client, org, l
     assert f"/f/{form.key}" in page and "&lt;form action=" in page
 
 
+def test_a_redirect_that_would_inject_into_the_csp_is_refused(client, org, login_as):
+    login_as("admin")
+    response = client.post("/leads/forms/new", data={"action": "save", "name": "X", "field": ["email"],
+                                                     "redirect_url": "https://a.example;script-src *"})
+    assert response.status_code == 422 and LeadForm.query.count() == 0
+
+
 def test_a_bad_allowed_site_is_named(client, org, login_as):
     login_as("admin")
     response = client.post("/leads/forms/new", data={"action": "save", "name": "X", "field": ["email"],
@@ -103,3 +110,16 @@ def test_the_leads_list_filters_by_status_and_escapes_names(client, org, login_a
     only_mql = client.get("/leads/?status=mql", headers={"HX-Request": "true"}).get_data(as_text=True)
     assert "Bea" in only_mql and "&lt;script&gt;" not in only_mql
     assert client.get("/leads/?owner_id=99999999999999999999").status_code == 200
+
+
+def test_editing_a_contacts_title_rescores_its_fit(client, org, login_as):
+    db.session.add(FitRule(org_id=org.id, field="title", operator="contains", value="owner", points=15))
+    db.session.commit()
+    login_as("admin")
+    response = client.post("/contacts/new", data={"email": "own@er.example", "name": "O", "title": "Agency Owner",
+                                                  "lead_status": "new"})
+    assert response.status_code == 302
+    contact = Contact.query.filter_by(email="own@er.example").one()
+    assert (contact.fit_score, contact.lead_score) == (15, 15)
+    page = client.get(f"/contacts/{contact.id}").get_data(as_text=True)
+    assert "+15 title Agency Owner" in page
