@@ -37,6 +37,9 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SMTP_URL = os.environ.get("SMTP_URL", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "Stagegate <no-reply@stagegate.local>")
+    # The public address of this installation: unsubscribe links in outreach email are built on it.
+    BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
+    UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")  # default: unsubscribe@<BASE_URL host>
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"

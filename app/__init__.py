@@ -42,6 +42,10 @@ def create_app(config_class=Config) -> Flask:
 
     app.register_blueprint(imports.bp, url_prefix="/imports")
     app.register_blueprint(tasks.bp, url_prefix="/tasks")
+    from app import sequences
+
+    app.register_blueprint(sequences.bp, url_prefix="/sequences")
+    app.register_blueprint(sequences.public_bp)
     from app import leads
     from app.leads import public_routes
 

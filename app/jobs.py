@@ -34,6 +34,22 @@ def run_import(import_id: int) -> dict:
         return run(import_id)
 
 
+def run_sequences() -> dict:
+    """Wake-up: run the due sequence steps now instead of at the next tick."""
+    app = _app()
+    with app.app_context():
+        from app.sequences.sending import sweep_due
+
+        return sweep_due()
+
+
+def run_bulk_enroll(job_id: int) -> dict:
+    """Enroll a bulk job's contacts (resumes where a killed run stopped)."""
+    app = _app()
+    with app.app_context():
+        from app.sequences.service import run_bulk_enroll as run
+
+        return run(job_id)
 def rescore_leads(org_id: int, run: int) -> dict:
     """Rescore every contact of an organisation after its scoring rules changed (resumable)."""
     app = _app()

@@ -39,6 +39,7 @@ def seed_demo() -> tuple[Organization, bool]:
     """Create the demo organisation once; return it and whether it was created now."""
     org = Organization.query.filter_by(slug=DEMO_SLUG).first()
     if org is not None:
+        seed_demo_sequence(org)
         return org, False
     org = create_organization("Demo Agency", DEMO_ADMIN, DEMO_PASSWORD, admin_name="Alex Admin",
                               templates=["article", "b2b"])
@@ -50,7 +51,35 @@ def seed_demo() -> tuple[Organization, bool]:
     for pipeline in Pipeline.query.filter_by(org_id=org.id).order_by(Pipeline.id):
         _seed_deals(pipeline, users, rng)
     seed_leads(org)
+    seed_demo_sequence(org)
     return org, True
+
+
+DEMO_SEQUENCE = "Cold outreach: 3 touches in 2 weeks"
+
+
+def seed_demo_sequence(org) -> None:
+    """Add the demo sequence (email, follow-up, call, LinkedIn, break-up email) once."""
+    from app.models import Sequence
+    from app.sequences.service import save_sequence
+
+    if Sequence.query.filter_by(org_id=org.id, name=DEMO_SEQUENCE).first() is not None:
+        return
+    manager = User.query.filter_by(org_id=org.id, role="manager").order_by(User.id).first() \
+        or User.query.filter_by(org_id=org.id, role="admin").order_by(User.id).first()
+    save_sequence(manager, {"name": DEMO_SEQUENCE, "steps": [
+        {"type": "email", "wait_days": 0, "subject": "{{company}} and your pipeline",
+         "body": "Hi {{first_name}},\n\nTeams like {{company}} use Stagegate to stop deals slipping between "
+                 "stages. Worth a 15-minute call next week?\n\n{{owner_name}}"},
+        {"type": "email", "wait_days": 3, "subject": "Re: {{company}} and your pipeline",
+         "body": "Hi {{first_name}}, bumping this in case it got buried. Is pipeline hygiene on your list "
+                 "this quarter?\n\n{{owner_name}}"},
+        {"type": "call", "wait_days": 2, "body": "Call {{name}}: ask about their current CRM and stage rules."},
+        {"type": "linkedin", "wait_days": 2, "body": "Connect with {{name}}; mention the emails."},
+        {"type": "email", "wait_days": 5, "subject": "Close the loop?",
+         "body": "Hi {{first_name}}, I will stop writing after this one. If timing is wrong, just say so "
+                 "and I will check back next quarter.\n\n{{owner_name}}"},
+    ]})
 
 
 def _seed_deals(pipeline, users, rng) -> None:

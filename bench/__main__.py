@@ -8,7 +8,8 @@ Then it imports a 10,000-row deals CSV (bench/import_csv.py; BENCH_IMPORT_ROWS c
 count, BENCH_SKIP_IMPORT=1 skips it) and, on PostgreSQL only, times the stale-deal sweep over
 100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it), and runs the lead-form intake
 through gunicorn with Redis and the worker, and rescoring 100,000 contacts (bench/leads.py;
-BENCH_SKIP_LEADS=1 skips it).
+BENCH_SKIP_LEADS=1 skips it). bench/sequences.py sends 1,000 sequence emails to a local aiosmtpd
+and matches replies over a 10,000-message mailbox (BENCH_SKIP_SEQUENCES=1 skips it).
 """
 
 import os
@@ -16,7 +17,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, import_placement, leads, odd_input, security, stale
+from bench import import_csv, import_placement, leads, odd_input, security, sequences, stale
 from bench.board import load_figures, render_figures
 from bench.floor import floor_figures
 from bench.move import move_figures
@@ -132,6 +133,13 @@ def run_import_and_stale(url: str) -> bool:
             import_placement.main()  # placing rows short of their stage, as a ratio to rows that meet it
         except Exception as exc:
             print(f"import_placement: failed ({type(exc).__name__}: {exc})")
+    if os.environ.get("BENCH_SKIP_SEQUENCES") == "1":
+        print("sequences: skipped (BENCH_SKIP_SEQUENCES=1)")
+    else:
+        try:
+            sequences.main()  # 1,000 sends to a local aiosmtpd; reply matching over 10,000 messages
+        except Exception as exc:
+            print(f"sequences: failed ({type(exc).__name__}: {exc})")
             failed = True
     if os.environ.get("BENCH_SKIP_STALE") == "1":
         print("stale sweep: skipped (BENCH_SKIP_STALE=1)")

@@ -6,8 +6,9 @@ from app.api import (  # noqa: E402,F401
     auth,
     deals,
     errors,
-    leads,  # noqa: E402,F401
+    leads,
     openapi,
     routes,
+    sequences,
     tasks,
 )

@@ -163,6 +163,10 @@ def record_event_by_email(org_id: int, email, event_type, at=None) -> scoring.Sc
     contact = _find_contact(org_id, email)
     if contact is None:
         return None
+    if event_type == "email_reply":  # a reply ends the contact's sequences, in the same transaction
+        from app.sequences.replies import replied_by_event
+
+        replied_by_event(contact, at, commit=False)
     return scoring.record_event(contact, event_type, at)
 
 

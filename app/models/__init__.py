@@ -33,6 +33,17 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
+from app.models.sequences import (
+    BulkEnrollJob,
+    Enrollment,
+    InboundEmail,
+    Mailbox,
+    OutreachSettings,
+    Sequence,
+    SequenceStep,
+    StepSend,
+    Suppression,
+)
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
@@ -41,6 +52,8 @@ __all__ = [
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
     "WorkerTick",
+    "BulkEnrollJob", "Enrollment", "InboundEmail", "Mailbox", "OutreachSettings", "Sequence", "SequenceStep",
+    "StepSend", "Suppression",
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
 ]
