@@ -36,6 +36,9 @@ def create_app(config_class=Config) -> Flask:
 
     app.register_blueprint(imports.bp, url_prefix="/imports")
     app.register_blueprint(tasks.bp, url_prefix="/tasks")
+    from app import reports
+
+    app.register_blueprint(reports.bp, url_prefix="/reports")
 
     from app import formatting
     from app.cli import register_cli

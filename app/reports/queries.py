@@ -1,0 +1,152 @@
+"""The metrics' SQL: aggregates in the database, portable between SQLite and PostgreSQL.
+
+Every query is a fixed statement (the report page's statement count never grows with the
+data). Medians and percentiles use ROW_NUMBER/COUNT windows because SQLite has no
+percentile functions; durations are days as decimals. A transition's order within its deal
+is (at, id): two moves in the same instant still have an order.
+"""
+
+from sqlalchemy import bindparam, text
+
+from app.extensions import db
+
+# The median of n sorted values: the average of rows (n+1)/2 and (n+2)/2 (integer division).
+MEDIAN = "AVG(CASE WHEN {rn} IN (({n} + 1) / 2, ({n} + 2) / 2) THEN {value} END)"
+# The 75th percentile by nearest rank: row ceil(3n/4) = (3n + 3) / 4 (integer division).
+P75 = "MIN(CASE WHEN {rn} = (3 * {n} + 3) / 4 THEN {value} END)"
+
+
+def days_between(start: str, end: str) -> str:
+    """SQL for the days (decimal) from `start` to `end`, in this engine's dialect."""
+    if db.engine.dialect.name == "postgresql":
+        return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+    return f"(julianday({end}) - julianday({start}))"
+
+
+def _owner(alias: str, owner_id) -> str:
+    return f" AND {alias}.owner_id = :owner_id" if owner_id is not None else ""
+
+
+def _run(sql: str, params: dict, expanding=()):
+    binds = [bindparam(name, expanding=True) for name in expanding]
+    binds += [bindparam(name, type_=db.DateTime) for name in ("start", "end") if f":{name}" in sql]
+    used = {k: v for k, v in params.items() if f":{k}" in sql}
+    return db.session.execute(text(sql).bindparams(*binds), used).all()
+
+
+def conversion_rows(org_id, stage_ids, start, end, owner_id=None):
+    """Per open stage: deals entering it in the period, how many advanced, how many closed and won.
+
+    Returns (stage_id, entered, advanced, closed, won) rows; `closed`/`won` count the entering
+    deals that are closed now (the measured stage-to-win rate).
+    """
+    join = " JOIN deal d ON d.id = t.deal_id" + _owner("d", owner_id) if owner_id is not None else ""
+    sql = f"""
+    WITH entries AS (
+      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at, t.id,
+             ROW_NUMBER() OVER (PARTITION BY t.deal_id, t.to_stage_id ORDER BY t.at, t.id) AS rn
+      FROM stage_transition t{join}
+      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
+    ), firsts AS (SELECT deal_id, stage_id, at, id FROM entries WHERE rn = 1)
+    SELECT f.stage_id, COUNT(*) AS entered,
+      SUM(CASE WHEN EXISTS (
+            SELECT 1 FROM stage_transition n JOIN stage ns ON ns.id = n.to_stage_id
+            WHERE n.deal_id = f.deal_id AND (n.at > f.at OR (n.at = f.at AND n.id > f.id))
+              AND (ns.kind = 'won' OR (ns.kind = 'open' AND ns.position > s.position))
+          ) THEN 1 ELSE 0 END) AS advanced,
+      SUM(CASE WHEN cd.status IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed,
+      SUM(CASE WHEN cd.status = 'won' THEN 1 ELSE 0 END) AS won
+    FROM firsts f JOIN stage s ON s.id = f.stage_id JOIN deal cd ON cd.id = f.deal_id
+    WHERE s.kind = 'open'
+    GROUP BY f.stage_id
+    """
+    params = {"org_id": org_id, "stage_ids": list(stage_ids), "start": start, "end": end, "owner_id": owner_id}
+    return _run(sql, params, expanding=("stage_ids",))
+
+
+def stay_rows(org_id, stage_ids, start, end):
+    """Completed stays ending in the period, per stage (owner None) and per stage and current owner.
+
+    Returns (stage_id, owner_id, n, mean_days, median_days, p75_days) rows; p75 only on the
+    per-stage rows. The whole team's stays, always: a rep's view filters owners afterwards.
+    """
+    days = days_between("q.entered_at", "q.left_at")
+    median = MEDIAN.format(rn="rn", n="cnt", value="days")
+    owner_median = MEDIAN.format(rn="orn", n="ocnt", value="days")
+    p75 = P75.format(rn="rn", n="cnt", value="days")
+    sql = f"""
+    WITH ended AS (
+      SELECT DISTINCT t.deal_id FROM stage_transition t
+      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
+        AND t.from_stage_id IS NOT NULL
+    ), seq AS (
+      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at AS entered_at,
+             LEAD(t.at) OVER (PARTITION BY t.deal_id ORDER BY t.at, t.id) AS left_at
+      FROM stage_transition t WHERE t.deal_id IN (SELECT deal_id FROM ended)
+    ), stays AS (
+      SELECT q.stage_id, d.owner_id, {days} AS days
+      FROM seq q JOIN deal d ON d.id = q.deal_id JOIN stage s ON s.id = q.stage_id
+      WHERE q.left_at >= :start AND q.left_at < :end AND s.kind = 'open'
+    ), ranked AS (
+      SELECT stage_id, owner_id, days,
+             ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY days) AS rn,
+             COUNT(*) OVER (PARTITION BY stage_id) AS cnt,
+             ROW_NUMBER() OVER (PARTITION BY stage_id, owner_id ORDER BY days) AS orn,
+             COUNT(*) OVER (PARTITION BY stage_id, owner_id) AS ocnt
+      FROM stays
+    )
+    SELECT stage_id, NULL AS owner_id, COUNT(*) AS n, AVG(days) AS mean_days, {median} AS median_days,
+           {p75} AS p75_days
+    FROM ranked GROUP BY stage_id
+    UNION ALL
+    SELECT stage_id, owner_id, COUNT(*), AVG(days), {owner_median}, NULL
+    FROM ranked GROUP BY stage_id, owner_id
+    """
+    params = {"org_id": org_id, "stage_ids": list(stage_ids), "start": start, "end": end}
+    return _run(sql, params, expanding=("stage_ids",))
+
+
+def closed_row(org_id, pipeline_id, meeting_stage_ids, start, end, owner_id=None):
+    """Deals closed in the period: (won, lost, met_closed, met_won, cycle_n, cycle_mean, cycle_median)."""
+    days = days_between("d.created_at", "d.closed_at")
+    median = MEDIAN.format(rn="rn", n="cnt", value="cycle")
+    sql = f"""
+    WITH closed AS (
+      SELECT d.id, d.status, {days} AS cycle,
+        CASE WHEN EXISTS (SELECT 1 FROM stage_transition m
+                          WHERE m.deal_id = d.id AND m.to_stage_id IN :meeting_ids) THEN 1 ELSE 0 END AS met
+      FROM deal d
+      WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status IN ('won', 'lost')
+        AND d.closed_at >= :start AND d.closed_at < :end{_owner("d", owner_id)}
+    ), won AS (
+      SELECT cycle, ROW_NUMBER() OVER (ORDER BY cycle) AS rn, COUNT(*) OVER () AS cnt
+      FROM closed WHERE status = 'won'
+    )
+    SELECT
+      (SELECT COUNT(*) FROM closed WHERE status = 'won'),
+      (SELECT COUNT(*) FROM closed WHERE status = 'lost'),
+      (SELECT COUNT(*) FROM closed WHERE met = 1),
+      (SELECT COUNT(*) FROM closed WHERE met = 1 AND status = 'won'),
+      (SELECT COUNT(*) FROM won),
+      (SELECT AVG(cycle) FROM won),
+      (SELECT {median} FROM won)
+    """
+    params = {"org_id": org_id, "pipeline_id": pipeline_id, "meeting_ids": list(meeting_stage_ids) or [0],
+              "start": start, "end": end, "owner_id": owner_id}
+    return _run(sql, params, expanding=("meeting_ids",))[0]
+
+
+def open_by_stage_rows(org_id, pipeline_id, owner_id=None):
+    """Open deals now, per stage: (stage_id, count, amount_cents, weighted_cents_percent).
+
+    Money is summed as whole cents (exact integers on both engines, no float drift).
+    """
+    cents = "CAST(ROUND(COALESCE(d.amount, 0) * 100) AS BIGINT)"
+    sql = f"""
+    SELECT d.stage_id, COUNT(*), SUM({cents}), SUM({cents} * s.probability)
+    FROM deal d JOIN stage s ON s.id = d.stage_id
+    WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status = 'open'{_owner("d", owner_id)}
+    GROUP BY d.stage_id
+    """
+    params = {"org_id": org_id, "pipeline_id": pipeline_id, "owner_id": owner_id}
+    return _run(sql, params)
