@@ -29,11 +29,15 @@ def _pipelines():
 @login_required
 def index():
     """Open the report of the organisation's first pipeline."""
+    args = {k: v for k, v in request.args.items() if k in ("preset", "from", "to")}
+    chosen = request.args.get("pipeline", "")
+    if chosen.isascii() and chosen.isdigit() and 0 < int(chosen) < 2**31:
+        return redirect(url_for("reports.show", pipeline_id=int(chosen), **args))
     pipelines = _pipelines()
     if not pipelines:
         flash("Reports need a pipeline: set one up first.", "info")
         return redirect(url_for("main.home"))
-    return redirect(url_for("reports.show", pipeline_id=pipelines[0].id, **request.args))
+    return redirect(url_for("reports.show", pipeline_id=pipelines[0].id, **args))
 
 
 def _report(pipeline_id):
@@ -48,7 +52,7 @@ def _report(pipeline_id):
     numbers = metrics(pipeline, period, current_user)
     stages = {s.id: s for s in pipeline.stages}
     people = {u.email: u.name for u in numbers["people"]}
-    return pipeline, period, numbers, build_tables(numbers, stages, people), errors
+    return pipeline, period, numbers, build_tables(numbers, stages, people, org.currency), errors
 
 
 @bp.route("/<int:pipeline_id>")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from app.formatting import money
 from app.imports.export import csv_lines
 
 
@@ -22,7 +23,7 @@ def days(value) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def build_tables(numbers: dict, stages: dict, people: dict) -> dict:
+def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD") -> dict:
     """Return the report's tables by key, named for people (stage names, owner names)."""
     tables = {}
     conversion = Table("conversion", "Stage conversion",
@@ -30,7 +31,7 @@ def build_tables(numbers: dict, stages: dict, people: dict) -> dict:
     for row in numbers["stage_conversion"]:
         name = stages[row["stage_id"]].name
         conversion.rows.append([name, row["entered"], row["advanced"], pct(row["rate"])])
-        conversion.chart.append((name, row["entered"], f"{row['entered']} entered, {row['advanced']} advanced",
+        conversion.chart.append((name, row["entered"], f"{row['advanced']} of {row['entered']}",
                                  row["advanced"]))
     tables["conversion"] = conversion
 
@@ -40,7 +41,7 @@ def build_tables(numbers: dict, stages: dict, people: dict) -> dict:
         stage = stages[row["stage_id"]]
         time_in_stage.rows.append([stage.name, days(row["median_days"]), days(row["mean_days"]), row["n"],
                                    days(row["p75_days"]), stage.max_days])
-        time_in_stage.chart.append((stage.name, row["median_days"] or 0, f"median {days(row['median_days'])} d",
+        time_in_stage.chart.append((stage.name, row["median_days"] or 0, f"{days(row['median_days'])} d",
                                     stage.max_days))
     tables["time_in_stage"] = time_in_stage
 
@@ -52,7 +53,7 @@ def build_tables(numbers: dict, stages: dict, people: dict) -> dict:
         stage = stages[row["stage_id"]].name
         by_owner.rows.append([who, stage, days(row["median_days"]), days(team.get(row["stage_id"])), row["n"]])
         by_owner.chart.append((f"{who} · {stage}", row["median_days"] or 0,
-                               f"{days(row['median_days'])} d, team {days(team.get(row['stage_id']))}",
+                               f"{days(row['median_days'])} / {days(team.get(row['stage_id']))}",
                                team.get(row["stage_id"])))
     tables["time_by_owner"] = by_owner
 
@@ -62,7 +63,7 @@ def build_tables(numbers: dict, stages: dict, people: dict) -> dict:
         name = stages[row["stage_id"]].name
         forecast.rows.append([name, row["category"].replace("_", " "), row["open_count"], row["amount"],
                               f"{row['probability']} %", row["weighted"]])
-        forecast.chart.append((name, float(row["weighted"]), row["weighted"], None))
+        forecast.chart.append((name, float(row["weighted"]), money(row["weighted"], currency, compact=True), None))
     tables["forecast"] = forecast
 
     calibration = Table("calibration", "Measured stage-to-win rate against the configured probability",
