@@ -240,6 +240,11 @@ PATHS = {
     }},
 }
 
+from app.api import openapi_metrics  # noqa: E402
+
+PATHS.update(openapi_metrics.PATHS)
+SCHEMAS.update(openapi_metrics.SCHEMAS)
+
 
 def document(server_url: str = "/api/v1") -> dict:
     """Return the OpenAPI document."""

@@ -22,7 +22,9 @@ from app.tenancy import get_or_404, role_required, scoped
 
 
 def _pipelines():
-    return scoped(Pipeline).filter_by(archived=False).order_by(Pipeline.position, Pipeline.id).all()
+    """The organisation's pipelines as (id, name) rows: the picker needs no stages or fields."""
+    return (scoped(Pipeline).filter_by(archived=False).with_entities(Pipeline.id, Pipeline.name)
+            .order_by(Pipeline.position, Pipeline.id).all())
 
 
 @bp.route("/")
