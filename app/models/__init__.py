@@ -8,6 +8,7 @@ from app.models.deals import (
     Contact,
     Deal,
     DealContact,
+    DealFieldChange,
     Notification,
     StageTransition,
     Task,
@@ -25,7 +26,7 @@ from app.models.pipeline import (
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
-    "Company", "Contact", "Deal", "DealContact", "Notification", "StageTransition", "Task",
+    "Company", "Contact", "Deal", "DealContact", "DealFieldChange", "Notification", "StageTransition", "Task",
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",

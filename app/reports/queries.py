@@ -27,11 +27,23 @@ def _owner(alias: str, owner_id) -> str:
     return f" AND {alias}.owner_id = :owner_id" if owner_id is not None else ""
 
 
-def _run(sql: str, params: dict, expanding=()):
+# The bench sets this to a list to collect each statement it then EXPLAINs; None in the app.
+capture: list | None = None
+
+
+def _run(sql: str, params: dict, expanding=(), prefix: str = ""):
     binds = [bindparam(name, expanding=True) for name in expanding]
     binds += [bindparam(name, type_=db.DateTime) for name in ("start", "end") if f":{name}" in sql]
     used = {k: v for k, v in params.items() if f":{k}" in sql}
-    return db.session.execute(text(sql).bindparams(*binds), used).all()
+    if capture is not None and not prefix:
+        capture.append((sql, params, expanding))
+    return db.session.execute(text(prefix + sql).bindparams(*binds), used).all()
+
+
+def explain(sql: str, params: dict, expanding=()) -> list[str]:
+    """Return the engine's plan of a captured statement, one line a row (for the bench)."""
+    prefix = "EXPLAIN ANALYZE " if db.engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
+    return [str(row[-1]) for row in _run(sql, params, expanding, prefix)]
 
 
 def conversion_rows(org_id, stage_ids, start, end, owner_id=None):

@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from app.models import Pipeline, Stage
 from app.reports import bp
+from app.reports.review import deal_audit, weekly_review
 from app.reports.service import (
     BANDS,
     CATEGORIES,
@@ -117,3 +118,19 @@ def category(stage_id):
     """Map a stage to a forecast category."""
     return _stage_action(stage_id, set_forecast_category, "category",
                          lambda s, v: f"{s.name} now counts as {CATEGORIES[v]} in the forecast.")
+
+
+@bp.route("/<int:pipeline_id>/review")
+@role_required("manager")
+def review(pipeline_id):
+    """Show the weekly pipeline review: per rep, what needs attention and what changed since last week."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    return render_template("reports/review.html", pipeline=pipeline, **weekly_review(pipeline, current_user))
+
+
+@bp.route("/<int:pipeline_id>/audit")
+@role_required("manager")
+def audit(pipeline_id):
+    """Show the last 20 closed deals with their activities beside their stage progression."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    return render_template("reports/audit.html", pipeline=pipeline, items=deal_audit(pipeline, current_user))
