@@ -12,7 +12,15 @@ def stale_reminders() -> dict:
     return sweep_stale(pause=pause)
 
 
+def forecast_snapshots() -> dict:
+    """Freeze each pipeline's forecast once a week (forecast accuracy is measured against it)."""
+    from app.reports.forecast import snapshot_forecasts
+
+    return snapshot_forecasts()
+
+
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
+SWEEPS.append(("forecast_snapshots", forecast_snapshots))
 
 
 def run_all() -> dict:

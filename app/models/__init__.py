@@ -13,6 +13,7 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
+from app.models.reports import ForecastSnapshot
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -30,4 +31,5 @@ __all__ = [
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
+    "ForecastSnapshot",
 ]

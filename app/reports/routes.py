@@ -18,7 +18,8 @@ from app.reports.service import (
     set_forecast_category,
     suggested_max_days,
 )
-from app.reports.tables import build_tables, to_csv
+from app.reports.forecast import accuracy
+from app.reports.tables import accuracy_table, build_tables, to_csv
 from app.tenancy import get_or_404, role_required, scoped
 
 
@@ -55,7 +56,9 @@ def _report(pipeline_id):
     numbers = metrics(pipeline, period, current_user)
     stages = {s.id: s for s in pipeline.stages}
     people = {u.email: u.name for u in numbers["people"]}
-    return pipeline, period, numbers, build_tables(numbers, stages, people, org.currency), errors
+    tables = build_tables(numbers, stages, people, org.currency)
+    tables["accuracy"] = accuracy_table(accuracy(pipeline, org), org.currency)
+    return pipeline, period, numbers, tables, errors
 
 
 @bp.route("/<int:pipeline_id>")

@@ -94,3 +94,17 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
 def to_csv(table: Table) -> str:
     """Write a table as CSV (formula-safe cells, a BOM for Excel), as the deal export does."""
     return "".join(csv_lines(table.headers, table.rows))
+
+
+def accuracy_table(rows: list, currency: str = "USD") -> Table:
+    """Forecast accuracy per closed month and quarter, against the snapshot frozen at its start."""
+    table = Table("accuracy", "Forecast accuracy", ["Period", "Forecast at start", "Won", "Accuracy", "Bias"])
+    for row in rows:
+        label = (row["from"].strftime("%B %Y") if row["kind"] == "month"
+                 else f"Q{(row['from'].month - 1) // 3 + 1} {row['from'].year}")
+        forecast = money(row["forecast"], currency) if row["forecast"] is not None else "no snapshot"
+        bias = "—" if row["bias"] is None else f"{row['bias'] * 100:+.1f} %"
+        table.rows.append([label, forecast, money(row["won"], currency), pct(row["accuracy"]), bias])
+        if row["accuracy"] is not None:
+            table.chart.append((label, max(row["accuracy"], 0), pct(row["accuracy"]), None))
+    return table
