@@ -13,7 +13,6 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
-from app.models.reports import ForecastSnapshot
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -24,6 +23,7 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
+from app.models.reports import ForecastSnapshot
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",

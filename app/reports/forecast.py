@@ -10,7 +10,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.extensions import db
 from app.models import ForecastSnapshot, Organization, Pipeline, utcnow
 from app.reports import queries
-from app.reports.service import Period, _add_months, _quarter_start, forecast_category, local_today, org_zone
+from app.reports.service import (
+    Period,
+    add_months,
+    forecast_category,
+    local_today,
+    org_zone,
+    quarter_start,
+)
 
 MONTHS, QUARTERS = 6, 4
 
@@ -66,12 +73,12 @@ def _periods(zone, today: date) -> list:
     months, quarters = [], []
     end = today.replace(day=1)
     for _ in range(MONTHS):
-        start = _add_months(end, -1)
+        start = add_months(end, -1)
         months.append(("month", Period(start, end, zone)))
         end = start
-    end = _quarter_start(today)
+    end = quarter_start(today)
     for _ in range(QUARTERS):
-        start = _add_months(end, -3)
+        start = add_months(end, -3)
         quarters.append(("quarter", Period(start, end, zone)))
         end = start
     return months + quarters

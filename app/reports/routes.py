@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 
 from app.models import Pipeline, Stage
 from app.reports import bp
+from app.reports.forecast import accuracy
 from app.reports.review import deal_audit, weekly_review
 from app.reports.service import (
     BANDS,
@@ -18,7 +19,6 @@ from app.reports.service import (
     set_forecast_category,
     suggested_max_days,
 )
-from app.reports.forecast import accuracy
 from app.reports.tables import accuracy_table, build_tables, to_csv
 from app.tenancy import get_or_404, role_required, scoped
 

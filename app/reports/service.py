@@ -88,11 +88,11 @@ def local_today(zone: ZoneInfo, now: datetime | None = None) -> date:
     return (now or utcnow()).replace(tzinfo=UTC).astimezone(zone).date()
 
 
-def _quarter_start(day: date) -> date:
+def quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
@@ -104,13 +104,13 @@ def preset_period(preset: str, zone: ZoneInfo, today: date) -> Period:
         return Period(start, start + timedelta(days=monthrange(start.year, start.month)[1]), zone, preset)
     if preset == "last_month":
         end = today.replace(day=1)
-        return Period(_add_months(end, -1), end, zone, preset)
+        return Period(add_months(end, -1), end, zone, preset)
     if preset == "this_quarter":
-        start = _quarter_start(today)
-        return Period(start, _add_months(start, 3), zone, preset)
+        start = quarter_start(today)
+        return Period(start, add_months(start, 3), zone, preset)
     if preset == "last_quarter":
-        end = _quarter_start(today)
-        return Period(_add_months(end, -3), end, zone, preset)
+        end = quarter_start(today)
+        return Period(add_months(end, -3), end, zone, preset)
     return Period(today - timedelta(days=DEFAULT_DAYS - 1), today + timedelta(days=1), zone, "last_90_days")
 
 

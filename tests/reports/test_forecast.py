@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from app.extensions import db
 from app.models import ForecastSnapshot
 from app.reports.forecast import accuracy, snapshot_forecasts, week_start
-from app.reports.service import _add_months
+from app.reports.service import add_months
 from app.sweeps import SWEEPS, run_all
 from tests import factories
 from tests.reports.history import make_history
@@ -37,7 +37,7 @@ def org_pipelines(org):
 def test_accuracy_compares_the_snapshot_at_a_months_start_with_what_was_won(client, org, login_as):
     pipeline = factories.pipeline(org)
     today = datetime.utcnow().date()
-    last_month = _add_months(today.replace(day=1), -1)
+    last_month = add_months(today.replace(day=1), -1)
     # The forecast frozen in the week the month began: 20,000.00 weighted.
     db.session.add(ForecastSnapshot(org_id=org.id, pipeline_id=pipeline.id, week_start=week_start(last_month),
                                     weighted_cents=2_000_000))
