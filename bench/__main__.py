@@ -6,7 +6,8 @@ changes the sizes; BENCH_SKIP_LOAD=1 skips the gunicorn load test.
 
 Then it imports a 10,000-row deals CSV (bench/import_csv.py; BENCH_IMPORT_ROWS changes the
 count, BENCH_SKIP_IMPORT=1 skips it) and, on PostgreSQL only, times the stale-deal sweep over
-100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it).
+100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it). Last, the reports page's
+numbers over 100,000 deals and ~600,000 transitions (bench/reports.py; BENCH_SKIP_REPORTS=1 skips it).
 """
 
 import os
@@ -14,7 +15,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, stale
+from bench import import_csv, reports, stale
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
@@ -91,6 +92,7 @@ def main() -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     failed = run_import_and_stale(url)
+    failed |= run_reports()
     print("\nCaveat: 2 shared cores, other processes running; figures are noisy.")
     return 1 if failed else 0
 
@@ -120,6 +122,18 @@ def run_import_and_stale(url: str) -> bool:
             print(f"stale sweep: failed ({type(exc).__name__}: {exc})")
             failed = True
     return failed
+
+
+def run_reports() -> bool:
+    """Time the reports page's numbers over 100,000 deals (bench/reports.py); return True if it failed."""
+    if os.environ.get("BENCH_SKIP_REPORTS") == "1":
+        print("reports: skipped (BENCH_SKIP_REPORTS=1)")
+        return False
+    try:
+        return not reports.main()["ok"]
+    except Exception as exc:
+        print(f"reports: failed ({type(exc).__name__}: {exc})")
+        return True
 
 
 if __name__ == "__main__":
