@@ -37,6 +37,9 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL", "")
     SMTP_URL = os.environ.get("SMTP_URL", "")
     MAIL_FROM = os.environ.get("MAIL_FROM", "Stagegate <no-reply@stagegate.local>")
+    # The public address of this installation: unsubscribe links in outreach email are built on it.
+    BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
+    UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")  # default: unsubscribe@<BASE_URL host>
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
@@ -45,11 +48,15 @@ class Config:
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
     WTF_CSRF_TIME_LIMIT = None
     MAX_CONTENT_LENGTH = 60 * 1024 * 1024
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    # Rate limits live in Redis when there is one, so every web process shares them.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL") or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
     BOARD_PAGE_SIZE = 20
+    LEAD_FORM_RATE_LIMIT = os.environ.get("LEAD_FORM_RATE_LIMIT", "20 per minute;200 per hour")  # per address
+    LEAD_FORM_VIEW_LIMIT = os.environ.get("LEAD_FORM_VIEW_LIMIT", "120 per minute")
+    LEAD_FORM_MIN_SECONDS = float(os.environ.get("LEAD_FORM_MIN_SECONDS", "3"))  # faster is a bot
     PASSWORD_HASH_METHOD = "scrypt"  # Werkzeug's memory-hard default
     EMBEDDED_WORKER = False  # the run command turns it on; only one process may run it
     TESTING = False
@@ -65,3 +72,4 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "1000 per minute"
     API_RATE_LIMIT = "10000 per minute"
+    LEAD_FORM_MIN_SECONDS = 0  # tests that check the minimum time set it themselves

@@ -39,6 +39,15 @@ def create_app(config_class=Config) -> Flask:
     from app import reports
 
     app.register_blueprint(reports.bp, url_prefix="/reports")
+    from app import sequences
+
+    app.register_blueprint(sequences.bp, url_prefix="/sequences")
+    app.register_blueprint(sequences.public_bp)
+    from app import leads
+    from app.leads import public_routes
+
+    app.register_blueprint(leads.bp, url_prefix="/leads")
+    app.register_blueprint(public_routes.bp, url_prefix="/f")
 
     from app import formatting
     from app.cli import register_cli

@@ -27,3 +27,37 @@ def run_import(import_id: int) -> dict:
         from app.imports.service import run_import as run
 
         return run(import_id)
+
+
+def run_sequences() -> dict:
+    """Wake-up: run the due sequence steps now instead of at the next tick."""
+    app = _app()
+    with app.app_context():
+        from app.sequences.sending import sweep_due
+
+        return sweep_due()
+
+
+def run_bulk_enroll(job_id: int) -> dict:
+    """Enroll a bulk job's contacts (resumes where a killed run stopped)."""
+    app = _app()
+    with app.app_context():
+        from app.sequences.service import run_bulk_enroll as run
+
+        return run(job_id)
+def rescore_leads(org_id: int, run: int) -> dict:
+    """Rescore every contact of an organisation after its scoring rules changed (resumable)."""
+    app = _app()
+    with app.app_context():
+        from app.leads.settings import rescore_all
+
+        return rescore_all(org_id, run)
+
+
+def process_lead_submission(submission_id: int) -> bool:
+    """Turn a stored lead-form submission into the lead (idempotent: processed once)."""
+    app = _app()
+    with app.app_context():
+        from app.leads.lead_forms import process_submission
+
+        return process_submission(submission_id)

@@ -39,6 +39,7 @@ def seed_demo() -> tuple[Organization, bool]:
     """Create the demo organisation once; return it and whether it was created now."""
     org = Organization.query.filter_by(slug=DEMO_SLUG).first()
     if org is not None:
+        seed_demo_sequence(org)
         return org, False
     org = create_organization("Demo Agency", DEMO_ADMIN, DEMO_PASSWORD, admin_name="Alex Admin",
                               templates=["article", "b2b"])
@@ -49,8 +50,37 @@ def seed_demo() -> tuple[Organization, bool]:
     rng = random.Random(7)
     for pipeline in Pipeline.query.filter_by(org_id=org.id).order_by(Pipeline.id):
         _seed_deals(pipeline, users, rng)
+    seed_leads(org)
+    seed_demo_sequence(org)
     _seed_report_history(org, users, rng)
     return org, True
+
+
+DEMO_SEQUENCE = "Cold outreach: 3 touches in 2 weeks"
+
+
+def seed_demo_sequence(org) -> None:
+    """Add the demo sequence (email, follow-up, call, LinkedIn, break-up email) once."""
+    from app.models import Sequence
+    from app.sequences.service import save_sequence
+
+    if Sequence.query.filter_by(org_id=org.id, name=DEMO_SEQUENCE).first() is not None:
+        return
+    manager = User.query.filter_by(org_id=org.id, role="manager").order_by(User.id).first() \
+        or User.query.filter_by(org_id=org.id, role="admin").order_by(User.id).first()
+    save_sequence(manager, {"name": DEMO_SEQUENCE, "steps": [
+        {"type": "email", "wait_days": 0, "subject": "{{company}} and your pipeline",
+         "body": "Hi {{first_name}},\n\nTeams like {{company}} use Stagegate to stop deals slipping between "
+                 "stages. Worth a 15-minute call next week?\n\n{{owner_name}}"},
+        {"type": "email", "wait_days": 3, "subject": "Re: {{company}} and your pipeline",
+         "body": "Hi {{first_name}}, bumping this in case it got buried. Is pipeline hygiene on your list "
+                 "this quarter?\n\n{{owner_name}}"},
+        {"type": "call", "wait_days": 2, "body": "Call {{name}}: ask about their current CRM and stage rules."},
+        {"type": "linkedin", "wait_days": 2, "body": "Connect with {{name}}; mention the emails."},
+        {"type": "email", "wait_days": 5, "subject": "Close the loop?",
+         "body": "Hi {{first_name}}, I will stop writing after this one. If timing is wrong, just say so "
+                 "and I will check back next quarter.\n\n{{owner_name}}"},
+    ]})
 
 
 def _seed_deals(pipeline, users, rng) -> None:
@@ -81,6 +111,45 @@ def _needs(deal, target):
     from app.deals.service import plan_move
 
     return plan_move(deal, target).requirements
+
+
+LEADS = [  # (email, name, company, industry, size, title, events)
+    ("jo@harborinsure.example", "Jo Harper", "Harbor Insurance", "Insurance", "25", "Owner",
+     ["form_fill", "email_click", "meeting_booked"]),
+    ("kim@ledgerly.example", "Kim Ortiz", "Ledgerly", "Accounting", "60", "Head of Sales", ["form_fill", "email_reply"]),
+    ("lou@gmail.com", "Lou Park", "", "", "", "", ["page_view", "page_view", "form_fill"]),
+    ("max@brightdental.example", "Max Weber", "Bright Dental", "Healthcare", "12", "Practice manager", ["email_open"]),
+]
+
+
+def seed_leads(org) -> None:
+    """An ICP, a lead form and a few scored leads (idempotent: skipped once the form exists)."""
+    from app.leads import lead_forms, scoring, settings
+    from app.leads.service import create_or_update_lead
+    from app.models.leads import LeadForm
+
+    if LeadForm.query.filter_by(org_id=org.id).first() is not None:
+        return
+    admin = User.query.filter_by(org_id=org.id, role="admin").order_by(User.id).first()
+    settings.save_icp(admin, {"icp_industries": "Insurance, Accounting", "icp_sizes": "11-50, 51-200",
+                              "icp_titles": "Owner, Head of Sales", "icp_countries": "",
+                              "icp_pains": "Leads answered too late; no follow-up discipline",
+                              "icp_triggers": "New sales hire; missed quarter"})
+    lead_forms.save_form(admin, {"name": "Book a demo", "title": "Book a 20-minute demo", "high_intent": "1",
+                                 "intro": "Tell us a little about you and we will call you back within minutes.",
+                                 "consent_text": "I agree to be contacted about Stagegate.",
+                                 "follow_up_minutes": "15"},
+                         [{"maps_to": "email", "label": "Work email", "required": True},
+                          {"maps_to": "name", "label": "Your name", "required": True},
+                          {"maps_to": "company", "label": "Company", "required": False},
+                          {"maps_to": "phone", "label": "Phone", "required": False},
+                          {"maps_to": "message", "label": "What should we prepare?", "required": False}])
+    for email, name, company, industry, size, title, events in LEADS:
+        contact, _created, _result = create_or_update_lead(admin, {
+            "email": email, "name": name, "company": company, "industry": industry, "company_size": size,
+            "title": title, "source": "Seed"})
+        for i, kind in enumerate(events):
+            scoring.record_event(contact, kind, utcnow() - timedelta(days=len(events) - i))
 
 
 def _seed_report_history(org, users, rng) -> None:

@@ -3,13 +3,34 @@
 import os
 
 
-def stale_reminders() -> dict:
+def stale_reminders(now=None) -> dict:
     """Remind owners of deals past their stage's maximum days (once per stay)."""
     from app.tasks.service import sweep_stale
 
     # Test-only: hold the sweep's transaction open so a test can kill the worker inside it.
     pause = float(os.environ.get("STAGEGATE_SWEEP_PAUSE", "0") or 0)
-    return sweep_stale(pause=pause)
+    return sweep_stale(now=now, pause=pause)
+
+
+def sequence_steps(now=None) -> dict:
+    """Send due sequence emails and create due call/LinkedIn tasks (at most once each)."""
+    from app.sequences.sending import sweep_due
+
+    return sweep_due(now)
+
+
+def reply_mailboxes(now=None) -> dict:
+    """Poll the IMAP inboxes whose turn has come for replies."""
+    from app.sequences.imap import sweep_mailboxes
+
+    return sweep_mailboxes(now)
+
+
+def lead_sweeps(now=None) -> dict:
+    """Drop lapsed lead points, escalate unanswered hot leads once, resume stalled rescoring."""
+    from app.leads.sweeps import run_lead_sweeps
+
+    return run_lead_sweeps(now)
 
 
 def forecast_snapshots() -> dict:
@@ -20,9 +41,20 @@ def forecast_snapshots() -> dict:
 
 
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here
+SWEEPS += [("reply_mailboxes", reply_mailboxes), ("sequence_steps", sequence_steps)]
+SWEEPS.append(("leads", lead_sweeps))
 SWEEPS.append(("forecast_snapshots", forecast_snapshots))
 
 
-def run_all() -> dict:
+def run_sweep(sweep, now=None):
+    """Run one sweep, as of `now` when given and when the sweep takes it (flask run-due --now)."""
+    import inspect
+
+    if now is not None and "now" in inspect.signature(sweep).parameters:
+        return sweep(now=now)
+    return sweep()
+
+
+def run_all(now=None) -> dict:
     """Run each sweep once and return how much each did."""
-    return {name: sweep() for name, sweep in SWEEPS}
+    return {name: run_sweep(sweep, now) for name, sweep in SWEEPS}

@@ -6,8 +6,11 @@ changes the sizes; BENCH_SKIP_LOAD=1 skips the gunicorn load test.
 
 Then it imports a 10,000-row deals CSV (bench/import_csv.py; BENCH_IMPORT_ROWS changes the
 count, BENCH_SKIP_IMPORT=1 skips it) and, on PostgreSQL only, times the stale-deal sweep over
-100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it). Last, the reports page's
-numbers over 100,000 deals and ~600,000 transitions (bench/reports.py; BENCH_SKIP_REPORTS=1 skips it).
+100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it). bench/sequences.py sends 1,000
+sequence emails to a local aiosmtpd and matches replies over a 10,000-message mailbox
+(BENCH_SKIP_SEQUENCES=1 skips it). Last, the
+reports page's numbers over 100,000 deals and ~600,000 transitions (bench/reports.py;
+BENCH_SKIP_REPORTS=1 skips it).
 """
 
 import os
@@ -15,7 +18,7 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, reports, stale
+from bench import import_csv, reports, sequences, stale
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
@@ -109,6 +112,14 @@ def run_import_and_stale(url: str) -> bool:
             failed |= figures["status"] != "done"
         except Exception as exc:  # one bench failing must not hide the others' figures
             print(f"import_csv: failed ({type(exc).__name__}: {exc})")
+            failed = True
+    if os.environ.get("BENCH_SKIP_SEQUENCES") == "1":
+        print("sequences: skipped (BENCH_SKIP_SEQUENCES=1)")
+    else:
+        try:
+            sequences.main()  # 1,000 sends to a local aiosmtpd; reply matching over 10,000 messages
+        except Exception as exc:
+            print(f"sequences: failed ({type(exc).__name__}: {exc})")
             failed = True
     if os.environ.get("BENCH_SKIP_STALE") == "1":
         print("stale sweep: skipped (BENCH_SKIP_STALE=1)")

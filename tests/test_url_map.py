@@ -16,13 +16,17 @@ from config import TestConfig
 from tests import factories
 
 # Reachable without signing in, on purpose. Keep this list short and explicit.
-PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi"}
+PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi",
+          "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
+          "forms.show", "forms.submit", "forms.view_pixel"}  # the public lead form
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {
     "pipeline_id": "pipeline", "stage_id": "stage", "field_id": "field", "deal_id": "deal", "user_id": "user",
     "contact_id": "contact", "company_id": "company", "task_id": "task", "key_id": "api_key",
     "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
+    "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
+    "form_id": "lead_form", "rule_id": "fit_rule",
 }
 
 _app = create_app(TestConfig)
@@ -76,7 +80,36 @@ def make_objects(org) -> dict:
         "loss_reason": LossReason.query.filter_by(org_id=org.id).first().id,
     }
     ids["import"] = _make_import(org, pipeline)
+    ids.update(_make_sequence_objects(org, contact))
+    ids.update(_make_lead_objects(org))
     return ids
+
+
+def _make_sequence_objects(org, contact) -> dict:
+    from app.models import BulkEnrollJob, Enrollment, Mailbox, Sequence, SequenceStep
+
+    admin = factories.user(org, "admin")
+    sequence = Sequence(org_id=org.id, name="Outreach")
+    sequence.steps.append(SequenceStep(org_id=org.id, position=1, type="call"))
+    db.session.add(sequence)
+    db.session.flush()
+    enrollment = Enrollment(org_id=org.id, sequence_id=sequence.id, contact_id=contact.id, owner_id=admin.id)
+    job = BulkEnrollJob(org_id=org.id, sequence_id=sequence.id, user_id=admin.id)
+    mailbox = Mailbox(org_id=org.id, host="imap.example", username="u", password_encrypted="x")
+    db.session.add_all([enrollment, job, mailbox])
+    db.session.commit()
+    return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id}
+
+
+def _make_lead_objects(org) -> dict:
+    from app.models.leads import FitRule, LeadForm
+
+    form = LeadForm(org_id=org.id, key=f"k{org.id}x", name="Demo request",
+                    fields=[{"maps_to": "email", "label": "Email", "required": True}])
+    rule = FitRule(org_id=org.id, field="industry", operator="in", value="Insurance", points=10)
+    db.session.add_all([form, rule])
+    db.session.commit()
+    return {"lead_form": form.id, "fit_rule": rule.id}
 
 
 def _make_import(org, pipeline):

@@ -2,4 +2,14 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__)
 
-from app.api import auth, deals, errors, metrics, openapi, routes, tasks  # noqa: E402,F401
+from app.api import (  # noqa: E402,F401
+    auth,
+    deals,
+    errors,
+    leads,
+    metrics,
+    openapi,
+    routes,
+    sequences,
+    tasks,
+)

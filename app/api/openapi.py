@@ -2,7 +2,7 @@
 
 from flask import jsonify, request
 
-from app.api import bp
+from app.api import bp, openapi_leads, openapi_sequences
 from app.api.auth import public
 from app.models import FIELD_TYPES
 
@@ -230,7 +230,8 @@ PATHS = {
         "operationId": "listTasks", "summary": "Tasks by id, 50 a page.",
         "parameters": [_query("owner_email", {"type": "string"}, "Only this owner's tasks."),
                        _query("status", {"enum": ["open", "done"]}, "Open or done tasks."),
-                       _query("deal_id", {"type": "integer"}, "Only this deal's tasks."), PAGE],
+                       _query("deal_id", {"type": "integer"}, "Only this deal's tasks."), PAGE,
+                       *openapi_leads.TASK_FILTERS],
         "responses": {"200": _json(_page_of("Task"), "One page of tasks."),
                       "422": _error("A filter is not valid.", "Invalid"), **COMMON_ERRORS},
     }},
@@ -244,6 +245,12 @@ from app.api import openapi_metrics  # noqa: E402
 
 PATHS.update(openapi_metrics.PATHS)
 SCHEMAS.update(openapi_metrics.SCHEMAS)
+
+
+PATHS.update(openapi_sequences.PATHS)
+SCHEMAS.update(openapi_sequences.SCHEMAS)
+PATHS.update(openapi_leads.PATHS)
+SCHEMAS.update(openapi_leads.SCHEMAS)
 
 
 def document(server_url: str = "/api/v1") -> dict:

@@ -27,6 +27,8 @@ def tasks():
     errors = {}
     status = query_choice("status", ("open", "done"), errors)
     deal_id = query_id("deal_id", errors)
+    contact_id = query_id("contact_id", errors)
+    kind = query_text("kind", errors, 20)
     page = query_page(errors)
     owner_email = query_text("owner_email", errors).lower()
     raise_if(errors)
@@ -37,6 +39,10 @@ def tasks():
         query = query.filter(Task.done_at.is_not(None))
     if deal_id is not None:
         query = query.filter(Task.deal_id == deal_id)
+    if contact_id is not None:
+        query = query.filter(Task.contact_id == contact_id)
+    if kind:
+        query = query.filter(Task.kind == kind)
     if owner_email:
         query = query.join(User, Task.owner_id == User.id).filter(
             User.email == owner_email, User.org_id == current_actor().org_id)

@@ -83,6 +83,9 @@ def create_organization(name, admin_email, password, admin_name="", templates=()
         db.session.rollback()
         raise
     ensure_loss_reasons(org)
+    from app.leads.scoring import ensure_defaults
+
+    ensure_defaults(org.id)  # scoring defaults for every new organisation (shared/API.md)
     db.session.commit()
     for key in templates:
         create_from_template(org, key)

@@ -24,7 +24,7 @@ from app.models import (
 from app.models.activity import ACTIVITY_KINDS, LOGGABLE_KINDS
 
 PAGE_SIZE = 50
-LEAD_STATUSES = {"new": "New", "working": "Working", "qualified": "Qualified",
+LEAD_STATUSES = {"new": "New", "mql": "MQL", "hot": "Hot", "working": "Working", "qualified": "Qualified",
                  "customer": "Customer", "disqualified": "Disqualified"}
 MAX_BODY = 10_000
 LIMITS = {"name": 200, "phone": 40, "title": 120, "persona": 80,

@@ -13,6 +13,16 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
+from app.models.leads import (
+    ContactEvent,
+    EngagementRule,
+    FitRule,
+    LeadCrossing,
+    LeadForm,
+    LeadFormView,
+    LeadSettings,
+    LeadSubmission,
+)
 from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
@@ -24,6 +34,17 @@ from app.models.pipeline import (
     StageRequirement,
 )
 from app.models.reports import ForecastSnapshot
+from app.models.sequences import (
+    BulkEnrollJob,
+    Enrollment,
+    InboundEmail,
+    Mailbox,
+    OutreachSettings,
+    Sequence,
+    SequenceStep,
+    StepSend,
+    Suppression,
+)
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
@@ -31,5 +52,9 @@ __all__ = [
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
+    "BulkEnrollJob", "Enrollment", "InboundEmail", "Mailbox", "OutreachSettings", "Sequence", "SequenceStep",
+    "StepSend", "Suppression",
+    "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
+    "LeadSubmission",
     "ForecastSnapshot",
 ]

@@ -10,6 +10,7 @@ ACTIVITY_KINDS = {
     "email": "Email",
     "reply": "Reply",
     "form_fill": "Form fill",
+    "lead": "Lead status",
 }
 LOGGABLE_KINDS = ("note", "call", "meeting")  # what a person logs by hand
 IMPORT_KINDS = {"companies": "Companies", "contacts": "Contacts", "deals": "Deals"}
@@ -37,7 +38,7 @@ class Activity(TenantMixin, db.Model):
         db.Index("ix_activity_deal_at", "deal_id", "at"),
         db.Index("ix_activity_contact_at", "contact_id", "at"),
         db.CheckConstraint(
-            "kind in ('note','call','meeting','email','reply','form_fill')", name="kind"
+            "kind in ('note','call','meeting','email','reply','form_fill','lead')", name="kind"
         ),
     )
 

@@ -13,7 +13,10 @@ class Company(TenantMixin, db.Model):
     industry = db.Column(db.String(120), nullable=False, default="")
     size = db.Column(db.String(40), nullable=False, default="")
     website = db.Column(db.String(300), nullable=False, default="")
+    domain = db.Column(db.String(253), nullable=False, default="")  # lead routing matches email domains
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (db.Index("ix_company_org_domain", "org_id", "domain"),)
 
 
 class Contact(TenantMixin, db.Model):
@@ -29,10 +32,23 @@ class Contact(TenantMixin, db.Model):
     lead_score = db.Column(db.Integer, nullable=False, default=0)
     unsubscribed = db.Column(db.Boolean, nullable=False, default=False)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # Lead scoring (app/leads/scoring.py): lead_score = min(100, fit + engagement).
+    fit_score = db.Column(db.Integer, nullable=False, default=0)
+    engagement_score = db.Column(db.Integer, nullable=False, default=0)
+    score_level = db.Column(db.String(4), nullable=False, default="new")  # new|mql|hot, what the score says
+    score_expires_at = db.Column(db.DateTime)  # when the next counted event lapses
+    lead_facts = db.Column(db.JSON, nullable=False, default=dict)  # industry, company_size, country...
+    source = db.Column(db.String(80), nullable=False, default="")
+    source_form_id = db.Column(db.Integer, db.ForeignKey("lead_form.id", ondelete="SET NULL"))
+    utm = db.Column(db.JSON, nullable=False, default=dict)
+    referrer = db.Column(db.String(500), nullable=False, default="")
 
     company = db.relationship(Company)
+    owner = db.relationship("User", foreign_keys=[owner_id])
 
-    __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_contact_org_email"),)
+    __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_contact_org_email"),
+                      db.Index("ix_contact_lead", "org_id", "score_level", "lead_score"),
+                      db.Index("ix_contact_score_expires", "score_expires_at"))
 
     @property
     def display(self) -> str:

@@ -39,6 +39,8 @@ KINDS = {
     "email": "Email",
     "stale_reminder": "Stale deal",
     "handoff": "Hand-off",
+    "lead_follow_up": "Lead follow-up",
+    "hot_lead": "Hot lead",
 }
 CREATABLE_KINDS = ("follow_up", "call", "linkedin", "email")
 SNOOZES = {"1d": timedelta(days=1), "1w": timedelta(days=7)}

@@ -1,0 +1,164 @@
+"""OpenAPI paths and schemas of the sequences API (merged into app/api/openapi.py)."""
+
+from app.sequences.merge import FIELDS
+from app.sequences.replies import MAX_INBOUND_BYTES
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description: str, schema: str = "Error") -> dict:
+    return _json(_ref(schema), description)
+
+
+def _id(name: str) -> dict:
+    return {"name": name, "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+
+
+TIME = {"type": ["string", "null"], "format": "date-time"}
+COMMON = {
+    "401": _error("No API key, or a key that is not valid, revoked or whose user is deactivated."),
+    "429": {**_error("Too many requests for this key."),
+            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
+}
+MERGE = "Merge fields: " + ", ".join(f"{{{{{f}}}}}" for f in FIELDS) + "; an unknown or broken one is a 422."
+
+SCHEMAS = {
+    "SequenceStepIn": {
+        "type": "object", "required": ["type"], "additionalProperties": False,
+        "properties": {
+            "type": {"enum": ["email", "call", "linkedin"]},
+            "wait_days": {"type": "integer", "minimum": 0, "maximum": 365,
+                          "description": "Days after the previous step was done (the first: after enrolment)."},
+            "subject": {"type": "string", "maxLength": 200, "description": "Required for email. " + MERGE},
+            "body": {"type": "string", "maxLength": 20000, "description": "Required for email. " + MERGE},
+        },
+    },
+    "SequenceCreate": {
+        "type": "object", "required": ["name", "steps"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 120},
+            "steps": {"type": "array", "minItems": 1, "maxItems": 20, "items": _ref("SequenceStepIn")},
+            "send_days": {"type": "string", "pattern": "^[1-7]{1,7}$",
+                          "description": "ISO weekdays of the send window (1 = Monday), default 12345."},
+            "send_start_hour": {"type": "integer", "minimum": 0, "maximum": 23, "description": "Default 8."},
+            "send_end_hour": {"type": "integer", "minimum": 1, "maximum": 24, "description": "Default 18."},
+            "daily_cap": {"type": "integer", "minimum": 1, "maximum": 1000,
+                          "description": "Emails per sending rep per day, default 40."},
+            "spacing_minutes": {"type": "integer", "minimum": 0, "maximum": 60,
+                                "description": "Random 0..N minutes between sends, default 5."},
+        },
+    },
+    "Sequence": {
+        "type": "object",
+        "required": ["id", "name", "steps", "send_days", "send_start_hour", "send_end_hour", "daily_cap",
+                     "spacing_minutes"],
+        "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "send_days": {"type": "string"},
+            "send_start_hour": {"type": "integer"}, "send_end_hour": {"type": "integer"},
+            "daily_cap": {"type": "integer"}, "spacing_minutes": {"type": "integer"},
+            "steps": {"type": "array", "items": {
+                "type": "object", "required": ["position", "type", "wait_days", "subject", "body"],
+                "properties": {"position": {"type": "integer"}, "type": {"enum": ["email", "call", "linkedin"]},
+                               "wait_days": {"type": "integer"}, "subject": {"type": "string"},
+                               "body": {"type": "string"}}}},
+            "stats": {"type": "object", "description": "enrolled, sent, replied, reply_rate, bounced, "
+                                                       "unsubscribed, unknown, band, steps[]"},
+        },
+    },
+    "EnrollmentCreate": {
+        "type": "object", "required": ["contact_email"], "additionalProperties": False,
+        "properties": {"contact_email": {"type": "string", "format": "email", "maxLength": 254}},
+    },
+    "Enrollment": {
+        "type": "object", "required": ["id", "sequence_id", "contact_id", "status", "steps"],
+        "properties": {
+            "id": {"type": "integer"}, "sequence_id": {"type": "integer"}, "contact_id": {"type": "integer"},
+            "status": {"enum": ["active", "paused", "replied", "finished", "bounced", "unsubscribed", "stopped"]},
+            "owner_email": {"type": ["string", "null"]}, "enrolled_at": TIME, "replied_at": TIME,
+            "paused_until": TIME,
+            "steps": {"type": "array", "items": {
+                "type": "object", "required": ["position", "type", "status", "due_at", "sent_at", "message_id"],
+                "properties": {
+                    "position": {"type": "integer"}, "type": {"enum": ["email", "call", "linkedin"]},
+                    "status": {"enum": ["pending", "sending", "sent", "unknown", "skipped", "task"]},
+                    "due_at": TIME, "sent_at": TIME, "message_id": {"type": ["string", "null"]}}}},
+        },
+    },
+    "InboundResult": {
+        "type": "object", "required": ["matched", "kind"],
+        "properties": {"matched": {"type": "boolean"}, "enrollment_id": {"type": "integer"},
+                       "kind": {"enum": ["reply", "auto_reply", "bounce", "unmatched", "unsubscribe"]}},
+    },
+    "AlreadyEnrolled": {
+        "type": "object", "required": ["error", "message", "enrollment_id"],
+        "properties": {"error": {"const": "already_enrolled"}, "message": {"type": "string"},
+                       "enrollment_id": {"type": "integer"}},
+    },
+}
+
+_BODY_400 = _error("The body is not JSON or not a JSON object.")
+_INVALID = _error("Invalid fields, each named in 'fields'.", "Invalid")
+
+PATHS = {
+    "/sequences": {
+        "get": {
+            "operationId": "listSequences", "summary": "The organisation's sequences.",
+            "responses": {"200": _json({"type": "object", "required": ["items"],
+                                        "properties": {"items": {"type": "array", "items": _ref("Sequence")}}},
+                                       "Sequences."), **COMMON},
+        },
+        "post": {
+            "operationId": "createSequence", "summary": "Create a sequence of email, call and LinkedIn steps.",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SequenceCreate")}}},
+            "responses": {"201": _json(_ref("Sequence"), "The new sequence."), "400": _BODY_400,
+                          "403": _error("Only managers' and admins' keys build sequences."),
+                          "422": _INVALID, **COMMON},
+        },
+    },
+    "/sequences/{sequence_id}": {"get": {
+        "operationId": "getSequence", "summary": "One sequence with its stats per step.",
+        "parameters": [_id("sequence_id")],
+        "responses": {"200": _json(_ref("Sequence"), "The sequence."), "404": _error("No such sequence."),
+                      **COMMON},
+    }},
+    "/sequences/{sequence_id}/enrollments": {"post": {
+        "operationId": "enrollContact", "summary": "Enroll a contact; the key's user is the sender.",
+        "parameters": [_id("sequence_id")],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EnrollmentCreate")}}},
+        "responses": {
+            "201": _json(_ref("Enrollment"), "The enrollment."), "400": _BODY_400,
+            "404": _error("No such sequence, or no contact with that email (error 'unknown_contact')."),
+            "409": _error("The contact has an active or paused enrollment in this sequence.", "AlreadyEnrolled"),
+            "422": _error("Invalid email, or the contact is unsubscribed, bounced or suppressed, "
+                          "or the sequence has no steps.", "Invalid"),
+            **COMMON},
+    }},
+    "/enrollments/{enrollment_id}": {"get": {
+        "operationId": "getEnrollment", "summary": "An enrollment with each step's status.",
+        "parameters": [_id("enrollment_id")],
+        "responses": {"200": _json(_ref("Enrollment"), "The enrollment."), "404": _error("No such enrollment."),
+                      **COMMON},
+    }},
+    "/inbound-email": {"post": {
+        "operationId": "inboundEmail",
+        "summary": "Hand over one inbound message (a mail provider's inbound webhook): replies stop sequences.",
+        "description": "A reply is matched by In-Reply-To/References to a sent Message-ID, else by its sender. "
+                       "A delivery-status report is a bounce (suppresses the address). Auto-replies "
+                       "(Auto-Submitted, X-Autoreply, X-Autorespond, Precedence auto_reply/bulk/junk/list) "
+                       "pause the enrollment until the return date they give, or 7 days. The same message "
+                       "twice (same Message-ID) acts once.",
+        "requestBody": {"required": True, "content": {"message/rfc822": {
+            "schema": {"type": "string", "maxLength": MAX_INBOUND_BYTES}}}},
+        "responses": {"202": _json(_ref("InboundResult"), "What the message was and what it matched."),
+                      "403": _error("Only managers' and admins' keys may post inbound mail."),
+                      "413": _error(f"Larger than {MAX_INBOUND_BYTES // 2**20} MB."),
+                      "422": _error("Not an email message (empty, no headers).", "Invalid"), **COMMON},
+    }},
+}

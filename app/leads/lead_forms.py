@@ -1,0 +1,413 @@
+"""Lead forms: building one (admin), and taking a submission (anyone, from the hosted page or an embed).
+
+A submission creates or updates the contact, starts its response clock with an owner,
+records a `form_fill` event (scored), schedules the follow-up or the hot-lead task, and
+creates a deal through the gate when the form says so. Bad input writes nothing.
+"""
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from urllib.parse import urlparse
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from app.deals.facts import parse_facts
+from app.deals.service import DealError, Invalid, create_deal
+from app.extensions import db
+from app.leads import scoring
+from app.leads.service import UTM_KEYS, UTM_LIMIT, clean_text, lead_values, upsert_contact
+from app.models import Activity, Notification, Pipeline, Stage, Task, utcnow
+from app.models.leads import LeadForm, LeadFormView, LeadSubmission
+
+CONTACT_TARGETS = {
+    "email": ("Work email", "email"), "name": ("Your name", "text"), "phone": ("Phone", "tel"),
+    "title": ("Job title", "text"), "company": ("Company", "text"), "industry": ("Industry", "text"),
+    "company_size": ("Company size", "text"), "country": ("Country", "text"),
+    "message": ("How can we help?", "textarea"),
+}
+FACT_INPUTS = {"text": "text", "long_text": "textarea", "number": "number", "money": "text", "date": "date",
+               "checkbox": "checkbox", "choice": "select", "contact": "email", "email": "email", "url": "url"}
+MAX_VALUE = 500
+MAX_MESSAGE = 5000
+MAX_ORIGINS = 20
+TOKEN_MAX_AGE = 24 * 3600
+LIMITS = {"name": 120, "title": 200, "intro": 2000, "consent_text": 2000, "thank_you": 2000, "redirect_url": 500,
+          "label": 120}
+
+
+# ---------------------------------------------------------------- building
+
+def stage_needs(stage: Stage) -> list:
+    """Every field a deal created in `stage` must have: earlier stages' criteria and its entry."""
+    needs = []
+    for earlier in stage.pipeline.open_stages:
+        if earlier.position < stage.position:
+            needs += earlier.required_fields("entry") + earlier.required_fields("exit")
+    needs += stage.required_fields("entry")
+    seen = set()
+    return [f for f in needs if not (f.key in seen or seen.add(f.key))]
+
+
+def targets_for(pipeline: Pipeline | None) -> dict:
+    """What a form field can fill in: contact fields, plus the pipeline's deal facts."""
+    out = {key: label for key, (label, _kind) in CONTACT_TARGETS.items()}
+    if pipeline is not None:
+        out.update({f"fact:{f.key}": f.label for f in pipeline.active_fields})
+    return out
+
+
+def stage_options(pipeline: Pipeline | None, required_keys: set) -> list:
+    """[(stage, missing labels)] of the pipeline's open stages for the builder's stage menu."""
+    if pipeline is None:
+        return []
+    return [(s, [f.label for f in stage_needs(s) if f"fact:{f.key}" not in required_keys])
+            for s in pipeline.open_stages]
+
+
+def _int(value, name, errors, low, high, default=None):
+    if value in (None, ""):
+        return default
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        errors[name] = f"must be a whole number from {low} to {high}"
+        return default
+    return number
+
+
+def _origins(text: str, errors: dict) -> str:
+    lines = [line.strip().rstrip("/") for line in (text or "").splitlines() if line.strip()]
+    if len(lines) > MAX_ORIGINS:
+        errors["allowed_origins"] = f"can list at most {MAX_ORIGINS} sites"
+    for line in lines:
+        parsed = urlparse(line)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path or len(line) > 200:
+            errors["allowed_origins"] = f"“{line[:60]}” is not a site like https://www.example.com"
+            break
+    return "\n".join(lines)
+
+
+def save_form(actor, values: dict, rows: list, form: LeadForm | None = None) -> LeadForm:
+    """Create or edit a lead form; `rows` are [{"maps_to", "label", "required"}] in order."""
+    errors: dict = {}
+    clean = {name: clean_text(values.get(name), name, errors, LIMITS[name])
+             for name in ("name", "title", "intro", "consent_text", "thank_you", "redirect_url")}
+    if not clean["name"]:
+        errors["name"] = "is required"
+    url = clean["redirect_url"]
+    if url and (urlparse(url).scheme not in ("http", "https") or not urlparse(url).netloc):
+        errors["redirect_url"] = "must be a full web address like https://example.com/thanks"
+    follow_up = _int(values.get("follow_up_minutes"), "follow_up_minutes", errors, 0, 10080, 60)
+    origins = _origins(values.get("allowed_origins") or "", errors)
+    pipeline = stage = None
+    pipeline_id = _int(values.get("pipeline_id"), "pipeline_id", errors, 1, 2**31 - 1)
+    if pipeline_id:
+        pipeline = db.session.get(Pipeline, pipeline_id)
+        if pipeline is None or pipeline.org_id != actor.org_id or pipeline.archived:
+            errors["pipeline_id"] = "is not a pipeline of your organisation"
+            pipeline = None
+    targets = targets_for(pipeline)
+    fields, seen = [], set()
+    for row in rows:
+        target = row.get("maps_to")
+        if target not in targets or target in seen:
+            continue
+        seen.add(target)
+        label = clean_text(row.get("label"), "label", errors, LIMITS["label"]) or targets[target]
+        fields.append({"maps_to": target, "label": label, "required": bool(row.get("required")) or target == "email"})
+    if "email" not in seen:
+        errors["fields"] = "must include the email address (it is how the lead is matched)"
+    stage_id = _int(values.get("stage_id"), "stage_id", errors, 1, 2**31 - 1)
+    if stage_id:
+        stage = db.session.get(Stage, stage_id)
+        if pipeline is None or stage is None or stage.pipeline_id != pipeline.id or stage.kind != "open" \
+                or stage.archived:
+            errors["stage_id"] = "is not an open stage of the chosen pipeline"
+        else:
+            required = {f["maps_to"] for f in fields if f["required"]}
+            missing = [f.label for f in stage_needs(stage) if f"fact:{f.key}" not in required]
+            if missing:
+                errors["stage_id"] = (f"needs {', '.join(missing)} before a deal can start there: add them to the "
+                                      "form as required fields, or pick an earlier stage")
+    elif pipeline is not None:
+        stage = pipeline.open_stages[0] if pipeline.open_stages else None
+        required = {f["maps_to"] for f in fields if f["required"]}
+        if stage is not None and any(f"fact:{f.key}" not in required for f in stage_needs(stage)):
+            errors["stage_id"] = "pick a stage whose requirements the form's fields cover"
+    if errors:
+        db.session.rollback()
+        raise Invalid(errors)
+    if form is None:
+        form = LeadForm(org_id=actor.org_id, key=secrets.token_urlsafe(9))
+        db.session.add(form)
+    for name, value in clean.items():
+        setattr(form, name, value)
+    if not form.thank_you:
+        form.thank_you = "Thank you. We will be in touch shortly."
+    form.fields = fields
+    form.follow_up_minutes = follow_up
+    form.allowed_origins = origins
+    form.high_intent = bool(values.get("high_intent"))
+    form.active = bool(values.get("active", True))
+    form.pipeline_id = pipeline.id if pipeline else None
+    form.stage_id = stage.id if stage else None
+    db.session.commit()
+    return form
+
+
+def input_for(form: LeadForm, spec: dict) -> dict:
+    """How a form field renders: its input name, type, label, and choices."""
+    target = spec["maps_to"]
+    name = "f_" + target.replace(":", "_")
+    if target in CONTACT_TARGETS:
+        return {"name": name, "type": CONTACT_TARGETS[target][1], "label": spec["label"],
+                "required": spec["required"], "choices": None, "target": target}
+    fact = _fact_field(form, target)
+    kind = FACT_INPUTS.get(fact.type, "text") if fact else "text"
+    return {"name": name, "type": kind, "label": spec["label"], "required": spec["required"],
+            "choices": list(fact.choices or []) if fact is not None and fact.type == "choice" else None,
+            "target": target}
+
+
+def _fact_field(form: LeadForm, target: str):
+    if form.pipeline is None or not target.startswith("fact:"):
+        return None
+    key = target[5:]
+    return next((f for f in form.pipeline.active_fields if f.key == key), None)
+
+
+def form_inputs(form: LeadForm) -> list:
+    return [input_for(form, spec) for spec in form.fields or []]
+
+
+# ---------------------------------------------------------------- spam defences
+
+def _serializer(secret: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret, salt="lead-form")
+
+
+def issue_token(secret: str, form: LeadForm) -> str:
+    """A signed token with the form, a one-time nonce and the time the page was served."""
+    return _serializer(secret).dumps({"f": form.id, "n": secrets.token_urlsafe(12)})
+
+
+def read_token(secret: str, form: LeadForm, token: str):
+    """Return (nonce, seconds since the page was served), or None for a missing, forged or stale token."""
+    if not token or len(token) > 300:
+        return None
+    try:
+        data, issued = _serializer(secret).loads(token, max_age=TOKEN_MAX_AGE, return_timestamp=True)
+    except (BadSignature, SignatureExpired, ValueError, TypeError):
+        return None
+    if not isinstance(data, dict) or data.get("f") != form.id or not isinstance(data.get("n"), str):
+        return None
+    age = (utcnow() - issued.replace(tzinfo=None)).total_seconds()
+    return data["n"], age
+
+
+def origin_allowed(form: LeadForm, origin: str) -> bool:
+    return origin.rstrip("/") in {o for o in (form.allowed_origins or "").splitlines() if o}
+
+
+def count_view(form: LeadForm, visitor: str, day: date) -> None:
+    """Count a view of the form: one per visitor per day (the unique key drops repeats)."""
+    db.session.execute(scoring._insert(LeadFormView.__table__).values(
+        org_id=form.org_id, form_id=form.id, visitor=visitor[:64], day=day,
+    ).on_conflict_do_nothing(index_elements=["form_id", "visitor", "day"]))
+    db.session.commit()
+
+
+# ---------------------------------------------------------------- submitting
+
+@dataclass
+class Outcome:
+    submission: LeadSubmission | None
+    replay: bool = False
+    notes: list = field(default_factory=list)
+
+
+def submission_values(form: LeadForm, data: dict) -> tuple[dict, dict, str]:
+    """Validate a submission against the form; return (lead values, deal facts, message) or raise Invalid."""
+    errors: dict = {}
+    values: dict = {}
+    facts: dict = {}
+    message = ""
+    for spec in form_inputs(form):
+        raw = data.get(spec["name"])
+        raw = raw if isinstance(raw, str) else ""
+        limit = MAX_MESSAGE if spec["type"] == "textarea" else MAX_VALUE
+        text = clean_text(raw, spec["name"], errors, limit)
+        if spec["name"] in errors:
+            continue
+        if spec["required"] and not text:
+            errors[spec["name"]] = "is required"
+            continue
+        target = spec["target"]
+        if target == "message":
+            message = text
+        elif target.startswith("fact:"):
+            if text:
+                facts[target[5:]] = text
+        else:
+            values[target] = text
+    if form.consent_text and data.get("consent") not in ("1", "on", "yes"):
+        errors["consent"] = "is needed before we can contact you"
+    try:
+        lead = lead_values(values)
+    except Invalid as exc:
+        lead = {}
+        for name, text in exc.fields.items():
+            errors["f_" + name] = text
+    if facts and form.pipeline is not None:
+        by_key = {f.key: f for f in form.pipeline.active_fields}
+        _clean, fact_errors = parse_facts(by_key, facts)
+        for key, text in fact_errors.items():
+            errors["f_fact_" + key] = text
+    if errors:
+        raise Invalid(errors, "Please check the highlighted fields.")
+    return lead, facts, message
+
+
+def clean_utm_params(params: dict) -> dict:
+    out = {}
+    for key in UTM_KEYS:
+        value = params.get(f"utm_{key}")
+        if isinstance(value, str) and value.strip() and "\x00" not in value:
+            out[key] = value.strip()[:UTM_LIMIT]
+    return out
+
+
+def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str = "") -> Outcome:
+    """Store one valid submission (once per nonce) and queue its processing; raise Invalid, writing nothing.
+
+    The request only validates and stores; `process_submission` (the worker, or the sweep)
+    turns it into the lead. Returns Outcome(None, replay=True) for a replayed nonce.
+    """
+    lead, facts, message = submission_values(form, data)
+    lead["source"] = lead.get("source") or f"Form: {form.name}"[:80]
+    lead["utm"] = utm
+    answers = "; ".join(f"{spec['label']}: {data.get(spec['name'], '')}"[:200] for spec in form_inputs(form)
+                        if spec["target"] != "email" and data.get(spec["name"]))
+    inserted = db.session.execute(scoring._insert(LeadSubmission.__table__).values(
+        org_id=form.org_id, form_id=form.id, nonce=nonce[:40], created_new=False, utm=utm, referrer=referrer[:500],
+        payload={"lead": lead, "facts": facts, "message": message, "answers": answers}, created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["form_id", "nonce"]).returning(LeadSubmission.__table__.c.id))
+    submission_id = inserted.scalar()
+    if submission_id is None:
+        db.session.rollback()
+        return Outcome(None, replay=True)
+    from app import jobs
+    from app.queue import enqueue_after_commit
+
+    enqueue_after_commit(jobs.process_lead_submission, submission_id)
+    db.session.commit()
+    return Outcome(db.session.get(LeadSubmission, submission_id))
+
+
+def process_submission(submission_id: int) -> bool:
+    """Turn a stored submission into the lead: contact, clock and owner, event, task, deal. Once only."""
+    query = LeadSubmission.query.filter_by(id=submission_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    submission = query.first()
+    if submission is None or submission.processed_at is not None:
+        db.session.rollback()
+        return False
+    form = submission.form
+    payload = submission.payload or {}
+    now = utcnow()
+    contact, created = upsert_contact(form.org_id, dict(payload.get("lead") or {}), form=form,
+                                      referrer=submission.referrer)
+    submission.contact_id, submission.created_new, submission.processed_at = contact.id, created, now
+    rules = scoring.load_rules(form.org_id)
+    scoring._locked(contact)
+    arrival = scoring.fire_crossing(contact, "arrival", submission.created_at, rules.settings,
+                                    key=f"arrival:sub:{submission.id}")
+    db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="form_fill", at=submission.created_at,
+                            body=(f"Filled in “{form.name}”. " + payload.get("answers", ""))[:10_000],
+                            unique_key=f"form:{submission.id}"))
+    result = scoring.record_event(contact, "form_fill", submission.created_at, commit=False)
+    if form.high_intent and not result.hot:
+        scoring.fire_crossing(contact, "hot", submission.created_at, rules.settings, high_intent=True,
+                              key=f"hot:sub:{submission.id}")
+    elif not result.crossed and arrival is not None:
+        _follow_up(form, contact, arrival, payload.get("message", ""))
+    if form.stage_id:
+        submission.deal_id = _deal(form, contact, payload.get("facts") or {}, Outcome(submission))
+    db.session.commit()
+    return True
+
+
+def process_pending(now=None, older_than: timedelta = timedelta(minutes=1), limit: int = 500) -> int:
+    """Process submissions the queue lost (the database, not Redis, says what is due)."""
+    now = now or utcnow()
+    ids = [i for (i,) in db.session.query(LeadSubmission.id).filter(
+        LeadSubmission.processed_at.is_(None), LeadSubmission.created_at <= now - older_than)
+        .order_by(LeadSubmission.id).limit(limit)]
+    db.session.rollback()
+    return sum(1 for i in ids if process_submission(i))
+
+
+def _follow_up(form, contact, arrival, message) -> None:
+    owner_id = arrival.owner_id
+    due = (arrival.clock_at or arrival.at) + timedelta(minutes=form.follow_up_minutes)
+    task = Task(org_id=form.org_id, owner_id=owner_id, contact_id=contact.id, kind="lead_follow_up",
+                title=f"Follow up: {contact.name or contact.email} filled in {form.name}"[:200], due_at=due,
+                notes=message[:2000], unique_key=f"task:{arrival.unique_key}")
+    db.session.add(task)
+    db.session.flush()
+    arrival.task_id = task.id
+    db.session.add(Notification(org_id=form.org_id, user_id=owner_id, kind="lead_form",
+                                text=f"New lead from {form.name}: {contact.name or contact.email}"[:300],
+                                url=f"/contacts/{contact.id}", unique_key=f"notify:{arrival.unique_key}"))
+
+
+def _deal(form: LeadForm, contact, facts: dict, outcome: Outcome) -> int | None:
+    """Create the form's deal through the gate; a refusal keeps the lead and notes why on its timeline."""
+    owner = contact.owner
+    if owner is None:
+        db.session.refresh(contact)
+        owner = contact.owner
+    company = contact.company
+    title = f"{company.name if company else (contact.name or contact.email)} — {form.name}"[:200]
+    try:
+        deal = create_deal(form.pipeline, owner, title=title, stage=form.stage, owner=owner, facts=facts,
+                           contact=contact, company=company, commit=False)
+    except DealError as exc:
+        note = f"No deal was created from “{form.name}”: {exc.message}"
+        outcome.notes.append(note)
+        db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="note", body=note[:10_000]))
+        return None
+    return deal.id
+
+
+def embed_snippet(form: LeadForm, base_url: str) -> str:
+    """Plain HTML a site pastes to embed the form: it posts to the hosted endpoint, no script."""
+    from markupsafe import escape
+
+    action = f"{base_url}/f/{form.key}"
+    lines = [f'<form action="{action}" method="post" accept-charset="utf-8">']
+    for spec in form_inputs(form):
+        label = escape(spec["label"])
+        required = " required" if spec["required"] else ""
+        lines.append(f'  <label>{label}<br>')
+        if spec["type"] == "textarea":
+            lines.append(f'    <textarea name="{spec["name"]}"{required}></textarea></label><br>')
+        elif spec["type"] == "select":
+            options = "".join(f"<option>{escape(c)}</option>" for c in spec["choices"] or [])
+            lines.append(f'    <select name="{spec["name"]}"{required}><option value=""></option>{options}'
+                         "</select></label><br>")
+        else:
+            lines.append(f'    <input type="{spec["type"]}" name="{spec["name"]}"{required}></label><br>')
+    if form.consent_text:
+        lines.append(f'  <label><input type="checkbox" name="consent" value="yes" required> '
+                     f'{escape(form.consent_text)}</label><br>')
+    lines.append('  <input type="text" name="website" tabindex="-1" autocomplete="off" aria-hidden="true" '
+                 'style="position:absolute;left:-10000px">')
+    lines.append('  <button type="submit">Send</button>')
+    lines.append("</form>")
+    lines.append(f'<img src="{action}/v.gif" alt="" width="1" height="1">')
+    return "\n".join(lines)

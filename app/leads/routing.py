@@ -1,0 +1,122 @@
+"""Who gets a lead, and when its response clock starts.
+
+A lead goes to the owner of its contact, else of its company (the owner of the company's
+latest open deal, else of its other contacts), else round robin among active reps
+(weights from the admin; weight 0 leaves a rep out), else an admin.
+"""
+
+from datetime import datetime, timedelta
+
+from app.extensions import db
+from app.models import Company, Contact, Deal, User
+from app.models.leads import LeadSettings
+
+FREEMAIL = frozenset({
+    "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "outlook.com", "live.com",
+    "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net", "web.de", "proton.me", "protonmail.com",
+    "mail.com", "yandex.ru", "msn.com", "hotmail.co.uk", "qq.com",
+})
+
+
+def email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower() if "@" in (email or "") else ""
+
+
+def company_domain(email: str) -> str:
+    """The email's domain when it can name a company (not a free mail provider)."""
+    domain = email_domain(email)
+    return "" if domain in FREEMAIL else domain
+
+
+def company_for_email(org_id: int, email: str) -> Company | None:
+    domain = company_domain(email)
+    if not domain:
+        return None
+    return (Company.query.filter_by(org_id=org_id, domain=domain).order_by(Company.id).first())
+
+
+def _active(user_id) -> User | None:
+    user = db.session.get(User, user_id) if user_id else None
+    return user if user is not None and user.active else None
+
+
+def company_owner(company: Company) -> User | None:
+    """The account owner: the owner of the company's latest open deal, else of its contacts."""
+    deal_owner = (db.session.query(Deal.owner_id).join(User, User.id == Deal.owner_id)
+                  .filter(Deal.company_id == company.id, Deal.status == "open", User.active.is_(True))
+                  .order_by(Deal.created_at.desc()).limit(1).scalar())
+    if deal_owner:
+        return _active(deal_owner)
+    contact_owner = (db.session.query(Contact.owner_id).join(User, User.id == Contact.owner_id)
+                     .filter(Contact.company_id == company.id, User.active.is_(True))
+                     .order_by(Contact.id).limit(1).scalar())
+    return _active(contact_owner)
+
+
+def rotation(org_id: int, weights: dict) -> list:
+    """Active reps in id order, each repeated by its weight (default 1)."""
+    reps = User.query.filter_by(org_id=org_id, role="rep", active=True).order_by(User.id).all()
+    out = []
+    for rep in reps:
+        weight = weights.get(str(rep.id), 1)
+        out.extend([rep] * max(0, min(int(weight), 10)))
+    return out
+
+
+def next_in_rotation(settings: LeadSettings) -> User | None:
+    """Take the next rep in the weighted round robin (the counter row is locked on PostgreSQL)."""
+    query = LeadSettings.query.filter_by(id=settings.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    settings = query.populate_existing().one()
+    reps = rotation(settings.org_id, settings.routing_weights or {})
+    if not reps:
+        return None
+    rep = reps[settings.routing_counter % len(reps)]
+    settings.routing_counter = (settings.routing_counter + 1) % 1_000_000
+    return rep
+
+
+def route(contact: Contact, settings: LeadSettings) -> User:
+    """Give the lead its owner (keeping an active one) and return it."""
+    owner = _active(contact.owner_id)
+    if owner is None and settings.routing != "round_robin":
+        company = contact.company or company_for_email(contact.org_id, contact.email)
+        owner = company_owner(company) if company is not None else None
+    if owner is None:
+        owner = next_in_rotation(settings)
+    if owner is None:
+        owner = (User.query.filter_by(org_id=contact.org_id, role="admin", active=True)
+                 .order_by(User.id).first())
+    contact.owner_id = owner.id
+    return owner
+
+
+def org_zone(org_id: int):
+    from app.tasks.service import org_zone as zone
+
+    return zone(org_id)
+
+
+def clock_start(now: datetime, settings: LeadSettings) -> datetime:
+    """When the response clock starts: now, or the next business opening when hours are set."""
+    start, end = settings.hours_start, settings.hours_end
+    if start is None or end is None or not settings.hours_days:
+        return now
+    from zoneinfo import ZoneInfo
+
+    utc = ZoneInfo("UTC")
+    zone = org_zone(settings.org_id)
+    local = now.replace(tzinfo=utc).astimezone(zone)
+    days = {int(d) for d in settings.hours_days if d.isdigit()}
+    for offset in range(8):
+        day = (local + timedelta(days=offset)).date()
+        if day.isoweekday() not in days:
+            continue
+        opening = datetime.combine(day, datetime.min.time()).replace(hour=start, tzinfo=zone)
+        closing = (datetime.combine(day, datetime.min.time()) + timedelta(hours=end)).replace(tzinfo=zone)
+        if local < opening:
+            return opening.astimezone(utc).replace(tzinfo=None)
+        if local < closing:
+            return now
+    return now

@@ -1,0 +1,375 @@
+"""Lead scoring: pure functions over a contact's facts and events, and one place that applies a score.
+
+`score_contact` is pure (facts, events, rules, now -> ScoreResult). `apply_score` is the only
+code that writes a contact's score and level; when the level rises it fires the crossing
+(routing, the task, the notification) once, guarded by LeadCrossing.unique_key.
+`record_event` is what every caller uses when a lead does something.
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Activity, Contact, Notification, Task, utcnow
+from app.models.leads import (
+    DEFAULT_ENGAGEMENT,
+    EVENT_TYPES,
+    FIT_FIELDS,
+    SCORE_LEVELS,
+    ContactEvent,
+    EngagementRule,
+    FitRule,
+    LeadCrossing,
+    LeadSettings,
+)
+
+MAX_SCORE = 100
+AUTO_STATUSES = ("new", "mql", "hot")  # statuses the score moves; a rep's own status stays
+TOUCH_KINDS = ("call", "email", "meeting")
+MQL_FOLLOW_UP = timedelta(hours=24)
+
+
+class UnknownEventType(ValueError):
+    pass
+
+
+@dataclass
+class Rules:
+    """An organisation's scoring rules, loaded once per scoring pass."""
+
+    settings: LeadSettings
+    engagement: dict  # type -> (points, daily cap or None)
+    fit: list  # [(field, operator, value, points)]
+
+
+@dataclass
+class ScoreResult:
+    fit: int
+    engagement: int
+    score: int
+    level: str
+    breakdown: list = field(default_factory=list)  # [{"rule", "points", "at"?}]
+    expires_at: datetime | None = None
+    contact_id: int | None = None
+    crossed: list = field(default_factory=list)  # crossing kinds fired by this scoring
+    status: str = "new"
+
+    @property
+    def hot(self) -> bool:
+        return self.level == "hot"
+
+
+# ---------------------------------------------------------------- defaults and rules
+
+def _insert(table):
+    from sqlalchemy.dialects.postgresql import insert as pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    dialect = db.session.get_bind().dialect.name
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+
+
+def ensure_defaults(org_id: int) -> LeadSettings:
+    """Create the organisation's lead settings and default engagement rules if missing (race-safe)."""
+    settings = LeadSettings.query.filter_by(org_id=org_id).first()
+    if settings is not None:
+        return settings
+    db.session.execute(_insert(LeadSettings.__table__).values(
+        org_id=org_id, mql_threshold=40, hot_threshold=70, lapse_days=90, speed_minutes=5, hours_days="12345",
+        routing="owner_then_round_robin", routing_weights={}, routing_counter=0, icp_industries=[],
+        icp_sizes=[], icp_titles=[], icp_countries=[], icp_pains="", icp_triggers="",
+        rescore_status="idle", rescore_total=0, rescore_done=0, rescore_last_id=0, rescore_run=0,
+    ).on_conflict_do_nothing(index_elements=["org_id"]))
+    db.session.execute(_insert(EngagementRule.__table__).values([
+        {"org_id": org_id, "event_type": kind, "points": points, "daily_cap": cap}
+        for kind, (points, cap) in DEFAULT_ENGAGEMENT.items()
+    ]).on_conflict_do_nothing(index_elements=["org_id", "event_type"]))
+    return LeadSettings.query.filter_by(org_id=org_id).one()
+
+
+def load_rules(org_id: int) -> Rules:
+    settings = ensure_defaults(org_id)
+    engagement = {r.event_type: (r.points, r.daily_cap)
+                  for r in EngagementRule.query.filter_by(org_id=org_id)}
+    fit = [(r.field, r.operator, r.value, r.points)
+           for r in FitRule.query.filter_by(org_id=org_id).order_by(FitRule.id)]
+    return Rules(settings, engagement, fit)
+
+
+# ---------------------------------------------------------------- pure scoring
+
+def _email_domain(email: str) -> str:
+    return email.rsplit("@", 1)[-1].lower() if "@" in (email or "") else ""
+
+
+def fit_facts(contact: Contact) -> dict:
+    """The facts fit rules look at: the company's, else what the lead told us."""
+    facts = dict(contact.lead_facts or {})
+    company = contact.company
+    if company is not None:
+        if company.industry:
+            facts["industry"] = company.industry
+        if company.size:
+            facts["company_size"] = company.size
+    facts["title"] = contact.title or facts.get("title", "")
+    facts["email_domain"] = _email_domain(contact.email)
+    facts["source"] = contact.source or ""
+    return {k: str(v) for k, v in facts.items() if v is not None}
+
+
+def _numbers(text: str) -> list:
+    return [int(n) for n in re.findall(r"\d+", str(text).replace(",", ""))][:2]
+
+
+def _size_in(value: str, spec: str) -> bool:
+    """Does a company size ("45", "11-50", "200+") fall in a range spec ("11-50", "50+")?"""
+    have = _numbers(value)
+    want = _numbers(spec)
+    if not have or not want:
+        return False
+    low = have[0]
+    if spec.strip().endswith("+") or len(want) == 1:
+        return low >= want[0] if spec.strip().endswith("+") else low == want[0]
+    return want[0] <= low <= want[1]
+
+
+def _items(value: str) -> list:
+    return [v.strip().lower() for v in re.split(r"[,\n;]", value or "") if v.strip()]
+
+
+def rule_matches(facts: dict, field_name: str, operator: str, value: str) -> bool:
+    have = (facts.get(field_name) or "").strip()
+    if not have:
+        return False
+    low = have.lower()
+    if operator == "in":
+        if field_name == "company_size":
+            return any(_size_in(have, spec) for spec in _items(value))
+        return low in _items(value)
+    if operator == "not_in":
+        return low not in _items(value)
+    if operator == "contains":
+        return any(item in low for item in _items(value))
+    if operator == "equals":
+        return low == value.strip().lower()
+    if operator == "between":
+        return _size_in(have, value)
+    return False
+
+
+def fit_breakdown(facts: dict, fit_rules) -> list:
+    out = []
+    for field_name, operator, value, points in fit_rules:
+        if points and rule_matches(facts, field_name, operator, value):
+            label = FIT_FIELDS.get(field_name, field_name).lower()
+            out.append({"rule": f"{label} {facts.get(field_name)}", "points": points})
+    return out
+
+
+def engagement_breakdown(events, engagement: dict, lapse_days: int, now: datetime):
+    """Return (breakdown items, when the oldest counted event lapses) from [(type, at)] events."""
+    since = now - timedelta(days=lapse_days)
+    per_day = defaultdict(list)
+    for kind, at in events:
+        if since < at <= now + timedelta(minutes=5):
+            per_day[(kind, at.date())].append(at)
+    items = []
+    expires = None
+    for (kind, _day), times in sorted(per_day.items(), key=lambda kv: max(kv[1]), reverse=True):
+        points, cap = engagement.get(kind, (0, None))
+        if points <= 0:
+            continue
+        total = points * len(times)
+        if cap is not None:
+            total = min(total, cap)
+        if total <= 0:
+            continue
+        label = EVENT_TYPES.get(kind, kind).lower()
+        if len(times) > 1:
+            label += f" ×{len(times)}" + (" (daily cap)" if cap is not None and points * len(times) > cap else "")
+        items.append({"rule": label, "points": total, "at": max(times)})
+        lapse = min(times) + timedelta(days=lapse_days)
+        expires = lapse if expires is None or lapse < expires else expires
+    return items, expires
+
+
+def level_for(score: int, settings: LeadSettings) -> str:
+    if score >= settings.hot_threshold:
+        return "hot"
+    if score >= settings.mql_threshold:
+        return "mql"
+    return "new"
+
+
+def score_contact(facts: dict, events, rules: Rules, now: datetime) -> ScoreResult:
+    """Score a lead from its facts and [(type, at)] events; every point is in the breakdown."""
+    fit_items = fit_breakdown(facts, rules.fit)
+    eng_items, expires = engagement_breakdown(events, rules.engagement, rules.settings.lapse_days, now)
+    fit = sum(i["points"] for i in fit_items)
+    engagement = sum(i["points"] for i in eng_items)
+    score = max(0, min(MAX_SCORE, fit + engagement))
+    return ScoreResult(fit=fit, engagement=engagement, score=score, level=level_for(score, rules.settings),
+                       breakdown=eng_items + fit_items, expires_at=expires)
+
+
+# ---------------------------------------------------------------- applying a score
+
+def contact_events(contact_id: int, since: datetime) -> list:
+    return [(t, at) for t, at in db.session.query(ContactEvent.type, ContactEvent.at)
+            .filter(ContactEvent.contact_id == contact_id, ContactEvent.at > since)]
+
+
+def _locked(contact: Contact) -> Contact:
+    """Hold the contact's row for this transaction on PostgreSQL, so concurrent events queue up."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.query(Contact.id).filter(Contact.id == contact.id).with_for_update().scalar()
+        db.session.refresh(contact)
+    return contact
+
+
+def rescore(contact: Contact, *, rules: Rules | None = None, now: datetime | None = None,
+            events=None, commit: bool = True) -> ScoreResult:
+    """Recompute a contact's score from its facts and events and apply it (firing crossings)."""
+    now = now or utcnow()
+    rules = rules or load_rules(contact.org_id)
+    if events is None:
+        events = contact_events(contact.id, now - timedelta(days=rules.settings.lapse_days))
+    result = score_contact(fit_facts(contact), events, rules, now)
+    apply_score(contact, result, rules, now)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.flush()
+    return result
+
+
+def record_event(contact: Contact, event_type: str, at: datetime | None = None, *,
+                 commit: bool = True) -> ScoreResult:
+    """Record what a lead did, rescore it and fire any crossing; commit=False only flushes."""
+    if event_type not in EVENT_TYPES:
+        raise UnknownEventType(event_type)
+    now = utcnow()
+    at = min(at or now, now)  # an event reported from the future counts as now
+    _locked(contact)
+    rules = load_rules(contact.org_id)
+    points = rules.engagement.get(event_type, (0, None))[0]
+    db.session.add(ContactEvent(org_id=contact.org_id, contact_id=contact.id, type=event_type, at=at,
+                                points=points))
+    db.session.flush()
+    return rescore(contact, rules=rules, now=now, commit=commit)
+
+
+def apply_score(contact: Contact, result: ScoreResult, rules: Rules, now: datetime) -> None:
+    """Write the score; log a level change on the timeline; fire each upward crossing once."""
+    result.contact_id = contact.id
+    old = contact.score_level if contact.score_level in SCORE_LEVELS else "new"
+    contact.fit_score = result.fit
+    contact.engagement_score = result.engagement
+    contact.lead_score = result.score
+    contact.score_expires_at = result.expires_at
+    if result.level != old:
+        contact.score_level = result.level
+        if contact.lead_status in AUTO_STATUSES:
+            contact.lead_status = result.level
+        _log_level_change(contact, old, result, now)
+        rank = SCORE_LEVELS.index
+        for level in SCORE_LEVELS[rank(old) + 1: rank(result.level) + 1]:
+            if fire_crossing(contact, level, now, rules.settings):
+                result.crossed.append(level)
+    result.status = contact.lead_status
+
+
+def _log_level_change(contact: Contact, old: str, result: ScoreResult, now: datetime) -> None:
+    names = {"new": "New", "mql": "MQL", "hot": "Hot"}
+    verb = "Became" if SCORE_LEVELS.index(result.level) > SCORE_LEVELS.index(old) else "Fell back to"
+    db.session.add(Activity(
+        org_id=contact.org_id, contact_id=contact.id, kind="lead", at=now,
+        body=f"{verb} {names[result.level]} at score {result.score} "
+             f"(fit {result.fit} + engagement {result.engagement})",
+    ))
+
+
+# ---------------------------------------------------------------- crossings
+
+def _crossing_key(contact_id: int, kind: str) -> str:
+    n = db.session.query(LeadCrossing.id).filter_by(contact_id=contact_id, kind=kind).count()
+    return f"{kind}:{contact_id}:{n + 1}"
+
+
+def _untouched_clock(contact_id: int) -> LeadCrossing | None:
+    """The contact's latest response clock if nobody has called, emailed or met it since."""
+    clock = (LeadCrossing.query.filter(LeadCrossing.contact_id == contact_id, LeadCrossing.clock_at.is_not(None))
+             .order_by(LeadCrossing.at.desc()).first())
+    if clock is None:
+        return None
+    touched = db.session.query(Activity.id).filter(
+        Activity.contact_id == contact_id, Activity.kind.in_(TOUCH_KINDS), Activity.at >= clock.at).first()
+    return None if touched else clock
+
+
+def fire_crossing(contact: Contact, kind: str, now: datetime, settings: LeadSettings,
+                  high_intent: bool = False, key: str | None = None) -> LeadCrossing | None:
+    """Route the lead and create its task and notification, once per crossing (None if it already fired)."""
+    from app.leads.routing import clock_start, route
+
+    key = key or _crossing_key(contact.id, kind)
+    try:
+        with db.session.begin_nested():
+            owner = route(contact, settings)
+            start = clock_start(now, settings)
+            crossing = LeadCrossing(org_id=contact.org_id, contact_id=contact.id, kind=kind, at=now,
+                                    owner_id=owner.id, unique_key=key)
+            if kind == "hot":
+                # One clock per wait: an arrival nobody has answered yet keeps running.
+                crossing.clock_at = None if _untouched_clock(contact.id) else start
+                crossing.due_at = start + timedelta(minutes=settings.speed_minutes)
+            elif kind == "arrival":
+                crossing.clock_at = start
+            db.session.add(crossing)
+            db.session.flush()
+            task = _crossing_task(contact, crossing, owner, start, settings, high_intent)
+            if task is not None and kind == "hot" and _open_hot_task(contact.id):
+                task = None  # still answering the last hot moment: one task, not two
+            if task is not None:
+                db.session.add(task)
+                db.session.flush()
+                crossing.task_id = task.id
+                _notify(contact, crossing, owner)
+            db.session.flush()
+    except IntegrityError:
+        return None  # a concurrent scoring fired this very crossing
+    return crossing
+
+
+def _open_hot_task(contact_id: int) -> bool:
+    return db.session.query(Task.id).filter(Task.contact_id == contact_id, Task.kind == "hot_lead",
+                                            Task.done_at.is_(None)).first() is not None
+
+
+def _crossing_task(contact, crossing, owner, start, settings, high_intent) -> Task | None:
+    who = contact.name or contact.email
+    if crossing.kind == "hot":
+        reason = "asked for it" if high_intent else f"score {contact.lead_score}"
+        return Task(org_id=contact.org_id, owner_id=owner.id, contact_id=contact.id, kind="hot_lead",
+                    title=f"Hot lead: call {who} now ({reason})"[:200], due_at=crossing.due_at,
+                    unique_key=f"task:{crossing.unique_key}",
+                    notes=f"Answer within {settings.speed_minutes} minutes: speed wins the deal.")
+    if crossing.kind == "mql":
+        return Task(org_id=contact.org_id, owner_id=owner.id, contact_id=contact.id, kind="lead_follow_up",
+                    title=f"Follow up with {who} (MQL, score {contact.lead_score})"[:200],
+                    due_at=start + MQL_FOLLOW_UP, unique_key=f"task:{crossing.unique_key}",
+                    notes="Marketing handed this lead to sales: qualify it and log the call.")
+    return None
+
+
+def _notify(contact: Contact, crossing: LeadCrossing, owner) -> None:
+    who = contact.name or contact.email
+    text = {"hot": f"Hot lead: {who} — answer within minutes",
+            "mql": f"New MQL handed to you: {who}"}[crossing.kind]
+    db.session.add(Notification(org_id=contact.org_id, user_id=owner.id, kind=f"lead_{crossing.kind}",
+                                text=text[:300], url=f"/contacts/{contact.id}",
+                                unique_key=f"notify:{crossing.unique_key}"))

@@ -1,0 +1,189 @@
+"""Outreach sequences: steps, enrollments, one send row per enrollment step, replies, suppressions."""
+
+from app.extensions import db
+from app.models.base import TenantMixin, utcnow
+
+STEP_TYPES = {"email": "Email", "call": "Call task", "linkedin": "LinkedIn task"}
+ENROLLMENT_STATUSES = ("active", "paused", "replied", "finished", "bounced", "unsubscribed", "stopped")
+OPEN_STATUSES = ("active", "paused")
+# sending: claimed and committed before the SMTP conversation; a crash leaves it, the sweep calls it unknown.
+SEND_STATUSES = ("sending", "sent", "unknown", "skipped", "task")
+
+
+class Sequence(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(120), nullable=False)
+    # ISO weekdays the window is open (1 = Monday), e.g. "12345".
+    send_days = db.Column(db.String(7), nullable=False, default="12345")
+    send_start_hour = db.Column(db.Integer, nullable=False, default=8)
+    send_end_hour = db.Column(db.Integer, nullable=False, default=18)
+    daily_cap = db.Column(db.Integer, nullable=False, default=40)  # emails per sending rep per day
+    spacing_minutes = db.Column(db.Integer, nullable=False, default=5)  # random 0..N minutes added per send
+    archived = db.Column(db.Boolean, nullable=False, default=False)
+    created_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    steps = db.relationship("SequenceStep", order_by="SequenceStep.position", cascade="all, delete-orphan",
+                            back_populates="sequence")
+
+    __table_args__ = (
+        db.CheckConstraint("send_start_hour >= 0 and send_end_hour <= 24 and send_start_hour < send_end_hour",
+                           name="send_hours"),
+        db.CheckConstraint("daily_cap >= 1", name="daily_cap"),
+    )
+
+
+class SequenceStep(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    sequence_id = db.Column(db.Integer, db.ForeignKey("sequence.id"), nullable=False)
+    position = db.Column(db.Integer, nullable=False)  # 1, 2, 3...
+    type = db.Column(db.String(10), nullable=False, default="email")
+    wait_days = db.Column(db.Integer, nullable=False, default=0)
+    subject = db.Column(db.String(200), nullable=False, default="")
+    body = db.Column(db.Text, nullable=False, default="")
+
+    sequence = db.relationship(Sequence, back_populates="steps")
+
+    __table_args__ = (
+        db.UniqueConstraint("sequence_id", "position", name="uq_sequence_step_position"),
+        db.CheckConstraint("type in ('email','call','linkedin')", name="type"),
+        db.CheckConstraint("wait_days >= 0", name="wait_days"),
+    )
+
+
+class Enrollment(TenantMixin, db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    sequence_id = db.Column(db.Integer, db.ForeignKey("sequence.id"), nullable=False, index=True)
+    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"), nullable=False, index=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"))
+    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)  # the sending rep
+    status = db.Column(db.String(12), nullable=False, default="active")
+    position = db.Column(db.Integer, nullable=False, default=1)  # the next step to run
+    next_due_at = db.Column(db.DateTime)  # when the next step runs; NULL when nothing is due
+    paused_until = db.Column(db.DateTime)
+    pause_reason = db.Column(db.String(200), nullable=False, default="")
+    # "<sequence>:<contact>" while active or paused, NULL once ended: one open enrollment per pair.
+    open_key = db.Column(db.String(40), unique=True)
+    enrolled_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    first_sent_at = db.Column(db.DateTime)
+    replied_at = db.Column(db.DateTime)
+    ended_at = db.Column(db.DateTime)
+
+    sequence = db.relationship(Sequence)
+    contact = db.relationship("Contact")
+    owner = db.relationship("User")
+    sends = db.relationship("StepSend", order_by="StepSend.position", back_populates="enrollment")
+
+    __table_args__ = (
+        db.Index("ix_enrollment_due", "status", "next_due_at"),
+        db.CheckConstraint(
+            "status in ('active','paused','replied','finished','bounced','unsubscribed','stopped')", name="status"),
+    )
+
+
+class StepSend(TenantMixin, db.Model):
+    """What happened to one step of one enrollment: at most one row, so at most one send."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    enrollment_id = db.Column(db.Integer, db.ForeignKey("enrollment.id"), nullable=False)
+    step_id = db.Column(db.Integer, db.ForeignKey("sequence_step.id"), nullable=False, index=True)
+    position = db.Column(db.Integer, nullable=False)
+    sender_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    status = db.Column(db.String(8), nullable=False, default="sending")
+    message_id = db.Column(db.String(200), unique=True)  # stored before the message leaves
+    to_email = db.Column(db.String(254), nullable=False, default="")
+    task_id = db.Column(db.Integer, db.ForeignKey("task.id"))
+    error = db.Column(db.String(300), nullable=False, default="")
+    claimed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    sent_at = db.Column(db.DateTime)
+
+    enrollment = db.relationship(Enrollment, back_populates="sends")
+    step = db.relationship(SequenceStep)
+
+    __table_args__ = (
+        db.UniqueConstraint("enrollment_id", "step_id", name="uq_step_send_enrollment_step"),
+        db.Index("ix_step_send_sender_claimed", "sender_id", "claimed_at"),
+        db.Index("ix_step_send_status_claimed", "status", "claimed_at"),
+        db.CheckConstraint("status in ('sending','sent','unknown','skipped','task')", name="status"),
+    )
+
+
+class Suppression(TenantMixin, db.Model):
+    """An address the organisation must not email again (unsubscribed or bounced)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    email = db.Column(db.String(254), nullable=False)
+    reason = db.Column(db.String(12), nullable=False)  # unsubscribed | bounced | manual
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_suppression_org_email"),)
+
+
+class InboundEmail(TenantMixin, db.Model):
+    """One inbound message handled (webhook or IMAP), so a retry or a re-poll acts once."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    message_key = db.Column(db.String(64), nullable=False)  # sha256 of its Message-ID (or of its bytes)
+    kind = db.Column(db.String(12), nullable=False)  # reply | auto_reply | bounce | unmatched | unsubscribe
+    enrollment_id = db.Column(db.Integer, db.ForeignKey("enrollment.id"))
+    from_email = db.Column(db.String(254), nullable=False, default="")
+    subject = db.Column(db.String(300), nullable=False, default="")
+    received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (db.UniqueConstraint("org_id", "message_key", name="uq_inbound_email_key"),)
+
+
+class OutreachSettings(TenantMixin, db.Model):
+    """Per organisation: the postal address every outreach email carries in its footer."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    postal_address = db.Column(db.String(300), nullable=False, default="")
+
+    __table_args__ = (db.UniqueConstraint("org_id", name="uq_outreach_settings_org"),)
+
+
+class Mailbox(TenantMixin, db.Model):
+    """An IMAP inbox polled for replies: the organisation's shared one (user_id NULL) or a rep's."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    host = db.Column(db.String(253), nullable=False)
+    port = db.Column(db.Integer, nullable=False, default=993)
+    security = db.Column(db.String(8), nullable=False, default="ssl")  # ssl | starttls | none
+    username = db.Column(db.String(254), nullable=False)
+    password_encrypted = db.Column(db.Text, nullable=False)  # Fernet, keyed from SECRET_KEY
+    folder = db.Column(db.String(120), nullable=False, default="INBOX")
+    last_uid = db.Column(db.BigInteger, nullable=False, default=0)
+    uid_validity = db.Column(db.BigInteger)
+    next_poll_at = db.Column(db.DateTime, nullable=False, default=utcnow, index=True)
+    last_polled_at = db.Column(db.DateTime)
+    last_error = db.Column(db.String(300), nullable=False, default="")
+
+    user = db.relationship("User")
+
+
+class BulkEnrollJob(TenantMixin, db.Model):
+    """Enrolling many contacts at once, run by the worker with progress the page polls."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    sequence_id = db.Column(db.Integer, db.ForeignKey("sequence.id"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    contact_ids = db.Column(db.JSON, nullable=False, default=list)
+    search = db.Column(db.String(200), nullable=False, default="")  # the contacts search it came from
+    status = db.Column(db.String(8), nullable=False, default="queued")  # queued | running | done
+    total = db.Column(db.Integer, nullable=False, default=0)
+    processed = db.Column(db.Integer, nullable=False, default=0)
+    enrolled = db.Column(db.Integer, nullable=False, default=0)
+    skipped = db.Column(db.JSON, nullable=False, default=list)  # [{"email", "reason"}]
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    finished_at = db.Column(db.DateTime)
+
+    sequence = db.relationship(Sequence)
+
+    @property
+    def finished(self) -> bool:
+        return self.status == "done"
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.processed / self.total) if self.total else 100

@@ -1,0 +1,170 @@
+"""Bench: sequence sending and reply matching.
+
+(a) 1,000 email steps sent by one worker's sweep to a local aiosmtpd server: messages/s.
+    Baseline in the same run: the same 1,000 messages sent with bare smtplib over one
+    connection (no database), so the ratio is the cost of the at-most-once bookkeeping
+    (claim committed, send, mark sent, timeline entry) per message.
+(b) Reply matching over a mailbox of 10,000 inbound messages (a tenth of them replies to the
+    sent messages by In-Reply-To, a tenth by sender only, the rest unmatched): total time.
+    Baseline: parsing the same 10,000 messages with the email package alone.
+
+Database: DATABASE_URL (PostgreSQL, name containing "bench") or the SQLite file under bench/out/.
+BENCH_SEQ_SENDS and BENCH_SEQ_MAILBOX change the counts. It creates its own organisation and
+leaves the rows behind (the main bench drops every table before it seeds).
+    .venv/bin/python -m bench.sequences
+"""
+
+import os
+import smtplib
+import sys
+import threading
+import time
+from email import policy
+from email.parser import BytesParser
+
+SENDS = int(os.environ.get("BENCH_SEQ_SENDS", "1000"))
+MAILBOX = int(os.environ.get("BENCH_SEQ_MAILBOX", "10000"))
+
+
+class _Counter:
+    def __init__(self):
+        self.count = 0
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.count += 1
+        return "250 OK"
+
+
+def _smtp_server():
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    handler = _Counter()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, handler, port
+
+
+def _seed(app, tag):
+    from app.auth.service import create_organization, create_user
+    from app.extensions import db
+    from app.models import Contact
+    from app.sequences.service import enroll, save_sequence
+
+    org = create_organization(f"Seq bench {tag}", f"admin-{tag}@bench.example.com", "bench-password-1",
+                              templates=["article"])
+    manager = create_user(org, f"mgr-{tag}@bench.example.com", "Morgan Bench", "manager", "bench-password-1")
+    rep = create_user(org, f"rep-{tag}@bench.example.com", "Riley Bench", "rep", "bench-password-1")
+    sequence = save_sequence(manager, {
+        "name": "Bench", "send_days": "1234567", "send_start_hour": 0, "send_end_hour": 24,
+        "daily_cap": 1000, "spacing_minutes": 0,
+        "steps": [{"type": "email", "wait_days": 0, "subject": "Hi {{first_name}}",
+                   "body": "Hello {{first_name}} at {{company}}, a word from {{owner_name}}."},
+                  {"type": "email", "wait_days": 3, "subject": "Following up", "body": "Any thoughts?"}]})
+    db.session.add_all([Contact(org_id=org.id, email=f"p{i}-{tag}@prospect.example", name=f"Pat {i}")
+                        for i in range(SENDS)])
+    db.session.commit()
+    for contact in Contact.query.filter_by(org_id=org.id).order_by(Contact.id):
+        enroll(sequence, contact, rep, commit=False)
+    db.session.commit()
+    return org, sequence
+
+
+def _baseline_send(port, messages) -> float:
+    started = time.perf_counter()
+    with smtplib.SMTP("127.0.0.1", port) as conn:
+        for sender, recipient, message in messages:
+            conn.sendmail(sender, [recipient], bytes(message))
+    return time.perf_counter() - started
+
+
+def _mailbox(org, tag):
+    from app.models import StepSend
+
+    sent = StepSend.query.filter_by(org_id=org.id, status="sent").order_by(StepSend.id).all()
+    raws = []
+    for i in range(MAILBOX):
+        if i % 10 == 0 and sent:
+            s = sent[(i // 10) % len(sent)]
+            raws.append(f"From: {s.to_email}\r\nSubject: Re: hi\r\nMessage-ID: <r{i}-{tag}@p.example>\r\n"
+                        f"In-Reply-To: {s.message_id}\r\n\r\nSounds good.\r\n".encode())
+        elif i % 10 == 1 and sent:
+            s = sent[(i // 10 + 7) % len(sent)]
+            raws.append(f"From: {s.to_email}\r\nSubject: hello\r\nMessage-ID: <s{i}-{tag}@p.example>\r\n\r\n"
+                        "Call me.\r\n".encode())
+        else:
+            raws.append(f"From: news{i}@list.example\r\nSubject: Newsletter {i}\r\nMessage-ID: <n{i}-{tag}@l>\r\n"
+                        f"\r\n{'Lorem ipsum dolor sit amet. ' * 20}\r\n".encode())
+    return raws
+
+
+def main() -> dict:
+    from app import create_app
+    from app.extensions import db
+    from app.sequences.replies import handle_inbound
+    from app.sequences.sending import build_message, sweep_due
+    from bench.seed import bench_config, database_url, describe
+
+    url = database_url()
+    app = create_app(bench_config(url))
+    controller, handler, port = _smtp_server()
+    figures = {}
+    try:
+        with app.app_context():
+            db.create_all()
+            if db.engine.dialect.name == "sqlite":
+                with db.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            tag = f"{int(time.time())}-{os.getpid()}"
+            print(f"sequences bench on {describe(url)}: {SENDS:,} sends, a {MAILBOX:,}-message mailbox", flush=True)
+            org, sequence = _seed(app, tag)
+            app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+            from app.models import Enrollment
+
+            sample = [(e.owner.email, e.contact.email, build_message(e, sequence.steps[0], f"<b{e.id}@bench>", []))
+                      for e in Enrollment.query.filter_by(org_id=org.id).order_by(Enrollment.id)]
+            db.session.rollback()
+            baseline = _baseline_send(port, sample)
+            before = handler.count
+            started = time.perf_counter()
+            result = sweep_due()
+            elapsed = time.perf_counter() - started
+            delivered = handler.count - before
+            assert result.get("sent") == SENDS and delivered == SENDS, (result, delivered)
+            figures["send_rate"] = SENDS / elapsed
+            figures["send_baseline_rate"] = SENDS / baseline
+            print(f"(a) {SENDS:,} sends by one sweep: {elapsed:.2f} s = {figures['send_rate']:,.0f} messages/s; "
+                  f"bare smtplib baseline {figures['send_baseline_rate']:,.0f} messages/s; "
+                  f"ratio {elapsed / baseline:.1f}x the baseline's time", flush=True)
+
+            raws = _mailbox(org, tag)
+            parser = BytesParser(policy=policy.default)
+            started = time.perf_counter()
+            for raw in raws:
+                parser.parsebytes(raw)
+            parse_only = time.perf_counter() - started
+            kinds = {}
+            started = time.perf_counter()
+            for raw in raws:
+                kind = handle_inbound(org.id, raw)["kind"]
+                kinds[kind] = kinds.get(kind, 0) + 1
+            matching = time.perf_counter() - started
+            figures["match_seconds"] = matching
+            figures["parse_seconds"] = parse_only
+            print(f"(b) reply matching over {MAILBOX:,} messages: {matching:.2f} s "
+                  f"({1000 * matching / MAILBOX:.2f} ms a message; {kinds}); parse-only baseline "
+                  f"{parse_only:.2f} s; ratio {matching / parse_only:.1f}x", flush=True)
+    finally:
+        controller.stop()
+    return figures
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,166 @@
+"""Lead forms in real Chromium: a person on a phone fills the hosted form; another site's embed posts to it;
+the leads list, the score panel and the settings pages fit a phone."""
+
+import threading
+
+import pytest
+from playwright.sync_api import expect
+from werkzeug.serving import make_server
+
+from app.leads import lead_forms, scoring
+from app.leads.service import create_or_update_lead
+from app.models import Contact, Task
+from app.models.leads import LeadFormView
+from tests import factories
+from tests.browser.conftest import PHONE, screenshot
+from tests.leads.conftest import drain_queue
+
+ROWS = [{"maps_to": "email", "label": "Work email", "required": True},
+        {"maps_to": "name", "label": "Your name", "required": True},
+        {"maps_to": "company", "label": "Company", "required": False},
+        {"maps_to": "message", "label": "What should we prepare?", "required": False}]
+
+
+def no_sideways_scroll(page):
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+
+
+@pytest.fixture
+def demo_form(org):
+    admin = factories.user(org, "admin")
+    return lead_forms.save_form(admin, {"name": "Book a demo", "title": "Book a 20-minute demo", "high_intent": "1",
+                                        "consent_text": "I agree to be contacted.", "follow_up_minutes": "15"}, ROWS)
+
+
+def test_a_person_on_a_phone_fills_the_hosted_form_and_becomes_a_hot_lead(app, new_page, org, demo_form):
+    app.config["LEAD_FORM_MIN_SECONDS"] = 1
+    try:
+        page = new_page(viewport=PHONE)
+        page.goto(f"/f/{demo_form.key}?utm_source=linkedin&utm_campaign=demo")
+        expect(page.get_by_role("heading", name="Book a 20-minute demo")).to_be_visible()
+        no_sideways_scroll(page)
+        page.get_by_label("Work email").fill("ana@limadental.example")
+        page.get_by_label("Your name").fill("Ana Lima")
+        page.get_by_label("Company").fill("Lima Dental")
+        page.get_by_label("What should we prepare?").fill("Pricing for 3 clinics")
+        page.get_by_label("I agree to be contacted.").check()
+        page.wait_for_timeout(1100)  # a person takes longer than the minimum time
+        box = page.get_by_role("button", name="Send").bounding_box()
+        assert box["height"] >= 44
+        screenshot(page, "lead-form-phone")
+        page.get_by_role("button", name="Send").click()
+        expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+        screenshot(page, "lead-form-thanks-phone")
+    finally:
+        app.config["LEAD_FORM_MIN_SECONDS"] = 0
+    drain_queue()  # the worker makes the lead from the stored submission
+    contact = Contact.query.filter_by(org_id=org.id, email="ana@limadental.example").one()
+    assert contact.utm == {"source": "linkedin", "campaign": "demo"}
+    assert contact.company.name == "Lima Dental"
+    assert [t.kind for t in Task.query.filter_by(contact_id=contact.id)] == ["hot_lead"]
+
+
+def test_a_missing_required_field_is_named_beside_it_and_kept(new_page, org, demo_form):
+    page = new_page(viewport=PHONE)
+    page.goto(f"/f/{demo_form.key}")
+    page.get_by_label("Work email").fill("not-an-email")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_text("Work email must be an email address")).to_be_visible()
+    expect(page.get_by_text("Your name is required")).to_be_visible()
+    expect(page.get_by_label("Work email")).to_have_value("not-an-email")
+    assert Contact.query.count() == 0
+
+
+@pytest.fixture
+def other_site():
+    """A second origin: a plain page that carries the embed snippet."""
+    state = {"html": ""}
+
+    def wsgi(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [f"<!doctype html><html><body><h1>Agency site</h1>{state['html']}</body></html>".encode()]
+
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state["url"] = f"http://127.0.0.1:{server.server_port}"
+    yield state
+    server.shutdown()
+
+
+def test_the_embed_snippet_posts_from_another_site(new_page, org, live_server, other_site):
+    admin = factories.user(org, "admin")
+    form = lead_forms.save_form(admin, {"name": "Newsletter", "allowed_origins": other_site["url"]}, ROWS)
+    other_site["html"] = lead_forms.embed_snippet(form, live_server)
+    page = new_page()
+    page.goto(other_site["url"] + "/")
+    page.get_by_label("Work email").fill("emb@partner.example")
+    page.get_by_label("Your name").fill("Em Bed")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    assert page.url.startswith(live_server)
+    drain_queue()
+    contact = Contact.query.filter_by(email="emb@partner.example").one()
+    assert contact.referrer == other_site["url"] and contact.lead_score == 20
+    assert LeadFormView.query.filter_by(form_id=form.id).count() == 1  # the snippet's pixel
+
+
+def test_the_embed_on_a_site_not_allowed_is_refused(new_page, org, live_server, other_site):
+    admin = factories.user(org, "admin")
+    form = lead_forms.save_form(admin, {"name": "Newsletter", "allowed_origins": "https://only.example"}, ROWS)
+    other_site["html"] = lead_forms.embed_snippet(form, live_server)
+    page = new_page()
+    page.goto(other_site["url"] + "/")
+    page.get_by_label("Work email").fill("emb@partner.example")
+    page.get_by_label("Your name").fill("Em Bed")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("heading", name="This form cannot be sent from here")).to_be_visible()
+    assert Contact.query.count() == 0
+
+
+def _leads(org):
+    admin = factories.user(org, "admin")
+    for email, name, events in [("jo@harbor.example", "Jo Harper", ["meeting_booked", "meeting_booked"]),
+                                ("kim@ledger.example", "Kim Ortiz", ["meeting_booked"]),
+                                ("lou@park.example", "Lou Park", ["form_fill"])]:
+        contact, _, _ = create_or_update_lead(admin, {"email": email, "name": name, "company": name.split()[1] + " Co"})
+        for kind in events:
+            scoring.record_event(contact, kind)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, None], ids=["phone", "desktop"])
+def test_leads_list_puts_hot_first_and_the_contact_page_explains_the_score(new_page, org, viewport):
+    _leads(org)
+    rep = factories.user(org, "rep")
+    page = new_page(rep, viewport=viewport or {"width": 1366, "height": 900})
+    page.goto("/leads/")
+    names = page.locator(".lead-name").all_inner_texts()
+    assert names == ["Jo Harper", "Kim Ortiz", "Lou Park"]
+    expect(page.get_by_text("Not touched yet").first).to_be_visible()
+    no_sideways_scroll(page)
+    screenshot(page, f"leads-list-{'phone' if viewport else 'desktop'}")
+    page.get_by_label("Status").select_option("mql")
+    expect(page.locator(".lead-name")).to_have_count(1)
+    expect(page.locator(".lead-name")).to_have_text("Kim Ortiz")
+    assert "status=mql" in page.url
+    page.locator(".lead-name").first.click()
+    expect(page.get_by_text("+40 meeting booked")).to_be_visible()
+    no_sideways_scroll(page)
+    screenshot(page, f"lead-contact-{'phone' if viewport else 'desktop'}")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, None], ids=["phone", "desktop"])
+def test_admin_settings_and_form_builder_fit_the_screen(new_page, org, demo_form, viewport):
+    admin = factories.user(org, "admin")
+    page = new_page(admin, viewport=viewport or {"width": 1366, "height": 900})
+    page.goto("/leads/settings")
+    page.get_by_label("Industries").fill("Insurance, Accounting")
+    page.get_by_role("button", name="Save profile and rescore").click()
+    expect(page.get_by_text("Saved the ideal customer profile")).to_be_visible()
+    expect(page.get_by_text("industry is one of “Insurance, Accounting”")).to_be_visible()
+    no_sideways_scroll(page)
+    screenshot(page, f"lead-settings-{'phone' if viewport else 'desktop'}")
+    page.goto(f"/leads/forms/{demo_form.id}")
+    expect(page.get_by_label("Embed on your site")).to_contain_text(f"/f/{demo_form.key}")
+    no_sideways_scroll(page)
+    screenshot(page, f"lead-form-builder-{'phone' if viewport else 'desktop'}")

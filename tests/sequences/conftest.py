@@ -1,0 +1,133 @@
+"""Sequences fixtures: a real SMTP server on loopback (aiosmtpd), sequences and contacts."""
+
+import asyncio
+import email
+import socket
+import threading
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+
+from app.extensions import db
+from app.models import Company, Contact
+from app.sequences import service
+from tests import factories
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """What the SMTP server accepted: parsed messages, by recipient."""
+
+    def __init__(self, refuse=(), drop_data_for=(), delay=0.0):
+        self.messages = []
+        self.refuse = {a.lower() for a in refuse}
+        self.drop_data_for = {a.lower() for a in drop_data_for}
+        self.delay = delay
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if any(r.lower() in self.drop_data_for for r in envelope.rcpt_tos):
+            server.transport.abort()  # the connection dies after the data, before the reply
+            return None
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        message = email.message_from_bytes(envelope.content, policy=policy.default)
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+    def to(self, address):
+        return [m for _, rcpts, m in self.messages if address.lower() in (r.lower() for r in rcpts)]
+
+
+@pytest.fixture
+def smtp(app):
+    """Start an aiosmtpd server on loopback and point SMTP_URL at it; yields a factory taking Inbox options."""
+    started = []
+
+    def start(**options):
+        inbox = Inbox(**options)
+        port = free_port()
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, server_kwargs={"timeout": 30})
+        controller.start()
+        started.append(controller)
+        app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+        inbox.url = app.config["SMTP_URL"]
+        return inbox
+
+    previous = app.config.get("SMTP_URL", "")
+    yield start
+    app.config["SMTP_URL"] = previous
+    for controller in started:
+        controller.stop()
+
+
+assert SMTPServer  # aiosmtpd's server class is what the Controller runs
+
+
+@pytest.fixture
+def rep(org):
+    return factories.user(org, "rep")
+
+
+@pytest.fixture
+def manager(org):
+    return factories.user(org, "manager")
+
+
+def make_contact(org, email_address="pat@prospect.example", name="Pat Prospect", company="Prospect Inc"):
+    company_row = None
+    if company:
+        company_row = Company.query.filter_by(org_id=org.id, name=company).first() or Company(org_id=org.id, name=company)
+        db.session.add(company_row)
+        db.session.flush()
+    contact = Contact(org_id=org.id, email=email_address, name=name, company_id=company_row.id if company_row else None)
+    db.session.add(contact)
+    db.session.commit()
+    return contact
+
+
+@pytest.fixture
+def contact(org):
+    return make_contact(org)
+
+
+def make_sequence(org, manager_user=None, steps=None, **settings):
+    steps = steps or [
+        {"type": "email", "wait_days": 0, "subject": "Hello {{first_name}}", "body": "Hi {{first_name}} at {{company}}.\n{{owner_name}}"},
+        {"type": "email", "wait_days": 3, "subject": "Following up", "body": "Any thoughts, {{first_name}}?"},
+        {"type": "call", "wait_days": 2, "body": "Call {{name}}"},
+    ]
+    values = {"name": "Cold outreach", "steps": steps, "send_days": "1234567", "send_start_hour": 0,
+              "send_end_hour": 24, "spacing_minutes": 0, **settings}
+    return service.save_sequence(manager_user or factories.user(org, "manager"), values)
+
+
+@pytest.fixture
+def sequence(org, manager):
+    return make_sequence(org, manager)
+
+
+@pytest.fixture
+def key_for(org):
+    """Authorization headers for a new API key acting as `role` of `org`."""
+    from app.auth.service import create_api_key
+
+    def make(role="admin", in_org=None):
+        raw, _ = create_api_key(factories.user(in_org or org, role), f"{role} key")
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make
