@@ -23,6 +23,9 @@ DAYS = {"type": ["number", "null"], "minimum": 0, "description": "Days as a deci
 COUNT = {"type": "integer", "minimum": 0}
 MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "A decimal string, e.g. \"12500.00\"."}
 ID = {"type": "integer", "minimum": 1}
+SPEED = {"n": COUNT, "touched": COUNT,
+         "median_minutes": {"type": ["number", "null"], "minimum": 0},
+         "within_window_share": RATE}
 
 
 def _object(properties: dict, optional=()) -> dict:
@@ -56,6 +59,13 @@ SCHEMAS = {
                 "probability": {"type": "integer", "minimum": 0, "maximum": 100},
                 "category": {"enum": ["pipeline", "best_case", "commit", "omitted"]}})},
             "by_category": _object({"pipeline": MONEY, "best_case": MONEY, "commit": MONEY}),
+        }),
+        "replies": _object({"enrolled": COUNT, "replied": COUNT}),
+        "visitors": _object({"views": COUNT, "form_contacts": COUNT, "customers": COUNT}),
+        "speed_to_lead": _object({
+            "window_minutes": {"type": "integer", "minimum": 0}, **SPEED,
+            "by_rep": {"type": "array", "items": _object({"owner_id": {"type": ["integer", "null"]},
+                                                         "owner_email": {"type": ["string", "null"]}, **SPEED})},
         }),
         "no_data": {"type": "object", "additionalProperties": {"type": "string"},
                     "description": "Why a metric is null for lack of data (e.g. no sequences yet)."},

@@ -31,12 +31,12 @@ def _owner(alias: str, owner_id) -> str:
 capture: list | None = None
 
 
-def _run(sql: str, params: dict, expanding=(), prefix: str = ""):
-    binds = [bindparam(name, expanding=True) for name in expanding]
+def _run(sql: str, params: dict, expanding=(), prefix: str = "", binds=()):
+    binds = [*binds, *(bindparam(name, expanding=True) for name in expanding)]
     binds += [bindparam(name, type_=db.DateTime) for name in ("start", "end") if f":{name}" in sql]
     used = {k: v for k, v in params.items() if f":{k}" in sql}
     if capture is not None and not prefix:
-        capture.append((sql, params, expanding))
+        capture.append((sql, params, expanding))  # (plain binds only: the bench explains these)
     return db.session.execute(text(prefix + sql).bindparams(*binds), used).all()
 
 
@@ -162,3 +162,31 @@ def open_by_stage_rows(org_id, pipeline_id, owner_id=None):
     """
     params = {"org_id": org_id, "pipeline_id": pipeline_id, "owner_id": owner_id}
     return _run(sql, params)
+
+
+def outreach_row(org_id, start, end, start_day, end_day, owner_id=None):
+    """(enrollments first emailed in the period, of them replied, form contacts created in the period,
+    of them with a won deal, lead-form views on the period's days) in one statement.
+
+    Reply rate is scoped to a rep's own enrollments; visitor-to-customer is the organisation's
+    (form views belong to no rep).
+    """
+    sql = f"""
+    SELECT
+      (SELECT COUNT(*) FROM enrollment e WHERE e.org_id = :org_id AND e.first_sent_at >= :start
+         AND e.first_sent_at < :end{_owner("e", owner_id)}),
+      (SELECT COUNT(*) FROM enrollment e WHERE e.org_id = :org_id AND e.first_sent_at >= :start
+         AND e.first_sent_at < :end AND e.replied_at IS NOT NULL{_owner("e", owner_id)}),
+      (SELECT COUNT(*) FROM contact c WHERE c.org_id = :org_id AND c.source_form_id IS NOT NULL
+         AND c.created_at >= :start AND c.created_at < :end),
+      (SELECT COUNT(*) FROM contact c WHERE c.org_id = :org_id AND c.source_form_id IS NOT NULL
+         AND c.created_at >= :start AND c.created_at < :end
+         AND (EXISTS (SELECT 1 FROM deal d WHERE d.contact_id = c.id AND d.status = 'won')
+              OR EXISTS (SELECT 1 FROM deal_contact dc JOIN deal d ON d.id = dc.deal_id
+                         WHERE dc.contact_id = c.id AND d.status = 'won'))),
+      (SELECT COUNT(*) FROM lead_form_view v WHERE v.org_id = :org_id AND v.day >= :start_day AND v.day < :end_day)
+    """
+    binds = [bindparam("start_day", type_=db.Date), bindparam("end_day", type_=db.Date)]
+    params = {"org_id": org_id, "start": start, "end": end, "start_day": start_day, "end_day": end_day,
+              "owner_id": owner_id}
+    return _run(sql, params, binds=binds)[0]

@@ -12,7 +12,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.extensions import db
+from app.leads.service import speed_to_lead
 from app.models import Organization, User, utcnow
+from app.models.leads import DEFAULT_SPEED_MINUTES, LeadSettings
 from app.reports import queries
 
 DEFAULT_DAYS = 90
@@ -31,10 +33,9 @@ BANDS = {
 }
 MIN_YEAR, MAX_YEAR = 1970, 2100
 NO_DATA = {
-    "reply_rate": "No data yet: sequences (enrollments and their sends) are not part of this installation yet.",
-    "visitor_to_customer": "No data yet: lead forms (form views and the contacts they create) are not part of "
-                           "this installation yet.",
-    "speed_to_lead": "No data yet: leads are not part of this installation yet.",
+    "reply_rate": "No data yet: no sequence sent its first email to anyone in this period.",
+    "visitor_to_customer": "No data yet: no lead form was viewed in this period.",
+    "speed_to_lead": "No data yet: no lead arrived or turned hot in this period.",
 }
 
 
@@ -203,6 +204,11 @@ def metrics(pipeline, period: Period, viewer) -> dict:
     won, lost, met_closed, met_won, cycle_n, cycle_mean, cycle_median = queries.closed_row(
         org_id, pipeline.id, [s.id for s in stages if s.is_meeting], start, end, owner_id)
     open_rows = {row[0]: row for row in queries.open_by_stage_rows(org_id, pipeline.id, owner_id)}
+    sent, replied, form_contacts, form_won, views = queries.outreach_row(
+        org_id, start, end, period.start, period.end, owner_id)
+    # Read the window here: speed_to_lead's own default would create missing lead settings (a write in a GET).
+    window = db.session.query(LeadSettings.speed_minutes).filter_by(org_id=org_id).scalar()
+    speed = speed_to_lead(org_id, start, end, owner_id=owner_id, window_minutes=window or DEFAULT_SPEED_MINUTES)
     users = {u.id: u for u in User.query.filter_by(org_id=org_id)}
 
     team = {row[0]: row for row in stays if row[1] is None}
@@ -229,15 +235,20 @@ def metrics(pipeline, period: Period, viewer) -> dict:
         "meeting_to_close": rate(met_won, met_closed),
         "meeting_closed": int(met_closed),
         "cycle_days": {"median": _days(cycle_median), "mean": _days(cycle_mean), "n": int(cycle_n)},
-        "reply_rate": None,
-        "visitor_to_customer": None,
+        "reply_rate": rate(replied, sent),
+        "replies": {"enrolled": int(sent), "replied": int(replied)},
+        "visitor_to_customer": rate(form_won, views),
+        "visitors": {"views": int(views), "form_contacts": int(form_contacts), "customers": int(form_won)},
+        "speed_to_lead": speed,
         "forecast": {
             "weighted": _money(weighted_cents),
             "open_count": sum(int(r[1]) for r in open_rows.values()),
             "by_stage": [_open_stage(s, open_rows.get(s.id)) for s in shown],
             "by_category": _categories(shown, open_rows),
         },
-        "no_data": dict(NO_DATA),
+        "no_data": {k: v for k, v in NO_DATA.items()
+                    if (k == "reply_rate" and not sent) or (k == "visitor_to_customer" and not views)
+                    or (k == "speed_to_lead" and not speed["n"])},
         "people": [users[r[1]] for r in by_owner if r[1] in users],
     }
     return result

@@ -73,6 +73,17 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
                                  f"{row['probability']} %"])
     tables["calibration"] = calibration
 
+    speed = numbers["speed_to_lead"]
+    speed_table = Table("speed_to_lead", f"Speed to lead (first touch within {speed['window_minutes']} minutes)",
+                        ["Owner", "Leads", "Touched", "Median minutes", "Within the window"])
+    for row in speed["by_rep"]:
+        speed_table.rows.append([people.get(row["owner_email"], row["owner_email"] or "Unassigned"), row["n"],
+                                 row["touched"], days(row["median_minutes"]), pct(row["within_window_share"])])
+    if speed["n"]:
+        speed_table.rows.append(["Everyone", speed["n"], speed["touched"], days(speed["median_minutes"]),
+                                 pct(speed["within_window_share"])])
+    tables["speed_to_lead"] = speed_table
+
     outcomes = Table("outcomes", "Outcomes", ["Metric", "Value", "Based on", "Reference"])
     cycle = numbers["cycle_days"]
     outcomes.rows += [

@@ -18,14 +18,15 @@ def _needed(deal, target):
     return {r.field.key: sample_value(r.field) for r in plan_move(deal, target).requirements}
 
 
-def make_history(org, owner, path, amount="1000", title="Deal"):
+def make_history(org, owner, path, amount="1000", title="Deal", contact=None):
     """Create a deal at path[0] = (stage_name, at) and move it through each later (stage_name, at)."""
     pipeline = factories.pipeline(org)
     admin = factories.user(org, "admin")
     first_name, created = path[0]
     first = factories.stage(pipeline, first_name)
     deal = create_deal(pipeline, admin, title=title, owner=owner, amount=amount,
-                       facts={f.key: sample_value(f) for f in pipeline.fields}, stage=first, created_at=created)
+                       facts={f.key: sample_value(f) for f in pipeline.fields}, stage=first, created_at=created,
+                       contact=contact)
     for stage_name, at in path[1:]:
         target = factories.stage(pipeline, stage_name)
         reason = "Price" if target.kind == "lost" else ""
