@@ -50,27 +50,35 @@ def conversion_rows(org_id, stage_ids, start, end, owner_id=None):
     """Per open stage: deals entering it in the period, how many advanced, how many closed and won.
 
     Returns (stage_id, entered, advanced, closed, won) rows; `closed`/`won` count the entering
-    deals that are closed now (the measured stage-to-win rate).
+    deals that are closed now (the measured stage-to-win rate). One pass over the transitions
+    from the period's start on: a window gives each transition the furthest rank its deal
+    reached after it (won above every open stage, lost below all), so "advanced" is a compare,
+    not a subquery per entry.
     """
     join = " JOIN deal d ON d.id = t.deal_id" + _owner("d", owner_id) if owner_id is not None else ""
     sql = f"""
-    WITH entries AS (
-      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at, t.id,
-             ROW_NUMBER() OVER (PARTITION BY t.deal_id, t.to_stage_id ORDER BY t.at, t.id) AS rn
-      FROM stage_transition t{join}
+    WITH touched AS (
+      SELECT DISTINCT t.deal_id FROM stage_transition t{join}
       WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
-    ), firsts AS (SELECT deal_id, stage_id, at, id FROM entries WHERE rn = 1)
-    SELECT f.stage_id, COUNT(*) AS entered,
-      SUM(CASE WHEN EXISTS (
-            SELECT 1 FROM stage_transition n JOIN stage ns ON ns.id = n.to_stage_id
-            WHERE n.deal_id = f.deal_id AND (n.at > f.at OR (n.at = f.at AND n.id > f.id))
-              AND (ns.kind = 'won' OR (ns.kind = 'open' AND ns.position > s.position))
-          ) THEN 1 ELSE 0 END) AS advanced,
+    ), hist AS (
+      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at, t.id,
+             MAX(CASE WHEN rs.kind = 'won' THEN 1000000 WHEN rs.kind = 'open' THEN rs.position ELSE -1 END)
+               OVER (PARTITION BY t.deal_id ORDER BY t.at DESC, t.id DESC
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach_after
+      FROM stage_transition t JOIN stage rs ON rs.id = t.to_stage_id
+      WHERE t.deal_id IN (SELECT deal_id FROM touched) AND t.at >= :start
+    ), entries AS (
+      SELECT h.deal_id, h.stage_id, h.reach_after,
+             ROW_NUMBER() OVER (PARTITION BY h.deal_id, h.stage_id ORDER BY h.at, h.id) AS rn
+      FROM hist h WHERE h.stage_id IN :stage_ids AND h.at < :end
+    )
+    SELECT e.stage_id, COUNT(*) AS entered,
+      SUM(CASE WHEN e.reach_after > s.position THEN 1 ELSE 0 END) AS advanced,
       SUM(CASE WHEN cd.status IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed,
       SUM(CASE WHEN cd.status = 'won' THEN 1 ELSE 0 END) AS won
-    FROM firsts f JOIN stage s ON s.id = f.stage_id JOIN deal cd ON cd.id = f.deal_id
-    WHERE s.kind = 'open'
-    GROUP BY f.stage_id
+    FROM entries e JOIN stage s ON s.id = e.stage_id JOIN deal cd ON cd.id = e.deal_id
+    WHERE e.rn = 1 AND s.kind = 'open'
+    GROUP BY e.stage_id
     """
     params = {"org_id": org_id, "stage_ids": list(stage_ids), "start": start, "end": end, "owner_id": owner_id}
     return _run(sql, params, expanding=("stage_ids",))
