@@ -94,3 +94,19 @@ def test_admin_adopts_a_measured_probability_and_applies_a_suggested_maximum(cli
     db.session.expire_all()
     stage = db.session.get(Stage, stage.id)
     assert (stage.probability, stage.max_days, stage.forecast_category) == (38, 12, "commit")
+
+
+def test_odd_ids_and_periods_are_a_clear_answer_never_a_500(client, org, login_as):
+    login_as("admin")
+    for url in ("/reports/2147483648", "/reports/99999999999999999999", "/reports/stages/9223372036854775808/max-days"):
+        method = client.post if "stages" in url else client.get
+        assert method(url).status_code == 404, url
+    pipeline_id = factories.pipeline(org).id
+    for query in ("from=%ED%A0%80", "to=%FF%FE", "from=2026-01-01&to=2025-01-01", "preset=%00", "from=" + "9" * 5000):
+        response = client.get(f"/reports/{pipeline_id}?{query}")
+        assert response.status_code == 422 and "Showing the last 90 days instead" in response.get_data(as_text=True)
+    assert client.get(f"/reports/?pipeline={'9' * 40}").status_code == 302
+    stage = factories.stage(factories.pipeline(org), "Proposal")
+    response = client.post(f"/reports/stages/{stage.id}/probability", data="probability=%ED%A0%80",
+                           content_type="application/x-www-form-urlencoded", follow_redirects=True)
+    assert "must be a whole number from 0 to 100" in response.get_data(as_text=True)
