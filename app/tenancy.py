@@ -16,8 +16,9 @@ def current_actor():
 def get_or_404(model, object_id, org_id=None):
     """Load `model` by id within the actor's organisation; another tenant's object is a 404."""
     org_id = org_id if org_id is not None else current_actor().org_id
-    # Ids past 64 bits (a URL can carry any number) cannot exist and would overflow the driver.
-    obj = db.session.get(model, object_id) if isinstance(object_id, int) and 0 < object_id < 2**63 else None
+    # Ids are 32-bit integer columns: a larger number (a URL can carry any) cannot exist and
+    # would overflow PostgreSQL's integer type.
+    obj = db.session.get(model, object_id) if isinstance(object_id, int) and 0 < object_id < 2**31 else None
     if obj is None or obj.org_id != org_id:
         abort(404)
     return obj

@@ -78,7 +78,7 @@ SCHEMAS = {
 }
 
 CONTACT_ID = {"name": "contact_id", "in": "path", "required": True,
-              "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+              "schema": {"type": "integer", "minimum": 1}}
 
 PATHS = {
     "/leads": {"post": {
