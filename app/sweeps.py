@@ -33,11 +33,11 @@ def lead_sweeps(now=None) -> dict:
     return run_lead_sweeps(now)
 
 
-def forecast_snapshots() -> dict:
+def forecast_snapshots(now=None) -> dict:
     """Freeze each pipeline's forecast once a week (forecast accuracy is measured against it)."""
     from app.reports.forecast import snapshot_forecasts
 
-    return snapshot_forecasts()
+    return snapshot_forecasts(now)
 
 
 SWEEPS = [("stale_reminders", stale_reminders)]  # (name, function); sequences add theirs here

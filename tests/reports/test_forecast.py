@@ -25,7 +25,7 @@ def test_the_weekly_snapshot_freezes_the_forecast_once_per_week(org):
     article = next(r for r in rows if r.pipeline_id == factories.pipeline(org).id)
     assert (article.open_count, article.weighted_cents) == (1, 250000)  # 10,000 at Discovery's 25 %
     next_week = datetime.utcnow() + timedelta(days=7)
-    assert snapshot_forecasts(now=next_week)["created"] == len(pipelines)
+    assert run_all(now=next_week)["forecast_snapshots"]["created"] == len(pipelines)  # flask run-due --now
 
 
 def org_pipelines(org):
