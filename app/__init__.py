@@ -42,6 +42,9 @@ def create_app(config_class=Config) -> Flask:
 
     app.register_blueprint(imports.bp, url_prefix="/imports")
     app.register_blueprint(tasks.bp, url_prefix="/tasks")
+    from app import reports
+
+    app.register_blueprint(reports.bp, url_prefix="/reports")
     from app import sequences
 
     app.register_blueprint(sequences.bp, url_prefix="/sequences")

@@ -52,6 +52,7 @@ def seed_demo() -> tuple[Organization, bool]:
         _seed_deals(pipeline, users, rng)
     seed_leads(org)
     seed_demo_sequence(org)
+    _seed_report_history(org, users, rng)
     return org, True
 
 
@@ -149,3 +150,23 @@ def seed_leads(org) -> None:
             "title": title, "source": "Seed"})
         for i, kind in enumerate(events):
             scoring.record_event(contact, kind, utcnow() - timedelta(days=len(events) - i))
+
+
+def _seed_report_history(org, users, rng) -> None:
+    """Give the reports something to show: calls on deals, repricing and next steps this week, a snapshot."""
+    from app.contacts.service import log_activity
+    from app.deals.service import update_deal
+    from app.models import Deal
+    from app.reports.forecast import snapshot_forecasts
+
+    manager = users[1]
+    for deal in Deal.query.filter_by(org_id=org.id).order_by(Deal.id):
+        start = deal.created_at + timedelta(hours=3)
+        if start < utcnow():
+            log_activity(manager, rng.choice(["call", "meeting", "note"]),
+                         rng.choice(["Discovery call with the buyer", "Walked through pricing",
+                                     "Sent the case study they asked for"]), deal=deal, at=start)
+        if deal.status == "open" and deal.id % 4 == 1:
+            update_deal(deal, manager, version=deal.version, amount=str(int(deal.amount or 0) + 2500),
+                        next_step="Call the decision maker", next_step_due=utcnow().date() + timedelta(days=3))
+    snapshot_forecasts()

@@ -40,12 +40,20 @@ def lead_sweeps(now=None) -> dict:
     return run_lead_sweeps(now)
 
 
+def forecast_snapshots(now=None) -> dict:
+    """Freeze each pipeline's forecast once a week (forecast accuracy is measured against it)."""
+    from app.reports.forecast import snapshot_forecasts
+
+    return snapshot_forecasts(now)
+
+
 SWEEPS = [  # (name, function): each selects its due rows and is idempotent
     ("stale_reminders", stale_reminders),
     ("resume_imports", resume_imports),
     ("reply_mailboxes", reply_mailboxes),
     ("sequence_steps", sequence_steps),
     ("leads", lead_sweeps),
+    ("forecast_snapshots", forecast_snapshots),
 ]
 
 

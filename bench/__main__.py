@@ -9,7 +9,9 @@ count, BENCH_SKIP_IMPORT=1 skips it) and, on PostgreSQL only, times the stale-de
 100,000 open deals (bench/stale.py; BENCH_SKIP_STALE=1 skips it), and runs the lead-form intake
 through gunicorn with Redis and the worker, and rescoring 100,000 contacts (bench/leads.py;
 BENCH_SKIP_LEADS=1 skips it). bench/sequences.py sends 1,000 sequence emails to a local aiosmtpd
-and matches replies over a 10,000-message mailbox (BENCH_SKIP_SEQUENCES=1 skips it).
+and matches replies over a 10,000-message mailbox (BENCH_SKIP_SEQUENCES=1 skips it). Last, the
+reports page's numbers over 100,000 deals and ~600,000 transitions (bench/reports.py;
+BENCH_SKIP_REPORTS=1 skips it).
 """
 
 import os
@@ -17,7 +19,16 @@ import sys
 import time
 
 from app import create_app
-from bench import import_csv, import_placement, leads, odd_input, security, sequences, stale
+from bench import (
+    import_csv,
+    import_placement,
+    leads,
+    odd_input,
+    reports,
+    security,
+    sequences,
+    stale,
+)
 from bench.board import load_figures, render_figures
 from bench.floor import floor_figures
 from bench.move import move_figures
@@ -108,6 +119,7 @@ def main() -> int:
             print("  ".join("-" * w for w in widths))
     failed = run_import_and_stale(url)
     failed |= run_leads()
+    failed |= run_reports()
     print()
     security.main()  # field patterns on RE2 vs Python re; sign-in time, known vs unknown email
     odd_input.main()
@@ -165,6 +177,18 @@ def run_leads() -> bool:
         return not leads.main()["intake"].get("all_stored", True)
     except Exception as exc:
         print(f"leads: failed ({type(exc).__name__}: {exc})")
+        return True
+
+
+def run_reports() -> bool:
+    """Time the reports page's numbers over 100,000 deals (bench/reports.py); return True if it failed."""
+    if os.environ.get("BENCH_SKIP_REPORTS") == "1":
+        print("reports: skipped (BENCH_SKIP_REPORTS=1)")
+        return False
+    try:
+        return not reports.main()["ok"]
+    except Exception as exc:
+        print(f"reports: failed ({type(exc).__name__}: {exc})")
         return True
 
 

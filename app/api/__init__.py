@@ -7,6 +7,7 @@ from app.api import (  # noqa: E402,F401
     deals,
     errors,
     leads,
+    metrics,
     openapi,
     routes,
     sequences,

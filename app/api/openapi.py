@@ -14,7 +14,7 @@ tests/api/test_openapi_bounds.py needs a valid baseline body for each new operat
 
 from flask import jsonify, request
 
-from app.api import bp, openapi_board, openapi_leads, openapi_sequences
+from app.api import bp, openapi_board, openapi_leads, openapi_metrics, openapi_sequences
 from app.api.auth import public
 from app.api.openapi_base import (
     EMAIL,
@@ -278,6 +278,7 @@ def _area(module) -> None:
 # AREAS: one line per area, e.g. `from app.api import openapi_leads; _area(openapi_leads)`.
 _area(openapi_leads)
 _area(openapi_sequences)
+_area(openapi_metrics)
 
 
 def _complete(operation: dict) -> dict:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.deals.facts import FactError, is_met, parse_fact, parse_facts, split_contact
+from app.deals.history import record_changes, tracked_values
 from app.extensions import db
 from app.models import (
     Contact,
@@ -653,6 +654,7 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
         _check_version(deal, version)
         # Load these before changing anything: a lazy load mid-edit autoflushes (a second version bump).
         deal.pipeline, deal.stage  # noqa: B018
+        before = tracked_values(deal)
         errors = {}
         if title is not None:
             try:
@@ -694,6 +696,7 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
             raise Invalid(errors)
         deal.facts = merged
         _link_contacts(deal, deal.pipeline, merged)
+        record_changes(deal, actor, before)
         _commit(deal.id)
         return deal
     except DealError:

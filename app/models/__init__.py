@@ -8,6 +8,7 @@ from app.models.deals import (
     Contact,
     Deal,
     DealContact,
+    DealFieldChange,
     Notification,
     StageTransition,
     Task,
@@ -33,6 +34,7 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
+from app.models.reports import ForecastSnapshot
 from app.models.sequences import (
     BulkEnrollJob,
     Enrollment,
@@ -47,7 +49,7 @@ from app.models.sequences import (
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
-    "Company", "Contact", "Deal", "DealContact", "Notification", "StageTransition", "Task",
+    "Company", "Contact", "Deal", "DealContact", "DealFieldChange", "Notification", "StageTransition", "Task",
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
@@ -56,4 +58,5 @@ __all__ = [
     "StepSend", "Suppression",
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
+    "ForecastSnapshot",
 ]

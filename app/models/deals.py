@@ -95,6 +95,8 @@ class Deal(TenantMixin, db.Model):
         db.Index("ix_deal_board", "org_id", "pipeline_id", "status", "stage_id", "stage_entered_at"),
         # Covers the board's per-column count and total (an index-only scan, not 10k wide rows).
         db.Index("ix_deal_stage_totals", "org_id", "pipeline_id", "stage_id", "owner_id", "amount"),
+        # Reports: deals closed in a period (win rate, meeting-to-close, deal cycle).
+        db.Index("ix_deal_closed", "org_id", "pipeline_id", "closed_at"),
         db.CheckConstraint("status in ('open','won','lost')", name="status"),
     )
 
@@ -178,3 +180,21 @@ class Notification(TenantMixin, db.Model):
     read_at = db.Column(db.DateTime)
     unique_key = db.Column(db.String(120), unique=True)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+
+class DealFieldChange(TenantMixin, db.Model):
+    """A change of a deal's amount or next-step date: the weekly review's "what changed" is exact."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"), nullable=False)
+    field = db.Column(db.String(20), nullable=False)
+    old_value = db.Column(db.String(40))
+    new_value = db.Column(db.String(40))
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    __table_args__ = (
+        db.Index("ix_deal_field_change_org_at", "org_id", "at"),
+        db.Index("ix_deal_field_change_deal_at", "deal_id", "at"),
+        db.CheckConstraint("field in ('amount','next_step_due')", name="field"),
+    )

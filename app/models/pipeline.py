@@ -69,6 +69,8 @@ class Stage(TenantMixin, db.Model):
     probability = db.Column(db.Integer, nullable=False, default=0)
     max_days = db.Column(db.Integer, nullable=False, default=7)
     is_meeting = db.Column(db.Boolean, nullable=False, default=False)
+    # pipeline | best_case | commit | omitted; unset derives one from the probability (reports).
+    forecast_category = db.Column(db.String(10))
     guidance = db.Column(db.Text, nullable=False, default="")
     position = db.Column(db.Integer, nullable=False, default=0)
     archived = db.Column(db.Boolean, nullable=False, default=False)

@@ -1,0 +1,98 @@
+"""OpenAPI paths and schemas of GET /api/v1/metrics (merged into app/api/openapi.py)."""
+
+from app.reports.service import MAX_YEAR, MIN_YEAR, PRESETS
+
+MAX_ID = 2**31 - 1
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+        "description": "A share 0–1 rounded to 4 places; null when its denominator is 0."}
+DAYS = {"type": ["number", "null"], "minimum": 0, "description": "Days as a decimal, 2 places; null without data."}
+COUNT = {"type": "integer", "minimum": 0}
+MONEY = {"type": "string", "pattern": r"^-?\d+\.\d{2}$", "description": "A decimal string, e.g. \"12500.00\"."}
+ID = {"type": "integer", "minimum": 1}
+SPEED = {"n": COUNT, "touched": COUNT,
+         "median_minutes": {"type": ["number", "null"], "minimum": 0},
+         "within_window_share": RATE}
+
+
+def _object(properties: dict, optional=()) -> dict:
+    return {"type": "object", "required": [k for k in properties if k not in optional], "properties": properties}
+
+
+SCHEMAS = {
+    "Metrics": _object({
+        "pipeline_id": ID,
+        "from": {"type": "string", "format": "date", "description": "First day of the period (organisation's zone)."},
+        "to": {"type": "string", "format": "date", "description": "Day after the period (not included)."},
+        "time_zone": {"type": "string", "description": "IANA zone in which the period's days are counted."},
+        "scope": {"enum": ["all", "own"], "description": "own: a rep's key sees that rep's deals (and team medians)."},
+        "stage_conversion": {"type": "array", "items": _object({
+            "stage_id": ID, "entered": COUNT, "advanced": COUNT, "rate": RATE, "closed": COUNT, "won": COUNT,
+            "win_rate": RATE, "probability": {"type": "integer", "minimum": 0, "maximum": 100}})},
+        "time_in_stage": {"type": "array", "items": _object({
+            "stage_id": ID, "median_days": DAYS, "mean_days": DAYS, "n": COUNT, "p75_days": DAYS})},
+        "time_in_stage_by_owner": {"type": "array", "items": _object({
+            "owner_email": {"type": ["string", "null"]}, "stage_id": ID, "median_days": DAYS, "mean_days": DAYS,
+            "n": COUNT})},
+        "win_rate": RATE, "won": COUNT, "lost": COUNT,
+        "meeting_to_close": RATE, "meeting_closed": COUNT,
+        "cycle_days": _object({"median": DAYS, "mean": DAYS, "n": COUNT}),
+        "reply_rate": RATE,
+        "visitor_to_customer": RATE,
+        "forecast": _object({
+            "weighted": MONEY, "open_count": COUNT,
+            "by_stage": {"type": "array", "items": _object({
+                "stage_id": ID, "open_count": COUNT, "amount": MONEY, "weighted": MONEY,
+                "probability": {"type": "integer", "minimum": 0, "maximum": 100},
+                "category": {"enum": ["pipeline", "best_case", "commit", "omitted"]}})},
+            "by_category": _object({"pipeline": MONEY, "best_case": MONEY, "commit": MONEY}),
+        }),
+        "replies": _object({"enrolled": COUNT, "replied": COUNT}),
+        "visitors": _object({"views": COUNT, "form_contacts": COUNT, "customers": COUNT}),
+        "speed_to_lead": _object({
+            "window_minutes": {"type": "integer", "minimum": 0}, **SPEED,
+            "by_rep": {"type": "array", "items": _object({"owner_id": {"type": ["integer", "null"]},
+                                                         "owner_email": {"type": ["string", "null"]}, **SPEED})},
+        }),
+        "no_data": {"type": "object", "additionalProperties": {"type": "string"},
+                    "description": "Why a metric is null for lack of data (e.g. no sequences yet)."},
+    }),
+}
+
+DATE = {"type": "string", "format": "date", "minLength": 10, "maxLength": 10}
+PATHS = {
+    "/metrics": {"get": {
+        "operationId": "getMetrics",
+        "summary": "The numbers of METRICS.md for a pipeline over a period.",
+        "description": f"Period [from, to) in the organisation's time zone; default the last 90 days. Dates "
+                       f"from {MIN_YEAR} to {MAX_YEAR}. A rep's key sees the rep's own deals and the team medians.",
+        "parameters": [
+            _query("pipeline_id", {**ID, "maximum": MAX_ID}, "The pipeline (default: the first one)."),
+            _query("from", DATE, "First day of the period, YYYY-MM-DD."),
+            _query("to", DATE, "The day after the period, YYYY-MM-DD (not included)."),
+            _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
+        ],
+        "responses": {
+            "200": _json(_ref("Metrics"), "The metrics."),
+            "401": _json(_ref("Error"), "No API key, or a key that is not valid, revoked or whose user is "
+                                         "deactivated."),
+            "404": _json(_ref("Error"), "No such pipeline in this organisation."),
+            "422": _json(_ref("Invalid"), "A parameter is not valid (each one named in fields)."),
+            "429": {**_json(_ref("Error"), "Too many requests for this key."),
+                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
+        },
+    }},
+}

@@ -1,0 +1,23 @@
+"""Reports: the weekly forecast snapshot that forecast accuracy is measured against."""
+
+from app.extensions import db
+from app.models.base import TenantMixin, utcnow
+
+
+class ForecastSnapshot(TenantMixin, db.Model):
+    """A pipeline's open forecast as it stood at the start of a week (Monday, organisation's zone)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    pipeline_id = db.Column(db.Integer, db.ForeignKey("pipeline.id"), nullable=False)
+    week_start = db.Column(db.Date, nullable=False)
+    taken_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    open_count = db.Column(db.Integer, nullable=False, default=0)
+    # Whole cents: exact on every engine.
+    amount_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    weighted_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    commit_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    best_case_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    pipeline_cents = db.Column(db.BigInteger, nullable=False, default=0)
+
+    # One snapshot per pipeline and week: a sweep that runs twice (or two workers) inserts one.
+    __table_args__ = (db.UniqueConstraint("pipeline_id", "week_start", name="uq_forecast_snapshot_week"),)

@@ -1,0 +1,139 @@
+"""Reports: the metrics page per pipeline and period, its CSV tables, and the admin's one-click fixes."""
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.models import Pipeline, Stage
+from app.reports import bp
+from app.reports.forecast import accuracy
+from app.reports.review import deal_audit, weekly_review
+from app.reports.service import (
+    BANDS,
+    CATEGORIES,
+    PRESETS,
+    ReportInvalid,
+    adopt_probability,
+    apply_max_days,
+    metrics,
+    parse_period,
+    set_forecast_category,
+    suggested_max_days,
+)
+from app.reports.tables import accuracy_table, build_tables, to_csv
+from app.tenancy import get_or_404, role_required, scoped
+
+
+def _pipelines():
+    """The organisation's pipelines as (id, name) rows: the picker needs no stages or fields."""
+    return (scoped(Pipeline).filter_by(archived=False).with_entities(Pipeline.id, Pipeline.name)
+            .order_by(Pipeline.position, Pipeline.id).all())
+
+
+@bp.route("/")
+@login_required
+def index():
+    """Open the report of the organisation's first pipeline."""
+    args = {k: v for k, v in request.args.items() if k in ("preset", "from", "to")}
+    chosen = request.args.get("pipeline", "")
+    if chosen.isascii() and chosen.isdigit() and 0 < int(chosen) < 2**31:
+        return redirect(url_for("reports.show", pipeline_id=int(chosen), **args))
+    pipelines = _pipelines()
+    if not pipelines:
+        flash("Reports need a pipeline: set one up first.", "info")
+        return redirect(url_for("main.home"))
+    return redirect(url_for("reports.show", pipeline_id=pipelines[0].id, **args))
+
+
+def _report(pipeline_id):
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    org = current_user.org
+    errors = {}
+    try:
+        period = parse_period(request.args, org)
+    except ReportInvalid as exc:
+        errors = exc.fields
+        period = parse_period({}, org)
+    numbers = metrics(pipeline, period, current_user)
+    stages = {s.id: s for s in pipeline.stages}
+    people = {u.email: u.name for u in numbers["people"]}
+    tables = build_tables(numbers, stages, people, org.currency)
+    tables["accuracy"] = accuracy_table(accuracy(pipeline, org), org.currency)
+    return pipeline, period, numbers, tables, errors
+
+
+@bp.route("/<int:pipeline_id>")
+@login_required
+def show(pipeline_id):
+    """Show a pipeline's conversion, time in stage, outcomes and forecast for a period."""
+    pipeline, period, numbers, tables, errors = _report(pipeline_id)
+    suggestions = {r["stage_id"]: suggested_max_days(r["p75_days"]) for r in numbers["time_in_stage"]}
+    status = 422 if errors else 200
+    return render_template(
+        "reports/show.html", pipeline=pipeline, pipelines=_pipelines(), period=period, numbers=numbers,
+        tables=tables, errors=errors, presets=PRESETS, bands=BANDS, categories=CATEGORIES,
+        suggestions=suggestions, stages={s.id: s for s in pipeline.stages},
+    ), status
+
+
+@bp.route("/<int:pipeline_id>/export")
+@login_required
+def export(pipeline_id):
+    """Download one of the report's tables as CSV."""
+    _, period, _, tables, errors = _report(pipeline_id)
+    table = tables.get(request.args.get("table", ""))
+    if table is None or errors:
+        abort(404)
+    name = f"{table.key}-{period.start.isoformat()}-to-{period.last_day.isoformat()}.csv"
+    return Response(to_csv(table), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _stage_action(stage_id, action, field, done):
+    stage = get_or_404(Stage, stage_id)
+    try:
+        value = action(stage, current_user, request.form.get(field))
+        flash(done(stage, value), "success")
+    except ReportInvalid as exc:
+        flash(f"{stage.name}: {field.replace('_', ' ')} {exc.fields.get(field, 'is not valid')}.", "error")
+    args = {k: v for k, v in request.form.items() if k in ("preset", "from", "to")}
+    return redirect(url_for("reports.show", pipeline_id=stage.pipeline_id, **args) + "#calibration")
+
+
+@bp.route("/stages/<int:stage_id>/probability", methods=["POST"])
+@role_required("admin")
+def adopt(stage_id):
+    """Set a stage's probability to its measured stage-to-win rate."""
+    return _stage_action(stage_id, adopt_probability, "probability",
+                         lambda s, v: f"{s.name} now forecasts at {v} %.")
+
+
+@bp.route("/stages/<int:stage_id>/max-days", methods=["POST"])
+@role_required("admin")
+def max_days(stage_id):
+    """Set a stage's maximum days to the suggested 75th percentile of completed stays."""
+    return _stage_action(stage_id, apply_max_days, "max_days",
+                         lambda s, v: f"{s.name} now flags deals after {v} days; stale reminders follow it.")
+
+
+@bp.route("/stages/<int:stage_id>/category", methods=["POST"])
+@role_required("admin")
+def category(stage_id):
+    """Map a stage to a forecast category."""
+    return _stage_action(stage_id, set_forecast_category, "category",
+                         lambda s, v: f"{s.name} now counts as {CATEGORIES[v]} in the forecast.")
+
+
+@bp.route("/<int:pipeline_id>/review")
+@role_required("manager")
+def review(pipeline_id):
+    """Show the weekly pipeline review: per rep, what needs attention and what changed since last week."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    return render_template("reports/review.html", pipeline=pipeline, **weekly_review(pipeline, current_user))
+
+
+@bp.route("/<int:pipeline_id>/audit")
+@role_required("manager")
+def audit(pipeline_id):
+    """Show the last 20 closed deals with their activities beside their stage progression."""
+    pipeline = get_or_404(Pipeline, pipeline_id)
+    return render_template("reports/audit.html", pipeline=pipeline, items=deal_audit(pipeline, current_user))

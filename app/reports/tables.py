@@ -1,0 +1,121 @@
+"""The report's tables, built once from the metrics: the page renders them, the CSV writes them."""
+
+from dataclasses import dataclass, field
+
+from app.formatting import money
+from app.imports.export import csv_lines
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    headers: list
+    rows: list = field(default_factory=list)  # lists of display values (str/int/float/None)
+    chart: list = field(default_factory=list)  # (label, value, text) for the SVG bars
+
+
+def pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"
+
+
+def days(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD") -> dict:
+    """Return the report's tables by key, named for people (stage names, owner names)."""
+    tables = {}
+    conversion = Table("conversion", "Stage conversion",
+                       ["Stage", "Entered", "Advanced", "Conversion"])
+    for row in numbers["stage_conversion"]:
+        name = stages[row["stage_id"]].name
+        conversion.rows.append([name, row["entered"], row["advanced"], pct(row["rate"])])
+        conversion.chart.append((name, row["entered"], f"{row['advanced']} of {row['entered']}",
+                                 row["advanced"]))
+    tables["conversion"] = conversion
+
+    time_in_stage = Table("time_in_stage", "Time in stage (completed stays, days)",
+                          ["Stage", "Median", "Mean", "Stays", "75th percentile", "Maximum days set"])
+    for row in numbers["time_in_stage"]:
+        stage = stages[row["stage_id"]]
+        time_in_stage.rows.append([stage.name, days(row["median_days"]), days(row["mean_days"]), row["n"],
+                                   days(row["p75_days"]), stage.max_days])
+        time_in_stage.chart.append((stage.name, row["median_days"] or 0, f"{days(row['median_days'])} d",
+                                    stage.max_days))
+    tables["time_in_stage"] = time_in_stage
+
+    team = {r["stage_id"]: r["median_days"] for r in numbers["time_in_stage"]}
+    by_owner = Table("time_by_owner", "Time in stage by owner against the team median (days)",
+                     ["Owner", "Stage", "Median", "Team median", "Stays"])
+    for row in numbers["time_in_stage_by_owner"]:
+        who = people.get(row["owner_email"], row["owner_email"] or "—")
+        stage = stages[row["stage_id"]].name
+        by_owner.rows.append([who, stage, days(row["median_days"]), days(team.get(row["stage_id"])), row["n"]])
+        by_owner.chart.append((f"{who} · {stage}", row["median_days"] or 0,
+                               f"{days(row['median_days'])} / {days(team.get(row['stage_id']))}",
+                               team.get(row["stage_id"])))
+    tables["time_by_owner"] = by_owner
+
+    forecast = Table("forecast", "Open pipeline and weighted forecast",
+                     ["Stage", "Category", "Open deals", "Amount", "Probability", "Weighted"])
+    for row in numbers["forecast"]["by_stage"]:
+        name = stages[row["stage_id"]].name
+        forecast.rows.append([name, row["category"].replace("_", " "), row["open_count"], row["amount"],
+                              f"{row['probability']} %", row["weighted"]])
+        forecast.chart.append((name, float(row["weighted"]), money(row["weighted"], currency, compact=True), None))
+    tables["forecast"] = forecast
+
+    calibration = Table("calibration", "Measured stage-to-win rate against the configured probability",
+                        ["Stage", "Entered and since closed", "Won", "Measured win rate", "Probability set"])
+    for row in numbers["stage_conversion"]:
+        calibration.rows.append([stages[row["stage_id"]].name, row["closed"], row["won"], pct(row["win_rate"]),
+                                 f"{row['probability']} %"])
+    tables["calibration"] = calibration
+
+    speed = numbers["speed_to_lead"]
+    speed_table = Table("speed_to_lead", f"Speed to lead (first touch within {speed['window_minutes']} minutes)",
+                        ["Owner", "Leads", "Touched", "Median minutes", "Within the window"])
+    for row in speed["by_rep"]:
+        speed_table.rows.append([people.get(row["owner_email"], row["owner_email"] or "Unassigned"), row["n"],
+                                 row["touched"], days(row["median_minutes"]), pct(row["within_window_share"])])
+    if speed["n"]:
+        speed_table.rows.append(["Everyone", speed["n"], speed["touched"], days(speed["median_minutes"]),
+                                 pct(speed["within_window_share"])])
+    tables["speed_to_lead"] = speed_table
+
+    outcomes = Table("outcomes", "Outcomes", ["Metric", "Value", "Based on", "Reference"])
+    cycle = numbers["cycle_days"]
+    outcomes.rows += [
+        ["Win rate", pct(numbers["win_rate"]), f"{numbers['won'] + numbers['lost']} closed", ""],
+        ["Meeting-to-close", pct(numbers["meeting_to_close"]), f"{numbers['meeting_closed']} closed after a meeting",
+         "20–30 %"],
+        ["Deal cycle (median days)", days(cycle["median"]), f"{cycle['n']} won", ""],
+        ["Deal cycle (mean days)", days(cycle["mean"]), f"{cycle['n']} won", ""],
+        ["Reply rate", pct(numbers["reply_rate"]), "no data yet" if numbers["reply_rate"] is None else "",
+         "5–6 %, 10 % top"],
+        ["Visitor-to-customer", pct(numbers["visitor_to_customer"]),
+         "no data yet" if numbers["visitor_to_customer"] is None else "", "2–5 % B2B"],
+        ["Weighted forecast", numbers["forecast"]["weighted"], f"{numbers['forecast']['open_count']} open deals", ""],
+    ]
+    tables["outcomes"] = outcomes
+    return tables
+
+
+def to_csv(table: Table) -> str:
+    """Write a table as CSV (formula-safe cells, a BOM for Excel), as the deal export does."""
+    return "".join(csv_lines(table.headers, table.rows))
+
+
+def accuracy_table(rows: list, currency: str = "USD") -> Table:
+    """Forecast accuracy per closed month and quarter, against the snapshot frozen at its start."""
+    table = Table("accuracy", "Forecast accuracy", ["Period", "Forecast at start", "Won", "Accuracy", "Bias"])
+    for row in rows:
+        label = (row["from"].strftime("%B %Y") if row["kind"] == "month"
+                 else f"Q{(row['from'].month - 1) // 3 + 1} {row['from'].year}")
+        forecast = money(row["forecast"], currency) if row["forecast"] is not None else "no snapshot"
+        bias = "—" if row["bias"] is None else f"{row['bias'] * 100:+.1f} %"
+        table.rows.append([label, forecast, money(row["won"], currency), pct(row["accuracy"]), bias])
+        if row["accuracy"] is not None:
+            table.chart.append((label, max(row["accuracy"], 0), pct(row["accuracy"]), None))
+    return table

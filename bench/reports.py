@@ -1,0 +1,220 @@
+"""Bench: the reports page's numbers over 100,000 deals and 600,000 stage transitions.
+
+Targets: < 500 ms on PostgreSQL, < 2 s on SQLite for every number of the page (the metrics
+service: conversion, time in stage and by owner, outcomes, forecast), default period of the
+last 90 days. Baseline, measured in the same run: one full pass over the organisation's
+transitions (SELECT COUNT(*), MIN(at), MAX(at)), so the figure reads as "so many scans".
+It prints each query's plan lines (scans and the indexes they use).
+
+    .venv/bin/python -m bench.reports                     # SQLite file bench/out/bench.db
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/stagegate_bench .venv/bin/python -m bench.reports
+
+It seeds its own organisation with bulk inserts and deletes it afterwards.
+BENCH_REPORT_DEALS changes the count (about 6 transitions a deal). BENCH_KEEP=1 keeps the seeded
+organisation, and a later run with BENCH_KEEP=1 measures it again without seeding.
+"""
+
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+
+from sqlalchemy import insert, text
+
+DEALS = int(os.environ.get("BENCH_REPORT_DEALS", "100000"))
+PER_DEAL = 6
+TARGETS = {"postgresql": 0.5, "sqlite": 2.0}
+RUNS = 5
+
+
+def _paths(rng, opens, won, lost, now):
+    """Yield one deal's transitions [(from, to, kind, at)], ending state and its times."""
+    steps, index, closed = [], 0, None
+    for _ in range(rng.randint(3, 2 * PER_DEAL - 1)):
+        roll = rng.random()
+        if closed is not None:
+            break
+        if index == len(opens) - 1 and roll < 0.5:
+            steps.append(("close", opens[index], won))
+            closed = won
+        elif roll < 0.08:
+            steps.append(("close", opens[index], lost))
+            closed = lost
+        elif roll < 0.2 and index > 0:
+            steps.append(("backward", opens[index], opens[index - 1]))
+            index -= 1
+        elif index < len(opens) - 1:
+            steps.append(("forward", opens[index], opens[index + 1]))
+            index += 1
+        else:
+            steps.append(("backward", opens[index], opens[index - 1]))
+            index -= 1
+    gaps = [timedelta(days=rng.uniform(0.2, 21)) for _ in steps]
+    created = now - sum(gaps, timedelta()) - timedelta(days=rng.uniform(0.1, 640))
+    at, rows = created, []
+    for (kind, from_stage, to_stage), gap in zip(steps, gaps, strict=True):
+        at = at + gap
+        rows.append((from_stage.id, to_stage.id, kind, at))
+    return created, rows, closed or opens[index]
+
+
+def seed(org, owners, pipeline, now, rng):
+    from app.extensions import db
+    from app.models import Deal
+
+    opens, won, lost = pipeline.open_stages, pipeline.stage_by_kind("won"), pipeline.stage_by_kind("lost")
+    for chunk in range(0, DEALS, 5000):
+        deals, histories = [], []
+        for i in range(chunk, min(DEALS, chunk + 5000)):
+            created, rows, final = _paths(rng, opens, won, lost, now)
+            last = rows[-1][3] if rows else created
+            deals.append({
+                "org_id": org.id, "pipeline_id": pipeline.id, "stage_id": final.id,
+                "owner_id": owners[i % len(owners)].id, "title": f"Bench deal {i}",
+                "amount": rng.choice([500, 4800, 12000, 25000, 90000]), "currency": "USD", "facts": {},
+                "status": final.kind, "next_step": "", "stage_entered_at": last, "created_at": created,
+                "closed_at": last if final.kind != "open" else None, "updated_at": last, "version": 1,
+            })
+            histories.append((created, rows))
+        ids = db.session.execute(insert(Deal).returning(Deal.id, sort_by_parameter_order=True), deals).scalars().all()
+        transitions = []
+        for deal_id, (created, rows) in zip(ids, histories, strict=True):
+            transitions.append({"org_id": org.id, "deal_id": deal_id, "from_stage_id": None,
+                                "to_stage_id": opens[0].id, "kind": "create", "at": created, "facts": {},
+                                "criteria": [], "reason": "", "override": False})
+            transitions += [{"org_id": org.id, "deal_id": deal_id, "from_stage_id": f, "to_stage_id": t, "kind": k,
+                             "at": at, "facts": {}, "criteria": [], "reason": "", "override": False}
+                            for f, t, k, at in rows]
+        _insert_transitions(transitions)
+        db.session.commit()
+
+
+def _insert_transitions(rows):
+    """COPY on PostgreSQL (600,000 rows in seconds, not minutes); executemany on SQLite."""
+    from app.extensions import db
+    from app.models import StageTransition
+
+    if db.engine.dialect.name != "postgresql":
+        db.session.execute(insert(StageTransition), rows)
+        return
+    columns = ["org_id", "deal_id", "from_stage_id", "to_stage_id", "kind", "at", "facts", "criteria", "reason",
+               "override"]
+    cursor = db.session.connection().connection.driver_connection.cursor()
+    with cursor.copy(f"COPY stage_transition ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] if c not in ("facts", "criteria") else ("{}" if c == "facts" else "[]")
+                            for c in columns])
+
+
+def _plan(captured):
+    from app.reports.queries import explain
+
+    keys = ("Scan", "SCAN", "SEARCH", "Index", "INDEX", "Execution Time", "USING")
+    return [line.strip() for line in explain(*captured) if any(k in line for k in keys)]
+
+
+def _cleanup(org_id):
+    from app.extensions import db
+
+    db.session.rollback()
+    for table in ("notification", "task", "stage_transition", "deal", "api_key"):
+        db.session.execute(text(f'DELETE FROM "{table}" WHERE org_id = :org'), {"org": org_id})
+    db.session.commit()
+
+
+def main() -> dict:
+    from app import create_app
+    from app.auth.service import create_organization, create_user
+    from app.extensions import db
+    from app.models import Pipeline, utcnow
+    from bench.seed import bench_config, database_url
+
+    url = database_url()
+    app = create_app(bench_config(url))
+    dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
+    with app.app_context():
+        db.create_all()
+        reuse = _kept_org() if os.environ.get("BENCH_KEEP") else None
+        if reuse is not None:
+            return _measure(reuse, dialect, url, 0.0)
+        tag = f"{int(time.time())}-{os.getpid()}"
+        org = create_organization(f"Reports bench {tag}", f"admin-{tag}@bench.example.com", "bench-password-1",
+                                  templates=["article"])
+        owners = [create_user(org, f"rep{n}-{tag}@bench.example.com", f"Rep {n}", "rep", "bench-password-1")
+                  for n in range(12)]
+        manager = owners[0]
+        manager.role = "manager"
+        db.session.commit()
+        pipeline = Pipeline.query.filter_by(org_id=org.id).first()
+        try:
+            started = time.perf_counter()
+            seed(org, owners, pipeline, utcnow(), random.Random(7))
+            seeded = time.perf_counter() - started
+            return _measure(org, dialect, url, seeded)
+        finally:
+            if not os.environ.get("BENCH_KEEP"):
+                _cleanup(org.id)
+
+
+def _kept_org():
+    """With BENCH_KEEP=1, measure again over the organisation a previous run kept (no re-seeding)."""
+    from app.models import Organization
+
+    return Organization.query.filter(Organization.name.like("Reports bench %")).order_by(Organization.id.desc()).first()
+
+
+def _measure(org, dialect, url, seeded) -> dict:
+    from app.extensions import db
+    from app.models import Pipeline, User
+    from app.reports import queries
+    from app.reports.service import metrics, parse_period
+    from bench.seed import describe
+
+    pipeline = Pipeline.query.filter_by(org_id=org.id).order_by(Pipeline.id).first()
+    manager = User.query.filter_by(org_id=org.id, role="manager").first()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    count = db.session.execute(text("SELECT COUNT(*) FROM stage_transition WHERE org_id = :o"),
+                               {"o": org.id}).scalar()
+    period = parse_period({}, org)
+    baseline, figures = [], []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        db.session.execute(text("SELECT COUNT(*), MIN(at), MAX(at) FROM stage_transition WHERE org_id = :o"),
+                           {"o": org.id}).all()
+        baseline.append(time.perf_counter() - started)
+        db.session.expire_all()
+        started = time.perf_counter()
+        numbers = metrics(pipeline, period, manager)
+        figures.append(time.perf_counter() - started)
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+
+        cProfile.runctx("metrics(pipeline, period, manager)", globals(), locals(), sort="cumtime")
+    queries.capture = []
+    metrics(pipeline, period, manager)
+    captured, queries.capture = queries.capture, None
+    median, base = statistics.median(figures), statistics.median(baseline)
+    target = TARGETS[dialect]
+    verdict = "OK" if median < target else "SLOW"
+    deals = db.session.execute(text("SELECT COUNT(*) FROM deal WHERE org_id = :o"), {"o": org.id}).scalar()
+    print(f"reports on {describe(url)}: {deals:,} deals, {count:,} transitions (seeded in {seeded:.0f} s)")
+    print(f"  whole page's numbers, median of {RUNS}: {median * 1000:.0f} ms "
+          f"[target < {target * 1000:.0f} ms: {verdict}]; baseline (one pass over the transitions) "
+          f"{base * 1000:.0f} ms; ratio {median / base:.1f}x")
+    print(f"  entered Qualified in the last 90 days: {numbers['stage_conversion'][0]['entered']:,}; "
+          f"win rate {numbers['win_rate']}; open deals {numbers['forecast']['open_count']:,}")
+    names = ["conversion", "time in stage", "closed deals", "open by stage", "outreach"]
+    for name, statement in zip(names, captured, strict=False):
+        started = time.perf_counter()
+        queries._run(*statement)
+        print(f"  plan: {name} ({(time.perf_counter() - started) * 1000:.0f} ms)")
+        for line in _plan(statement):
+            print(f"    {line}")
+    return {"ms": median * 1000, "baseline_ms": base * 1000, "ok": median < target}
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main()["ok"] else 1)
