@@ -160,7 +160,9 @@ def move(deal_id):
                 return _dialog(deal, to_stage, missing, form, source=source,
                                message="Some facts are not valid; see the notes beside them.")
             facts = {k: v for k, v in form.facts().items()}
-        loss_reason_id, reason = read_loss_reason(request.form)
+        loss_reason_id = None
+        if to_stage.kind == "lost":  # a listed reason, or "Other…" with its words
+            loss_reason_id, reason = read_loss_reason(request.form)
         move_deal(deal, to_stage, current_user, facts=facts, version=version,
                   reason=reason, loss_reason_id=loss_reason_id,
                   override_reason=(request.form.get("override_reason") or "")[:100_000])

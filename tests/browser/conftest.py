@@ -71,3 +71,11 @@ def screenshot(page, name):
     """Keep a screenshot under test-artifacts/ for people to look at."""
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, f"{name}.png"), full_page=True)
+
+
+def nav_to(page, name):
+    """Follow a top-bar link as a person would: on a phone the links sit in the bar's menu."""
+    menu = page.locator(".topbar details.navmenu > summary")
+    if menu.is_visible():
+        menu.click()
+    page.locator(".topbar").get_by_role("link", name=name, exact=True).click()

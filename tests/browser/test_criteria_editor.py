@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Stage
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, screenshot, nav_to
 
 
 def _discovery(org):
@@ -77,7 +77,7 @@ def test_leaving_with_unsaved_ticks_asks_first_jumping_shows_the_stage_name_and_
         dialog.dismiss()  # stay on the page
 
     page.on("dialog", on_dialog)
-    page.get_by_role("link", name="Contacts").click()
+    nav_to(page, "Contacts")
     page.wait_for_timeout(300)
     assert asked == ["beforeunload"] and "/criteria" in page.url
     page.remove_listener("dialog", on_dialog)
@@ -85,5 +85,5 @@ def test_leaving_with_unsaved_ticks_asks_first_jumping_shows_the_stage_name_and_
     status = page.locator(f"#criteria-stage-{discovery.id} .crit-status")
     expect(status).to_have_text("✓ Saved")
     expect(status).to_be_focused()
-    page.get_by_role("link", name="Contacts").click()  # saved: leaves without asking
+    nav_to(page, "Contacts")  # saved: leaves without asking
     page.wait_for_url("**/contacts/")

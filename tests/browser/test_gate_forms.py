@@ -6,6 +6,7 @@ from app.extensions import db
 from app.models import Deal
 from tests import factories
 from tests.browser.conftest import PHONE, screenshot
+from tests.browser.test_board import pick
 
 
 def test_closing_as_lost_with_other_shows_a_text_input_and_stores_the_words(new_page, org):
@@ -15,9 +16,7 @@ def test_closing_as_lost_with_other_shows_a_text_input_and_stores_the_words(new_
     deal_id = deal.id
     page = new_page(rep, viewport=PHONE)
     page.goto(f"/deals/board/{pipe.id}")
-    card = page.locator(f"#card-{deal_id}")
-    card.get_by_label("Move to stage").select_option(label="Closed Lost")
-    card.get_by_role("button", name="Move").click()
+    pick(page, page.locator(f"#card-{deal_id}"), "Closed Lost")
     dialog = page.locator("dialog#move-dialog")
     expect(dialog).to_be_visible()
     words = dialog.get_by_label("The reason, in your words")

@@ -13,7 +13,7 @@ def test_change_password_from_the_account_menu_on_a_phone_says_other_devices_are
     laptop.goto("/auth/password")
     screenshot(laptop, "change-password-desktop")
     page = new_page(rep, viewport=PHONE)
-    page.get_by_label(f"Account menu for {rep.name}").click()
+    page.locator("details.usermenu > summary", has_text=f"account menu for {rep.name}").click()
     screenshot(page, "account-menu-phone")
     page.get_by_role("link", name="Change password").click()
     page.get_by_label("Current password").fill(factories.PASSWORD)

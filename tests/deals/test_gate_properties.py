@@ -113,7 +113,8 @@ def run_sequence(org, pipeline_name, steps):
             if pipeline.allow_skip is False and t.kind == "skip":
                 raise AssertionError("a skip went through on a pipeline that forbids skips")
         if target.kind == "lost":
-            assert deal.loss_reason is not None and deal.status == "lost"
+            # a listed reason, or any other words kept as "Other" with their text
+            assert deal.status == "lost" and (deal.loss_reason is not None or (deal.loss_reason_other or "").strip())
             assert t.criteria == []
         won_tasks = after[4][1] - before[4][1]
         assert won_tasks == (1 if target.kind == "won" else 0)

@@ -485,7 +485,7 @@ def test_new_deal_in_a_later_stage_asks_for_every_earlier_stages_facts_and_creat
                                               "stage_id": proposal.id, "fact_proposal_drafted": "y"})
     body = html(refused)
     assert refused.status_code == 422 and "record what the buyer has shown at each stage up to it" in body
-    assert body.count("is needed to start in Proposal") == 7
+    assert body.count("Needed to start in Proposal.") == 7
     assert Deal.query.filter_by(title="Skipper").count() == 0
     data = {f"fact_{k}": ("y" if v is True else v) for k, v in factories.facts_from_start(pipe, proposal).items()}
     created = client.post("/deals/new", data={"pipeline_id": pipe.id, "title": "Skipper",

@@ -19,3 +19,24 @@ document.addEventListener("htmx:responseError", (event) => {
     : "That did not work. Nothing was saved; please try again.";
   flashes.replaceChildren(p);
 });
+
+// Top-bar menus (sections on a phone, the account menu) close on a tap elsewhere, on Escape,
+// and once a link in them is followed, so an open menu never covers the page.
+function closeMenus(except) {
+  document.querySelectorAll(".topbar details[open]").forEach((menu) => {
+    if (menu !== except) menu.removeAttribute("open");
+  });
+}
+document.addEventListener("click", (event) => {
+  const menu = event.target.closest(".topbar details");
+  closeMenus(menu);
+  if (menu && event.target.closest("a")) menu.removeAttribute("open");
+});
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const open = document.querySelector(".topbar details[open]");
+  if (open) {
+    open.removeAttribute("open");
+    open.querySelector("summary").focus();
+  }
+});
