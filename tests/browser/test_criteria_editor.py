@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 from app.extensions import db
 from app.models import Stage
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE, screenshot, nav_to
+from tests.browser.conftest import DESKTOP, PHONE, nav_to, screenshot
 
 
 def _discovery(org):
