@@ -41,6 +41,24 @@ ABOUT_THE_DATA = re.compile("|".join([
 ]))
 
 
+# How two values of one request relate, which JSON Schema cannot state (it has no comparison between
+# properties): each rule is written in its operation's description, and only its own field, with its
+# own message, is let through. A new entry needs the same: a real relation, stated in the document.
+BETWEEN_FIELDS = {
+    "to": re.compile(r"^must be after from \(the period is \[from, to\)"),  # GET /metrics
+    "send_end_hour": re.compile(r"^must be after the window's start$"),  # POST /sequences (default start 8)
+}
+
+
+@schemathesis.serializer("message/rfc822")
+def raw_message(ctx, value):
+    """POST /inbound-email takes the raw message: a generated string is sent as its bytes (anything
+    else, from the negative phases, as its text, which is no email either)."""
+    if isinstance(value, bytes):
+        return value
+    return (value if isinstance(value, str) else str(value)).encode("utf-8", "surrogatepass")
+
+
 @schemathesis.check
 def schema_valid_input_is_refused_only_for_the_data(ctx, response, case):
     """Sharper than positive_data_acceptance (which must allow 422, the gate's answer): a request
@@ -53,7 +71,8 @@ def schema_valid_input_is_refused_only_for_the_data(ctx, response, case):
         return None
     sent = {*(case.body if isinstance(case.body, dict) else {}), *(case.query or {})}
     shape = {name: message for name, message in response.json()["fields"].items()
-             if name in sent and not ABOUT_THE_DATA.search(message)}
+             if name in sent and not ABOUT_THE_DATA.search(message)
+             and not (name in BETWEEN_FIELDS and BETWEEN_FIELDS[name].search(message))}
     if shape:
         raise AssertionError(f"The document allows these values, the API refuses them: {shape}")
     return None
@@ -93,6 +112,12 @@ def auth(app):
     org = factories.make_org(templates=("b2b", "article"))
     admin = factories.user(org, "admin")
     factories.make_deal(org, owner=admin)
+    # Contact 1, sequence 1 and enrollment 1: events, enrollments and reads reach real objects.
+    from app.sequences import service as sequences
+    from tests.sequences.conftest import make_contact, make_sequence
+
+    contact = make_contact(org)
+    sequences.enroll(make_sequence(org), contact, admin)
     db.session.add(ApiKey(org_id=org.id, user_id=admin.id, name="schemathesis", prefix=KEY[:10],
                           key_hash=hash_api_key(KEY)))
     db.session.commit()
