@@ -4,8 +4,6 @@ from app.api.openapi_base import (
     EMAIL,
     NO_NUL,
     error,
-    error_schema,
-    json_response,
     nullable,
     path_id,
     text,
@@ -144,10 +142,10 @@ PATHS = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EnrollmentCreate")}}},
         "responses": {
             "201": _json(_ref("Enrollment"), "The enrollment."), "400": _BODY_400,
-            "404": json_response(error_schema("not_found", "unknown_contact"),
-                                 "No such sequence (not_found), or no contact with that email (unknown_contact)."),
+            "404": error("404", "No such sequence in your organisation."),
             "409": _error("The contact has an active or paused enrollment in this sequence.", "AlreadyEnrolled"),
-            "422": error("422", "Invalid email, or the contact is unsubscribed, bounced or suppressed, "
+            "422": error("422", "Invalid email, no contact with that email, or the contact is unsubscribed, bounced or "
+                                 "suppressed, "
                                  "or the sequence has no steps.", "Invalid"),
             },
     }},

@@ -91,7 +91,9 @@ def enroll(sequence_id):
     actor = current_actor()
     contact = scoped(Contact).filter(Contact.email == email).first()
     if contact is None:
-        return error_response(404, "unknown_contact", f"No contact {email} in your organisation.")
+        # A 422 naming the body's field, as for an unsubscribed or bounced contact: a 404 here would say
+        # the sequence in the path is missing (and deals' contact_email answers the same way).
+        raise_if({"contact_email": "is not a contact of this organisation"})
     try:
         enrollment = service.enroll(sequence, contact, actor)
     except service.AlreadyEnrolled as exc:

@@ -98,29 +98,40 @@ def config() -> SchemathesisConfig:
 schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", create_app(TestConfig), config=config())
 
 
-@pytest.fixture
-def auth(app):
-    """An admin's key, and a deal to read, edit and move; the calls go to the suite's app.
+def _seed() -> None:
+    """The same data from ids 1 up, on an empty database: an admin's key, a deal to read, edit and move,
+    contact 1, sequence 1 and its enrollment 1 (so events, enrollments and reads reach real objects).
 
     Ids start at 1 on both engines (PostgreSQL's sequences are restarted), so the ids
     schemathesis tries first (1, the minimum) name real objects and reach past the 404s."""
+    from app.extensions import limiter
+    from app.sequences import service as sequences
+    from tests.sequences.conftest import make_contact, make_sequence
+
+    db.session.remove()
     if db.engine.dialect.name == "postgresql":
         tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
         db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+    else:  # SQLite: an emptied table numbers its rows from 1 again
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(text(f'DELETE FROM "{table.name}"'))
+    db.session.commit()
+    limiter.reset()
     # B2B first (pipeline 1): its first stages ask nothing on entry, so generated deals get created.
     org = factories.make_org(templates=("b2b", "article"))
     admin = factories.user(org, "admin")
     factories.make_deal(org, owner=admin)
-    # Contact 1, sequence 1 and enrollment 1: events, enrollments and reads reach real objects.
-    from app.sequences import service as sequences
-    from tests.sequences.conftest import make_contact, make_sequence
-
     contact = make_contact(org)
     sequences.enroll(make_sequence(org), contact, admin)
     db.session.add(ApiKey(org_id=org.id, user_id=admin.id, name="schemathesis", prefix=KEY[:10],
                           key_hash=hash_api_key(KEY)))
     db.session.commit()
+
+
+@pytest.fixture
+def auth(app):
+    """The seeded data (see _seed); the calls go to the suite's app."""
+    _seed()
     return {"app": app}
 
 
@@ -134,6 +145,11 @@ def test_chained_operations_keep_the_documents_promise(auth):
     seen = Counter()
 
     class Workflow(schema.as_state_machine()):
+        def setup(self):
+            # Each scenario starts from the same data: what one chain created (a lead, a sequence)
+            # must not change what the next one, replayed by Hypothesis, reaches (a flaky definition).
+            _seed()
+
         def get_call_kwargs(self, case):
             return auth
 
@@ -145,5 +161,8 @@ def test_chained_operations_keep_the_documents_promise(auth):
         max_examples=STATEFUL_EXAMPLES, stateful_step_count=STATEFUL_STEPS, deadline=None, database=None,
         derandomize=True, suppress_health_check=list(HealthCheck)))
     print(sorted(seen.items()))  # with -s: what the chains reached
-    # The chains really ran: a listed deal's id reached the operations on that deal.
-    assert seen[("GET /deals/{deal_id}", 200)] and seen[("GET /deals/{deal_id}/transitions", 200)], seen
+    # The chains really ran: in each area, an id from an earlier answer reached an operation on that object.
+    # (The same 30 scenarios now spread over three more areas, so for deals either of its two reads counts.)
+    assert seen[("GET /deals/{deal_id}", 200)] or seen[("GET /deals/{deal_id}/transitions", 200)], seen
+    assert seen[("GET /sequences/{sequence_id}", 200)], seen
+    assert seen[("GET /contacts/{contact_id}", 200)], seen
