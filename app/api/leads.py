@@ -55,8 +55,10 @@ def create_event():
     email = body.get("contact_email")
     if not isinstance(email, str) or not email.strip() or len(email) > 254:
         errors["contact_email"] = "is required: the email of one of your contacts"
+    elif "\x00" in email:
+        errors["contact_email"] = "must not contain NUL characters"
     kind = body.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         errors["type"] = "must be one of: " + ", ".join(EVENT_TYPES)
     at = time_value(body, "at", errors)
     raise_if(errors)

@@ -17,9 +17,11 @@ def metrics_view():
     """Return conversion, time in stage, outcomes and forecast for a pipeline and period."""
     actor = current_actor()
     errors = {}
-    for name in request.args:
+    for name, value in request.args.items(multi=True):
         if name not in KNOWN:
             errors[name[:64]] = "is not a parameter of this endpoint"
+        elif value == "":  # the document's parameters are never empty: leave one out for its default
+            errors[name] = "must not be empty: leave it out for the default"
     pipeline_id = query_id("pipeline_id", errors)
     try:
         period = parse_period(request.args, actor.org)

@@ -1,5 +1,7 @@
 """OpenAPI paths and schemas of the leads API (merged into the document by app/api/openapi.py)."""
 
+from app.api.openapi_base import EMAIL, ID, TIME, error, error_schema, json_response, nullable, text
+from app.api.parse import EMAIL_MAX, TIME_MAX
 from app.leads.service import LIMITS, UTM_KEYS, UTM_LIMIT
 from app.models.leads import EVENT_TYPES
 
@@ -12,16 +14,11 @@ def _json(schema: dict, description: str) -> dict:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-ERRORS = {
-    "401": _json(_ref("Error"), "No API key, or a key that is not valid, revoked or whose user is deactivated."),
-    "429": {**_json(_ref("Error"), "Too many requests for this key."),
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
-}
-BODY_ERRORS = {
-    "400": _json(_ref("Error"), "The body is not JSON or not a JSON object."),
-    "422": _json(_ref("Invalid"), "Invalid fields (error 'invalid'), each named in 'fields'."),
-}
-TEXT = {name: {"type": "string", "maxLength": limit} for name, limit in LIMITS.items()}
+# 401 and 429 (and a body's 400 and 413) are added to every operation by openapi.document().
+BODY_ERRORS = {"422": error("422", "Invalid fields (error 'invalid'), each named in 'fields'.", "Invalid")}
+# null or absent is empty.
+LEAD_TEXT = "^[^\\x00\\ufffd]*$"
+TEXT = {name: nullable(text(limit, pattern=LEAD_TEXT)) for name, limit in LIMITS.items()}
 SCORE = {"type": "integer", "minimum": 0, "maximum": 100}
 STATUS = {"type": "string", "description": "new, mql or hot as the score says; a rep's own status "
                                            "(working, qualified, customer, disqualified) stays put."}
@@ -30,11 +27,11 @@ SCHEMAS = {
     "LeadCreate": {
         "type": "object", "required": ["email"], "additionalProperties": False,
         "properties": {
-            "email": {"type": "string", "format": "email", "maxLength": 254},
+            "email": {**EMAIL, "pattern": LEAD_TEXT},
             **{name: TEXT[name] for name in ("name", "company", "title", "industry", "company_size", "country",
                                               "phone", "source")},
-            "utm": {"type": "object", "additionalProperties": False,
-                    "properties": {key: {"type": "string", "maxLength": UTM_LIMIT} for key in UTM_KEYS}},
+            "utm": nullable({"type": "object", "additionalProperties": False,
+                             "properties": {key: nullable(text(UTM_LIMIT, pattern=LEAD_TEXT)) for key in UTM_KEYS}}),
         },
     },
     "LeadResult": {
@@ -47,10 +44,10 @@ SCHEMAS = {
     "EventCreate": {
         "type": "object", "required": ["contact_email", "type"], "additionalProperties": False,
         "properties": {
-            "contact_email": {"type": "string", "format": "email", "maxLength": 254},
+            "contact_email": {**EMAIL, "pattern": "^[^\\x00]*$"},
             "type": {"enum": list(EVENT_TYPES)},
-            "at": {"type": "string", "format": "date-time", "description": "ISO 8601 with a UTC offset; "
-                                                                           "default now; future times count as now."},
+            "at": nullable({**TIME, "maxLength": TIME_MAX,
+                            "description": TIME["description"] + " Default now; future times count as now."}),
         },
     },
     "EventResult": {
@@ -77,8 +74,7 @@ SCHEMAS = {
     },
 }
 
-CONTACT_ID = {"name": "contact_id", "in": "path", "required": True,
-              "schema": {"type": "integer", "minimum": 1}}
+CONTACT_ID = {"name": "contact_id", "in": "path", "required": True, "schema": ID}
 
 PATHS = {
     "/leads": {"post": {
@@ -87,35 +83,36 @@ PATHS = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LeadCreate")}}},
         "responses": {"201": _json(_ref("LeadResult"), "A new lead."),
                       "200": _json(_ref("LeadResult"), "The existing contact with this email, updated."),
-                      **BODY_ERRORS, **ERRORS},
+                      **BODY_ERRORS},
     }},
     "/events": {"post": {
         "operationId": "createEvent", "summary": "Record what a lead did and rescore it.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EventCreate")}}},
         "responses": {"202": _json(_ref("EventResult"), "Recorded and rescored."),
-                      "404": _json(_ref("Error"), "No contact with that email (error 'unknown_contact')."),
-                      **BODY_ERRORS, **ERRORS},
+                      "404": json_response(error_schema("unknown_contact"), "No contact with that email."),
+                      **BODY_ERRORS},
     }},
     "/contacts": {"get": {
         "operationId": "findContacts", "summary": "The contact with this email (case-insensitive).",
         "parameters": [{"name": "email", "in": "query", "required": True,
-                        "schema": {"type": "string", "maxLength": 254}, "description": "The email address."}],
+                        "schema": text(EMAIL_MAX, min_length=1, blank=False),
+                        "description": "The email address."}],
         "responses": {"200": _json({"type": "object", "required": ["items"],
                                     "properties": {"items": {"type": "array", "items": _ref("Contact")}}},
                                    "Zero or one contact."),
-                      "422": _json(_ref("Invalid"), "No email, or one that is too long."), **ERRORS},
+                      "422": error("422", "No email, or one that is too long.", "Invalid")},
     }},
     "/contacts/{contact_id}": {"get": {
         "operationId": "getContact", "summary": "One contact with its score and breakdown.",
         "parameters": [CONTACT_ID],
         "responses": {"200": _json(_ref("Contact"), "The contact."),
-                      "404": _json(_ref("Error"), "No such contact in your organisation."), **ERRORS},
+                      "404": error("404", "No such contact in your organisation.")},
     }},
 }
 
 TASK_FILTERS = [
-    {"name": "contact_id", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1},
+    {"name": "contact_id", "in": "query", "required": False, "schema": ID,
      "description": "Only this contact's tasks."},
-    {"name": "kind", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 20},
+    {"name": "kind", "in": "query", "required": False, "schema": text(20),
      "description": "Only tasks of this kind (e.g. lead_follow_up, hot_lead)."},
 ]

@@ -1,8 +1,8 @@
 """OpenAPI paths and schemas of GET /api/v1/metrics (merged into app/api/openapi.py)."""
 
+from app.api.openapi_base import error
+from app.ids import MAX_ID
 from app.reports.service import MAX_YEAR, MIN_YEAR, PRESETS
-
-MAX_ID = 2**31 - 1
 
 
 def _ref(name: str) -> dict:
@@ -72,12 +72,15 @@ SCHEMAS = {
     }),
 }
 
-DATE = {"type": "string", "format": "date", "minLength": 10, "maxLength": 10}
+DATE = {"type": "string", "format": "date", "minLength": 10, "maxLength": 10,
+        "pattern": "^(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}$"}
+assert (MIN_YEAR, MAX_YEAR) == (1970, 2100), "update DATE's pattern"
 PATHS = {
     "/metrics": {"get": {
         "operationId": "getMetrics",
         "summary": "The numbers of METRICS.md for a pipeline over a period.",
-        "description": f"Period [from, to) in the organisation's time zone; default the last 90 days. Dates "
+        "description": f"Period [from, to) in the organisation's time zone (to must be after from; with only "
+                       f"one of them the period is 90 days); default the last 90 days. Dates "
                        f"from {MIN_YEAR} to {MAX_YEAR}. A rep's key sees the rep's own deals and the team medians.",
         "parameters": [
             _query("pipeline_id", {**ID, "maximum": MAX_ID}, "The pipeline (default: the first one)."),
@@ -87,12 +90,8 @@ PATHS = {
         ],
         "responses": {
             "200": _json(_ref("Metrics"), "The metrics."),
-            "401": _json(_ref("Error"), "No API key, or a key that is not valid, revoked or whose user is "
-                                         "deactivated."),
-            "404": _json(_ref("Error"), "No such pipeline in this organisation."),
-            "422": _json(_ref("Invalid"), "A parameter is not valid (each one named in fields)."),
-            "429": {**_json(_ref("Error"), "Too many requests for this key."),
-                    "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
+            "404": error("404", "No such pipeline in this organisation."),
+            "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
         },
     }},
 }

@@ -1,7 +1,16 @@
 """OpenAPI paths and schemas of the sequences API (merged into app/api/openapi.py)."""
 
+from app.api.openapi_base import (
+    EMAIL,
+    NO_NUL,
+    error,
+    nullable,
+    path_id,
+    text,
+)
 from app.sequences.merge import FIELDS
 from app.sequences.replies import MAX_INBOUND_BYTES
+from app.sequences.service import MAX_BODY, MAX_NAME, MAX_STEPS, MAX_SUBJECT, MAX_WAIT_DAYS
 
 
 def _ref(name: str) -> dict:
@@ -17,16 +26,16 @@ def _error(description: str, schema: str = "Error") -> dict:
 
 
 def _id(name: str) -> dict:
-    return {"name": name, "in": "path", "required": True,
-            "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    return path_id(name)
+
+
+def _setting(low: int, high: int, description: str) -> dict:
+    return nullable({"type": "integer", "minimum": low, "maximum": high,
+                     "description": description + " Null or absent: the default."})
 
 
 TIME = {"type": ["string", "null"], "format": "date-time"}
-COMMON = {
-    "401": _error("No API key, or a key that is not valid, revoked or whose user is deactivated."),
-    "429": {**_error("Too many requests for this key."),
-            "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
-}
+# 401 and 429 (and a body's 400 and 413) are added to every operation by openapi.document().
 MERGE = "Merge fields: " + ", ".join(f"{{{{{f}}}}}" for f in FIELDS) + "; an unknown or broken one is a 422."
 
 SCHEMAS = {
@@ -34,25 +43,24 @@ SCHEMAS = {
         "type": "object", "required": ["type"], "additionalProperties": False,
         "properties": {
             "type": {"enum": ["email", "call", "linkedin"]},
-            "wait_days": {"type": "integer", "minimum": 0, "maximum": 365,
-                          "description": "Days after the previous step was done (the first: after enrolment)."},
-            "subject": {"type": "string", "maxLength": 200, "description": "Required for email. " + MERGE},
-            "body": {"type": "string", "maxLength": 20000, "description": "Required for email. " + MERGE},
+            "wait_days": _setting(0, MAX_WAIT_DAYS, "Days after the previous step was done (the first: after "
+                                                    "enrolment); default 0 for the first step, 2 after."),
+            "subject": nullable(text(MAX_SUBJECT, description="Required (not blank) for email, one line. " + MERGE)),
+            "body": nullable(text(MAX_BODY, description="Required (not blank) for email. " + MERGE)),
         },
     },
     "SequenceCreate": {
         "type": "object", "required": ["name", "steps"], "additionalProperties": False,
         "properties": {
-            "name": {"type": "string", "minLength": 1, "maxLength": 120},
-            "steps": {"type": "array", "minItems": 1, "maxItems": 20, "items": _ref("SequenceStepIn")},
+            "name": text(MAX_NAME, min_length=1, blank=False, description="Surrounding spaces are trimmed."),
+            "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": _ref("SequenceStepIn")},
             "send_days": {"type": "string", "pattern": "^[1-7]{1,7}$",
-                          "description": "ISO weekdays of the send window (1 = Monday), default 12345."},
-            "send_start_hour": {"type": "integer", "minimum": 0, "maximum": 23, "description": "Default 8."},
-            "send_end_hour": {"type": "integer", "minimum": 1, "maximum": 24, "description": "Default 18."},
-            "daily_cap": {"type": "integer", "minimum": 1, "maximum": 1000,
-                          "description": "Emails per sending rep per day, default 40."},
-            "spacing_minutes": {"type": "integer", "minimum": 0, "maximum": 60,
-                                "description": "Random 0..N minutes between sends, default 5."},
+                          "description": "ISO weekdays of the send window (1 = Monday), default 12345; "
+                                         "a day written twice counts once."},
+            "send_start_hour": _setting(0, 23, "First hour of the send window, default 8; before send_end_hour."),
+            "send_end_hour": _setting(1, 24, "Hour the send window ends, default 18; after send_start_hour."),
+            "daily_cap": _setting(1, 1000, "Emails per sending rep per day, default 40."),
+            "spacing_minutes": _setting(0, 60, "Random 0..N minutes between sends, default 5."),
         },
     },
     "Sequence": {
@@ -74,7 +82,7 @@ SCHEMAS = {
     },
     "EnrollmentCreate": {
         "type": "object", "required": ["contact_email"], "additionalProperties": False,
-        "properties": {"contact_email": {"type": "string", "format": "email", "maxLength": 254}},
+        "properties": {"contact_email": {**EMAIL, "pattern": NO_NUL}},
     },
     "Enrollment": {
         "type": "object", "required": ["id", "sequence_id", "contact_id", "status", "steps"],
@@ -103,8 +111,8 @@ SCHEMAS = {
     },
 }
 
-_BODY_400 = _error("The body is not JSON or not a JSON object.")
-_INVALID = _error("Invalid fields, each named in 'fields'.", "Invalid")
+_BODY_400 = error("400", "The body is not JSON or not a JSON object.")
+_INVALID = error("422", "Invalid fields, each named in 'fields'.", "Invalid")
 
 PATHS = {
     "/sequences": {
@@ -112,21 +120,21 @@ PATHS = {
             "operationId": "listSequences", "summary": "The organisation's sequences.",
             "responses": {"200": _json({"type": "object", "required": ["items"],
                                         "properties": {"items": {"type": "array", "items": _ref("Sequence")}}},
-                                       "Sequences."), **COMMON},
+                                       "Sequences.")},
         },
         "post": {
             "operationId": "createSequence", "summary": "Create a sequence of email, call and LinkedIn steps.",
             "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SequenceCreate")}}},
             "responses": {"201": _json(_ref("Sequence"), "The new sequence."), "400": _BODY_400,
-                          "403": _error("Only managers' and admins' keys build sequences."),
-                          "422": _INVALID, **COMMON},
+                          "403": error("403", "Only managers' and admins' keys build sequences."),
+                          "422": _INVALID},
         },
     },
     "/sequences/{sequence_id}": {"get": {
         "operationId": "getSequence", "summary": "One sequence with its stats per step.",
         "parameters": [_id("sequence_id")],
-        "responses": {"200": _json(_ref("Sequence"), "The sequence."), "404": _error("No such sequence."),
-                      **COMMON},
+        "responses": {"200": _json(_ref("Sequence"), "The sequence."), "404": error("404", "No such sequence."),
+                      },
     }},
     "/sequences/{sequence_id}/enrollments": {"post": {
         "operationId": "enrollContact", "summary": "Enroll a contact; the key's user is the sender.",
@@ -134,17 +142,18 @@ PATHS = {
         "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EnrollmentCreate")}}},
         "responses": {
             "201": _json(_ref("Enrollment"), "The enrollment."), "400": _BODY_400,
-            "404": _error("No such sequence, or no contact with that email (error 'unknown_contact')."),
+            "404": error("404", "No such sequence in your organisation."),
             "409": _error("The contact has an active or paused enrollment in this sequence.", "AlreadyEnrolled"),
-            "422": _error("Invalid email, or the contact is unsubscribed, bounced or suppressed, "
-                          "or the sequence has no steps.", "Invalid"),
-            **COMMON},
+            "422": error("422", "Invalid email, no contact with that email, or the contact is unsubscribed, bounced or "
+                                 "suppressed, "
+                                 "or the sequence has no steps.", "Invalid"),
+            },
     }},
     "/enrollments/{enrollment_id}": {"get": {
         "operationId": "getEnrollment", "summary": "An enrollment with each step's status.",
         "parameters": [_id("enrollment_id")],
-        "responses": {"200": _json(_ref("Enrollment"), "The enrollment."), "404": _error("No such enrollment."),
-                      **COMMON},
+        "responses": {"200": _json(_ref("Enrollment"), "The enrollment."), "404": error("404", "No such enrollment."),
+                      },
     }},
     "/inbound-email": {"post": {
         "operationId": "inboundEmail",
@@ -155,10 +164,11 @@ PATHS = {
                        "pause the enrollment until the return date they give, or 7 days. The same message "
                        "twice (same Message-ID) acts once.",
         "requestBody": {"required": True, "content": {"message/rfc822": {
-            "schema": {"type": "string", "maxLength": MAX_INBOUND_BYTES}}}},
+            "schema": {"type": "string", "minLength": 1, "maxLength": MAX_INBOUND_BYTES,
+                       "description": "The raw message, headers first."}}}},
         "responses": {"202": _json(_ref("InboundResult"), "What the message was and what it matched."),
-                      "403": _error("Only managers' and admins' keys may post inbound mail."),
-                      "413": _error(f"Larger than {MAX_INBOUND_BYTES // 2**20} MB."),
-                      "422": _error("Not an email message (empty, no headers).", "Invalid"), **COMMON},
+                      "403": error("403", "Only managers' and admins' keys may post inbound mail."),
+                      "413": error("413", f"Larger than {MAX_INBOUND_BYTES // 2**20} MB."),
+                      "422": error("422", "Not an email message (empty, no headers).", "Invalid")},
     }},
 }

@@ -4,7 +4,7 @@ from flask import jsonify, request
 
 from app.api import bp
 from app.api.errors import error_response
-from app.api.parse import check_keys, json_object, raise_if, text_value
+from app.api.parse import check_keys, json_object, raise_if, text_value, whole_number
 from app.contacts.service import clean_email
 from app.deals.service import Forbidden, Invalid
 from app.models import Contact, Enrollment, Sequence
@@ -13,6 +13,36 @@ from app.sequences.replies import MAX_INBOUND_BYTES, handle_inbound
 from app.tenancy import current_actor, get_or_404, scoped
 
 CREATE_KEYS = {"name", "steps", "send_days", "send_start_hour", "send_end_hour", "daily_cap", "spacing_minutes"}
+NUMBERS = ("send_start_hour", "send_end_hour", "daily_cap", "spacing_minutes")
+
+
+def _json_numbers(values: dict, names, errors: dict, prefix: str = "") -> dict:
+    """JSON in: a whole number must be a JSON number (the web forms' "7" is not one); 7.0 counts as 7."""
+    out = dict(values)
+    for name in names:
+        value = values.get(name)
+        if value is None:
+            continue
+        if not whole_number(value):
+            errors[prefix + name] = "must be a whole number"
+        else:
+            out[name] = int(value)
+    return out
+
+
+def _api_values(body: dict, errors: dict) -> dict:
+    """The body as the service takes it, once its JSON types are the documented ones."""
+    values = _json_numbers(body, NUMBERS, errors)
+    days = body.get("send_days")
+    if days is not None and not isinstance(days, str):
+        errors["send_days"] = "must be a string of ISO weekdays such as 12345"
+    elif isinstance(days, str) and days and all(c in "1234567" for c in days):
+        values["send_days"] = "".join(sorted(set(days)))  # a day written twice counts once
+    steps = body.get("steps")
+    if isinstance(steps, list):
+        values["steps"] = [_json_numbers(step, ("wait_days",), errors, f"steps[{i}].")
+                           if isinstance(step, dict) else step for i, step in enumerate(steps)]
+    return values
 
 
 @bp.post("/sequences")
@@ -21,8 +51,9 @@ def create_sequence():
     body = json_object()
     errors: dict = {}
     check_keys(body, CREATE_KEYS, errors)
+    values = _api_values(body, errors)
     raise_if(errors)
-    sequence = service.save_sequence(current_actor(), body)
+    sequence = service.save_sequence(current_actor(), values)
     return jsonify(service.sequence_json(sequence)), 201
 
 
@@ -55,12 +86,14 @@ def enroll(sequence_id):
         try:
             email = clean_email(raw)
         except Invalid:
-            errors["contact_email"] = "is not a valid email address"
+            errors["contact_email"] = "must be an email address like name@example.com"
     raise_if(errors)
     actor = current_actor()
     contact = scoped(Contact).filter(Contact.email == email).first()
     if contact is None:
-        return error_response(404, "unknown_contact", f"No contact {email} in your organisation.")
+        # A 422 naming the body's field, as for an unsubscribed or bounced contact: a 404 here would say
+        # the sequence in the path is missing (and deals' contact_email answers the same way).
+        raise_if({"contact_email": "is not a contact of this organisation"})
     try:
         enrollment = service.enroll(sequence, contact, actor)
     except service.AlreadyEnrolled as exc:

@@ -205,6 +205,8 @@ def parse_contact(raw) -> str:
         raise FactError(f"must be {CONTACT_HINT}")
     if len(raw) > MAX_TEXT:
         raise FactError(f"must be at most {MAX_TEXT:,} characters")
+    if "\x00" in raw:  # PostgreSQL cannot even look such a name up (a 500)
+        raise FactError("must not contain NUL characters")
     name, email, role = split_contact(raw)
     email = _email(email) if email else ""
     if "@" in name or "@" in role or any(c in name + role for c in "<>"):

@@ -17,6 +17,17 @@ BASELINES = {
     "updateDeal": ("patch", "/api/v1/deals/{deal}", lambda o: {"version": o["version"], "title": "Bounds"}),
     "moveDeal": ("post", "/api/v1/deals/{deal}/move", lambda o: {"stage_id": o["next_stage"],
                                                                 "facts": o["exit_facts"]}),
+    "createLead": ("post", "/api/v1/leads", lambda o: {"email": "lee@bounds.example", "name": "Lee",
+                                                       "utm": {"source": "newsletter"}}),
+    "createEvent": ("post", "/api/v1/events", lambda o: {"contact_email": o["contact_email"],
+                                                         "type": "page_view"}),
+    "createSequence": ("post", "/api/v1/sequences", lambda o: {
+        "name": "Bounds", "steps": [{"type": "email", "wait_days": 0, "subject": "Hi", "body": "Hello"}]}),
+    "enrollContact": ("post", "/api/v1/sequences/{sequence}/enrollments",
+                      lambda o: {"contact_email": o["contact_email"]}),
+    # A raw body (not JSON): an email message, headers first.
+    "inboundEmail": ("post", "/api/v1/inbound-email",
+                     lambda o: b"From: pat@prospect.example\r\nSubject: Re: hello\r\n\r\nThanks!\r\n"),
 }
 
 
@@ -31,12 +42,22 @@ def _resolve(doc, schema):
     return schema
 
 
-def body_operations(doc):
+def body_operations(doc, media_type="application/json"):
+    """(operationId, schema) of each operation taking a body of `media_type` (None: any type)."""
     for item in doc["paths"].values():
         for operation in item.values():
-            if "requestBody" in operation:
-                yield operation["operationId"], _resolve(doc, operation["requestBody"]["content"][
-                    "application/json"]["schema"])
+            for kind, content in operation.get("requestBody", {}).get("content", {}).items():
+                if media_type in (None, kind):
+                    yield operation["operationId"], _resolve(doc, content["schema"])
+
+
+def raw_body_operations(doc):
+    """(operationId, media type, schema) of each operation whose body is not JSON."""
+    for item in doc["paths"].values():
+        for operation in item.values():
+            for kind, content in operation.get("requestBody", {}).get("content", {}).items():
+                if kind != "application/json":
+                    yield operation["operationId"], kind, _resolve(doc, content["schema"])
 
 
 def probes(name, schema, required):
@@ -79,13 +100,16 @@ def test_the_document_is_valid_openapi_3_1(doc):
 
 
 def test_every_operation_with_a_body_has_a_baseline_here(doc):
-    missing = {op for op, _ in body_operations(doc)} - set(BASELINES)
+    missing = {op for op, _ in body_operations(doc, None)} - set(BASELINES)
     assert not missing, f"add a valid body for {sorted(missing)} to BASELINES in {__file__}"
 
 
 def test_every_documented_request_bound_is_the_one_the_api_enforces(app, client, org, admin_h, doc):
+    from tests.sequences.conftest import make_contact, make_sequence
+
     pipeline = factories.pipeline(org)
     qualified, discovery = factories.stage(pipeline, "Qualified"), factories.stage(pipeline, "Discovery")
+    contact, sequence = make_contact(org), make_sequence(org)
     wrong = []
     for operation_id, schema in body_operations(doc):
         method, url, make = BASELINES[operation_id]
@@ -94,7 +118,7 @@ def test_every_documented_request_bound_is_the_one_the_api_enforces(app, client,
             for value, refused in probes(name, _resolve(doc, prop), required):
                 deal = factories.make_deal(org, owner=factories.user(org, "admin"))
                 objects = {"pipeline": pipeline.id, "deal": deal.id, "version": deal.version,
-                           "next_stage": discovery.id,
+                           "next_stage": discovery.id, "contact_email": contact.email, "sequence": sequence.id,
                            "exit_facts": {**factories.full_facts(pipeline, qualified, "exit"),
                                           **factories.full_facts(pipeline, discovery, "entry")}}
                 body = copy.deepcopy(make(objects))
@@ -119,13 +143,40 @@ def test_every_documented_request_bound_is_the_one_the_api_enforces(app, client,
     assert not wrong, "\n".join(map(str, wrong))
 
 
+def test_every_documented_raw_body_bound_is_the_one_the_api_enforces(client, org, key_for, doc):
+    """Bodies that are not JSON (inbound email): the length bounds, both ways, in bytes."""
+    headers = key_for("manager")
+    operations = list(raw_body_operations(doc))
+    assert operations, "no operation with a raw body left: drop this test"
+    for operation_id, media_type, schema in operations:
+        method, url, make = BASELINES[operation_id]
+        baseline = make({})
+
+        def send(data, method=method, url=url, media_type=media_type):
+            return getattr(client, method)(url, headers=headers, data=data, content_type=media_type)
+
+        assert send(baseline).status_code < 400, operation_id
+        if schema.get("minLength", 0) >= 1:
+            response = send(b"")
+            assert response.status_code == 422 and response.json["error"] == "invalid", operation_id
+        if "maxLength" in schema:
+            at_limit = baseline + b"x" * (schema["maxLength"] - len(baseline))
+            assert send(at_limit).status_code < 400, operation_id
+            assert send(at_limit + b"x").status_code == 413, operation_id
+
+
 def test_request_keys_the_api_takes_are_the_documented_ones(doc):
     from app.api.deals import CREATE_KEYS, MOVE_KEYS, PATCH_KEYS
+    from app.api.leads import EVENT_KEYS, LEAD_KEYS
+    from app.api.sequences import CREATE_KEYS as SEQUENCE_KEYS
 
     schemas = doc["components"]["schemas"]
     assert set(schemas["DealCreate"]["properties"]) == CREATE_KEYS
     assert set(schemas["DealPatch"]["properties"]) == PATCH_KEYS
     assert set(schemas["DealMove"]["properties"]) == MOVE_KEYS
+    assert set(schemas["LeadCreate"]["properties"]) == set(LEAD_KEYS)
+    assert set(schemas["EventCreate"]["properties"]) == set(EVENT_KEYS)
+    assert set(schemas["SequenceCreate"]["properties"]) == SEQUENCE_KEYS
 
 
 def test_every_operation_documents_its_error_answers(doc):

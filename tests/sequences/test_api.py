@@ -88,7 +88,7 @@ def test_enrolling_an_unsubscribed_or_bounced_contact_is_a_422(client, org, sequ
     assert response.status_code == 422 and "bounced" in response.json["fields"]["contact_email"]
 
 
-def test_unknown_contact_and_other_tenants_ids_are_404(client, org, sequence, key_for):
+def test_unknown_contact_is_422_and_other_tenants_ids_are_404(client, org, sequence, key_for):
     from tests import factories
 
     other = factories.make_org(name="Elsewhere")
@@ -98,7 +98,8 @@ def test_unknown_contact_and_other_tenants_ids_are_404(client, org, sequence, ke
     mine = key_for("admin")
     response = client.post(f"/api/v1/sequences/{sequence.id}/enrollments", json={"contact_email": "nobody@b.example"},
                            headers=mine)
-    assert response.status_code == 404 and response.json["error"] == "unknown_contact"
+    assert response.status_code == 422 and response.json["fields"] == {
+        "contact_email": "is not a contact of this organisation"}
     assert client.get(f"/api/v1/enrollments/{2**31 + 5}", headers=mine).status_code == 404
     assert client.get(f"/api/v1/sequences/{2**63 + 1}", headers=mine).status_code == 404
 
