@@ -132,7 +132,7 @@ def test_changing_your_password_signs_out_other_sessions_and_keeps_this_one(app,
 
 @pytest.mark.parametrize(("data", "message"), [
     ({"current_password": "not-my-password", "new_password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
-     "Is not your current password."),  # errors read as sentences
+     "Not your current password."),  # errors read as sentences
     ({"current_password": factories.PASSWORD, "new_password": "short", "confirm": "short"},
      "at least 8 characters"),
     ({"current_password": factories.PASSWORD, "new_password": NEW_PASSWORD, "confirm": "something-else"},
