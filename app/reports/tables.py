@@ -23,6 +23,10 @@ def days(value) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
+def deals(n: int, kind: str) -> str:
+    return f"{n} {kind} deal{'' if n == 1 else 's'}"
+
+
 def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD") -> dict:
     """Return the report's tables by key, named for people (stage names, owner names)."""
     tables = {}
@@ -61,8 +65,9 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
                      ["Stage", "Category", "Open deals", "Amount", "Probability", "Weighted"])
     for row in numbers["forecast"]["by_stage"]:
         name = stages[row["stage_id"]].name
-        forecast.rows.append([name, row["category"].replace("_", " "), row["open_count"], row["amount"],
-                              f"{row['probability']} %", row["weighted"]])
+        forecast.rows.append([name, row["category"].replace("_", " "), row["open_count"],
+                              money(row["amount"], currency), f"{row['probability']} %",
+                              money(row["weighted"], currency)])
         forecast.chart.append((name, float(row["weighted"]), money(row["weighted"], currency, compact=True), None))
     tables["forecast"] = forecast
 
@@ -96,7 +101,7 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
          "5–6 %, 10 % top"],
         ["Visitor-to-customer", pct(numbers["visitor_to_customer"]),
          "no data yet" if numbers["visitor_to_customer"] is None else "", "2–5 % B2B"],
-        ["Weighted forecast", numbers["forecast"]["weighted"], f"{numbers['forecast']['open_count']} open deals", ""],
+        ["Weighted forecast", money(numbers["forecast"]["weighted"], currency), deals(numbers["forecast"]["open_count"], "open"), ""],
     ]
     tables["outcomes"] = outcomes
     return tables

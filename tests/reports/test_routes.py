@@ -110,3 +110,18 @@ def test_odd_ids_and_periods_are_a_clear_answer_never_a_500(client, org, login_a
     response = client.post(f"/reports/stages/{stage.id}/probability", data="probability=%ED%A0%80",
                            content_type="application/x-www-form-urlencoded", follow_redirects=True)
     assert "must be a whole number from 0 to 100" in response.get_data(as_text=True)
+
+
+def test_the_forecast_shows_amounts_as_money_on_the_page_and_in_the_csv(client, org, login_as):
+    t0 = datetime.utcnow() - timedelta(days=5)
+    make_history(org, factories.user(org, "rep"), [("Qualified", t0), ("Discovery", t0 + timedelta(days=1))],
+                 amount="40000")
+    probability = factories.stage(factories.pipeline(org), "Discovery").probability
+    weighted = f"${40000 * probability // 100:,}"
+    login_as("manager")
+    pipeline_id = factories.pipeline(org).id
+    page = client.get(f"/reports/{pipeline_id}").get_data(as_text=True)
+    assert "$40,000" in page and weighted in page and "40000.00" not in page
+    rows = _csv(client, f"/reports/{pipeline_id}/export?table=forecast")
+    assert ["Discovery", "pipeline", "1", "$40,000", f"{probability} %", weighted] in rows
+    assert ["Weighted forecast", weighted, "1 open deal", ""] in _csv(client, f"/reports/{pipeline_id}/export?table=outcomes")
