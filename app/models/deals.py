@@ -128,6 +128,11 @@ class StageTransition(TenantMixin, db.Model):
     criteria = db.Column(db.JSON, nullable=False, default=list)
     reason = db.Column(db.Text, nullable=False, default="")
     override = db.Column(db.Boolean, nullable=False, default=False)
+    # When the deal left `to_stage`: the `at` of its next transition (in (at, id) order), NULL
+    # while this is the deal's latest one. Written by the gate in the move's own transaction
+    # (app/deals/service.py close_stay); it makes a stay one row, so time in stage is a range
+    # filter on left_at instead of a LEAD() over every history (app/reports/queries.py).
+    left_at = db.Column(db.DateTime)
 
     from_stage = db.relationship("Stage", foreign_keys=[from_stage_id])
     to_stage = db.relationship("Stage", foreign_keys=[to_stage_id])
@@ -136,6 +141,7 @@ class StageTransition(TenantMixin, db.Model):
     __table_args__ = (
         db.Index("ix_transition_deal_at", "deal_id", "at"),
         db.Index("ix_transition_org_to_at", "org_id", "to_stage_id", "at"),
+        db.Index("ix_transition_org_left", "org_id", "left_at"),
     )
 
     def as_api(self) -> dict:

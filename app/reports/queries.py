@@ -49,35 +49,34 @@ def explain(sql: str, params: dict, expanding=()) -> list[str]:
 def conversion_rows(org_id, stage_ids, start, end, owner_id=None):
     """Per open stage: deals entering it in the period, how many advanced, how many closed and won.
 
+    `stage_ids` are all the pipeline's stages (won and lost too: reaching Won is advancing).
     Returns (stage_id, entered, advanced, closed, won) rows; `closed`/`won` count the entering
-    deals that are closed now (the measured stage-to-win rate). One pass over the transitions
-    from the period's start on: a window gives each transition the furthest rank its deal
-    reached after it (won above every open stage, lost below all), so "advanced" is a compare,
-    not a subquery per entry.
+    deals that are closed now (the measured stage-to-win rate). One pass over the pipeline's
+    transitions from the period's start on (ix_transition_org_to_at): a window gives each
+    transition the furthest rank its deal reached after it (won above every open stage, lost
+    below all), so "advanced" is a compare, not a subquery per entry. That furthest rank only
+    shrinks along a history, so a deal's first entry into a stage in the period has the largest
+    of its entries' values: a GROUP BY takes it (no second window to find the first entry).
+    Every later transition of an entry is at or after it, so none before the period is needed.
     """
-    join = " JOIN deal d ON d.id = t.deal_id" + _owner("d", owner_id) if owner_id is not None else ""
     sql = f"""
-    WITH touched AS (
-      SELECT DISTINCT t.deal_id FROM stage_transition t{join}
-      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
-    ), hist AS (
-      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at, t.id,
+    WITH hist AS (
+      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at, rs.kind,
              MAX(CASE WHEN rs.kind = 'won' THEN 1000000 WHEN rs.kind = 'open' THEN rs.position ELSE -1 END)
                OVER (PARTITION BY t.deal_id ORDER BY t.at DESC, t.id DESC
                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach_after
       FROM stage_transition t JOIN stage rs ON rs.id = t.to_stage_id
-      WHERE t.deal_id IN (SELECT deal_id FROM touched) AND t.at >= :start
+      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start
     ), entries AS (
-      SELECT h.deal_id, h.stage_id, h.reach_after,
-             ROW_NUMBER() OVER (PARTITION BY h.deal_id, h.stage_id ORDER BY h.at, h.id) AS rn
-      FROM hist h WHERE h.stage_id IN :stage_ids AND h.at < :end
+      SELECT h.deal_id, h.stage_id, MAX(h.reach_after) AS reach_after
+      FROM hist h WHERE h.at < :end AND h.kind = 'open'
+      GROUP BY h.deal_id, h.stage_id
     )
     SELECT e.stage_id, COUNT(*) AS entered,
       SUM(CASE WHEN e.reach_after > s.position THEN 1 ELSE 0 END) AS advanced,
       SUM(CASE WHEN cd.status IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed,
       SUM(CASE WHEN cd.status = 'won' THEN 1 ELSE 0 END) AS won
-    FROM entries e JOIN stage s ON s.id = e.stage_id JOIN deal cd ON cd.id = e.deal_id
-    WHERE e.rn = 1 AND s.kind = 'open'
+    FROM entries e JOIN stage s ON s.id = e.stage_id JOIN deal cd ON cd.id = e.deal_id{_owner("cd", owner_id)}
     GROUP BY e.stage_id
     """
     params = {"org_id": org_id, "stage_ids": list(stage_ids), "start": start, "end": end, "owner_id": owner_id}
@@ -89,24 +88,19 @@ def stay_rows(org_id, stage_ids, start, end):
 
     Returns (stage_id, owner_id, n, mean_days, median_days, p75_days) rows; p75 only on the
     per-stage rows. The whole team's stays, always: a rep's view filters owners afterwards.
+    A stay is one transition row: into its stage at `at`, out at `left_at` (the next
+    transition's time, maintained by the gate), found by the range on ix_transition_org_left.
     """
-    days = days_between("q.entered_at", "q.left_at")
+    days = days_between("t.at", "t.left_at")
     median = MEDIAN.format(rn="rn", n="cnt", value="days")
     owner_median = MEDIAN.format(rn="orn", n="ocnt", value="days")
     p75 = P75.format(rn="rn", n="cnt", value="days")
     sql = f"""
-    WITH ended AS (
-      SELECT DISTINCT t.deal_id FROM stage_transition t
-      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
-        AND t.from_stage_id IS NOT NULL
-    ), seq AS (
-      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at AS entered_at,
-             LEAD(t.at) OVER (PARTITION BY t.deal_id ORDER BY t.at, t.id) AS left_at
-      FROM stage_transition t WHERE t.deal_id IN (SELECT deal_id FROM ended)
-    ), stays AS (
-      SELECT q.stage_id, d.owner_id, {days} AS days
-      FROM seq q JOIN deal d ON d.id = q.deal_id JOIN stage s ON s.id = q.stage_id
-      WHERE q.left_at >= :start AND q.left_at < :end AND s.kind = 'open'
+    WITH stays AS (
+      SELECT t.to_stage_id AS stage_id, d.owner_id, {days} AS days
+      FROM stage_transition t JOIN deal d ON d.id = t.deal_id JOIN stage s ON s.id = t.to_stage_id
+      WHERE t.org_id = :org_id AND t.left_at >= :start AND t.left_at < :end
+        AND t.to_stage_id IN :stage_ids AND s.kind = 'open'
     ), ranked AS (
       SELECT stage_id, owner_id, days,
              ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY days) AS rn,

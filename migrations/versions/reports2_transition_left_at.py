@@ -1,0 +1,42 @@
+"""reports: stage_transition.left_at (when the deal left the stage), backfilled
+
+Adds the nullable left_at column (the `at` of the deal's next transition in (at, id) order;
+NULL on each deal's latest transition) and the index the time-in-stage report filters on,
+then backfills every existing row with one UPDATE ... FROM over a LEAD() window. UPDATE ...
+FROM and window functions are the same SQL on PostgreSQL and SQLite (>= 3.33).
+
+Revision ID: 5e1f0c2a7b93
+Revises: 3663cd717c1a
+Create Date: 2026-11-27 16:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '5e1f0c2a7b93'
+down_revision = '3663cd717c1a'
+branch_labels = None
+depends_on = None
+
+BACKFILL = """
+UPDATE stage_transition SET left_at = nxt.left_at
+FROM (SELECT id, LEAD(at) OVER (PARTITION BY deal_id ORDER BY at, id) AS left_at
+      FROM stage_transition) AS nxt
+WHERE nxt.id = stage_transition.id AND nxt.left_at IS NOT NULL
+"""
+
+
+def upgrade():
+    with op.batch_alter_table('stage_transition', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('left_at', sa.DateTime(), nullable=True))
+    op.execute(BACKFILL)
+    with op.batch_alter_table('stage_transition', schema=None) as batch_op:
+        batch_op.create_index('ix_transition_org_left', ['org_id', 'left_at'], unique=False)
+
+
+def downgrade():
+    with op.batch_alter_table('stage_transition', schema=None) as batch_op:
+        batch_op.drop_index('ix_transition_org_left')
+        batch_op.drop_column('left_at')
