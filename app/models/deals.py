@@ -142,6 +142,8 @@ class StageTransition(TenantMixin, db.Model):
         db.Index("ix_transition_deal_at", "deal_id", "at"),
         db.Index("ix_transition_org_to_at", "org_id", "to_stage_id", "at"),
         db.Index("ix_transition_org_left", "org_id", "left_at"),
+        # Reports: "did this deal ever enter the meeting stage", one index probe per closed deal.
+        db.Index("ix_transition_deal_stage", "deal_id", "to_stage_id"),
     )
 
     def as_api(self) -> dict:

@@ -2,6 +2,7 @@
 
 Adds the nullable left_at column (the `at` of the deal's next transition in (at, id) order;
 NULL on each deal's latest transition) and the index the time-in-stage report filters on,
+plus ix_transition_deal_stage (deal_id, to_stage_id) for "ever entered the meeting stage",
 then backfills every existing row with one UPDATE ... FROM over a LEAD() window. UPDATE ...
 FROM and window functions are the same SQL on PostgreSQL and SQLite (>= 3.33).
 
@@ -34,9 +35,11 @@ def upgrade():
     op.execute(BACKFILL)
     with op.batch_alter_table('stage_transition', schema=None) as batch_op:
         batch_op.create_index('ix_transition_org_left', ['org_id', 'left_at'], unique=False)
+        batch_op.create_index('ix_transition_deal_stage', ['deal_id', 'to_stage_id'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('stage_transition', schema=None) as batch_op:
+        batch_op.drop_index('ix_transition_deal_stage')
         batch_op.drop_index('ix_transition_org_left')
         batch_op.drop_column('left_at')
