@@ -81,12 +81,13 @@ def seed(org, owners, pipeline, now, rng):
         ids = db.session.execute(insert(Deal).returning(Deal.id, sort_by_parameter_order=True), deals).scalars().all()
         transitions = []
         for deal_id, (created, rows) in zip(ids, histories, strict=True):
-            # left_at as the gate writes it: the next transition's time, None on the latest one.
+            # from_entered_at as the gate writes it: the previous transition's time, None on a creation.
             steps = [(None, opens[0].id, "create", created), *rows]
-            leaving = [at for _, _, _, at in steps[1:]] + [None]
+            entered = [None] + [at for _, _, _, at in steps[:-1]]
             transitions += [{"org_id": org.id, "deal_id": deal_id, "from_stage_id": f, "to_stage_id": t, "kind": k,
-                             "at": at, "left_at": left, "facts": {}, "criteria": [], "reason": "", "override": False}
-                            for (f, t, k, at), left in zip(steps, leaving, strict=True)]
+                             "at": at, "from_entered_at": since, "facts": {}, "criteria": [], "reason": "",
+                             "override": False}
+                            for (f, t, k, at), since in zip(steps, entered, strict=True)]
         _insert_transitions(transitions)
         db.session.commit()
 
@@ -99,8 +100,8 @@ def _insert_transitions(rows):
     if db.engine.dialect.name != "postgresql":
         db.session.execute(insert(StageTransition), rows)
         return
-    columns = ["org_id", "deal_id", "from_stage_id", "to_stage_id", "kind", "at", "left_at", "facts", "criteria",
-               "reason", "override"]
+    columns = ["org_id", "deal_id", "from_stage_id", "to_stage_id", "kind", "at", "from_entered_at", "facts",
+               "criteria", "reason", "override"]
     cursor = db.session.connection().connection.driver_connection.cursor()
     with cursor.copy(f"COPY stage_transition ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
@@ -179,7 +180,7 @@ def main() -> dict:
 
 
 def _schema(url):
-    """Create the tables; a bench database from before stage_transition.left_at is reset first
+    """Create the tables; a bench database from before stage_transition.from_entered_at is reset first
     (create_all adds no column to an existing table, and the bench seeds with bulk inserts)."""
     from sqlalchemy import inspect
 
@@ -188,9 +189,9 @@ def _schema(url):
 
     columns = inspect(db.engine).get_columns("stage_transition") if inspect(db.engine).has_table(
         "stage_transition") else None
-    if columns is not None and "left_at" not in {c["name"] for c in columns}:
+    if columns is not None and "from_entered_at" not in {c["name"] for c in columns}:
         check_resettable(url)
-        print("  the bench database predates stage_transition.left_at: dropping its tables")
+        print("  the bench database predates stage_transition.from_entered_at: dropping its tables")
         db.drop_all()
     db.create_all()
 

@@ -370,8 +370,8 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     if at is not None:  # the latest transition only matters for a back-dated move
         latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
         when = _check_time(at, latest, "at") or when
-    close_stay(deal.id, when)
     from_stage = deal.stage
+    stay_began = deal.stage_entered_at  # when from_stage was entered: the stay this move ends (reports)
     before = dict(deal.facts or {})
     deal.facts = merged
     deal.stage = to_stage
@@ -384,6 +384,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         org_id=deal.org_id,
         deal_id=deal.id,
         from_stage_id=from_stage.id,
+        from_entered_at=stay_began,
         to_stage_id=to_stage.id,
         kind="override" if overridden else plan.kind,
         user_id=actor.id,
@@ -418,22 +419,6 @@ def _commit_move(deal: Deal) -> None:
         _commit(deal.id)
     finally:
         session.expire_on_commit = expire
-
-
-def close_stay(deal_id: int, left_at: datetime) -> None:
-    """End the deal's current stay: its latest transition (the only one without left_at) gets left_at.
-
-    One UPDATE, issued before the move's new transition is added (so it cannot match it) and
-    in the move's transaction (a refused or conflicting move leaves it undone). Transitions are
-    append-only in time (_check_time), so the latest one is always the one a move ends. The
-    session's copies are updated in Python too ("evaluate"): a move does not expire them.
-    """
-    db.session.execute(
-        db.update(StageTransition)
-        .where(StageTransition.deal_id == deal_id, StageTransition.left_at.is_(None))
-        .values(left_at=left_at)
-        .execution_options(synchronize_session="evaluate")
-    )
 
 
 def _clean_reason(value, name: str) -> str:

@@ -128,11 +128,12 @@ class StageTransition(TenantMixin, db.Model):
     criteria = db.Column(db.JSON, nullable=False, default=list)
     reason = db.Column(db.Text, nullable=False, default="")
     override = db.Column(db.Boolean, nullable=False, default=False)
-    # When the deal left `to_stage`: the `at` of its next transition (in (at, id) order), NULL
-    # while this is the deal's latest one. Written by the gate in the move's own transaction
-    # (app/deals/service.py close_stay); it makes a stay one row, so time in stage is a range
-    # filter on left_at instead of a LEAD() over every history (app/reports/queries.py).
-    left_at = db.Column(db.DateTime)
+    # When the deal entered `from_stage`: the `at` of its previous transition (in (at, id) order),
+    # NULL on a creation. Written by the gate with the move (app/deals/service.py _move, from the
+    # deal's stage_entered_at, which the gate keeps equal to its latest transition's `at`), so a
+    # completed stay is one row [from_entered_at, at) in from_stage: time in stage is a range on
+    # `at`, not a LEAD() over every history (app/reports/queries.py), and no earlier row changes.
+    from_entered_at = db.Column(db.DateTime)
 
     from_stage = db.relationship("Stage", foreign_keys=[from_stage_id])
     to_stage = db.relationship("Stage", foreign_keys=[to_stage_id])
@@ -141,7 +142,6 @@ class StageTransition(TenantMixin, db.Model):
     __table_args__ = (
         db.Index("ix_transition_deal_at", "deal_id", "at"),
         db.Index("ix_transition_org_to_at", "org_id", "to_stage_id", "at"),
-        db.Index("ix_transition_org_left", "org_id", "left_at"),
         # Reports: "did this deal ever enter the meeting stage", one index probe per closed deal.
         db.Index("ix_transition_deal_stage", "deal_id", "to_stage_id"),
     )

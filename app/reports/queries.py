@@ -91,19 +91,21 @@ def stay_rows(org_id, stage_ids, start, end):
 
     Returns (stage_id, owner_id, n, mean_days, median_days, p75_days) rows; p75 only on the
     per-stage rows. The whole team's stays, always: a rep's view filters owners afterwards.
-    A stay is one transition row: into its stage at `at`, out at `left_at` (the next
-    transition's time, maintained by the gate), found by the range on ix_transition_org_left.
+    A completed stay is one row, the transition that ended it: in from_stage from
+    from_entered_at (written by the gate with the move) to `at`. So the stays ending in the
+    period are the pipeline's transitions in the period, the same range on
+    ix_transition_org_to_at as conversion reads, with no window over whole histories.
     """
-    days = days_between("t.at", "t.left_at")
+    days = days_between("t.from_entered_at", "t.at")
     median = MEDIAN.format(rn="rn", n="cnt", value="days")
     owner_median = MEDIAN.format(rn="orn", n="ocnt", value="days")
     p75 = P75.format(rn="rn", n="cnt", value="days")
     sql = f"""
     WITH stays AS (
-      SELECT t.to_stage_id AS stage_id, d.owner_id, {days} AS days
-      FROM stage_transition t JOIN deal d ON d.id = t.deal_id JOIN stage s ON s.id = t.to_stage_id
-      WHERE t.org_id = :org_id AND t.left_at >= :start AND t.left_at < :end
-        AND t.to_stage_id IN :stage_ids AND s.kind = 'open'
+      SELECT t.from_stage_id AS stage_id, d.owner_id, {days} AS days
+      FROM stage_transition t JOIN deal d ON d.id = t.deal_id JOIN stage s ON s.id = t.from_stage_id
+      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
+        AND s.kind = 'open'
     ), ranked AS (
       SELECT stage_id, owner_id, days,
              ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY days) AS rn,
