@@ -1,10 +1,11 @@
 """reports: stage_transition.from_entered_at (when the deal entered the stage it left), backfilled
 
 Adds the nullable from_entered_at column (the `at` of the deal's previous transition in
-(at, id) order; NULL on each deal's creation) and ix_transition_deal_stage (deal_id,
-to_stage_id) for "did this deal ever enter the meeting stage", then backfills every
-existing row with one UPDATE ... FROM over a LAG() window. UPDATE ... FROM and window
-functions are the same SQL on PostgreSQL and SQLite (>= 3.33).
+(at, id) order; NULL on each deal's creation) and backfills every existing row with one
+UPDATE ... FROM over a LAG() window (the same SQL on PostgreSQL and SQLite >= 3.33). Then
+the reports' indexes: ix_transition_org_to_at gains the columns conversion and time in stage
+read (index-only scans), and ix_transition_deal_stage (deal_id, to_stage_id, at) answers
+"did this deal enter the meeting stage". The indexes are built after the backfill.
 
 Revision ID: 5e1f0c2a7b93
 Revises: 3663cd717c1a
@@ -34,10 +35,15 @@ def upgrade():
         batch_op.add_column(sa.Column('from_entered_at', sa.DateTime(), nullable=True))
     op.execute(BACKFILL)
     with op.batch_alter_table('stage_transition', schema=None) as batch_op:
-        batch_op.create_index('ix_transition_deal_stage', ['deal_id', 'to_stage_id'], unique=False)
+        batch_op.drop_index('ix_transition_org_to_at')
+        batch_op.create_index('ix_transition_org_to_at', ['org_id', 'to_stage_id', 'at', 'deal_id', 'id',
+                                                          'from_stage_id', 'from_entered_at'], unique=False)
+        batch_op.create_index('ix_transition_deal_stage', ['deal_id', 'to_stage_id', 'at'], unique=False)
 
 
 def downgrade():
     with op.batch_alter_table('stage_transition', schema=None) as batch_op:
         batch_op.drop_index('ix_transition_deal_stage')
+        batch_op.drop_index('ix_transition_org_to_at')
+        batch_op.create_index('ix_transition_org_to_at', ['org_id', 'to_stage_id', 'at'], unique=False)
         batch_op.drop_column('from_entered_at')
