@@ -4,7 +4,10 @@ Targets: < 500 ms on PostgreSQL, < 2 s on SQLite for every number of the page (t
 service: conversion, time in stage and by owner, outcomes, forecast), default period of the
 last 90 days. Baseline, measured in the same run: one full pass over the organisation's
 transitions (SELECT COUNT(*), MIN(at), MAX(at)), so the figure reads as "so many scans".
-It prints each query's plan lines (scans and the indexes they use).
+It prints the SQL statement count of the page's numbers, and each query's time (median of 3)
+with its plan lines (scans and the indexes they use). On PostgreSQL it runs VACUUM ANALYZE
+first, the state autovacuum keeps a live database in (full plans: bench/reports.py's
+queries.explain; the note of issue 11 has them).
 
     .venv/bin/python -m bench.reports                     # SQLite file bench/out/bench.db
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/stagegate_bench .venv/bin/python -m bench.reports
