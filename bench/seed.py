@@ -146,6 +146,8 @@ def seed(app, n: int, rng_seed: int = 7) -> dict:
                     "user_id": owner.id, "at": times[j],
                     "criteria": _snapshot(opens[j - 1], "exit", facts) + _snapshot(opens[j], "entry", facts),
                 })
+            for row, before in zip(history, [None, *history[:-1]], strict=True):
+                row["from_entered_at"] = before["at"] if before else None  # as the gate writes it
             histories.append((history, facts))
         transition_rows = []
         for start in range(0, n, BATCH):

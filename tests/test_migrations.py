@@ -4,8 +4,9 @@ import os
 import subprocess
 import sys
 import uuid
+from datetime import datetime
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import DateTime, bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,6 +43,56 @@ def test_upgrade_from_nothing_matches_the_models_and_seeds(tmp_path):
         assert seed.returncode == 0, seed.stderr
         assert "Sign in as" in seed.stdout
     finally:
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _transitions(engine) -> list:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT id, deal_id, at, from_entered_at FROM stage_transition")).all()
+
+
+def test_the_backfill_gives_each_transition_the_time_its_from_stage_was_entered(tmp_path):
+    """from_entered_at after the migration's backfill is the previous transition's `at` in (at, id)
+    order (what LAG() gives), and the same value the gate wrote when it made the move."""
+    url, cleanup = _fresh_database_url(tmp_path)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        for args in (["db", "upgrade"], ["seed-demo"]):
+            done = _flask(args, url)
+            assert done.returncode == 0, done.stderr
+        written = {row.id: row.from_entered_at for row in _transitions(engine)}
+        assert sum(v is not None for v in written.values()) >= 20  # the demo's deals were moved
+        done = _flask(["db", "downgrade", "3663cd717c1a"], url)
+        assert done.returncode == 0, done.stderr
+        # Three later transitions of one deal, two in the same instant: only the id orders them.
+        copy = text("""INSERT INTO stage_transition (org_id, deal_id, from_stage_id, to_stage_id, kind, user_id, at,
+                                                      facts, criteria, reason, override)
+                       SELECT org_id, deal_id, to_stage_id, to_stage_id, 'forward', user_id, :at, facts, criteria,
+                              reason, override FROM stage_transition WHERE id = :id""").bindparams(
+            bindparam("at", type_=DateTime))
+        latest = max(written)
+        with engine.begin() as conn:
+            for at in (datetime(2030, 1, 1), datetime(2030, 1, 1), datetime(2030, 1, 1, 1)):
+                conn.execute(copy, {"at": at, "id": latest})
+        done = _flask(["db", "upgrade"], url)
+        assert done.returncode == 0, done.stderr
+
+        rows = _transitions(engine)
+        expected, previous = {}, {}
+        for row in sorted(rows, key=lambda r: (r.deal_id, r.at, r.id)):  # plain Python, not a window
+            expected[row.id] = previous.get(row.deal_id)
+            previous[row.deal_id] = row.at
+        assert {row.id: row.from_entered_at for row in rows} == expected
+        assert {i: expected[i] for i in written} == written
+        added = sorted(row.id for row in rows if row.id not in written)
+        assert [str(expected[i])[:19] for i in added[1:]] == ["2030-01-01 00:00:00"] * 2
+        assert str(expected[added[0]]) == str(next(r.at for r in rows if r.id == latest))
+    finally:
+        engine.dispose()
         if cleanup:
             admin, name = cleanup
             with admin.connect() as conn:

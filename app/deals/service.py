@@ -371,6 +371,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
         when = _check_time(at, latest, "at") or when
     from_stage = deal.stage
+    stay_began = deal.stage_entered_at  # when from_stage was entered: the stay this move ends (reports)
     before = dict(deal.facts or {})
     deal.facts = merged
     deal.stage = to_stage
@@ -383,6 +384,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         org_id=deal.org_id,
         deal_id=deal.id,
         from_stage_id=from_stage.id,
+        from_entered_at=stay_began,
         to_stage_id=to_stage.id,
         kind="override" if overridden else plan.kind,
         user_id=actor.id,

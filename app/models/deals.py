@@ -128,6 +128,12 @@ class StageTransition(TenantMixin, db.Model):
     criteria = db.Column(db.JSON, nullable=False, default=list)
     reason = db.Column(db.Text, nullable=False, default="")
     override = db.Column(db.Boolean, nullable=False, default=False)
+    # When the deal entered `from_stage`: the `at` of its previous transition (in (at, id) order),
+    # NULL on a creation. Written by the gate with the move (app/deals/service.py _move, from the
+    # deal's stage_entered_at, which the gate keeps equal to its latest transition's `at`), so a
+    # completed stay is one row [from_entered_at, at) in from_stage: time in stage is a range on
+    # `at`, not a LEAD() over every history (app/reports/queries.py), and no earlier row changes.
+    from_entered_at = db.Column(db.DateTime)
 
     from_stage = db.relationship("Stage", foreign_keys=[from_stage_id])
     to_stage = db.relationship("Stage", foreign_keys=[to_stage_id])
@@ -135,7 +141,12 @@ class StageTransition(TenantMixin, db.Model):
 
     __table_args__ = (
         db.Index("ix_transition_deal_at", "deal_id", "at"),
-        db.Index("ix_transition_org_to_at", "org_id", "to_stage_id", "at"),
+        # The reports' range (a pipeline's transitions in a period): the trailing columns are what
+        # conversion and time in stage read, so both are index-only scans, not 50,000 row lookups.
+        db.Index("ix_transition_org_to_at", "org_id", "to_stage_id", "at", "deal_id", "id", "from_stage_id",
+                 "from_entered_at"),
+        # Reports: "did this deal enter the meeting stage (before it closed)", one probe per closed deal.
+        db.Index("ix_transition_deal_stage", "deal_id", "to_stage_id", "at"),
     )
 
     def as_api(self) -> dict:

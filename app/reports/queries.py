@@ -19,7 +19,10 @@ P75 = "MIN(CASE WHEN {rn} = (3 * {n} + 3) / 4 THEN {value} END)"
 def days_between(start: str, end: str) -> str:
     """SQL for the days (decimal) from `start` to `end`, in this engine's dialect."""
     if db.engine.dialect.name == "postgresql":
-        return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 86400.0)"
+        # date_part is double precision (EXTRACT is numeric since PostgreSQL 14): a float like
+        # SQLite's julianday, and sorting tens of thousands of floats for a median is several
+        # times faster than sorting numerics. The service rounds both engines' values alike.
+        return f"(date_part('epoch', {end} - {start}) / 86400.0)"
     return f"(julianday({end}) - julianday({start}))"
 
 
@@ -49,35 +52,34 @@ def explain(sql: str, params: dict, expanding=()) -> list[str]:
 def conversion_rows(org_id, stage_ids, start, end, owner_id=None):
     """Per open stage: deals entering it in the period, how many advanced, how many closed and won.
 
+    `stage_ids` are all the pipeline's stages (won and lost too: reaching Won is advancing).
     Returns (stage_id, entered, advanced, closed, won) rows; `closed`/`won` count the entering
-    deals that are closed now (the measured stage-to-win rate). One pass over the transitions
-    from the period's start on: a window gives each transition the furthest rank its deal
-    reached after it (won above every open stage, lost below all), so "advanced" is a compare,
-    not a subquery per entry.
+    deals that are closed now (the measured stage-to-win rate). One pass over the pipeline's
+    transitions from the period's start on (ix_transition_org_to_at): a window gives each
+    transition the furthest rank its deal reached after it (won above every open stage, lost
+    below all), so "advanced" is a compare, not a subquery per entry. That furthest rank only
+    shrinks along a history, so a deal's first entry into a stage in the period has the largest
+    of its entries' values: a GROUP BY takes it (no second window to find the first entry).
+    Every later transition of an entry is at or after it, so none before the period is needed.
     """
-    join = " JOIN deal d ON d.id = t.deal_id" + _owner("d", owner_id) if owner_id is not None else ""
+    rank = "CASE WHEN rs.kind = 'won' THEN 1000000 WHEN rs.kind = 'open' THEN rs.position ELSE -1 END"
     sql = f"""
-    WITH touched AS (
-      SELECT DISTINCT t.deal_id FROM stage_transition t{join}
-      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
-    ), hist AS (
-      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at, t.id,
-             MAX(CASE WHEN rs.kind = 'won' THEN 1000000 WHEN rs.kind = 'open' THEN rs.position ELSE -1 END)
-               OVER (PARTITION BY t.deal_id ORDER BY t.at DESC, t.id DESC
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach_after
+    WITH hist AS (
+      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at,
+             CASE WHEN rs.kind = 'open' THEN rs.position END AS open_rank,
+             MAX({rank}) OVER (PARTITION BY t.deal_id ORDER BY t.at DESC, t.id DESC
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach_after
       FROM stage_transition t JOIN stage rs ON rs.id = t.to_stage_id
-      WHERE t.deal_id IN (SELECT deal_id FROM touched) AND t.at >= :start
+      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start
     ), entries AS (
-      SELECT h.deal_id, h.stage_id, h.reach_after,
-             ROW_NUMBER() OVER (PARTITION BY h.deal_id, h.stage_id ORDER BY h.at, h.id) AS rn
-      FROM hist h WHERE h.stage_id IN :stage_ids AND h.at < :end
+      SELECT h.deal_id, h.stage_id, MAX(CASE WHEN h.reach_after > h.open_rank THEN 1 ELSE 0 END) AS advanced
+      FROM hist h WHERE h.at < :end AND h.open_rank IS NOT NULL
+      GROUP BY h.deal_id, h.stage_id
     )
-    SELECT e.stage_id, COUNT(*) AS entered,
-      SUM(CASE WHEN e.reach_after > s.position THEN 1 ELSE 0 END) AS advanced,
+    SELECT e.stage_id, COUNT(*) AS entered, SUM(e.advanced) AS advanced,
       SUM(CASE WHEN cd.status IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed,
       SUM(CASE WHEN cd.status = 'won' THEN 1 ELSE 0 END) AS won
-    FROM entries e JOIN stage s ON s.id = e.stage_id JOIN deal cd ON cd.id = e.deal_id
-    WHERE e.rn = 1 AND s.kind = 'open'
+    FROM entries e JOIN deal cd ON cd.id = e.deal_id{_owner("cd", owner_id)}
     GROUP BY e.stage_id
     """
     params = {"org_id": org_id, "stage_ids": list(stage_ids), "start": start, "end": end, "owner_id": owner_id}
@@ -89,24 +91,21 @@ def stay_rows(org_id, stage_ids, start, end):
 
     Returns (stage_id, owner_id, n, mean_days, median_days, p75_days) rows; p75 only on the
     per-stage rows. The whole team's stays, always: a rep's view filters owners afterwards.
+    A completed stay is one row, the transition that ended it: in from_stage from
+    from_entered_at (written by the gate with the move) to `at`. So the stays ending in the
+    period are the pipeline's transitions in the period, the same range on
+    ix_transition_org_to_at as conversion reads, with no window over whole histories.
     """
-    days = days_between("q.entered_at", "q.left_at")
+    days = days_between("t.from_entered_at", "t.at")
     median = MEDIAN.format(rn="rn", n="cnt", value="days")
     owner_median = MEDIAN.format(rn="orn", n="ocnt", value="days")
     p75 = P75.format(rn="rn", n="cnt", value="days")
     sql = f"""
-    WITH ended AS (
-      SELECT DISTINCT t.deal_id FROM stage_transition t
+    WITH stays AS (
+      SELECT t.from_stage_id AS stage_id, d.owner_id, {days} AS days
+      FROM stage_transition t JOIN deal d ON d.id = t.deal_id JOIN stage s ON s.id = t.from_stage_id
       WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start AND t.at < :end
-        AND t.from_stage_id IS NOT NULL
-    ), seq AS (
-      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at AS entered_at,
-             LEAD(t.at) OVER (PARTITION BY t.deal_id ORDER BY t.at, t.id) AS left_at
-      FROM stage_transition t WHERE t.deal_id IN (SELECT deal_id FROM ended)
-    ), stays AS (
-      SELECT q.stage_id, d.owner_id, {days} AS days
-      FROM seq q JOIN deal d ON d.id = q.deal_id JOIN stage s ON s.id = q.stage_id
-      WHERE q.left_at >= :start AND q.left_at < :end AND s.kind = 'open'
+        AND s.kind = 'open'
     ), ranked AS (
       SELECT stage_id, owner_id, days,
              ROW_NUMBER() OVER (PARTITION BY stage_id ORDER BY days) AS rn,
@@ -127,29 +126,36 @@ def stay_rows(org_id, stage_ids, start, end):
 
 
 def closed_row(org_id, pipeline_id, meeting_stage_ids, start, end, owner_id=None):
-    """Deals closed in the period: (won, lost, met_closed, met_won, cycle_n, cycle_mean, cycle_median)."""
+    """Deals closed in the period: (won, lost, met_closed, met_won, cycle_n, cycle_mean, cycle_median).
+
+    "Ever entered the meeting stage" is a probe per closed deal on ix_transition_deal_stage.
+    A closed deal's transitions are all at or before its closed_at (closing is its latest
+    move), so `m.at <= d.closed_at` changes no answer; being correlated on a range, it keeps
+    PostgreSQL from hashing every meeting-stage transition of all time instead of probing.
+    """
     days = days_between("d.created_at", "d.closed_at")
     median = MEDIAN.format(rn="rn", n="cnt", value="cycle")
     sql = f"""
     WITH closed AS (
-      SELECT d.id, d.status, {days} AS cycle,
+      SELECT d.status, {days} AS cycle,
         CASE WHEN EXISTS (SELECT 1 FROM stage_transition m
-                          WHERE m.deal_id = d.id AND m.to_stage_id IN :meeting_ids) THEN 1 ELSE 0 END AS met
+                          WHERE m.deal_id = d.id AND m.to_stage_id IN :meeting_ids AND m.at <= d.closed_at)
+             THEN 1 ELSE 0 END AS met
       FROM deal d
       WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status IN ('won', 'lost')
         AND d.closed_at >= :start AND d.closed_at < :end{_owner("d", owner_id)}
+    ), outcome AS (
+      SELECT COUNT(CASE WHEN status = 'won' THEN 1 END) AS won, COUNT(CASE WHEN status = 'lost' THEN 1 END) AS lost,
+             COUNT(CASE WHEN met = 1 THEN 1 END) AS met_closed,
+             COUNT(CASE WHEN met = 1 AND status = 'won' THEN 1 END) AS met_won
+      FROM closed
     ), won AS (
       SELECT cycle, ROW_NUMBER() OVER (ORDER BY cycle) AS rn, COUNT(*) OVER () AS cnt
       FROM closed WHERE status = 'won'
+    ), cycle AS (
+      SELECT COUNT(*) AS n, AVG(cycle) AS mean, {median} AS median FROM won
     )
-    SELECT
-      (SELECT COUNT(*) FROM closed WHERE status = 'won'),
-      (SELECT COUNT(*) FROM closed WHERE status = 'lost'),
-      (SELECT COUNT(*) FROM closed WHERE met = 1),
-      (SELECT COUNT(*) FROM closed WHERE met = 1 AND status = 'won'),
-      (SELECT COUNT(*) FROM won),
-      (SELECT AVG(cycle) FROM won),
-      (SELECT {median} FROM won)
+    SELECT o.won, o.lost, o.met_closed, o.met_won, c.n, c.mean, c.median FROM outcome o CROSS JOIN cycle c
     """
     params = {"org_id": org_id, "pipeline_id": pipeline_id, "meeting_ids": list(meeting_stage_ids) or [0],
               "start": start, "end": end, "owner_id": owner_id}

@@ -195,11 +195,10 @@ def metrics(pipeline, period: Period, viewer) -> dict:
     owner_id = scope_owner(viewer)
     stages = sorted(pipeline.stages, key=lambda s: (s.position, s.id))
     stage_ids = [s.id for s in stages]
-    open_ids = [s.id for s in stages if s.kind == "open"]
     shown = [s for s in stages if s.kind == "open" and not s.archived]
     start, end = period.utc_start, period.utc_end
 
-    conversion = {row[0]: row for row in queries.conversion_rows(org_id, open_ids or [0], start, end, owner_id)}
+    conversion = {row[0]: row for row in queries.conversion_rows(org_id, stage_ids or [0], start, end, owner_id)}
     stays = queries.stay_rows(org_id, stage_ids or [0], start, end)
     won, lost, met_closed, met_won, cycle_n, cycle_mean, cycle_median = queries.closed_row(
         org_id, pipeline.id, [s.id for s in stages if s.is_meeting], start, end, owner_id)
