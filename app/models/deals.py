@@ -97,6 +97,9 @@ class Deal(TenantMixin, db.Model):
         db.Index("ix_deal_stage_totals", "org_id", "pipeline_id", "stage_id", "owner_id", "amount"),
         # Reports: deals closed in a period (win rate, meeting-to-close, deal cycle).
         db.Index("ix_deal_closed", "org_id", "pipeline_id", "closed_at"),
+        # A contact's or a company's deals (their pages, lead routing, the visitor-to-customer rate).
+        db.Index("ix_deal_contact", "contact_id"),
+        db.Index("ix_deal_company", "company_id"),
         db.CheckConstraint("status in ('open','won','lost')", name="status"),
     )
 
