@@ -66,6 +66,8 @@ def create_app(config_class=Config) -> Flask:
 
 
 def _setup_login(app: Flask) -> None:
+    from sqlalchemy.orm import joinedload
+
     from app.models import User
 
     login_manager.login_view = "auth.login"
@@ -78,7 +80,8 @@ def _setup_login(app: Flask) -> None:
         from app.auth.sessions import session_is_current
 
         user_id = parse_id(user_id)
-        user = db.session.get(User, user_id) if user_id else None
+        # The organisation comes in the same statement: every page shows its name or currency.
+        user = db.session.get(User, user_id, options=[joinedload(User.org)]) if user_id else None
         return user if user and user.active and session_is_current(user) else None
 
 

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import url_for
+from flask import abort, url_for
 from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from app.deals.facts import is_met
 from app.extensions import db
 from app.ids import parse_id
-from app.models import Company, Deal, Pipeline, Stage, User, utcnow
+from app.models import Company, Deal, FieldDef, Pipeline, Stage, StageRequirement, User, utcnow
+from app.models.accounts import initials_of
 from app.tenancy import scoped
 
 MAX_QUERY = 100
@@ -80,6 +81,77 @@ def load_pipeline(pipeline_id: int) -> Pipeline:
     )
 
 
+class BoardStage:
+    """A stage as the board reads it: plain attributes, its exit fields as (key, type)."""
+
+    __slots__ = ("id", "name", "kind", "position", "max_days", "exit_fields")
+
+    def __init__(self, id, name, kind, position, max_days):  # noqa: A002 - mirrors Stage.id
+        self.id, self.name, self.kind, self.position, self.max_days = id, name, kind, position, max_days
+        self.exit_fields = []
+
+    def required_fields(self, when):
+        """The stage's active exit fields (the board counts only what a card lacks to exit)."""
+        if when != "exit":
+            raise ValueError("the board reads exit requirements only")
+        return self.exit_fields
+
+
+class BoardPipeline:
+    """A pipeline as the board reads it: id, name, org and its active stages (BoardStage)."""
+
+    __slots__ = ("id", "name", "org_id", "active_stages")
+
+    def __init__(self, id, name, org_id):  # noqa: A002 - mirrors Pipeline.id
+        self.id, self.name, self.org_id = id, name, org_id
+        self.active_stages = []
+
+
+_STRUCTURE = None
+
+
+def _structure_statement():
+    """Pipeline, active stages and their exit requirements' active fields, in one statement.
+
+    Built once: building and hashing a fresh ORM query with two eager loads per request cost
+    more than its SQL. Outer joins keep a pipeline without stages (or a stage without exit
+    requirements) in the result.
+    """
+    global _STRUCTURE
+    if _STRUCTURE is None:
+        _STRUCTURE = (
+            select(Pipeline.id, Pipeline.name, Pipeline.org_id, Stage.id, Stage.name, Stage.kind,
+                   Stage.position, Stage.max_days, FieldDef.key, FieldDef.type)
+            .select_from(Pipeline)
+            .outerjoin(Stage, and_(Stage.pipeline_id == Pipeline.id, Stage.archived.is_(False)))
+            .outerjoin(StageRequirement, and_(StageRequirement.stage_id == Stage.id,
+                                              StageRequirement.when == "exit"))
+            .outerjoin(FieldDef, and_(FieldDef.id == StageRequirement.field_id, FieldDef.archived.is_(False)))
+            .where(Pipeline.id == bindparam("pipeline_id"), Pipeline.org_id == bindparam("org_id"))
+            .order_by(Stage.position, Stage.id, FieldDef.position)
+        )
+    return _STRUCTURE
+
+
+def load_board_structure(pipeline_id: int, org_id: int) -> BoardPipeline:
+    """Read a pipeline of `org_id` with its active stages and their exit fields (one statement); 404 else."""
+    rows = db.session.execute(_structure_statement(), {"pipeline_id": pipeline_id, "org_id": org_id}).all()
+    if not rows:
+        abort(404)
+    pipeline = BoardPipeline(*rows[0][:3])
+    stages = {}
+    for _pid, _name, _org, stage_id, name, kind, position, max_days, key, type_ in rows:
+        if stage_id is None:
+            continue
+        stage = stages.get(stage_id)
+        if stage is None:
+            stage = stages[stage_id] = BoardStage(stage_id, name, kind, position, max_days)
+            pipeline.active_stages.append(stage)
+        if key is not None:
+            stage.exit_fields.append(_Plain(key=key, type=type_))
+    return pipeline
+
+
 def load_structure(pipeline_id: int) -> Pipeline:
     """Load a pipeline of the actor's organisation with its stages, fields and requirements (3 queries).
 
@@ -95,13 +167,16 @@ def load_structure(pipeline_id: int) -> Pipeline:
     )
 
 
+_CHOICES = (
+    select(Pipeline.id, Pipeline.name)
+    .where(Pipeline.org_id == bindparam("org_id"), Pipeline.archived.is_(False))
+    .order_by(Pipeline.position, Pipeline.id)
+)
+
+
 def pipeline_choices(org_id: int) -> list:
     """Return (id, name) of the organisation's active pipelines, for the switcher."""
-    return db.session.execute(
-        select(Pipeline.id, Pipeline.name)
-        .where(Pipeline.org_id == org_id, Pipeline.archived.is_(False))
-        .order_by(Pipeline.position, Pipeline.id)
-    ).all()
+    return db.session.execute(_CHOICES, {"org_id": org_id}).all()
 
 
 def parse_filters(args, actor) -> Filters:
@@ -206,6 +281,25 @@ def _pages_statement(count, filters, after):
 def org_users(org_id: int) -> dict:
     """Return the organisation's users by id (one query; used for initials and the owner filter)."""
     return {u.id: u for u in User.query.filter_by(org_id=org_id).order_by(User.name)}
+
+
+class BoardUser:
+    """A user as the board shows one: id, name, initials, active (no ORM instance per user)."""
+
+    __slots__ = ("id", "name", "initials", "active")
+
+    def __init__(self, id, name, email, active):  # noqa: A002 - mirrors User.id
+        self.id, self.name, self.active = id, name, active
+        self.initials = initials_of(name, email)
+
+
+_USERS = (select(User.id, User.name, User.email, User.active)
+          .where(User.org_id == bindparam("org_id")).order_by(User.name))
+
+
+def board_users(org_id: int) -> dict:
+    """Return the organisation's users by id as BoardUser, ordered by name (one statement)."""
+    return {row[0]: BoardUser(*row) for row in db.session.execute(_USERS, {"org_id": org_id})}
 
 
 _SENTINEL = "2147483647"

@@ -6,7 +6,9 @@ from flask_login import current_user, login_required
 from app.deals import bp
 from app.deals.board import (
     board_stages,
+    board_users,
     load_board,
+    load_board_structure,
     load_cards,
     load_pipeline,
     org_users,
@@ -27,9 +29,10 @@ from app.tenancy import get_or_404
 @login_required
 def board(pipeline_id):
     """Show a pipeline's board: one column per stage, filtered by owner and text."""
-    pipeline = load_pipeline(pipeline_id)
+    # Plain structure and users, read once (one statement each): the page only reads them.
+    pipeline = load_board_structure(pipeline_id, current_user.org_id)
     filters = parse_filters(request.args, current_user)
-    users = org_users(current_user.org_id)
+    users = board_users(current_user.org_id)
     columns = load_board(pipeline, filters, users, current_app.config["BOARD_PAGE_SIZE"])
     context = dict(pipeline=pipeline, columns=columns, filters=filters, users=users,
                    stages=[c.stage for c in columns], currency=current_user.org.currency)

@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, String, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
@@ -324,11 +336,13 @@ def _notify_assigned(task: Task, actor: User, owner: User) -> None:
 
 # ---------------------------------------------------------------- notifications
 
+_UNREAD = (select(func.count(Notification.id))
+           .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
+
+
 def unread_count(user: User) -> int:
-    """Count the user's unread notifications (one COUNT, for the header bell)."""
-    return db.session.query(func.count(Notification.id)).filter(
-        Notification.user_id == user.id, Notification.read_at.is_(None)
-    ).scalar() or 0
+    """Count the user's unread notifications (one COUNT, for the header bell on every page)."""
+    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar() or 0
 
 
 def recent_notifications(user: User, limit: int = 50) -> list:
@@ -510,6 +524,46 @@ def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) 
     return sorted(by_owner.values(), key=lambda e: (-len(e[1]), e[0].name))
 
 
+_NEGLECTED: dict = {}
+
+
+def _neglected_statement(dialect: str):
+    """The neglected-deals query, built once per dialect with `now` and the ids as parameters.
+
+    The board asks it on every render; building and hashing its two EXISTS per request cost
+    more than running it.
+    """
+    if dialect not in _NEGLECTED:
+        if dialect == "postgresql":
+            now = bindparam("now", type_=db.DateTime)
+
+            def older(column):
+                return column < now - func.make_interval(0, 0, 0, Stage.max_days)
+        else:
+            now = bindparam("now_text", type_=String)
+
+            def older(column):
+                return func.julianday(now) - func.julianday(column) > Stage.max_days
+        recent_task = exists().where(
+            Task.deal_id == Deal.id,
+            or_(Task.done_at.is_(None), ~older(Task.created_at),
+                and_(Task.done_at.is_not(None), ~older(Task.done_at))),
+        )
+        recent_activity = exists().where(Activity.deal_id == Deal.id, ~older(Activity.at))
+        _NEGLECTED[dialect] = (
+            select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+            .where(
+                Deal.org_id == bindparam("org_id"), Deal.id.in_(bindparam("ids", expanding=True)),
+                Deal.status == "open",
+                older(Deal.stage_entered_at),
+                older(Deal.updated_at),
+                ~recent_task,
+                ~recent_activity,
+            )
+        )
+    return _NEGLECTED[dialect]
+
+
 def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
     """Return which of `deal_ids` have no open task and no activity for their stage's max days.
 
@@ -521,21 +575,10 @@ def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> se
     if not ids:
         return set()
     now = now or utcnow()
-    recent_task = exists().where(
-        Task.deal_id == Deal.id,
-        or_(Task.done_at.is_(None),
-            ~_older_than_max_days(Task.created_at, now),
-            and_(Task.done_at.is_not(None), ~_older_than_max_days(Task.done_at, now))),
-    )
-    recent_activity = exists().where(Activity.deal_id == Deal.id, ~_older_than_max_days(Activity.at, now))
-    query = (
-        select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
-        .where(
-            Deal.org_id == org_id, Deal.id.in_(ids), Deal.status == "open",
-            _older_than_max_days(Deal.stage_entered_at, now),
-            _older_than_max_days(Deal.updated_at, now),
-            ~recent_task,
-            ~recent_activity,
-        )
-    )
-    return set(db.session.execute(query).scalars())
+    dialect = _dialect()
+    params = {"org_id": org_id, "ids": ids}
+    if dialect == "postgresql":
+        params["now"] = now
+    else:
+        params["now_text"] = now.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return set(db.session.execute(_neglected_statement(dialect), params).scalars())
