@@ -55,10 +55,11 @@ def create_app(config_class=Config) -> Flask:
     app.register_blueprint(leads.bp, url_prefix="/leads")
     app.register_blueprint(public_routes.bp, url_prefix="/f")
 
-    from app import formatting
+    from app import formatting, readonly
     from app.cli import register_cli
 
     formatting.init_app(app)
+    readonly.init_app(app)
     register_cli(app)
     _register_errors(app)
     _security_headers(app)

@@ -22,10 +22,12 @@ from app.deals.service import GateRefused, Invalid, create_deal, requirements_fr
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.models import Pipeline, Stage, User
+from app.readonly import read_only
 from app.tenancy import get_or_404
 
 
 @bp.route("/board/<int:pipeline_id>")
+@read_only
 @login_required
 def board(pipeline_id):
     """Show a pipeline's board: one column per stage, filtered by owner and text."""
@@ -42,6 +44,7 @@ def board(pipeline_id):
 
 
 @bp.route("/board/<int:pipeline_id>/column/<int:stage_id>")
+@read_only
 @login_required
 def column(pipeline_id, stage_id):
     """Return a column's next page of cards after the `after` cursor (keyset pagination)."""
