@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import abort, url_for
-from sqlalchemy import Integer, and_, bindparam, func, or_, select, union_all
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, union_all
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 
 from app.deals.facts import is_met
@@ -18,6 +18,7 @@ from app.extensions import db
 from app.ids import parse_id
 from app.models import Company, Deal, FieldDef, Pipeline, Stage, StageRequirement, User, utcnow
 from app.models.accounts import initials_of
+from app.tasks.service import neglected_clause, neglected_params
 from app.tenancy import scoped
 
 MAX_QUERY = 100
@@ -253,11 +254,15 @@ def column_totals(pipeline: Pipeline, filters: Filters, stages) -> dict:
     return {row[0]: (row[1], Decimal(str(row[2] or 0))) for row in rows}
 
 
-def _page_select(n, filters, after):
+def _page_select(n, filters, after, dialect):
+    # Whether the deal is neglected (no follow-up for the stage's max days) comes with its row:
+    # a separate query for the overdue cards cost a statement and a round trip per render.
+    neglected = case((neglected_clause(dialect, bindparam(f"max_days_{n}", type_=Integer)), True),
+                     else_=False)
     stmt = (
         select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.owner_id,
                Company.name.label("company"), Deal.facts, Deal.stage_entered_at,
-               Deal.next_step, Deal.next_step_due, Deal.version)
+               Deal.next_step, Deal.next_step_due, Deal.version, neglected.label("neglected"))
         .select_from(Deal)
         .outerjoin(Company, Company.id == Deal.company_id)
         .where(Deal.status == bindparam(f"kind_{n}"), Deal.stage_id == bindparam(f"stage_{n}"))
@@ -271,10 +276,10 @@ def _page_select(n, filters, after):
             .limit(bindparam("limit", type_=Integer, literal_execute=True)))
 
 
-def _pages_statement(count, filters, after):
-    key = ("pages", count, bool(filters.owner_id), bool(filters.q), after is not None)
+def _pages_statement(count, filters, after, dialect):
+    key = ("pages", dialect, count, bool(filters.owner_id), bool(filters.q), after is not None)
     if key not in _STATEMENTS:
-        selects = [_page_select(n, filters, after) for n in range(count)]
+        selects = [_page_select(n, filters, after, dialect) for n in range(count)]
         _STATEMENTS[key] = selects[0] if count == 1 else union_all(
             *[select(*sub.c) for sub in (s.subquery() for s in selects)])
     return _STATEMENTS[key]
@@ -356,37 +361,30 @@ def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
     """Return {stage_id: (cards, next_cursor)}: one keyset page per stage in one statement."""
     if not stages:
         return {}
-    params = {**_params(pipeline, filters), "limit": limit + 1}
+    now, links = utcnow(), card_links()
+    dialect = db.session.get_bind().dialect.name
+    params = {**_params(pipeline, filters), **neglected_params(dialect, now), "limit": limit + 1}
     for n, stage in enumerate(stages):
-        params[f"kind_{n}"], params[f"stage_{n}"] = stage.kind, stage.id
+        params[f"kind_{n}"], params[f"stage_{n}"], params[f"max_days_{n}"] = stage.kind, stage.id, stage.max_days
     if after is not None:
         params["after_at"], params["after_id"] = after
     by_stage = {s.id: [] for s in stages}
-    for row in db.session.execute(_pages_statement(len(stages), filters, after), params):
+    for row in db.session.execute(_pages_statement(len(stages), filters, after, dialect), params):
         by_stage[row.stage_id].append(row)
-    now, links = utcnow(), card_links()
     # Read each owner's name and initials once, not once per card.
     owners = {uid: _Plain(name=u.name, initials=u.initials) for uid, u in users.items()}
     result = {}
     for stage in stages:
         rows = sorted(by_stage[stage.id], key=lambda r: (r.stage_entered_at, r.id), reverse=True)
         exit_fields = [_Plain(key=f.key, type=f.type) for f in stage.required_fields("exit")]
-        cards = [make_card(r, stage, owners, exit_fields, now, links) for r in rows[:limit]]
+        cards = []
+        for row in rows[:limit]:
+            card = make_card(row, stage, owners, exit_fields, now, links)
+            # Only an open deal past its stage's max days (an overdue card) can be neglected.
+            card.neglected = card.overdue and bool(row.neglected)
+            cards.append(card)
         result[stage.id] = (cards, cards[-1].cursor if len(rows) > limit else None)
-    _flag_neglected(pipeline.org_id, [c for cards, _ in result.values() for c in cards])
     return result
-
-
-def _flag_neglected(org_id: int, cards) -> None:
-    """Mark cards whose deal nobody has touched or planned for its stage's max days (one query)."""
-    from app.tasks.service import neglected_deal_ids
-
-    # Only a deal past its stage's max days can be neglected, so most renders skip the query.
-    candidates = [c for c in cards if c.overdue]
-    if candidates:
-        neglected = neglected_deal_ids(org_id, [c.id for c in candidates])
-        for card in candidates:
-            card.neglected = card.id in neglected
 
 
 def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int) -> list:

@@ -524,61 +524,60 @@ def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) 
     return sorted(by_owner.values(), key=lambda e: (-len(e[1]), e[0].name))
 
 
-_NEGLECTED: dict = {}
+def neglected_now_param(dialect: str):
+    """The bound parameter `neglected_clause` compares with: now, named for `neglected_params`."""
+    if dialect == "postgresql":
+        return bindparam("now", type_=db.DateTime)
+    return bindparam("now_text", type_=String)
 
 
-def _neglected_statement(dialect: str):
-    """The neglected-deals query, built once per dialect with `now` and the ids as parameters.
-
-    The board asks it on every render; building and hashing its two EXISTS per request cost
-    more than running it.
-    """
-    if dialect not in _NEGLECTED:
-        if dialect == "postgresql":
-            now = bindparam("now", type_=db.DateTime)
-
-            def older(column):
-                return column < now - func.make_interval(0, 0, 0, Stage.max_days)
-        else:
-            now = bindparam("now_text", type_=String)
-
-            def older(column):
-                return func.julianday(now) - func.julianday(column) > Stage.max_days
-        recent_task = exists().where(
-            Task.deal_id == Deal.id,
-            or_(Task.done_at.is_(None), ~older(Task.created_at),
-                and_(Task.done_at.is_not(None), ~older(Task.done_at))),
-        )
-        recent_activity = exists().where(Activity.deal_id == Deal.id, ~older(Activity.at))
-        _NEGLECTED[dialect] = (
-            select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
-            .where(
-                Deal.org_id == bindparam("org_id"), Deal.id.in_(bindparam("ids", expanding=True)),
-                Deal.status == "open",
-                older(Deal.stage_entered_at),
-                older(Deal.updated_at),
-                ~recent_task,
-                ~recent_activity,
-            )
-        )
-    return _NEGLECTED[dialect]
+def neglected_params(dialect: str, now: datetime) -> dict:
+    """The value of `neglected_now_param` for `now`."""
+    if dialect == "postgresql":
+        return {"now": now}
+    return {"now_text": now.strftime("%Y-%m-%d %H:%M:%S.%f")}
 
 
-def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
-    """Return which of `deal_ids` have no open task and no activity for their stage's max days.
+def neglected_clause(dialect: str, max_days):
+    """SQL: the deal has no open task and no activity for `max_days` (a column or a parameter) before now.
 
     Activity is a logged activity on the deal (call, note, email, ...), any change to the deal
     (a move or an edit bumps `updated_at`), and any task on it created or completed within
-    the window. One query.
+    the window. Built from bound parameters, so a caller can build its statement once.
+    """
+    now = neglected_now_param(dialect)
+    if dialect == "postgresql":
+        def older(column):
+            return column < now - func.make_interval(0, 0, 0, max_days)
+    else:
+        def older(column):
+            return func.julianday(now) - func.julianday(column) > max_days
+    recent_task = exists().where(
+        Task.deal_id == Deal.id,
+        or_(Task.done_at.is_(None), ~older(Task.created_at),
+            and_(Task.done_at.is_not(None), ~older(Task.done_at))),
+    )
+    recent_activity = exists().where(Activity.deal_id == Deal.id, ~older(Activity.at))
+    return and_(older(Deal.stage_entered_at), older(Deal.updated_at), ~recent_task, ~recent_activity)
+
+
+_NEGLECTED: dict = {}
+
+
+def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
+    """Return which of `deal_ids` are open and neglected (`neglected_clause`) for their stage's max days.
+
+    One query, built once per dialect. (The board asks the same inside its card query.)
     """
     ids = [int(i) for i in deal_ids]
     if not ids:
         return set()
-    now = now or utcnow()
     dialect = _dialect()
-    params = {"org_id": org_id, "ids": ids}
-    if dialect == "postgresql":
-        params["now"] = now
-    else:
-        params["now_text"] = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return set(db.session.execute(_neglected_statement(dialect), params).scalars())
+    if dialect not in _NEGLECTED:
+        _NEGLECTED[dialect] = (
+            select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+            .where(Deal.org_id == bindparam("org_id"), Deal.id.in_(bindparam("ids", expanding=True)),
+                   Deal.status == "open", neglected_clause(dialect, Stage.max_days))
+        )
+    params = {"org_id": org_id, "ids": ids, **neglected_params(dialect, now or utcnow())}
+    return set(db.session.execute(_NEGLECTED[dialect], params).scalars())
