@@ -34,7 +34,7 @@ class Filters:
         return {"owner": self.owner_id if self.owner_id else "all", "q": self.q or None}
 
 
-@dataclass
+@dataclass(slots=True)  # ~80 per board: slots make building and reading them cheaper
 class Card:
     id: int
     title: str
