@@ -55,10 +55,11 @@ def create_app(config_class=Config) -> Flask:
     app.register_blueprint(leads.bp, url_prefix="/leads")
     app.register_blueprint(public_routes.bp, url_prefix="/f")
 
-    from app import formatting
+    from app import formatting, readonly
     from app.cli import register_cli
 
     formatting.init_app(app)
+    readonly.init_app(app)
     register_cli(app)
     _register_errors(app)
     _security_headers(app)
@@ -66,7 +67,14 @@ def create_app(config_class=Config) -> Flask:
 
 
 def _setup_login(app: Flask) -> None:
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.orm import joinedload
+
     from app.models import User
+
+    # Every signed-in request runs this: built once (a fresh get() with loader options costs
+    # twice the time), the organisation joined in (every page shows its name or currency).
+    by_id = select(User).options(joinedload(User.org)).where(User.id == bindparam("user_id"))
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
@@ -78,7 +86,7 @@ def _setup_login(app: Flask) -> None:
         from app.auth.sessions import session_is_current
 
         user_id = parse_id(user_id)
-        user = db.session.get(User, user_id) if user_id else None
+        user = db.session.execute(by_id, {"user_id": user_id}).scalar_one_or_none() if user_id else None
         return user if user and user.active and session_is_current(user) else None
 
 

@@ -3,6 +3,8 @@
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from flask import has_request_context, request
+
 from app.models import utcnow
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JPY": "¥", "INR": "₹"}
@@ -12,10 +14,13 @@ def money(amount, currency: str = "USD", compact: bool = False) -> str:
     """Format an amount like '$12,500' (no cents when whole) or compact '$12.5k'."""
     if amount is None or amount == "":
         return "—"
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:  # not an amount (old or imported text): show it as it is
-        return str(amount)
+    if isinstance(amount, Decimal):  # the common case (a Numeric column): no round trip through text
+        value = amount
+    else:
+        try:
+            value = Decimal(str(amount))
+        except InvalidOperation:  # not an amount (old or imported text): show it as it is
+            return str(amount)
     symbol = SYMBOLS.get(currency, currency + " ")
     if compact and abs(value) >= 1000:
         for limit, suffix in ((Decimal(10**9), "bn"), (Decimal(10**6), "m"), (Decimal(1000), "k")):
@@ -67,6 +72,35 @@ def sentence(text) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+_URL_CACHE_MAX = 256
+
+
+def cached_url_for(flask_url_for):
+    """Wrap Flask's url_for for templates: a URL without variable parts is built once per script root.
+
+    Every page's layout asks for ~25 of them (stylesheets, scripts, the nav); werkzeug builds each
+    from the URL map every time. Only plain calls are cached: no values (or a static file name),
+    no `_external`/`_anchor`/... option and no blueprint-relative endpoint; anything else, or a
+    call outside a request, goes to Flask as before.
+    """
+    cache: dict = {}
+
+    def url_for(endpoint, **values):
+        if not has_request_context() or endpoint[:1] == "." or \
+                (values and (endpoint != "static" or len(values) != 1 or "filename" not in values)):
+            return flask_url_for(endpoint, **values)
+        key = (request.script_root, endpoint, values.get("filename"))
+        url = cache.get(key)
+        if url is None:
+            url = flask_url_for(endpoint, **values)
+            if len(cache) < _URL_CACHE_MAX:
+                cache[key] = url
+        return url
+
+    return url_for
+
+
 def init_app(app) -> None:
     app.jinja_env.filters.update(money=money, relative=relative, exact=exact, sentence=sentence)
     app.jinja_env.globals.update(days_between=days_between)
+    app.jinja_env.globals["url_for"] = cached_url_for(app.jinja_env.globals["url_for"])

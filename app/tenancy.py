@@ -14,12 +14,15 @@ def current_actor():
     return g.get("api_user") or current_user
 
 
-def get_or_404(model, object_id, org_id=None):
-    """Load `model` by id within the actor's organisation; another tenant's object is a 404."""
+def get_or_404(model, object_id, org_id=None, options=None):
+    """Load `model` by id within the actor's organisation; another tenant's object is a 404.
+
+    `options` (loader options such as joinedload) load related rows in the same statement.
+    """
     org_id = org_id if org_id is not None else current_actor().org_id
     # Ids past the INTEGER range cannot exist; PostgreSQL would refuse the comparison (a 500).
     object_id = parse_id(object_id)
-    obj = db.session.get(model, object_id) if object_id is not None else None
+    obj = db.session.get(model, object_id, options=options) if object_id is not None else None
     if obj is None or obj.org_id != org_id:
         abort(404)
     return obj

@@ -4,6 +4,7 @@ import hashlib
 from datetime import timedelta
 
 from flask import current_app, g, request
+from sqlalchemy.orm import joinedload
 
 from app.api import bp
 from app.api.errors import error_response
@@ -47,7 +48,8 @@ limiter.limit(_api_limit, key_func=_rate_key)(bp)
 
 def find_key(raw: str) -> ApiKey | None:
     """Return the live key for `raw`: not revoked, its user active and in the key's organisation."""
-    key = ApiKey.query.filter_by(key_hash=hash_api_key(raw)).first()
+    # The key's user comes in the same statement: every API call acts as that user.
+    key = ApiKey.query.options(joinedload(ApiKey.user)).filter_by(key_hash=hash_api_key(raw)).first()
     if key is None or key.revoked_at is not None:
         return None
     user = key.user

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from email_validator import EmailNotValidError, validate_email
 from flask import jsonify, url_for
+from sqlalchemy.orm import joinedload
 
 from app.api import bp
 from app.api.parse import (
@@ -27,6 +28,7 @@ from app.api.parse import (
     version_value,
 )
 from app.contacts.service import company_named
+from app.deals.board import load_structure
 from app.deals.facts import parse_facts
 from app.deals.service import (
     KEEP,
@@ -286,7 +288,8 @@ def edit(deal_id):
 @bp.post("/deals/<int:deal_id>/move")
 def move(deal_id):
     """Move a deal to a stage if the gate passes, saving sent facts with the move."""
-    deal = get_or_404(Deal, deal_id)
+    # The owner and company the reply shows come with the deal (one statement, not three).
+    deal = get_or_404(Deal, deal_id, options=[joinedload(Deal.owner), joinedload(Deal.company)])
     body = json_object()
     errors = {}
     check_keys(body, MOVE_KEYS, errors)
@@ -301,7 +304,9 @@ def move(deal_id):
     actor = current_actor()
     if "at" in body and body["at"] is not None and not actor.has_role("admin"):
         raise Forbidden("Only an admin's API key can record a move in the past ('at').")
-    stage = get_or_404(Stage, stage_id)
+    # The pipeline's structure read once (3 statements); the gate then reads it from the session.
+    pipeline = load_structure(deal.pipeline_id)
+    stage = next((s for s in pipeline.stages if s.id == stage_id), None) or get_or_404(Stage, stage_id)
     move_deal(deal, stage, actor, facts=facts, version=version, reason=reason or "",
               loss_reason_id=loss_reason_id, at=at, override_reason=override_reason)
     return deal_json(deal)

@@ -6,7 +6,9 @@ from flask_login import current_user, login_required
 from app.deals import bp
 from app.deals.board import (
     board_stages,
+    board_users,
     load_board,
+    load_board_structure,
     load_cards,
     load_pipeline,
     org_users,
@@ -20,16 +22,19 @@ from app.deals.service import GateRefused, Invalid, create_deal, requirements_fr
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.models import Pipeline, Stage, User
+from app.readonly import read_only
 from app.tenancy import get_or_404
 
 
 @bp.route("/board/<int:pipeline_id>")
+@read_only
 @login_required
 def board(pipeline_id):
     """Show a pipeline's board: one column per stage, filtered by owner and text."""
-    pipeline = load_pipeline(pipeline_id)
+    # Plain structure and users, read once (one statement each): the page only reads them.
+    pipeline = load_board_structure(pipeline_id, current_user.org_id)
     filters = parse_filters(request.args, current_user)
-    users = org_users(current_user.org_id)
+    users = board_users(current_user.org_id)
     columns = load_board(pipeline, filters, users, current_app.config["BOARD_PAGE_SIZE"])
     context = dict(pipeline=pipeline, columns=columns, filters=filters, users=users,
                    stages=[c.stage for c in columns], currency=current_user.org.currency)
@@ -39,6 +44,7 @@ def board(pipeline_id):
 
 
 @bp.route("/board/<int:pipeline_id>/column/<int:stage_id>")
+@read_only
 @login_required
 def column(pipeline_id, stage_id):
     """Return a column's next page of cards after the `after` cursor (keyset pagination)."""

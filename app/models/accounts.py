@@ -56,8 +56,13 @@ class User(UserMixin, TenantMixin, db.Model):
 
     @property
     def initials(self) -> str:
-        parts = [p for p in self.name.split() if p]
-        return "".join(p[0] for p in parts[:2]).upper() or self.email[:2].upper()
+        return initials_of(self.name, self.email)
+
+
+def initials_of(name: str, email: str) -> str:
+    """A person's initials from their name (two at most), else the first two letters of the email."""
+    parts = [p for p in name.split() if p]
+    return "".join(p[0] for p in parts[:2]).upper() or email[:2].upper()
 
 
 def hash_api_key(raw: str) -> str:

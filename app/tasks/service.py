@@ -12,7 +12,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import BigInteger, String, and_, cast, exists, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
@@ -324,11 +336,13 @@ def _notify_assigned(task: Task, actor: User, owner: User) -> None:
 
 # ---------------------------------------------------------------- notifications
 
+_UNREAD = (select(func.count(Notification.id))
+           .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
+
+
 def unread_count(user: User) -> int:
-    """Count the user's unread notifications (one COUNT, for the header bell)."""
-    return db.session.query(func.count(Notification.id)).filter(
-        Notification.user_id == user.id, Notification.read_at.is_(None)
-    ).scalar() or 0
+    """Count the user's unread notifications (one COUNT, for the header bell on every page)."""
+    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar() or 0
 
 
 def recent_notifications(user: User, limit: int = 50) -> list:
@@ -510,32 +524,60 @@ def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) 
     return sorted(by_owner.values(), key=lambda e: (-len(e[1]), e[0].name))
 
 
-def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
-    """Return which of `deal_ids` have no open task and no activity for their stage's max days.
+def neglected_now_param(dialect: str):
+    """The bound parameter `neglected_clause` compares with: now, named for `neglected_params`."""
+    if dialect == "postgresql":
+        return bindparam("now", type_=db.DateTime)
+    return bindparam("now_text", type_=String)
+
+
+def neglected_params(dialect: str, now: datetime) -> dict:
+    """The value of `neglected_now_param` for `now`."""
+    if dialect == "postgresql":
+        return {"now": now}
+    return {"now_text": now.strftime("%Y-%m-%d %H:%M:%S.%f")}
+
+
+def neglected_clause(dialect: str, max_days):
+    """SQL: the deal has no open task and no activity for `max_days` (a column or a parameter) before now.
 
     Activity is a logged activity on the deal (call, note, email, ...), any change to the deal
     (a move or an edit bumps `updated_at`), and any task on it created or completed within
-    the window. One query.
+    the window. Built from bound parameters, so a caller can build its statement once.
+    """
+    now = neglected_now_param(dialect)
+    if dialect == "postgresql":
+        def older(column):
+            return column < now - func.make_interval(0, 0, 0, max_days)
+    else:
+        def older(column):
+            return func.julianday(now) - func.julianday(column) > max_days
+    recent_task = exists().where(
+        Task.deal_id == Deal.id,
+        or_(Task.done_at.is_(None), ~older(Task.created_at),
+            and_(Task.done_at.is_not(None), ~older(Task.done_at))),
+    )
+    recent_activity = exists().where(Activity.deal_id == Deal.id, ~older(Activity.at))
+    return and_(older(Deal.stage_entered_at), older(Deal.updated_at), ~recent_task, ~recent_activity)
+
+
+_NEGLECTED: dict = {}
+
+
+def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
+    """Return which of `deal_ids` are open and neglected (`neglected_clause`) for their stage's max days.
+
+    One query, built once per dialect. (The board asks the same inside its card query.)
     """
     ids = [int(i) for i in deal_ids]
     if not ids:
         return set()
-    now = now or utcnow()
-    recent_task = exists().where(
-        Task.deal_id == Deal.id,
-        or_(Task.done_at.is_(None),
-            ~_older_than_max_days(Task.created_at, now),
-            and_(Task.done_at.is_not(None), ~_older_than_max_days(Task.done_at, now))),
-    )
-    recent_activity = exists().where(Activity.deal_id == Deal.id, ~_older_than_max_days(Activity.at, now))
-    query = (
-        select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
-        .where(
-            Deal.org_id == org_id, Deal.id.in_(ids), Deal.status == "open",
-            _older_than_max_days(Deal.stage_entered_at, now),
-            _older_than_max_days(Deal.updated_at, now),
-            ~recent_task,
-            ~recent_activity,
+    dialect = _dialect()
+    if dialect not in _NEGLECTED:
+        _NEGLECTED[dialect] = (
+            select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+            .where(Deal.org_id == bindparam("org_id"), Deal.id.in_(bindparam("ids", expanding=True)),
+                   Deal.status == "open", neglected_clause(dialect, Stage.max_days))
         )
-    )
-    return set(db.session.execute(query).scalars())
+    params = {"org_id": org_id, "ids": ids, **neglected_params(dialect, now or utcnow())}
+    return set(db.session.execute(_NEGLECTED[dialect], params).scalars())

@@ -1,0 +1,40 @@
+"""Read-only pages on PostgreSQL: their reads run outside a transaction (autocommit).
+
+psycopg drops every prepared statement of a connection on ROLLBACK, and every request used to
+end with one (the session's close), so PostgreSQL planned each of a page's statements again
+on every request: on the board that planning cost more server time than running them. A view
+marked @read_only (only ever GET, never writing) runs its session on an autocommit connection:
+no BEGIN, no ROLLBACK, and psycopg prepares a statement once it has run five times on that
+connection. Each statement still sees committed data as of its start, as in the default READ
+COMMITTED transaction. SQLite is left as it is (no server-side planning to save).
+"""
+
+from flask import g, request
+
+from app.extensions import db
+
+
+def read_only(view):
+    """Mark a view that only reads: on PostgreSQL its GET runs without a transaction."""
+    view.read_only = True
+    return view
+
+
+def init_app(app) -> None:
+    @app.before_request
+    def _autocommit_reads():
+        if request.method not in ("GET", "HEAD"):
+            return
+        view = app.view_functions.get(request.endpoint)
+        if not getattr(view, "read_only", False) or db.session().in_transaction():
+            return  # a session already in a transaction (a test's) keeps it
+        if db.engine.dialect.name != "postgresql":
+            return
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        g.autocommit_reads = True
+
+    @app.teardown_request
+    def _end_autocommit_reads(_exc):
+        if g.pop("autocommit_reads", False):
+            # Nothing to undo; this hands the connection back, where its isolation level is reset.
+            db.session.rollback()
