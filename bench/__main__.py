@@ -30,7 +30,6 @@ from bench import (
     stale,
 )
 from bench.board import load_figures, render_figures
-from bench.floor import floor_figures
 from bench.move import move_figures
 from bench.seed import bench_config, check_resettable, database_url, describe, seed
 
@@ -64,16 +63,13 @@ def main() -> int:
         row.update(render)
         print(f"  N={n:,} render: {render}", flush=True)
         if os.environ.get("BENCH_SKIP_LOAD") != "1":
-            # The floor right before the board, the same way: the ratio is what a noisy machine keeps.
-            floor = floor_figures()
-            print(f"  N={n:,} floor (bare Flask, 50 rows): {floor}", flush=True)
+            # The floor and the board loaded in turns, side by side: the ratio is what a noisy machine keeps.
             load = load_figures(url, info["pipeline_id"])
-            print(f"  N={n:,} gunicorn load: {load}", flush=True)
-            row.update({k: v for k, v in {**floor, **load}.items() if k != "error"})
-            if "rps" in load and "floor_rps" in floor:
-                row["floor_pct"] = 100 * load["rps"] / floor["floor_rps"]
-            if "error" in load or "error" in floor:
-                row["load_error"] = load.get("error") or floor.get("error")
+            print(f"  N={n:,} gunicorn load, board against the floor (bare Flask, 50 rows) in turns: {load}",
+                  flush=True)
+            row.update({k: v for k, v in load.items() if k not in ("error", "rounds")})
+            if "error" in load:
+                row["load_error"] = load["error"]
         move = move_figures(app, info["pipeline_id"], info["admin_id"])
         print(f"  N={n:,} move: {move}", flush=True)
         row.update(move)

@@ -240,16 +240,22 @@ def load(port, url, headers, *, threads=4, max_requests=400, max_seconds=20) -> 
             "tool": "python, 4 threads"}
 
 
-def load_figures(db_url, pipeline_id, *, threads=4, max_requests=4000, max_seconds=15) -> dict:
-    """Start gunicorn (2 workers) on the bench DB, load the board, read the workers' RSS.
+FLOOR_APP = "bench.floor_app:app"
 
-    Loaded by the floor's rule (up to 4,000 requests or 15 s): with the old 400-request cap a
-    faster board ran for under two seconds, and one burst from a neighbour moved its figure.
+
+def load_figures(db_url, pipeline_id, *, threads=4, rounds=3, seconds=5) -> dict:
+    """Load the board and the floor in turns under gunicorn (2 workers each); return both and their ratio.
+
+    Both servers run side by side and are loaded alternately, `rounds` times for `seconds` each
+    (floor, board, floor, board, ...): a neighbour's burst then lands on both, not on one of
+    two consecutive 15-second runs. The ratio is the median of the rounds' ratios; req/s and
+    latencies are the board's medians. Also reads the board workers' RSS and the page's weight.
     """
     env = {"DATABASE_URL": db_url, "SECRET_KEY": SECRET_KEY, "REDIS_URL": "",
            "LOGIN_RATE_LIMIT": "1000 per minute", "STAGEGATE_EMBEDDED_WORKER": "0"}
     try:
-        with gunicorn("wsgi:app", env, "/auth/login") as (port, server):
+        with gunicorn("wsgi:app", env, "/auth/login") as (port, server), \
+                gunicorn(FLOOR_APP, {}, "/", "gunicorn-floor.log") as (floor_port, _):
             cookie = http_login(port)
             url = f"/deals/board/{pipeline_id}"
             status, _, body = _request(port, "GET", url, headers={"Cookie": cookie})
@@ -257,15 +263,28 @@ def load_figures(db_url, pipeline_id, *, threads=4, max_requests=4000, max_secon
                 return {"error": NOT_READY}
             if status != 200:
                 return {"error": f"board answered {status} under gunicorn"}
-            for _ in range(4):  # warm both workers
+            for _ in range(4):  # warm both workers of each server
                 _request(port, "GET", url, headers={"Cookie": cookie})
-            figures = load(port, url, {"Cookie": cookie}, threads=threads, max_requests=max_requests,
-                           max_seconds=max_seconds)
+                _request(floor_port, "GET", "/")
+            floors, boards = [], []
+            for _ in range(rounds):
+                floors.append(load(floor_port, "/", {}, threads=threads, max_requests=4000,
+                                   max_seconds=seconds))
+                boards.append(load(port, url, {"Cookie": cookie}, threads=threads, max_requests=4000,
+                                   max_seconds=seconds))
             workers = _children(server.pid)
             rss = max((_rss_mb(pid) for pid in workers), default=0.0)
     except RuntimeError as exc:
         return {"error": str(exc)}
-    if "error" in figures:
-        return figures
-    return {**figures, "rss_mb": rss, "workers": len(workers), "page_kb": len(body) / 1024,
+    failed = next((f for f in floors + boards if "error" in f), None)
+    if failed:
+        return failed
+    median = statistics.median
+    return {"rps": median(b["rps"] for b in boards), "p50_ms": median(b["p50_ms"] for b in boards),
+            "p95_ms": median(b["p95_ms"] for b in boards), "requests": sum(b["requests"] for b in boards),
+            "errors": sum(b["errors"] for b in boards), "tool": boards[0]["tool"],
+            "floor_rps": median(f["rps"] for f in floors),
+            "floor_pct": median(100 * b["rps"] / f["rps"] for f, b in zip(floors, boards, strict=True)),
+            "rounds": [f"{b['rps']:.0f}/{f['rps']:.0f}" for f, b in zip(floors, boards, strict=True)],
+            "rss_mb": rss, "workers": len(workers), "page_kb": len(body) / 1024,
             "cards": body.count(b'<article class="card')}

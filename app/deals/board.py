@@ -260,9 +260,8 @@ def _page_select(n, filters, after, dialect):
     neglected = case((neglected_clause(dialect, bindparam(f"max_days_{n}", type_=Integer)), True),
                      else_=False)
     stmt = (
-        select(Deal.id, Deal.title, Deal.amount, Deal.currency, Deal.stage_id, Deal.owner_id,
-               Company.name.label("company"), Deal.facts, Deal.stage_entered_at,
-               Deal.next_step, Deal.next_step_due, Deal.version, neglected.label("neglected"))
+        select(*(Company.name.label("company") if name == "company" else getattr(Deal, name)
+                 for name in CARD_COLUMNS), neglected.label("neglected"))
         .select_from(Deal)
         .outerjoin(Company, Company.id == Deal.company_id)
         .where(Deal.status == bindparam(f"kind_{n}"), Deal.stage_id == bindparam(f"stage_{n}"))
@@ -332,27 +331,39 @@ class _Plain:
         self.name, self.initials, self.key, self.type = name, initials, key, type
 
 
+# The columns of a card's row, in the order of _page_select (and of deal_row for a loaded Deal).
+CARD_COLUMNS = ("id", "title", "amount", "currency", "stage_id", "owner_id", "company", "facts",
+                "stage_entered_at", "next_step", "next_step_due", "version")
+
+
+def deal_row(deal: Deal) -> tuple:
+    """A loaded deal as the card query's row (CARD_COLUMNS order)."""
+    return (deal.id, deal.title, deal.amount, deal.currency, deal.stage_id, deal.owner_id,
+            deal.company.name if deal.company is not None else None, deal.facts, deal.stage_entered_at,
+            deal.next_step, deal.next_step_due, deal.version)
+
+
 def make_card(row, stage, users: dict, exit_fields, now=None, links=None) -> Card:
-    """Build a card from a deal row (or a Deal), counting its missing exit facts."""
+    """Build a card from a card row (CARD_COLUMNS order), counting its missing exit facts.
+
+    The row is unpacked by position: reading a SQLAlchemy Row's attributes by name cost ~0.4 µs
+    each, over half of a card's build time on an 80-card board.
+    """
     now = now or utcnow()
     show, move = links or card_links()
-    owner = users.get(row.owner_id)
-    facts = row.facts or {}
-    entered = row.stage_entered_at
+    (deal_id, title, amount, currency, stage_id, owner_id, company, facts, entered, next_step,
+     next_step_due, version) = row[:12]
+    owner = users.get(owner_id)
+    facts = facts or {}
     days = max(0, (now - entered).days)
-    company = row.company
-    if company is not None and not isinstance(company, str):
-        company = company.name
-    deal_id = row.id
     return Card(
-        id=deal_id, title=row.title, company=company, amount=row.amount,
-        currency=row.currency, owner_id=row.owner_id,
+        id=deal_id, title=title, company=company, amount=amount, currency=currency, owner_id=owner_id,
         owner_name=owner.name if owner else "", owner_initials=owner.initials if owner else "?",
-        stage_id=row.stage_id, stage_entered_at=entered, days=days,
+        stage_id=stage_id, stage_entered_at=entered, days=days,
         overdue=stage.kind == "open" and days > stage.max_days,
         # A won or lost deal has no stage to exit: no "1 fact to exit" on closed cards.
         missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))) if stage.kind == "open" else 0,
-        next_step=row.next_step or "", next_step_due=row.next_step_due, version=row.version,
+        next_step=next_step or "", next_step_due=next_step_due, version=version,
         max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
     )
 
@@ -370,18 +381,18 @@ def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
         params["after_at"], params["after_id"] = after
     by_stage = {s.id: [] for s in stages}
     for row in db.session.execute(_pages_statement(len(stages), filters, after, dialect), params):
-        by_stage[row.stage_id].append(row)
+        by_stage[row[4]].append(row)  # stage_id (rows are read by position: see make_card)
     # Read each owner's name and initials once, not once per card.
     owners = {uid: _Plain(name=u.name, initials=u.initials) for uid, u in users.items()}
     result = {}
     for stage in stages:
-        rows = sorted(by_stage[stage.id], key=lambda r: (r.stage_entered_at, r.id), reverse=True)
+        rows = sorted(by_stage[stage.id], key=lambda r: (r[8], r[0]), reverse=True)  # stage_entered_at, id
         exit_fields = [_Plain(key=f.key, type=f.type) for f in stage.required_fields("exit")]
         cards = []
         for row in rows[:limit]:
             card = make_card(row, stage, owners, exit_fields, now, links)
             # Only an open deal past its stage's max days (an overdue card) can be neglected.
-            card.neglected = card.overdue and bool(row.neglected)
+            card.neglected = card.overdue and bool(row[12])  # the neglected flag after CARD_COLUMNS
             cards.append(card)
         result[stage.id] = (cards, cards[-1].cursor if len(rows) > limit else None)
     return result
@@ -403,4 +414,4 @@ def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int
 def card_for(deal: Deal, users: dict | None = None) -> Card:
     """Build the card of one loaded deal (after a move or an edit)."""
     users = users if users is not None else {deal.owner_id: deal.owner}
-    return make_card(deal, deal.stage, users, deal.stage.required_fields("exit"))
+    return make_card(deal_row(deal), deal.stage, users, deal.stage.required_fields("exit"))
