@@ -85,18 +85,51 @@ def next_in_rotation(settings: LeadSettings, cache: dict | None = None) -> User 
     return rep
 
 
+def prefetch_company_owners(org_id: int, contacts, settings: LeadSettings, cache: dict) -> None:
+    """Read the account owners of a batch's companies at once, for `route` (what `company_owner` answers).
+
+    The batch's contacts must already carry their companies (`route` then asks no one else);
+    a lead routed to a company with no owner yet makes its owner the company's for the rest
+    of the batch, as a committed earlier lead would.
+    """
+    ids = {c.company_id or (c.company.id if c.company is not None else None) for c in contacts} - {None}
+    if settings.routing == "round_robin":
+        return
+    owners: dict = dict.fromkeys(ids)
+    if ids:
+        for company_id, owner_id in (db.session.query(Contact.company_id, Contact.owner_id)
+                                     .join(User, User.id == Contact.owner_id)
+                                     .filter(Contact.company_id.in_(ids), User.active.is_(True))
+                                     .order_by(Contact.id.desc())):
+            owners[company_id] = owner_id  # the lowest id is written last
+        for company_id, owner_id in (db.session.query(Deal.company_id, Deal.owner_id)
+                                     .join(User, User.id == Deal.owner_id)
+                                     .filter(Deal.company_id.in_(ids), Deal.status == "open", User.active.is_(True))
+                                     .order_by(Deal.created_at)):
+            owners[company_id] = owner_id  # a deal's owner wins; the latest deal is written last
+    cache["company_owners"] = {k: _active(v) for k, v in owners.items()}
+
+
 def route(contact: Contact, settings: LeadSettings, cache: dict | None = None) -> User:
     """Give the lead its owner (keeping an active one) and return it."""
     owner = _active(contact.owner_id)
+    owners = (cache or {}).get("company_owners")
+    company = None
     if owner is None and settings.routing != "round_robin":
-        company = contact.company or company_for_email(contact.org_id, contact.email)
-        owner = company_owner(company) if company is not None else None
+        if owners is not None:  # a batch: its companies and their owners are already known
+            company = contact.company
+            owner = owners.get(company.id) if company is not None else None
+        else:
+            company = contact.company or company_for_email(contact.org_id, contact.email)
+            owner = company_owner(company) if company is not None else None
     if owner is None:
         owner = next_in_rotation(settings, cache)
     if owner is None:
         owner = (User.query.filter_by(org_id=contact.org_id, role="admin", active=True)
                  .order_by(User.id).first())
     contact.owner_id = owner.id
+    if owners is not None and company is not None and owners.get(company.id) is None:
+        owners[company.id] = owner  # this lead's owner now owns the company for the batch
     return owner
 
 
