@@ -83,8 +83,8 @@ def _contacts(org_id: int, submissions: list) -> tuple[dict, set]:
     if rows:
         table = Contact.__table__
         created = {e for (e,) in db.session.execute(
-            scoring._insert(table).values(rows).on_conflict_do_nothing(index_elements=["org_id", "email"])
-            .returning(table.c.email))}
+            scoring._insert(table).on_conflict_do_nothing(index_elements=["org_id", "email"])
+            .returning(table.c.email), rows)}
     query = Contact.query.filter(Contact.org_id == org_id, Contact.email.in_(emails)).order_by(Contact.id)
     if _postgres():
         query = query.with_for_update(of=Contact)
@@ -181,8 +181,8 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
         rows.append({c: getattr(crossing, c) for c in ("org_id", "contact_id", "kind", "at", "owner_id",
                                                          "unique_key", "clock_at")})
     table = LeadCrossing.__table__
-    fired = dict(db.session.execute(_insert_ignoring(table, rows, "unique_key")
-                                    .returning(table.c.unique_key, table.c.id)).all())
+    fired = dict(db.session.execute(scoring._insert(table).on_conflict_do_nothing(index_elements=["unique_key"])
+                                    .returning(table.c.unique_key, table.c.id), rows).all())
     for key, crossing in arrivals.items():
         crossing.id = fired.get(key)
 
@@ -225,10 +225,6 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
             db.session.flush()
             submission.deal_id = _deal(form, people[submission.id], (submission.payload or {}).get("facts") or {},
                                        Outcome(submission))
-
-
-def _insert_ignoring(table, rows, key):
-    return scoring._insert(table).values(rows).on_conflict_do_nothing(index_elements=[key])
 
 
 def _follow_ups(org_id: int, items: list) -> None:

@@ -305,11 +305,15 @@ def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str =
         payload={"lead": lead, "facts": facts, "message": message, "answers": answers}, created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["form_id", "nonce"]).returning(LeadSubmission.__table__.c.id))
     submission_id = inserted.scalar()
-    db.session.expunge(form)  # the thank-you page reads what is loaded: no re-read after the commit
     if submission_id is None:
         db.session.rollback()
         return Outcome(None, replay=True)
-    db.session.commit()
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False  # the thank-you page reads the
+    try:  # form as loaded: nothing here changed it, so no re-read after the commit
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
     wake_intake()
     return Outcome(None)
 
