@@ -6,7 +6,6 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import Company, Contact, Task
 from app.models.leads import LeadCrossing, LeadSubmission
-from tests import factories
 from tests.leads.conftest import drain_queue, token_of
 
 
