@@ -15,13 +15,13 @@ one scoring service and the deal service per lead.
 from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import bindparam, func, or_
+from sqlalchemy import func, or_
 
 from app.extensions import db
 from app.leads import scoring
-from app.leads.routing import clock_start, company_domain, prefetch_company_owners, route
+from app.leads.routing import company_domain, prefetch_company_owners
 from app.models import Activity, Company, Contact, Notification, Task, User, utcnow
-from app.models.leads import ContactEvent, LeadCrossing, LeadForm, LeadSubmission
+from app.models.leads import ContactEvent, LeadForm, LeadSubmission
 
 BATCH = 250
 
@@ -169,22 +169,9 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
     prefetch_company_owners(org_id, contacts.values(), settings, rules.cache)
 
     # Arrival: route each lead and start its clock, one crossing per submission (unique key).
-    arrivals = {}
-    rows = []
-    for submission in submissions:
-        contact = people[submission.id]
-        owner = route(contact, settings, rules.cache)
-        start = clock_start(submission.created_at, settings)
-        crossing = LeadCrossing(org_id=org_id, contact_id=contact.id, kind="arrival", at=submission.created_at,
-                                owner_id=owner.id, unique_key=f"arrival:sub:{submission.id}", clock_at=start)
-        arrivals[crossing.unique_key] = crossing
-        rows.append({c: getattr(crossing, c) for c in ("org_id", "contact_id", "kind", "at", "owner_id",
-                                                         "unique_key", "clock_at")})
-    table = LeadCrossing.__table__
-    fired = dict(db.session.execute(scoring._insert(table).on_conflict_do_nothing(index_elements=["unique_key"])
-                                    .returning(table.c.unique_key, table.c.id), rows).all())
-    for key, crossing in arrivals.items():
-        crossing.id = fired.get(key)
+    arrivals = dict(zip((s.id for s in submissions), scoring.fire_crossings(
+        [scoring.CrossingSpec(people[s.id], "arrival", s.created_at, f"arrival:sub:{s.id}") for s in submissions],
+        settings, rules.cache), strict=True))
 
     points = rules.engagement.get("form_fill", (0, None))[0]
     for submission in submissions:
@@ -203,18 +190,22 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
                                  .filter(ContactEvent.contact_id.in_([c.id for c in contacts.values()]),
                                          ContactEvent.at > since)):
         events[contact_id].append((kind, at))
+    results, crossings = {}, []
+    for submission in submissions:
+        contact = people[submission.id]
+        result = scoring.score_contact(scoring.fit_facts(contact), events[contact.id], rules, now)
+        scoring.apply_score(contact, result, rules, now, crossings)
+        results[submission.id] = result
+    scoring.fire_crossings(crossings, settings, rules.cache)
     follow_ups = []
     for submission in submissions:
-        form, contact = forms[submission.form_id], people[submission.id]
-        payload = submission.payload or {}
-        result = scoring.score_contact(scoring.fit_facts(contact), events[contact.id], rules, now)
-        scoring.apply_score(contact, result, rules, now)
-        arrival = arrivals[f"arrival:sub:{submission.id}"]
+        form, contact, result = forms[submission.form_id], people[submission.id], results[submission.id]
+        arrival = arrivals[submission.id]
         if form.high_intent and not result.hot:
             scoring.fire_crossing(contact, "hot", submission.created_at, settings, high_intent=True,
                                   key=f"hot:sub:{submission.id}", cache=rules.cache)
-        elif not result.crossed and arrival.id is not None:
-            follow_ups.append((form, contact, arrival, payload.get("message", "")))
+        elif not result.crossed and arrival is not None:
+            follow_ups.append((form, contact, arrival, (submission.payload or {}).get("message", "")))
         submission.contact_id = contact.id
         submission.created_new = contact.email in created  # one submission per person per batch
         submission.processed_at = now
@@ -243,7 +234,4 @@ def _follow_ups(org_id: int, items: list) -> None:
                                     text=f"New lead from {form.name}: {contact.name or contact.email}"[:300],
                                     url=f"/contacts/{contact.id}", unique_key=f"notify:{arrival.unique_key}"))
     db.session.flush()
-    table = LeadCrossing.__table__
-    db.session.execute(table.update().where(table.c.id == bindparam("crossing")).values(task_id=bindparam("task")),
-                       [{"crossing": arrival.id, "task": task.id} for (_f, _c, arrival, _m), task in zip(items, tasks,
-                                                                                                       strict=True)])
+    scoring.link_tasks([(arrival, task) for (_f, _c, arrival, _m), task in zip(items, tasks, strict=True)])

@@ -86,15 +86,25 @@ def next_in_rotation(settings: LeadSettings, cache: dict | None = None) -> User 
 
 
 def prefetch_company_owners(org_id: int, contacts, settings: LeadSettings, cache: dict) -> None:
-    """Read the account owners of a batch's companies at once, for `route` (what `company_owner` answers).
+    """Read a batch's companies (the contact's, else its email domain's) and their account owners at once.
 
-    The batch's contacts must already carry their companies (`route` then asks no one else);
+    `route` then answers from the cache what `company_for_email` and `company_owner` would;
     a lead routed to a company with no owner yet makes its owner the company's for the rest
     of the batch, as a committed earlier lead would.
     """
-    ids = {c.company_id or (c.company.id if c.company is not None else None) for c in contacts} - {None}
     if settings.routing == "round_robin":
         return
+    contacts = list(contacts)
+    company_of = {c.id: c.company for c in contacts}
+    domains = {company_domain(c.email) for c in contacts if company_of[c.id] is None} - {""}
+    if domains:
+        by_domain: dict = {}
+        for company in Company.query.filter(Company.org_id == org_id, Company.domain.in_(domains)).order_by(
+                Company.id):
+            by_domain.setdefault(company.domain, company)
+        for c in contacts:
+            company_of[c.id] = company_of[c.id] or by_domain.get(company_domain(c.email))
+    ids = {company.id for company in company_of.values() if company is not None}
     owners: dict = dict.fromkeys(ids)
     if ids:
         for company_id, owner_id in (db.session.query(Contact.company_id, Contact.owner_id)
@@ -107,17 +117,19 @@ def prefetch_company_owners(org_id: int, contacts, settings: LeadSettings, cache
                                      .filter(Deal.company_id.in_(ids), Deal.status == "open", User.active.is_(True))
                                      .order_by(Deal.created_at)):
             owners[company_id] = owner_id  # a deal's owner wins; the latest deal is written last
-    cache["company_owners"] = {k: _active(v) for k, v in owners.items()}
+    cache.setdefault("company_of", {}).update(company_of)
+    cache["company_owners"] = {**cache.get("company_owners", {}), **{k: _active(v) for k, v in owners.items()}}
 
 
 def route(contact: Contact, settings: LeadSettings, cache: dict | None = None) -> User:
     """Give the lead its owner (keeping an active one) and return it."""
     owner = _active(contact.owner_id)
     owners = (cache or {}).get("company_owners")
+    company_of = (cache or {}).get("company_of") or {}
     company = None
     if owner is None and settings.routing != "round_robin":
-        if owners is not None:  # a batch: its companies and their owners are already known
-            company = contact.company
+        if owners is not None and contact.id in company_of:  # a batch: its companies and owners are known
+            company = company_of[contact.id]
             owner = owners.get(company.id) if company is not None else None
         else:
             company = contact.company or company_for_email(contact.org_id, contact.email)
