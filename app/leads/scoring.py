@@ -336,6 +336,7 @@ class CrossingSpec:
     key: str | None = None
     high_intent: bool = False
     result: ScoreResult | None = None
+    route: bool = True  # False: an arrival that stays marketing's (no owner) until it crosses MQL
 
 
 def fire_crossing(contact: Contact, kind: str, now: datetime, settings: LeadSettings,
@@ -363,10 +364,10 @@ def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = Non
     for spec in specs:
         contact = spec.contact
         key = spec.key or _crossing_key(contact, spec.kind)
-        owner = route(contact, settings, cache)
+        owner = route(contact, settings, cache) if spec.route else None
         start = clock_start(spec.at, settings)
         crossing = LeadCrossing(org_id=contact.org_id, contact_id=contact.id, kind=spec.kind, at=spec.at,
-                                owner_id=owner.id, unique_key=key)
+                                owner_id=owner.id if owner else None, unique_key=key)
         if spec.kind == "hot":
             # One clock per wait: an arrival nobody has answered yet keeps running.
             crossing.clock_at = None if contact.id in waiting else start
@@ -379,12 +380,14 @@ def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = Non
     ids = dict(db.session.execute(
         _insert(table).on_conflict_do_nothing(index_elements=["unique_key"]).returning(table.c.unique_key, table.c.id),
         [{c: getattr(crossing, c) for c in columns} for _s, crossing, _o, _t in planned]).all())
-    out, links = [], []
+    out, links, handed = [], [], []
     for spec, crossing, owner, start in planned:
         crossing.id = ids.pop(crossing.unique_key, None)  # a key twice in one batch fires once
         if crossing.id is None:
             out.append(None)  # this very crossing already fired (a retry, or a concurrent scorer)
             continue
+        if spec.kind != "arrival" and owner is not None:
+            handed.append({"contact": crossing.contact_id, "owner": owner.id})
         if spec.result is not None:
             spec.result.crossed.append(spec.kind)
         task = _crossing_task(spec.contact, crossing, owner, start, settings, spec.high_intent)
@@ -396,6 +399,10 @@ def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = Non
             db.session.add(task)
             links.append((spec.contact, crossing, owner, task))
         out.append(crossing)
+    if handed:  # an ownerless arrival's clock now runs for the rep the lead was handed to
+        db.session.execute(table.update().where(
+            table.c.contact_id == db.bindparam("contact"), table.c.kind == "arrival", table.c.owner_id.is_(None))
+            .values(owner_id=db.bindparam("owner")), handed)
     if links:
         db.session.flush()
         link_tasks([(crossing, task) for _c, crossing, _o, task in links])

@@ -153,7 +153,13 @@ def create_or_update_lead(actor, values: dict) -> tuple[Contact, bool, scoring.S
     if not clean["source"]:
         clean["source"] = "API"
     contact, created = upsert_contact(actor.org_id, clean)
-    result = scoring.rescore(scoring._locked(contact), commit=False)
+    scoring._locked(contact)
+    if created:  # a new lead's speed-to-lead clock starts at arrival, as a form lead's does; it stays
+        # marketing's (no owner) until it crosses MQL, when the rep it is handed to owns the clock
+        rules = scoring.load_rules(actor.org_id)
+        scoring.fire_crossings([scoring.CrossingSpec(contact, "arrival", utcnow(), f"arrival:api:{contact.id}",
+                                                     route=False)], rules.settings, rules.cache)
+    result = scoring.rescore(contact, commit=False)
     db.session.commit()
     return contact, created, result
 
