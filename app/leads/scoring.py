@@ -246,6 +246,35 @@ def rescore(contact: Contact, *, rules: Rules | None = None, now: datetime | Non
     return result
 
 
+def rescore_many(org_id: int, contacts: list, *, rules: Rules | None = None, now: datetime | None = None) -> list:
+    """Rescore a batch of one organisation's contacts (events read at once) and apply the changed
+    scores, firing the batch's crossings together; flushes, never commits. Returns the results."""
+    from app.leads.routing import prefetch_company_owners
+
+    when = now or utcnow()
+    rules = rules or load_rules(org_id)
+    events: dict = {c.id: [] for c in contacts}
+    since = when - timedelta(days=rules.settings.lapse_days)
+    for contact_id, kind, at in (db.session.query(ContactEvent.contact_id, ContactEvent.type, ContactEvent.at)
+                                 .filter(ContactEvent.contact_id.in_(list(events)), ContactEvent.at > since)):
+        events[contact_id].append((kind, at))
+    crossings: list = []
+    results = []
+    for contact in contacts:
+        result = score_contact(fit_facts(contact), events[contact.id], rules, when)
+        if (result.score, result.fit, result.engagement, result.level, result.expires_at) != (
+                contact.lead_score, contact.fit_score, contact.engagement_score, contact.score_level,
+                contact.score_expires_at):
+            apply_score(contact, result, rules, when, crossings)
+        results.append(result)
+    if crossings:  # the batch's crossings together: owners read once, rows written in a few statements
+        db.session.flush()
+        prefetch_company_owners(org_id, {s.contact for s in crossings}, rules.settings, rules.cache)
+        fire_crossings(crossings, rules.settings, rules.cache)
+    db.session.flush()
+    return results
+
+
 def record_event(contact: Contact, event_type: str, at: datetime | None = None, *,
                  commit: bool = True) -> ScoreResult:
     """Record what a lead did, rescore it and fire any crossing; commit=False only flushes."""

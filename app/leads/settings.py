@@ -9,14 +9,12 @@ from datetime import timedelta
 from app.deals.service import Invalid
 from app.extensions import db
 from app.leads import scoring
-from app.leads.routing import prefetch_company_owners
 from app.leads.service import clean_text
 from app.models import Contact, StageRequirement, User, utcnow
 from app.models.leads import (
     EVENT_TYPES,
     FIT_FIELDS,
     FIT_OPERATORS,
-    ContactEvent,
     EngagementRule,
     FitRule,
 )
@@ -215,23 +213,7 @@ def rescore_all(org_id: int, run: int, batch: int = BATCH, now=None) -> dict:
             settings.rescore_done = settings.rescore_total
             db.session.commit()
             break
-        when = now or utcnow()
-        events: dict = {c.id: [] for c in contacts}
-        since = when - timedelta(days=rules.settings.lapse_days)
-        for contact_id, kind, at in (db.session.query(ContactEvent.contact_id, ContactEvent.type, ContactEvent.at)
-                                     .filter(ContactEvent.contact_id.in_(list(events)), ContactEvent.at > since)):
-            events[contact_id].append((kind, at))
-        crossings: list = []
-        for contact in contacts:
-            result = scoring.score_contact(scoring.fit_facts(contact), events[contact.id], rules, when)
-            if (result.score, result.fit, result.engagement, result.level, result.expires_at) != (
-                    contact.lead_score, contact.fit_score, contact.engagement_score, contact.score_level,
-                    contact.score_expires_at):
-                scoring.apply_score(contact, result, rules, when, crossings)
-        if crossings:  # the batch's crossings together: owners read once, rows written in a few statements
-            db.session.flush()
-            prefetch_company_owners(org_id, {s.contact for s in crossings}, rules.settings, rules.cache)
-            scoring.fire_crossings(crossings, rules.settings, rules.cache)
+        scoring.rescore_many(org_id, contacts, rules=rules, now=now or utcnow())
         settings.rescore_last_id = contacts[-1].id
         settings.rescore_done = min(settings.rescore_total, settings.rescore_done + len(contacts))
         settings.rescore_updated_at = utcnow()
