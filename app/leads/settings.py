@@ -163,13 +163,33 @@ def save_engagement(actor, values: dict) -> None:
     db.session.commit()
 
 
+def is_icp_fact(field) -> bool:
+    """A deal fact that asks "matches our ICP" (named for it, like the templates' icp_match)."""
+    return "icp" in f"{field.key} {field.label}".lower()
+
+
+def icp_summary(org_id: int) -> list:
+    """The ideal customer profile in words, [(label, text)] of what is set, for reps to tick against."""
+    from app.models.leads import LeadSettings
+
+    settings = LeadSettings.query.filter_by(org_id=org_id).first()
+    if settings is None:
+        return []
+    lists = [("Industries", settings.icp_industries), ("Company sizes", settings.icp_sizes),
+             ("Titles and roles", settings.icp_titles), ("Countries", settings.icp_countries)]
+    out = [(label, ", ".join(items)) for label, items in lists if items]
+    out += [(label, text) for label, text in (("Pains", settings.icp_pains), ("Buying triggers", settings.icp_triggers))
+            if text]
+    return out
+
+
 def icp_stages(org_id: int) -> list:
     """[(stage, field)] where a stage's criteria ask whether the deal matches the ICP."""
     rows = (StageRequirement.query.filter_by(org_id=org_id).all())
     out = []
     for req in rows:
         f = req.field
-        if f is not None and not f.archived and "icp" in f"{f.key} {f.label}".lower() and not req.stage.archived:
+        if f is not None and not f.archived and is_icp_fact(f) and not req.stage.archived:
             out.append((req.stage, f, req.when))
     return sorted(out, key=lambda t: (t[0].pipeline_id, t[0].position))
 
