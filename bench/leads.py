@@ -99,6 +99,19 @@ def _load(port, requests, threads=THREADS):
     return time.perf_counter() - started, [ms for _, ms in results], [code for code, _ in results]
 
 
+def _up(port: int, path: str, server, seconds: float = 30) -> bool:
+    """Wait until the server answers `path` (False if it died or did not answer in time)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            _request(port, "GET", path)
+            return True
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
+
 def _floor_rps(env: dict, threads: str, n: int) -> float:
     """GET / of bench/floor_app.py (a bare Flask page) through the same gunicorn settings: the floor."""
     port = _free_port()
@@ -106,15 +119,8 @@ def _floor_rps(env: dict, threads: str, n: int) -> float:
     server = _start([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "bench.floor_app:app"],
                     env, "leads-floor.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _request(port, "GET", "/")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    return 0.0
-                time.sleep(0.2)
+        if not _up(port, "/", server):
+            return 0.0
         elapsed, _, codes = _load(port, [("GET", "/", None, None)] * n)
         return sum(1 for c in codes if c == 200) / elapsed
     finally:
@@ -185,15 +191,8 @@ def intake_figures(url: str, n: int) -> dict:
     server = _start([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "--timeout", "60",
                      "wsgi:app"], env, "leads-gunicorn.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _request(port, "GET", "/healthz")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    return {"error": f"gunicorn did not start (see {OUT / 'leads-gunicorn.log'})"}
-                time.sleep(0.2)
+        if not _up(port, "/healthz", server):
+            return {"error": f"gunicorn did not start (see {OUT / 'leads-gunicorn.log'})"}
         if _request(port, "GET", f"/f/{form_key}")[0] != 200:
             return {"error": "the hosted form did not answer 200"}
         with app.app_context():

@@ -132,20 +132,10 @@ def _company_for(org_id, lead, email, by_name, by_domain) -> Company | None:
 
 
 def _update_contact(contact: Contact, lead: dict, company: Company | None) -> None:
-    """`service.upsert_contact`'s field updates, on a loaded contact."""
-    from app.leads.service import FACT_KEYS
+    """`service.upsert_contact`'s updates, on a loaded contact."""
+    from app.leads.service import apply_lead_fields
 
-    for name in ("name", "title", "phone"):
-        if lead.get(name):
-            setattr(contact, name, lead[name])
-    if lead.get("source") and not contact.source:
-        contact.source = lead["source"]
-    if lead.get("utm") and not contact.utm:
-        contact.utm = lead["utm"]
-    facts = dict(contact.lead_facts or {})
-    facts.update({k: lead[k] for k in FACT_KEYS if lead.get(k)})
-    if facts != (contact.lead_facts or {}):
-        contact.lead_facts = facts
+    apply_lead_fields(contact, lead)
     if company is not None and contact.company_id is None:
         contact.company = company
 

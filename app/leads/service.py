@@ -130,6 +130,16 @@ def upsert_contact(org_id: int, clean: dict, *, form: LeadForm | None = None,
                 created = True
         except IntegrityError:  # the same person, submitted twice at once: the other writer won
             contact = _find_contact(org_id, email)
+    apply_lead_fields(contact, clean)
+    company = _company(org_id, clean.get("company", ""), email, clean)
+    if company is not None and contact.company_id is None:
+        contact.company_id = company.id
+    db.session.flush()
+    return contact, created
+
+
+def apply_lead_fields(contact: Contact, clean: dict) -> None:
+    """What a lead tells us about itself, on its contact: names and titles win, source and UTM stick."""
     for name in ("name", "title", "phone"):
         if clean.get(name):
             setattr(contact, name, clean[name])
@@ -139,12 +149,8 @@ def upsert_contact(org_id: int, clean: dict, *, form: LeadForm | None = None,
         contact.utm = clean["utm"]
     facts = dict(contact.lead_facts or {})
     facts.update({k: clean[k] for k in FACT_KEYS if clean.get(k)})
-    contact.lead_facts = facts
-    company = _company(org_id, clean.get("company", ""), email, clean)
-    if company is not None and contact.company_id is None:
-        contact.company_id = company.id
-    db.session.flush()
-    return contact, created
+    if facts != (contact.lead_facts or {}):
+        contact.lead_facts = facts
 
 
 def create_or_update_lead(actor, values: dict) -> tuple[Contact, bool, scoring.ScoreResult]:
