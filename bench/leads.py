@@ -99,6 +99,70 @@ def _load(port, requests, threads=THREADS):
     return time.perf_counter() - started, [ms for _, ms in results], [code for code, _ in results]
 
 
+def _up(port: int, path: str, server, seconds: float = 30) -> bool:
+    """Wait until the server answers `path` (False if it died or did not answer in time)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            _request(port, "GET", path)
+            return True
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
+
+def _floor_rps(env: dict, threads: str, n: int) -> float:
+    """GET / of bench/floor_app.py (a bare Flask page) through the same gunicorn settings: the floor."""
+    port = _free_port()
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    server = _start([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "bench.floor_app:app"],
+                    env, "leads-floor.log")
+    try:
+        if not _up(port, "/", server):
+            return 0.0
+        elapsed, _, codes = _load(port, [("GET", "/", None, None)] * n)
+        return sum(1 for c in codes if c == 200) / elapsed
+    finally:
+        _stop(server)
+
+
+def drain_figures(url: str, n: int) -> dict:
+    """The worker's code on a backlog: N stored submissions processed in-process, submissions/s.
+
+    Baseline in the same run: the floor of that work, N bare contact rows written with one
+    executemany in one transaction.
+    """
+    app = create_app(bench_config(url))
+    org_id, form_id, _key = _fresh(app)
+    with app.app_context():
+        from app.leads import lead_forms
+        from app.models.leads import LeadForm
+
+        form = db.session.get(LeadForm, form_id)
+        rows = [{"org_id": org_id, "form_id": form_id, "nonce": f"n{i}", "created_new": False, "utm": {},
+                 "referrer": "", "created_at": utcnow(),
+                 "payload": {"lead": {"email": f"lead{i}@bench{i % 97}.example", "name": f"Lead {i}",
+                                      "company": f"Bench Co {i % 97}", "source": f"Form: {form.name}",
+                                      "utm": {"source": "bench"}},
+                             "facts": {}, "message": "Please call me", "answers": "Name: Lead"}} for i in range(n)]
+        db.session.execute(insert(LeadSubmission), rows)
+        db.session.commit()
+        started = time.perf_counter()
+        done = lead_forms.process_all_pending()
+        elapsed = time.perf_counter() - started
+        counts = {"contacts": Contact.query.filter_by(org_id=org_id).count(),
+                  "follow_up_tasks": Task.query.filter_by(org_id=org_id, kind="lead_follow_up").count()}
+        floor_rows = [{"org_id": org_id, "email": f"floor{i}@floor.example", "name": f"F {i}", "lead_facts": {},
+                       "utm": {}, "source": "bench", "referrer": ""} for i in range(n)]
+        started = time.perf_counter()
+        db.session.execute(insert(Contact), floor_rows)
+        db.session.commit()
+        floor = time.perf_counter() - started
+    return {"n": n, "processed": done, "per_s": done / elapsed, "floor_per_s": n / floor,
+            "ratio": (done / elapsed) / (n / floor), **counts}
+
+
 def intake_figures(url: str, n: int) -> dict:
     """Form submissions per second through gunicorn -w 2 with Redis and the worker running."""
     redis_url = os.environ.get("REDIS_URL", "")
@@ -127,15 +191,8 @@ def intake_figures(url: str, n: int) -> dict:
     server = _start([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "--timeout", "60",
                      "wsgi:app"], env, "leads-gunicorn.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _request(port, "GET", "/healthz")
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    return {"error": f"gunicorn did not start (see {OUT / 'leads-gunicorn.log'})"}
-                time.sleep(0.2)
+        if not _up(port, "/healthz", server):
+            return {"error": f"gunicorn did not start (see {OUT / 'leads-gunicorn.log'})"}
         if _request(port, "GET", f"/f/{form_key}")[0] != 200:
             return {"error": "the hosted form did not answer 200"}
         with app.app_context():
@@ -147,6 +204,7 @@ def intake_figures(url: str, n: int) -> dict:
         health = [("GET", "/healthz", None, None)] * max(200, n // 2)
         base_elapsed, _, base_codes = _load(port, health)
         baseline_rps = sum(1 for c in base_codes if c == 200) / base_elapsed
+        floor_rps = _floor_rps(env, threads, max(200, n // 2))
         time.sleep(max(0.0, app.config["LEAD_FORM_MIN_SECONDS"] + 0.2))  # the pages age like a person's
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
         bodies = [urllib.parse.urlencode({"_t": tokens[i], "f_email": f"lead{i}@bench{i % 97}.example",
@@ -177,7 +235,8 @@ def intake_figures(url: str, n: int) -> dict:
                 "follow_up_tasks": Task.query.filter_by(org_id=org_id, kind="lead_follow_up").count(),
             }
         rps = ok / elapsed
-        return {"submissions_per_s": rps, "processed_per_s": counts["contacts"] / drained, "pending": pending, "baseline_healthz_per_s": baseline_rps, "ratio": rps / baseline_rps,
+        return {"floor_per_s": floor_rps, "floor_ratio": rps / floor_rps if floor_rps else 0.0,
+                "submissions_per_s": rps, "processed_per_s": counts["contacts"] / drained, "pending": pending, "baseline_healthz_per_s": baseline_rps, "ratio": rps / baseline_rps,
                 "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95), "sent": n, "ok": ok,
                 "errors": n - ok, **counts, "all_stored": all(v == n for v in counts.values())}
     finally:
@@ -261,11 +320,21 @@ def main() -> dict:
               f"({verdict} the >= {TARGET_RPS}/s target); baseline GET /healthz {intake['baseline_healthz_per_s']:,.0f}/s "
               f"-> ratio {intake['ratio']:.2f}; p50 {intake['p50_ms']:.1f} ms, p95 {intake['p95_ms']:.1f} ms; "
               f"{intake['ok']}/{intake['sent']} answered 200", flush=True)
+        print(f"  floor (bench/floor_app.py GET /, same gunicorn settings): {intake['floor_per_s']:,.0f}/s -> intake "
+              f"ratio {intake['floor_ratio']:.2f}", flush=True)
         print(f"  the worker made the leads at {intake['processed_per_s']:,.1f}/s (from the first submission to the "
               f"last processed; {intake['pending']} left unprocessed)", flush=True)
         print(f"  rows after: {intake['submissions']} submissions, {intake['contacts']} contacts, "
               f"{intake['form_fill_events']} form_fill events, {intake['follow_up_tasks']} follow-up tasks "
               f"({'every one stored' if intake['all_stored'] else 'MISSING ROWS'})", flush=True)
+    backlog = int(os.environ.get("BENCH_DRAIN_SUBMISSIONS", "3000"))
+    if backlog > 0:
+        drain = drain_figures(url, backlog)
+        print(f"  worker drain of a {drain['n']:,}-submission backlog (in-process, batches of "
+              f"{__import__('app.leads.intake', fromlist=['BATCH']).BATCH}): {drain['per_s']:,.0f} submissions/s "
+              f"made into leads; floor (bare contact INSERT) {drain['floor_per_s']:,.0f} rows/s -> ratio "
+              f"{drain['ratio']:.3f}; {drain['contacts']} contacts, {drain['follow_up_tasks']} follow-up tasks",
+              flush=True)
     size = int(os.environ.get("BENCH_RESCORE_CONTACTS", "100000"))
     if size <= 0:
         return {"intake": intake, "rescore": None}

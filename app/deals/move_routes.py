@@ -68,6 +68,15 @@ def _missing_now(deal, to_stage):
     return _unique_missing([r for r in plan.requirements if not is_met(r.field, facts.get(r.field.key))])
 
 
+def _icp(deal, missing) -> dict:
+    """Beside a "matches our ICP" checkbox, the profile it means (leads' settings), so reps tick it
+    against something written: {"icp_keys": fact keys, "icp_summary": [(label, text)]}."""
+    from app.leads.settings import icp_summary, is_icp_fact
+
+    keys = {r.field.key for r in missing if is_icp_fact(r.field)}
+    return {"icp_keys": keys, "icp_summary": icp_summary(deal.org_id) if keys else []}
+
+
 def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, status=422):
     lost = to_stage.kind == "lost"
     reasons = listed_reasons(deal.org_id) if lost else []
@@ -76,7 +85,7 @@ def _dialog(deal, to_stage, missing, form, *, message, errors=None, source, stat
                    contact_options=contact_choices(deal.org_id) if asks_contact else [],
                    errors=errors or {}, source=source, lost=lost, loss_reasons=reasons,
                    can_override=current_user.has_role("manager") and not lost,
-                   values=request.form)
+                   values=request.form, **_icp(deal, missing))
     if is_htmx():
         response = render_template("deals/_move_dialog.html", **context)
         return response, 200, {"HX-Retarget": "#move-dialog-slot", "HX-Reswap": "innerHTML"}

@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.contacts.service import LIMITS, clean_email, company_named
+from app.contacts.service import LIMITS as CONTACT_LIMITS
+from app.contacts.service import clean_email, company_named
 from app.deals.service import (
     MAX_REASON,
     DealError,
@@ -52,7 +53,8 @@ EXTENSIONS = (".csv", ".txt", ".tsv")
 TARGETS = {
     "companies": {"name": "Company name", "industry": "Industry", "size": "Size", "website": "Website"},
     "contacts": {"email": "Email", "name": "Name", "first_name": "First name", "last_name": "Last name",
-                 "phone": "Phone", "title": "Job title", "company": "Company name", "persona": "Persona"},
+                 "phone": "Phone", "title": "Job title", "company": "Company name", "persona": "Persona",
+                 "industry": "Industry", "company_size": "Company size", "country": "Country"},
     "deals": {"title": "Deal title", "amount": "Amount", "currency": "Currency", "stage": "Stage",
               "status": "Status (open / won / lost)", "pipeline": "Pipeline", "owner": "Owner (name or email)",
               "company": "Company name", "contact_name": "Contact name", "contact_email": "Contact email",
@@ -83,6 +85,9 @@ GUESSES = {
         "company": ["company name", "company", "organization", "person - organization", "organization - name",
                     "associated company", "account name"],
         "persona": ["persona"],
+        "industry": ["industry", "organization - industry", "company industry"],
+        "company_size": ["company size", "number of employees", "employees", "organization - number of employees"],
+        "country": ["country", "country/region", "person - country", "organization - country"],
     },
     "deals": {
         "title": ["deal - title", "deal name", "title", "deal title", "deal"],
@@ -373,6 +378,8 @@ BATCH_ROWS = 200
 # What a committed batch leaves in the session that no later row needs. They are let go after each
 # commit: the session keeps loaded objects across commits here, and a savepoint rollback walks
 # every object it holds, so a session growing by the whole file would slow each row down.
+LEAD_FACTS = {"industry": "industry", "company_size": "size", "country": "country"}  # target: limit
+LIMITS = {**CONTACT_LIMITS, "country": 80}
 _BATCH_ONLY = (Deal, StageTransition, DealContact, Task, Notification, ImportRow)
 
 
@@ -425,6 +432,7 @@ class _Importer:
         self.contacts_by_name: dict = {}  # lower(name) -> Contact | None
         self.stage_names: dict = {}  # pipeline id -> {squashed stage name: Stage}
         self._learnt: list = []  # (cache, key) set during the current row
+        self.touched: list = []  # contacts this batch created or updated: rescored before it commits
         self.counts = dict.fromkeys(("processed", "created", "updated", "errors", "warnings"), 0)
         if job.kind == "deals":
             self.pipeline = db.session.get(Pipeline, job.pipeline_id)
@@ -608,6 +616,7 @@ class _Importer:
     def contact_row(self, cells):
         problems: list = []
         values = {t: self._text_limit(cells, t, t, problems) for t in ("phone", "title", "persona")}
+        facts = {t: self._text_limit(cells, t, limit, problems) for t, limit in LEAD_FACTS.items()}  # fit rules
         name = self.value(cells, "name") or " ".join(
             p for p in (self.value(cells, "first_name"), self.value(cells, "last_name")) if p)
         if len(name) > LIMITS["name"]:
@@ -632,9 +641,16 @@ class _Importer:
                 setattr(contact, key, value)
         if outcome == "created":
             self._remember(self.contacts, email, contact)
+        if any(facts.values()):
+            contact.lead_facts = {**(contact.lead_facts or {}), **{k: v for k, v in facts.items() if v}}
         company = self.company(self.value(cells, "company"))
         if company is not None:
             contact.company_id = company.id
+            if facts["industry"] and not company.industry:
+                company.industry = facts["industry"]
+            if facts["company_size"] and not company.size:
+                company.size = facts["company_size"]
+        self.touched.append(contact)
         return outcome, []
 
     def _stage(self, pipeline, cells):
@@ -837,11 +853,26 @@ def _import_batch(importer: _Importer, batch: list) -> None:
     importer.prefetch(batch)
     for row_number, cells in batch:
         _import_one(importer, row_number, cells)
+    _rescore(importer)
     importer.write_progress()
     db.session.commit()
     session = db.session()
     for obj in [o for o in session.identity_map.values() if isinstance(o, _BATCH_ONLY)]:
         session.expunge(obj)
+
+
+def _rescore(importer: _Importer) -> None:
+    """Score the batch's created and updated contacts through the one scoring service (fit rules read
+    the imported title, industry, size, country); a crossing fires once, by its unique key."""
+    from sqlalchemy import inspect as state_of
+
+    from app.leads.scoring import rescore_many
+
+    contacts = list({id(c): c for c in importer.touched if state_of(c).persistent}.values())
+    importer.touched = []
+    if contacts:
+        db.session.flush()
+        rescore_many(importer.org_id, contacts)
 
 
 def _import_one(importer: _Importer, row_number: int, cells: list) -> None:

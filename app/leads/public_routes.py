@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from flask import Blueprint, abort, current_app, redirect, render_template, request
 
 from app.deals.service import Invalid
-from app.extensions import csrf, limiter
+from app.extensions import csrf, db, limiter
 from app.leads import lead_forms
 from app.models import utcnow
 from app.models.leads import LeadForm
@@ -102,16 +102,33 @@ def view_pixel(form_key):
     return PIXEL, 200, {"Content-Type": "image/gif", "Cache-Control": "no-store"}
 
 
+@bp.after_request
+def _no_rate_limit_headers(response):
+    """No X-RateLimit-* headers on the public form's answers: reading the window costs two Redis
+    round trips per submission, and no browser reads them. A 429 keeps them and its Retry-After."""
+    if response.status_code != 429:
+        limiter.context.view_rate_limit = None
+    return response
+
+
 def _thanks(form):
     if form.redirect_url:
         return redirect(form.redirect_url, 303)
     return render_template("leads/public_thanks.html", form=form)
 
 
+def _autocommit() -> None:
+    """Run this request's statements in autocommit on PostgreSQL: it writes one row with one INSERT,
+    durable when the statement returns, so a BEGIN and a COMMIT round trip buy nothing."""
+    if not db.session().in_transaction() and db.session.get_bind().dialect.name == "postgresql":
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 @bp.post("/<form_key>")
 @limiter.limit(_limit)
 def submit(form_key):
     """Take a submission from the hosted page or an allowed site's embed."""
+    _autocommit()
     form = _form_or_404(form_key)
     origin = _origin()
     embedded = bool(origin) and origin != _own_origin()

@@ -85,18 +85,63 @@ def next_in_rotation(settings: LeadSettings, cache: dict | None = None) -> User 
     return rep
 
 
+def prefetch_company_owners(org_id: int, contacts, settings: LeadSettings, cache: dict) -> None:
+    """Read a batch's companies (the contact's, else its email domain's) and their account owners at once.
+
+    `route` then answers from the cache what `company_for_email` and `company_owner` would;
+    a lead routed to a company with no owner yet makes its owner the company's for the rest
+    of the batch, as a committed earlier lead would.
+    """
+    if settings.routing == "round_robin":
+        return
+    contacts = list(contacts)
+    company_of = {c.id: c.company for c in contacts}
+    domains = {company_domain(c.email) for c in contacts if company_of[c.id] is None} - {""}
+    if domains:
+        by_domain: dict = {}
+        for company in Company.query.filter(Company.org_id == org_id, Company.domain.in_(domains)).order_by(
+                Company.id):
+            by_domain.setdefault(company.domain, company)
+        for c in contacts:
+            company_of[c.id] = company_of[c.id] or by_domain.get(company_domain(c.email))
+    ids = {company.id for company in company_of.values() if company is not None}
+    owners: dict = dict.fromkeys(ids)
+    if ids:
+        for company_id, owner_id in (db.session.query(Contact.company_id, Contact.owner_id)
+                                     .join(User, User.id == Contact.owner_id)
+                                     .filter(Contact.company_id.in_(ids), User.active.is_(True))
+                                     .order_by(Contact.id.desc())):
+            owners[company_id] = owner_id  # the lowest id is written last
+        for company_id, owner_id in (db.session.query(Deal.company_id, Deal.owner_id)
+                                     .join(User, User.id == Deal.owner_id)
+                                     .filter(Deal.company_id.in_(ids), Deal.status == "open", User.active.is_(True))
+                                     .order_by(Deal.created_at)):
+            owners[company_id] = owner_id  # a deal's owner wins; the latest deal is written last
+    cache.setdefault("company_of", {}).update(company_of)
+    cache["company_owners"] = {**cache.get("company_owners", {}), **{k: _active(v) for k, v in owners.items()}}
+
+
 def route(contact: Contact, settings: LeadSettings, cache: dict | None = None) -> User:
     """Give the lead its owner (keeping an active one) and return it."""
     owner = _active(contact.owner_id)
+    owners = (cache or {}).get("company_owners")
+    company_of = (cache or {}).get("company_of") or {}
+    company = None
     if owner is None and settings.routing != "round_robin":
-        company = contact.company or company_for_email(contact.org_id, contact.email)
-        owner = company_owner(company) if company is not None else None
+        if owners is not None and contact.id in company_of:  # a batch: its companies and owners are known
+            company = company_of[contact.id]
+            owner = owners.get(company.id) if company is not None else None
+        else:
+            company = contact.company or company_for_email(contact.org_id, contact.email)
+            owner = company_owner(company) if company is not None else None
     if owner is None:
         owner = next_in_rotation(settings, cache)
     if owner is None:
         owner = (User.query.filter_by(org_id=contact.org_id, role="admin", active=True)
                  .order_by(User.id).first())
     contact.owner_id = owner.id
+    if owners is not None and company is not None and owners.get(company.id) is None:
+        owners[company.id] = owner  # this lead's owner now owns the company for the batch
     return owner
 
 

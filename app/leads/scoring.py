@@ -246,6 +246,35 @@ def rescore(contact: Contact, *, rules: Rules | None = None, now: datetime | Non
     return result
 
 
+def rescore_many(org_id: int, contacts: list, *, rules: Rules | None = None, now: datetime | None = None) -> list:
+    """Rescore a batch of one organisation's contacts (events read at once) and apply the changed
+    scores, firing the batch's crossings together; flushes, never commits. Returns the results."""
+    from app.leads.routing import prefetch_company_owners
+
+    when = now or utcnow()
+    rules = rules or load_rules(org_id)
+    events: dict = {c.id: [] for c in contacts}
+    since = when - timedelta(days=rules.settings.lapse_days)
+    for contact_id, kind, at in (db.session.query(ContactEvent.contact_id, ContactEvent.type, ContactEvent.at)
+                                 .filter(ContactEvent.contact_id.in_(list(events)), ContactEvent.at > since)):
+        events[contact_id].append((kind, at))
+    crossings: list = []
+    results = []
+    for contact in contacts:
+        result = score_contact(fit_facts(contact), events[contact.id], rules, when)
+        if (result.score, result.fit, result.engagement, result.level, result.expires_at) != (
+                contact.lead_score, contact.fit_score, contact.engagement_score, contact.score_level,
+                contact.score_expires_at):
+            apply_score(contact, result, rules, when, crossings)
+        results.append(result)
+    if crossings:  # the batch's crossings together: owners read once, rows written in a few statements
+        db.session.flush()
+        prefetch_company_owners(org_id, {s.contact for s in crossings}, rules.settings, rules.cache)
+        fire_crossings(crossings, rules.settings, rules.cache)
+    db.session.flush()
+    return results
+
+
 def record_event(contact: Contact, event_type: str, at: datetime | None = None, *,
                  commit: bool = True) -> ScoreResult:
     """Record what a lead did, rescore it and fire any crossing; commit=False only flushes."""
@@ -262,8 +291,13 @@ def record_event(contact: Contact, event_type: str, at: datetime | None = None, 
     return rescore(contact, rules=rules, now=now, commit=commit)
 
 
-def apply_score(contact: Contact, result: ScoreResult, rules: Rules, now: datetime) -> None:
-    """Write the score; log a level change on the timeline; fire each upward crossing once."""
+def apply_score(contact: Contact, result: ScoreResult, rules: Rules, now: datetime,
+                crossings: list | None = None) -> None:
+    """Write the score; log a level change on the timeline; fire each upward crossing once.
+
+    With `crossings` (a batch), the upward crossings are appended to it as CrossingSpecs for one
+    `fire_crossings` call over the batch, which fills in result.crossed.
+    """
     result.contact_id = contact.id
     old = contact.score_level if contact.score_level in SCORE_LEVELS else "new"
     contact.fit_score = result.fit
@@ -278,8 +312,11 @@ def apply_score(contact: Contact, result: ScoreResult, rules: Rules, now: dateti
         _log_level_change(contact, old, result, now)
         rank = SCORE_LEVELS.index
         for level in SCORE_LEVELS[rank(old) + 1: rank(result.level) + 1]:
-            if fire_crossing(contact, level, now, rules.settings, cache=rules.cache):
-                result.crossed.append(level)
+            spec = CrossingSpec(contact, level, now, result=result)
+            if crossings is not None:
+                crossings.append(spec)
+            else:
+                fire_crossings([spec], rules.settings, rules.cache)
     result.status = contact.lead_status
 
 
@@ -300,65 +337,129 @@ def _crossing_key(contact: Contact, kind: str) -> str:
     return f"{kind}:{contact.id}:{contact.level_changes}"
 
 
-def _untouched_clock(contact_id: int) -> LeadCrossing | None:
-    """The contact's latest response clock if nobody has called, emailed or met it since."""
-    clock = (LeadCrossing.query.filter(LeadCrossing.contact_id == contact_id, LeadCrossing.clock_at.is_not(None))
-             .order_by(LeadCrossing.at.desc()).first())
-    if clock is None:
-        return None
-    touched = db.session.query(Activity.id).filter(
-        Activity.contact_id == contact_id, Activity.kind.in_(TOUCH_KINDS), Activity.at >= clock.at).first()
-    return None if touched else clock
+def _untouched_clocks(contact_ids: set) -> set:
+    """The contacts whose latest response clock nobody has called, emailed or met since."""
+    if not contact_ids:
+        return set()
+    latest: dict = {}
+    for contact_id, at in (db.session.query(LeadCrossing.contact_id, LeadCrossing.at)
+                           .filter(LeadCrossing.contact_id.in_(contact_ids), LeadCrossing.clock_at.is_not(None))
+                           .order_by(LeadCrossing.at)):
+        latest[contact_id] = at  # the latest is written last
+    if not latest:
+        return set()
+    touched = {contact_id for contact_id, at in (
+        db.session.query(Activity.contact_id, db.func.max(Activity.at))
+        .filter(Activity.contact_id.in_(list(latest)), Activity.kind.in_(TOUCH_KINDS))
+        .group_by(Activity.contact_id)) if at is not None and at >= latest[contact_id]}
+    return set(latest) - touched
+
+
+@dataclass
+class CrossingSpec:
+    """One crossing to fire: the contact, its kind, when, and (optionally) its key and the result it belongs to."""
+
+    contact: Contact
+    kind: str
+    at: datetime
+    key: str | None = None
+    high_intent: bool = False
+    result: ScoreResult | None = None
+    route: bool = True  # False: an arrival that stays marketing's (no owner) until it crosses MQL
 
 
 def fire_crossing(contact: Contact, kind: str, now: datetime, settings: LeadSettings,
                   high_intent: bool = False, key: str | None = None, cache: dict | None = None) -> LeadCrossing | None:
-    """Route the lead and create its task and notification, once per crossing (None if it already fired).
+    """Route the lead and create its task and notification, once per crossing (None if it already fired)."""
+    return fire_crossings([CrossingSpec(contact, kind, now, key, high_intent)], settings, cache)[0]
 
-    The crossing's unique key is claimed first (INSERT ... ON CONFLICT DO NOTHING): a retry or a
-    concurrent scorer that finds it taken creates nothing.
+
+def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = None) -> list:
+    """Fire a batch of crossings: [LeadCrossing, or None where that crossing already fired], in order.
+
+    Each crossing's unique key is claimed first (one INSERT ... ON CONFLICT DO NOTHING for the
+    batch): a retry or a concurrent scorer that finds it taken creates nothing. Then the tasks
+    and notifications of the crossings that fired are written together.
     """
     from app.leads.routing import clock_start, route
 
-    key = key or _crossing_key(contact, kind)
-    owner = route(contact, settings, cache)
-    start = clock_start(now, settings)
-    crossing = LeadCrossing(org_id=contact.org_id, contact_id=contact.id, kind=kind, at=now, owner_id=owner.id,
-                            unique_key=key)
-    if kind == "hot":
-        # One clock per wait: an arrival nobody has answered yet keeps running.
-        crossing.clock_at = None if _untouched_clock(contact.id) else start
-        crossing.due_at = start + timedelta(minutes=settings.speed_minutes)
-    elif kind == "arrival":
-        crossing.clock_at = start
+    if not specs:
+        return []
+    cache = {} if cache is None else cache
+    hot_ids = {spec.contact.id for spec in specs if spec.kind == "hot"}
+    waiting = _untouched_clocks(hot_ids)
+    open_hot = _open_hot_tasks(hot_ids)
+    planned = []
+    for spec in specs:
+        contact = spec.contact
+        key = spec.key or _crossing_key(contact, spec.kind)
+        owner = route(contact, settings, cache) if spec.route else None
+        start = clock_start(spec.at, settings)
+        crossing = LeadCrossing(org_id=contact.org_id, contact_id=contact.id, kind=spec.kind, at=spec.at,
+                                owner_id=owner.id if owner else None, unique_key=key)
+        if spec.kind == "hot":
+            # One clock per wait: an arrival nobody has answered yet keeps running.
+            crossing.clock_at = None if contact.id in waiting else start
+            crossing.due_at = start + timedelta(minutes=settings.speed_minutes)
+        elif spec.kind == "arrival":
+            crossing.clock_at = start
+        planned.append((spec, crossing, owner, start))
     table = LeadCrossing.__table__
     columns = ("org_id", "contact_id", "kind", "at", "owner_id", "unique_key", "clock_at", "due_at")
-    crossing.id = db.session.execute(
-        _insert(table).values({c: getattr(crossing, c) for c in columns})
-        .on_conflict_do_nothing(index_elements=["unique_key"]).returning(table.c.id)).scalar()
-    if crossing.id is None:
-        return None  # this very crossing already fired (a retry, or a concurrent scorer)
-    task = _crossing_task(contact, crossing, owner, start, settings, high_intent)
-    if task is not None and kind == "hot" and _open_hot_task(contact.id):
-        task = None  # still answering the last hot moment: one task, not two
-    if task is not None:
-        db.session.add(task)
+    ids = dict(db.session.execute(
+        _insert(table).on_conflict_do_nothing(index_elements=["unique_key"]).returning(table.c.unique_key, table.c.id),
+        [{c: getattr(crossing, c) for c in columns} for _s, crossing, _o, _t in planned]).all())
+    out, links, handed = [], [], []
+    for spec, crossing, owner, start in planned:
+        crossing.id = ids.pop(crossing.unique_key, None)  # a key twice in one batch fires once
+        if crossing.id is None:
+            out.append(None)  # this very crossing already fired (a retry, or a concurrent scorer)
+            continue
+        if spec.kind != "arrival" and owner is not None:
+            handed.append({"contact": crossing.contact_id, "owner": owner.id})
+        if spec.result is not None:
+            spec.result.crossed.append(spec.kind)
+        task = _crossing_task(spec.contact, crossing, owner, start, settings, spec.high_intent)
+        if task is not None and spec.kind == "hot":
+            if spec.contact.id in open_hot:
+                task = None  # still answering the last hot moment: one task, not two
+            open_hot.add(spec.contact.id)
+        if task is not None:
+            db.session.add(task)
+            links.append((spec.contact, crossing, owner, task))
+        out.append(crossing)
+    if handed:  # an ownerless arrival's clock now runs for the rep the lead was handed to
+        db.session.execute(table.update().where(
+            table.c.contact_id == db.bindparam("contact"), table.c.kind == "arrival", table.c.owner_id.is_(None))
+            .values(owner_id=db.bindparam("owner")), handed)
+    if links:
         db.session.flush()
-        link_task(crossing, task)
-        _notify(contact, crossing, owner)
-    return crossing
+        link_tasks([(crossing, task) for _c, crossing, _o, task in links])
+        for contact, crossing, owner, _task in links:
+            _notify(contact, crossing, owner)
+    return out
 
 
 def link_task(crossing: LeadCrossing, task: Task) -> None:
     """Record the task a crossing created (the crossing row is written by statement, not the session)."""
-    crossing.task_id = task.id
-    db.session.execute(db.update(LeadCrossing).where(LeadCrossing.id == crossing.id).values(task_id=task.id)
-                       .execution_options(synchronize_session=False))
+    link_tasks([(crossing, task)])
 
 
-def _open_hot_task(contact_id: int) -> bool:
-    return db.session.query(Task.id).filter(Task.contact_id == contact_id, Task.kind == "hot_lead",
-                                            Task.done_at.is_(None)).first() is not None
+def link_tasks(pairs: list) -> None:
+    """link_task for many [(crossing, task)] in one executemany."""
+    table = LeadCrossing.__table__
+    for crossing, task in pairs:
+        crossing.task_id = task.id
+    db.session.execute(table.update().where(table.c.id == db.bindparam("crossing")).values(
+        task_id=db.bindparam("task")), [{"crossing": c.id, "task": t.id} for c, t in pairs])
+
+
+def _open_hot_tasks(contact_ids: set) -> set:
+    """The contacts with a hot-lead task still open."""
+    if not contact_ids:
+        return set()
+    return {c for (c,) in db.session.query(Task.contact_id).filter(
+        Task.contact_id.in_(contact_ids), Task.kind == "hot_lead", Task.done_at.is_(None)).distinct()}
 
 
 def _crossing_task(contact, crossing, owner, start, settings, high_intent) -> Task | None:

@@ -130,6 +130,16 @@ def upsert_contact(org_id: int, clean: dict, *, form: LeadForm | None = None,
                 created = True
         except IntegrityError:  # the same person, submitted twice at once: the other writer won
             contact = _find_contact(org_id, email)
+    apply_lead_fields(contact, clean)
+    company = _company(org_id, clean.get("company", ""), email, clean)
+    if company is not None and contact.company_id is None:
+        contact.company_id = company.id
+    db.session.flush()
+    return contact, created
+
+
+def apply_lead_fields(contact: Contact, clean: dict) -> None:
+    """What a lead tells us about itself, on its contact: names and titles win, source and UTM stick."""
     for name in ("name", "title", "phone"):
         if clean.get(name):
             setattr(contact, name, clean[name])
@@ -139,12 +149,8 @@ def upsert_contact(org_id: int, clean: dict, *, form: LeadForm | None = None,
         contact.utm = clean["utm"]
     facts = dict(contact.lead_facts or {})
     facts.update({k: clean[k] for k in FACT_KEYS if clean.get(k)})
-    contact.lead_facts = facts
-    company = _company(org_id, clean.get("company", ""), email, clean)
-    if company is not None and contact.company_id is None:
-        contact.company_id = company.id
-    db.session.flush()
-    return contact, created
+    if facts != (contact.lead_facts or {}):
+        contact.lead_facts = facts
 
 
 def create_or_update_lead(actor, values: dict) -> tuple[Contact, bool, scoring.ScoreResult]:
@@ -153,7 +159,13 @@ def create_or_update_lead(actor, values: dict) -> tuple[Contact, bool, scoring.S
     if not clean["source"]:
         clean["source"] = "API"
     contact, created = upsert_contact(actor.org_id, clean)
-    result = scoring.rescore(scoring._locked(contact), commit=False)
+    scoring._locked(contact)
+    if created:  # a new lead's speed-to-lead clock starts at arrival, as a form lead's does; it stays
+        # marketing's (no owner) until it crosses MQL, when the rep it is handed to owns the clock
+        rules = scoring.load_rules(actor.org_id)
+        scoring.fire_crossings([scoring.CrossingSpec(contact, "arrival", utcnow(), f"arrival:api:{contact.id}",
+                                                     route=False)], rules.settings, rules.cache)
+    result = scoring.rescore(contact, commit=False)
     db.session.commit()
     return contact, created, result
 

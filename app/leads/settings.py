@@ -15,7 +15,6 @@ from app.models.leads import (
     EVENT_TYPES,
     FIT_FIELDS,
     FIT_OPERATORS,
-    ContactEvent,
     EngagementRule,
     FitRule,
 )
@@ -164,13 +163,33 @@ def save_engagement(actor, values: dict) -> None:
     db.session.commit()
 
 
+def is_icp_fact(field) -> bool:
+    """A deal fact that asks "matches our ICP" (named for it, like the templates' icp_match)."""
+    return "icp" in f"{field.key} {field.label}".lower()
+
+
+def icp_summary(org_id: int) -> list:
+    """The ideal customer profile in words, [(label, text)] of what is set, for reps to tick against."""
+    from app.models.leads import LeadSettings
+
+    settings = LeadSettings.query.filter_by(org_id=org_id).first()
+    if settings is None:
+        return []
+    lists = [("Industries", settings.icp_industries), ("Company sizes", settings.icp_sizes),
+             ("Titles and roles", settings.icp_titles), ("Countries", settings.icp_countries)]
+    out = [(label, ", ".join(items)) for label, items in lists if items]
+    out += [(label, text) for label, text in (("Pains", settings.icp_pains), ("Buying triggers", settings.icp_triggers))
+            if text]
+    return out
+
+
 def icp_stages(org_id: int) -> list:
     """[(stage, field)] where a stage's criteria ask whether the deal matches the ICP."""
     rows = (StageRequirement.query.filter_by(org_id=org_id).all())
     out = []
     for req in rows:
         f = req.field
-        if f is not None and not f.archived and "icp" in f"{f.key} {f.label}".lower() and not req.stage.archived:
+        if f is not None and not f.archived and is_icp_fact(f) and not req.stage.archived:
             out.append((req.stage, f, req.when))
     return sorted(out, key=lambda t: (t[0].pipeline_id, t[0].position))
 
@@ -214,18 +233,7 @@ def rescore_all(org_id: int, run: int, batch: int = BATCH, now=None) -> dict:
             settings.rescore_done = settings.rescore_total
             db.session.commit()
             break
-        when = now or utcnow()
-        events: dict = {c.id: [] for c in contacts}
-        since = when - timedelta(days=rules.settings.lapse_days)
-        for contact_id, kind, at in (db.session.query(ContactEvent.contact_id, ContactEvent.type, ContactEvent.at)
-                                     .filter(ContactEvent.contact_id.in_(list(events)), ContactEvent.at > since)):
-            events[contact_id].append((kind, at))
-        for contact in contacts:
-            result = scoring.score_contact(scoring.fit_facts(contact), events[contact.id], rules, when)
-            if (result.score, result.fit, result.engagement, result.level, result.expires_at) != (
-                    contact.lead_score, contact.fit_score, contact.engagement_score, contact.score_level,
-                    contact.score_expires_at):
-                scoring.apply_score(contact, result, rules, when)
+        scoring.rescore_many(org_id, contacts, rules=rules, now=now or utcnow())
         settings.rescore_last_id = contacts[-1].id
         settings.rescore_done = min(settings.rescore_total, settings.rescore_done + len(contacts))
         settings.rescore_updated_at = utcnow()

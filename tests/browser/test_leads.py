@@ -164,3 +164,36 @@ def test_admin_settings_and_form_builder_fit_the_screen(new_page, org, demo_form
     expect(page.get_by_label("Embed on your site")).to_contain_text(f"/f/{demo_form.key}")
     no_sideways_scroll(page)
     screenshot(page, f"lead-form-builder-{'phone' if viewport else 'desktop'}")
+
+
+def test_the_move_dialog_shows_the_icp_beside_the_matches_our_icp_box(new_page):
+    from app.extensions import db
+    from app.leads.settings import save_icp
+    from tests.browser.test_board import pick
+
+    org = factories.make_org(templates=["b2b"])
+    admin, rep = factories.user(org, "admin"), factories.user(org, "rep")
+    save_icp(admin, {"icp_industries": "Insurance, Accounting", "icp_sizes": "11-50", "icp_titles": "Owner",
+                     "icp_countries": "Portugal", "icp_pains": "Leads answered too late", "icp_triggers": ""})
+    pipe = factories.pipeline(org, "B2B sales")
+    deal = factories.make_deal(org, title="Harbour Insurance", owner=rep, pipeline_name="B2B sales")
+    db.session.commit()
+    page = new_page(rep)
+    page.goto(f"/deals/board/{pipe.id}")
+    pick(page, page.locator(f"#card-{deal.id}"), "Outreach")
+    dialog = page.locator("dialog#move-dialog")
+    expect(dialog).to_be_visible()
+    box = dialog.get_by_label("Matches our ICP", exact=False)
+    expect(box).to_be_visible()
+    summary = dialog.get_by_role("note", name="Our ideal customer profile")
+    expect(summary).to_contain_text("Insurance, Accounting")
+    for text in ("11-50", "Owner", "Portugal", "Leads answered too late"):
+        expect(summary).to_contain_text(text)
+    expect(summary).not_to_contain_text("Buying triggers")  # only what the admin wrote
+    # Right below the checkbox it explains, not somewhere else on the page.
+    box_bottom = box.bounding_box()["y"] + box.bounding_box()["height"]
+    assert 0 <= summary.bounding_box()["y"] - box_bottom < 80
+    screenshot(page, "move-dialog-icp")
+    box.check()
+    dialog.get_by_role("button", name="Save and move").click()
+    expect(page.locator("dialog#move-dialog")).to_have_count(0)

@@ -118,3 +118,28 @@ def test_another_organisations_contact_is_404(api, org):
     assert response.status_code == 404
     assert api("GET", f"/api/v1/contacts/{2**40}").status_code == 404
     assert Task.query.count() == 0
+
+
+def test_an_api_lead_starts_the_speed_to_lead_clock_at_arrival(api, org, client):
+    from datetime import timedelta
+
+    from app.leads.service import speed_to_lead
+    from app.models import utcnow
+
+    start = utcnow() - timedelta(minutes=1)
+    body = api("POST", "/api/v1/leads", json={"email": "ivy@clinic.example", "name": "Ivy"}).json
+    assert body["owner_email"] is None and body["status"] == "new"  # marketing's, and the clock runs
+    figures = speed_to_lead(org.id, start, utcnow() + timedelta(minutes=1))
+    assert (figures["n"], figures["touched"], figures["within_window_share"]) == (1, 0, 0.0)
+    # The same lead again (an integration's retry or update) starts no second clock.
+    assert api("POST", "/api/v1/leads", json={"email": "IVY@clinic.example"}).status_code == 200
+    assert speed_to_lead(org.id, start, utcnow() + timedelta(minutes=1))["n"] == 1
+    # Crossing MQL hands it to a rep, who then owns the clock that started at arrival.
+    api("POST", "/api/v1/events", json={"contact_email": "ivy@clinic.example", "type": "meeting_booked"})
+    rep = factories.user(org, "rep")
+    client.post("/auth/login", data={"email": rep.email, "password": factories.PASSWORD})
+    assert client.post(f"/contacts/{body['contact_id']}/activities",
+                       data={"kind": "call", "body": "Called Ivy"}).status_code == 303
+    figures = speed_to_lead(org.id, start, utcnow() + timedelta(minutes=1))
+    assert (figures["n"], figures["touched"], figures["within_window_share"]) == (1, 1, 1.0)
+    assert [(r["owner_email"], r["n"], r["touched"]) for r in figures["by_rep"]] == [(rep.email, 1, 1)]
