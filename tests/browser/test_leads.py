@@ -190,6 +190,11 @@ def test_the_move_dialog_shows_the_icp_beside_the_matches_our_icp_box(new_page):
     for text in ("11-50", "Owner", "Portugal", "Leads answered too late"):
         expect(summary).to_contain_text(text)
     expect(summary).not_to_contain_text("Buying triggers")  # only what the admin wrote
+    # The required-field note reads as a sentence ("Fields marked * are required."): a button
+    # style once made it a flex row that swallowed the spaces around the star.
+    note = dialog.get_by_text("Fields marked")
+    expect(note).to_have_css("display", "block")
+    assert note.bounding_box()["width"] > 150
     # Right below the checkbox it explains, not somewhere else on the page.
     box_bottom = box.bounding_box()["y"] + box.bounding_box()["height"]
     assert 0 <= summary.bounding_box()["y"] - box_bottom < 80
