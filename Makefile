@@ -37,6 +37,7 @@ test: system-deps install-dev
 	$(BIN)/pytest
 
 bench: install-dev
+	@command -v wrk >/dev/null || echo "wrk is not installed: the board is loaded by a Python client instead (apt-get install wrk for the issue's method)"
 	$(BIN)/python -m bench
 
 lint: install-dev
