@@ -98,3 +98,51 @@ def test_the_backfill_gives_each_transition_the_time_its_from_stage_was_entered(
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+_TALLY = "SELECT stage_id, owner_id, deals, amount_cents FROM stage_tally WHERE deals <> 0 ORDER BY 1, 2"
+_GROUPED = """SELECT stage_id, owner_id, COUNT(*), SUM(COALESCE(CAST(ROUND(amount * 100) AS BIGINT), 0))
+              FROM deal GROUP BY stage_id, owner_id ORDER BY 1, 2"""
+
+
+def _tally_and_deals(engine) -> tuple:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(_TALLY))], [tuple(r) for r in conn.execute(text(_GROUPED))]
+
+
+def test_stage_tally_is_backfilled_and_kept_by_the_migrations_triggers(tmp_path):
+    """The migration's triggers keep stage_tally equal to a GROUP BY over deal (the demo seed writes
+    deals through the app), and an upgrade over existing deals backfills it; downgrade removes both."""
+    url, cleanup = _fresh_database_url(tmp_path)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        for args in (["db", "upgrade"], ["seed-demo"]):
+            done = _flask(args, url)
+            assert done.returncode == 0, done.stderr
+        tally, grouped = _tally_and_deals(engine)
+        assert len(grouped) >= 3 and tally == grouped
+        with engine.begin() as conn:  # a move, an owner change and an amount change in plain SQL
+            first, second = conn.execute(text("SELECT id, stage_id FROM deal ORDER BY id LIMIT 2")).all()
+            conn.execute(text("UPDATE deal SET stage_id = :s, amount = amount + 10.25 WHERE id = :d"),
+                         {"s": second.stage_id, "d": first.id})
+            conn.execute(text("UPDATE deal SET owner_id = (SELECT MAX(id) FROM \"user\") WHERE id = :d"),
+                         {"d": second.id})
+        tally, grouped = _tally_and_deals(engine)
+        assert tally == grouped
+
+        done = _flask(["db", "downgrade", "a7c3d9e1f254"], url)
+        assert done.returncode == 0, done.stderr
+        with engine.begin() as conn:  # written while no trigger runs: only the backfill can count it
+            conn.execute(text("UPDATE deal SET stage_id = :s, amount = 777.77 WHERE id = :d"),
+                         {"s": first.stage_id, "d": second.id})
+        done = _flask(["db", "upgrade"], url)
+        assert done.returncode == 0, done.stderr
+        tally, grouped = _tally_and_deals(engine)
+        assert tally == grouped
+    finally:
+        engine.dispose()
+        if cleanup:
+            admin, name = cleanup
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
