@@ -172,7 +172,7 @@ def test_opposite_moves_at_the_same_time_never_deadlock(app, org, pipe):
     b = factories.make_deal(org, title="Goes left")
     db.session.execute(update(Deal).where(Deal.id == b.id).values(stage_id=second))
     db.session.commit()
-    rounds, errors = 150, []
+    rounds, errors = 1200, []
     barrier, engine = threading.Barrier(2), db.engine
 
     def mover(deal_id, there, back):
