@@ -24,6 +24,22 @@ def _fresh_database_url(tmp_path):
     return url.rsplit("/", 1)[0] + "/" + name, (admin, name)
 
 
+def _drop(cleanup):
+    """Drop the database _fresh_database_url made (PostgreSQL); nothing on SQLite."""
+    if cleanup:
+        admin, name = cleanup
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _run(url, *commands):
+    """Run flask commands in order against `url`, each expected to succeed."""
+    for args in commands:
+        done = _flask(args, url)
+        assert done.returncode == 0, done.stderr
+
+
 def _flask(args, url):
     env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "wsgi"}
     env.pop("STAGEGATE_EMBEDDED_WORKER", None)
@@ -43,11 +59,7 @@ def test_upgrade_from_nothing_matches_the_models_and_seeds(tmp_path):
         assert seed.returncode == 0, seed.stderr
         assert "Sign in as" in seed.stdout
     finally:
-        if cleanup:
-            admin, name = cleanup
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        _drop(cleanup)
 
 
 def _transitions(engine) -> list:
@@ -61,9 +73,7 @@ def test_the_backfill_gives_each_transition_the_time_its_from_stage_was_entered(
     url, cleanup = _fresh_database_url(tmp_path)
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
-        for args in (["db", "upgrade"], ["seed-demo"]):
-            done = _flask(args, url)
-            assert done.returncode == 0, done.stderr
+        _run(url, ["db", "upgrade"], ["seed-demo"])
         written = {row.id: row.from_entered_at for row in _transitions(engine)}
         assert sum(v is not None for v in written.values()) >= 20  # the demo's deals were moved
         done = _flask(["db", "downgrade", "3663cd717c1a"], url)
@@ -93,8 +103,45 @@ def test_the_backfill_gives_each_transition_the_time_its_from_stage_was_entered(
         assert str(expected[added[0]]) == str(next(r.at for r in rows if r.id == latest))
     finally:
         engine.dispose()
-        if cleanup:
-            admin, name = cleanup
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        _drop(cleanup)
+
+
+_TALLY = "SELECT stage_id, owner_id, deals, amount_cents FROM stage_tally WHERE deals <> 0 ORDER BY 1, 2"
+_GROUPED = """SELECT stage_id, owner_id, COUNT(*), SUM(COALESCE(CAST(ROUND(amount * 100) AS BIGINT), 0))
+              FROM deal GROUP BY stage_id, owner_id ORDER BY 1, 2"""
+
+
+def _tally_and_deals(engine) -> tuple:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(_TALLY))], [tuple(r) for r in conn.execute(text(_GROUPED))]
+
+
+def test_stage_tally_is_backfilled_and_kept_by_the_migrations_triggers(tmp_path):
+    """The migration's triggers keep stage_tally equal to a GROUP BY over deal (the demo seed writes
+    deals through the app), and an upgrade over existing deals backfills it; downgrade removes both."""
+    url, cleanup = _fresh_database_url(tmp_path)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        _run(url, ["db", "upgrade"], ["seed-demo"])
+        tally, grouped = _tally_and_deals(engine)
+        assert len(grouped) >= 3 and tally == grouped
+        with engine.begin() as conn:  # a move, an owner change and an amount change in plain SQL
+            first, second = conn.execute(text("SELECT id, stage_id FROM deal ORDER BY id LIMIT 2")).all()
+            conn.execute(text("UPDATE deal SET stage_id = :s, amount = amount + 10.25 WHERE id = :d"),
+                         {"s": second.stage_id, "d": first.id})
+            conn.execute(text("UPDATE deal SET owner_id = (SELECT MAX(id) FROM \"user\") WHERE id = :d"),
+                         {"d": second.id})
+        tally, grouped = _tally_and_deals(engine)
+        assert tally == grouped
+
+        _run(url, ["db", "downgrade", "a7c3d9e1f254"])
+        with engine.begin() as conn:  # written while no trigger runs: only the backfill can count it
+            conn.execute(text("UPDATE deal SET stage_id = :s, amount = 777.77 WHERE id = :d"),
+                         {"s": first.stage_id, "d": second.id})
+        done = _flask(["db", "upgrade"], url)
+        assert done.returncode == 0, done.stderr
+        tally, grouped = _tally_and_deals(engine)
+        assert tally == grouped
+    finally:
+        engine.dispose()
+        _drop(cleanup)

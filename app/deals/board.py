@@ -1,6 +1,7 @@
 """Board queries: a fixed number of SQL statements whatever the number of deals.
 
-One GROUP BY for every column's count and total, one UNION ALL of per-stage keyset
+Every column's count and total from the trigger-kept stage_tally (a GROUP BY over the
+deals only when searching), one UNION ALL of per-stage keyset
 pages (each an index range scan on ix_deal_board), and the organisation's users once
 for initials. Missing exit facts are counted in Python from the loaded facts.
 """
@@ -16,7 +17,17 @@ from sqlalchemy.orm import joinedload, lazyload, selectinload
 from app.deals.facts import is_met
 from app.extensions import db
 from app.ids import parse_id
-from app.models import Company, Deal, FieldDef, Pipeline, Stage, StageRequirement, User, utcnow
+from app.models import (
+    Company,
+    Deal,
+    FieldDef,
+    Pipeline,
+    Stage,
+    StageRequirement,
+    StageTally,
+    User,
+    utcnow,
+)
 from app.models.accounts import initials_of
 from app.tasks.service import neglected_clause, neglected_params
 from app.tenancy import scoped
@@ -247,9 +258,35 @@ def _totals_statement(filters):
     return _STATEMENTS[key]
 
 
+_TALLY = {}
+
+
+def _tally_statement(by_owner: bool):
+    """Column counts and totals from stage_tally (app/models/tally.py): a few rows per stage."""
+    if by_owner not in _TALLY:
+        stmt = (
+            select(StageTally.stage_id, func.sum(StageTally.deals), func.sum(StageTally.amount_cents))
+            .where(StageTally.stage_id.in_(bindparam("stage_ids", expanding=True)),
+                   StageTally.org_id == bindparam("org_id"), StageTally.pipeline_id == bindparam("pipeline_id"))
+            .group_by(StageTally.stage_id)
+        )
+        if by_owner:
+            stmt = stmt.where(StageTally.owner_id == bindparam("owner_id"))
+        _TALLY[by_owner] = stmt
+    return _TALLY[by_owner]
+
+
 def column_totals(pipeline: Pipeline, filters: Filters, stages) -> dict:
-    """Return {stage_id: (count, total)} for `stages` in one GROUP BY."""
+    """Return {stage_id: (count, total)} for `stages` in one statement.
+
+    Without a search the trigger-kept tally answers (O(stages x owners) rows, not O(deals)); a
+    search by title or company needs the deals themselves: a GROUP BY over the matching ones.
+    """
     params = {**_params(pipeline, filters), "stage_ids": [s.id for s in stages]}
+    if not filters.q:
+        rows = db.session.execute(_tally_statement(bool(filters.owner_id)), params)
+        # Integer cents -> an exact Decimal with two places, like the sum of a Numeric(14, 2).
+        return {row[0]: (int(row[1]), Decimal(int(row[2])).scaleb(-2)) for row in rows}
     rows = db.session.execute(_totals_statement(filters), params)
     return {row[0]: (row[1], Decimal(str(row[2] or 0))) for row in rows}
 

@@ -46,6 +46,7 @@ from app.models.sequences import (
     StepSend,
     Suppression,
 )
+from app.models.tally import StageTally
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
@@ -59,4 +60,5 @@ __all__ = [
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
     "ForecastSnapshot",
+    "StageTally",
 ]
