@@ -4,6 +4,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.htmx import add_vary, is_htmx
@@ -90,6 +91,11 @@ def _setup_login(app: Flask) -> None:
         return user if user and user.active and session_is_current(user) else None
 
 
+# PostgreSQL's codes for "this transaction was rolled back; running it again can succeed":
+# serialization_failure, deadlock_detected, lock_not_available.
+TRANSIENT_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -130,6 +136,24 @@ def _register_errors(app: Flask) -> None:
 
     for code in messages:
         app.register_error_handler(code, handle)
+
+    @app.errorhandler(OperationalError)
+    def database_busy(error):
+        # PostgreSQL chose this transaction as a deadlock's victim (two writers took the same
+        # rows, e.g. the board's stage tallies, in opposite orders) or could not serialise it:
+        # the whole transaction was rolled back, so nothing was saved and trying again works.
+        if getattr(getattr(error, "orig", None), "sqlstate", None) not in TRANSIENT_SQLSTATES:
+            return handle(error)
+        db.session.rollback()
+        app.logger.warning("Transaction rolled back by the database (%s); answered 503", error.orig.sqlstate)
+        message = "The database was busy with another change and nothing was saved. Try again."
+        if _wants_json():
+            response = jsonify({"error": "busy", "message": message})
+            response.status_code = 503
+        else:
+            response = app.make_response((render_template("error.html", code=503, message=message), 503))
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
