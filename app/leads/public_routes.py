@@ -11,6 +11,7 @@ import hmac
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request
+from sqlalchemy import bindparam, select
 
 from app.deals.service import Invalid
 from app.extensions import csrf, db, limiter
@@ -24,10 +25,15 @@ HONEYPOT = "website"
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 
 
+# Built once: the public form is the busiest URL (every submission and view reads it), and a
+# Query built per request cost more than the lookup itself.
+_ACTIVE_FORM = select(LeadForm).where(LeadForm.key == bindparam("key"), LeadForm.active.is_(True)).limit(1)
+
+
 def _form_or_404(form_key: str) -> LeadForm:
     if not form_key.isascii() or len(form_key) > 32:
         abort(404)
-    form = LeadForm.query.filter_by(key=form_key, active=True).first()
+    form = db.session.execute(_ACTIVE_FORM, {"key": form_key}).scalar()
     if form is None:
         abort(404)
     return form
