@@ -14,6 +14,19 @@ from flask import g, request
 from app.extensions import db
 
 
+def use_autocommit() -> bool:
+    """On PostgreSQL, run this request's session on an autocommit connection; True if it did.
+
+    For a request whose statements need no transaction: reads only (@read_only), or one
+    self-contained INSERT (the public lead form). A session already in a transaction (a
+    test's) keeps it; SQLite is left as it is (no server-side planning or round trip to save).
+    """
+    if db.session().in_transaction() or db.session.get_bind().dialect.name != "postgresql":
+        return False
+    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return True
+
+
 def read_only(view):
     """Mark a view that only reads: on PostgreSQL its GET runs without a transaction."""
     view.read_only = True
@@ -26,12 +39,8 @@ def init_app(app) -> None:
         if request.method not in ("GET", "HEAD"):
             return
         view = app.view_functions.get(request.endpoint)
-        if not getattr(view, "read_only", False) or db.session().in_transaction():
-            return  # a session already in a transaction (a test's) keeps it
-        if db.engine.dialect.name != "postgresql":
-            return
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        g.autocommit_reads = True
+        if getattr(view, "read_only", False) and use_autocommit():
+            g.autocommit_reads = True
 
     @app.teardown_request
     def _end_autocommit_reads(_exc):

@@ -18,6 +18,7 @@ from app.extensions import csrf, db, limiter
 from app.leads import lead_forms
 from app.models import utcnow
 from app.models.leads import LeadForm
+from app.readonly import use_autocommit
 
 bp = Blueprint("forms", __name__)
 csrf.exempt(bp)
@@ -123,18 +124,12 @@ def _thanks(form):
     return render_template("leads/public_thanks.html", form=form)
 
 
-def _autocommit() -> None:
-    """Run this request's statements in autocommit on PostgreSQL: it writes one row with one INSERT,
-    durable when the statement returns, so a BEGIN and a COMMIT round trip buy nothing."""
-    if not db.session().in_transaction() and db.session.get_bind().dialect.name == "postgresql":
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-
 @bp.post("/<form_key>")
 @limiter.limit(_limit)
 def submit(form_key):
     """Take a submission from the hosted page or an allowed site's embed."""
-    _autocommit()
+    # One self-contained INSERT, durable when it returns: a BEGIN and a COMMIT buy nothing.
+    use_autocommit()
     form = _form_or_404(form_key)
     origin = _origin()
     embedded = bool(origin) and origin != _own_origin()
