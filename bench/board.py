@@ -178,34 +178,52 @@ def hammer(port, url, headers, threads=4, max_requests=400, max_seconds=20) -> t
     return latencies, errors, time.perf_counter() - started
 
 
+def start_process(cmd: list, env: dict, log_name: str) -> subprocess.Popen:
+    """Start `cmd` from the repository root with `env` over this environment, logging to bench/out/."""
+    OUT.mkdir(exist_ok=True)
+    log = open(OUT / log_name, "w")  # noqa: SIM115 - closed in stop_process
+    process = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    process.log = log
+    return process
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after 15 s; close its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    process.log.close()
+
+
+def wait_up(port: int, path: str, server: subprocess.Popen, seconds: float = 30) -> bool:
+    """Wait until the server answers `path` (False if it died or did not answer in time)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            _request(port, "GET", path)
+            return True
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def gunicorn(app_spec: str, env: dict, ready_path: str, log_name: str = "gunicorn.log"):
     """Run `gunicorn -w 2 app_spec` on a free port until the block ends; yield (port, server)."""
     port = _free_port()
-    OUT.mkdir(exist_ok=True)
     binary = str(Path(sys.executable).with_name("gunicorn"))
-    with open(OUT / log_name, "w") as log:
-        server = subprocess.Popen(
-            [binary, "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60", app_spec],
-            cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    _request(port, "GET", ready_path)
-                    break
-                except OSError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"gunicorn did not start (see {OUT / log_name})") from None
-                    time.sleep(0.2)
-            yield port, server
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    server = start_process([binary, "-w", "2", "-b", f"127.0.0.1:{port}", "--timeout", "60", app_spec],
+                           env, log_name)
+    try:
+        if not wait_up(port, ready_path, server):
+            raise RuntimeError(f"gunicorn did not start (see {OUT / log_name})")
+        yield port, server
+    finally:
+        stop_process(server)
 
 
 def _ms(text: str) -> float:

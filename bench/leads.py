@@ -17,7 +17,6 @@ BENCH_RESCORE_CONTACTS change the sizes). It drops and recreates every table.
 
 import os
 import random
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -32,7 +31,7 @@ from app.auth.service import create_organization, create_user
 from app.extensions import db
 from app.models import Contact, Task, utcnow
 from app.models.leads import ContactEvent, LeadSettings, LeadSubmission
-from bench.board import _free_port, _request, percentile
+from bench.board import _free_port, _request, percentile, start_process, stop_process, wait_up
 from bench.seed import (
     OUT,
     PASSWORD,
@@ -66,23 +65,6 @@ def _fresh(app):
         return org.id, form.id, form.key
 
 
-def _start(cmd, env, log_name):
-    log = open(OUT / log_name, "w")  # noqa: SIM115 - closed in _stop
-    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    process.log = log
-    return process
-
-
-def _stop(process):
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    process.log.close()
-
-
 def _load(port, requests, threads=THREADS):
     """Fire (method, path, body, headers) requests from `threads` threads; return (elapsed, latencies, codes)."""
     def one(req):
@@ -99,32 +81,19 @@ def _load(port, requests, threads=THREADS):
     return time.perf_counter() - started, [ms for _, ms in results], [code for code, _ in results]
 
 
-def _up(port: int, path: str, server, seconds: float = 30) -> bool:
-    """Wait until the server answers `path` (False if it died or did not answer in time)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            _request(port, "GET", path)
-            return True
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
-
-
 def _floor_rps(env: dict, threads: str, n: int) -> float:
     """GET / of bench/floor_app.py (a bare Flask page) through the same gunicorn settings: the floor."""
     port = _free_port()
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    server = _start([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "bench.floor_app:app"],
+    server = start_process([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "bench.floor_app:app"],
                     env, "leads-floor.log")
     try:
-        if not _up(port, "/", server):
+        if not wait_up(port, "/", server):
             return 0.0
         elapsed, _, codes = _load(port, [("GET", "/", None, None)] * n)
         return sum(1 for c in codes if c == 200) / elapsed
     finally:
-        _stop(server)
+        stop_process(server)
 
 
 def drain_figures(url: str, n: int) -> dict:
@@ -184,14 +153,14 @@ def intake_figures(url: str, n: int) -> dict:
     connection.delete(WAKE_KEY)
     port = _free_port()
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    workers = [_start([sys.executable, "worker.py"], env, "leads-worker.log")]
+    workers = [start_process([sys.executable, "worker.py"], env, "leads-worker.log")]
     # 2 worker processes, each with threads (as `make run` serves): a request waiting on the
     # database or Redis does not hold a whole process.
     threads = os.environ.get("BENCH_GUNICORN_THREADS", "8")
-    server = _start([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "--timeout", "60",
+    server = start_process([gunicorn, "-w", "2", "--threads", threads, "-b", f"127.0.0.1:{port}", "--timeout", "60",
                      "wsgi:app"], env, "leads-gunicorn.log")
     try:
-        if not _up(port, "/healthz", server):
+        if not wait_up(port, "/healthz", server):
             return {"error": f"gunicorn did not start (see {OUT / 'leads-gunicorn.log'})"}
         if _request(port, "GET", f"/f/{form_key}")[0] != 200:
             return {"error": "the hosted form did not answer 200"}
@@ -212,7 +181,7 @@ def intake_figures(url: str, n: int) -> dict:
                                           "f_message": "Please call me", "utm_source": "bench"})
                   for i in range(n)]
         if workers[-1].poll() is not None:  # an idle worker may have quit (see the README note); start one
-            workers.append(_start([sys.executable, "worker.py"], env, "leads-worker-2.log"))
+            workers.append(start_process([sys.executable, "worker.py"], env, "leads-worker-2.log"))
         elapsed, latencies, codes = _load(port, [("POST", f"/f/{form_key}", b, headers) for b in bodies])
         ok = sum(1 for c in codes if c == 200)
         drain_started = time.perf_counter()
@@ -224,7 +193,7 @@ def intake_figures(url: str, n: int) -> dict:
                         "BENCH_DRAIN_SECONDS", "300")):
                     break
                 if workers[-1].poll() is not None:
-                    workers.append(_start([sys.executable, "worker.py"], env, f"leads-worker-{len(workers) + 1}.log"))
+                    workers.append(start_process([sys.executable, "worker.py"], env, f"leads-worker-{len(workers) + 1}.log"))
                 time.sleep(1)
         drained = time.perf_counter() - drain_started + elapsed
         with app.app_context():
@@ -240,9 +209,9 @@ def intake_figures(url: str, n: int) -> dict:
                 "p50_ms": percentile(latencies, 50), "p95_ms": percentile(latencies, 95), "sent": n, "ok": ok,
                 "errors": n - ok, **counts, "all_stored": all(v == n for v in counts.values())}
     finally:
-        _stop(server)
+        stop_process(server)
         for worker in workers:
-            _stop(worker)
+            stop_process(worker)
 
 
 def rescore_figures(url: str, n: int) -> dict:
