@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from flask import abort, url_for
 from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, union_all
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.deals.facts import is_met
 from app.extensions import db
@@ -80,17 +80,6 @@ class Column:
     total: Decimal = Decimal(0)
     cards: list = None
     next_cursor: str | None = None
-
-
-def load_pipeline(pipeline_id: int) -> Pipeline:
-    """Load a pipeline of the actor's organisation with its stages and their requirements (2 queries)."""
-    return (
-        scoped(Pipeline)
-        .options(lazyload(Pipeline.fields),
-                 selectinload(Pipeline.stages).joinedload(Stage.requirements))
-        .filter_by(id=pipeline_id)
-        .first_or_404()
-    )
 
 
 class BoardStage:

@@ -10,8 +10,6 @@ from app.deals.board import (
     load_board,
     load_board_structure,
     load_cards,
-    load_pipeline,
-    org_users,
     parse_cursor,
     parse_filters,
     pipeline_choices,
@@ -21,7 +19,7 @@ from app.deals.losses import listed_reasons
 from app.deals.service import GateRefused, Invalid, create_deal, requirements_from_start
 from app.htmx import is_htmx
 from app.ids import parse_id
-from app.models import Pipeline, Stage, User
+from app.models import Pipeline, User
 from app.readonly import read_only
 from app.tenancy import get_or_404
 
@@ -48,16 +46,17 @@ def board(pipeline_id):
 @login_required
 def column(pipeline_id, stage_id):
     """Return a column's next page of cards after the `after` cursor (keyset pagination)."""
-    pipeline = load_pipeline(pipeline_id)
-    stage = get_or_404(Stage, stage_id)
-    if stage.pipeline_id != pipeline.id:
+    # The board's own reads: the structure in one statement, users as the board shows them.
+    pipeline = load_board_structure(pipeline_id, current_user.org_id)
+    stage = next((s for s in pipeline.active_stages if s.id == stage_id), None)
+    if stage is None:
         abort(404)
     try:
         after = parse_cursor(request.args.get("after"))
     except ValueError:
         abort(400)
     filters = parse_filters(request.args, current_user)
-    users = org_users(current_user.org_id)
+    users = board_users(current_user.org_id)
     cards, cursor = load_cards(pipeline, [stage], filters, users,
                                current_app.config["BOARD_PAGE_SIZE"], after)[stage.id]
     return render_template("deals/_cards.html", pipeline=pipeline, stage=stage, cards=cards,
