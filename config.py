@@ -61,6 +61,9 @@ class Config:
     LEAD_FORM_VIEW_LIMIT = os.environ.get("LEAD_FORM_VIEW_LIMIT", "120 per minute")
     LEAD_FORM_MIN_SECONDS = float(os.environ.get("LEAD_FORM_MIN_SECONDS", "3"))  # faster is a bot
     PASSWORD_HASH_METHOD = "scrypt"  # Werkzeug's memory-hard default
+    # Tenant admins may point Stagegate at hosts (IMAP, SMTP relay, webhooks): only public ones
+    # unless the installation allows internal hosts (app/netguard.py).
+    ALLOW_INTERNAL_HOSTS = os.environ.get("ALLOW_INTERNAL_HOSTS", "0") == "1"
     EMBEDDED_WORKER = False  # the run command turns it on; only one process may run it
     TESTING = False
 
@@ -76,3 +79,4 @@ class TestConfig(Config):
     LOGIN_RATE_LIMIT = "1000 per minute"
     API_RATE_LIMIT = "10000 per minute"
     LEAD_FORM_MIN_SECONDS = 0  # tests that check the minimum time set it themselves
+    ALLOW_INTERNAL_HOSTS = True  # the suite's servers listen on loopback; the guard's tests turn it off

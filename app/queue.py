@@ -62,8 +62,11 @@ def get_queue(name: str | None = None) -> Queue:
     return Queue(name or queue_name(), connection=get_redis())
 
 
-def enqueue_after_commit(func, *args, **kwargs) -> None:
-    """Enqueue `func` once the current transaction commits; a Redis outage only delays it.
+def enqueue_after_commit(func: str, *args, **kwargs) -> None:
+    """Enqueue the job named `func` ("app.jobs.run_import") once the current transaction commits.
+
+    By name, so a service queues work without importing the worker's entry points. A Redis
+    outage only delays the job: the next tick finds its due rows.
 
     If the transaction rolls back instead, nothing is enqueued.
     """
@@ -75,7 +78,8 @@ def enqueue_after_commit(func, *args, **kwargs) -> None:
         try:
             queue.enqueue(func, *args, **kwargs)
         except redis.RedisError as exc:
-            log.warning("Redis unavailable (%s); %s will run on the next tick", exc, func.__name__)
+            log.warning("Redis unavailable (%s); %s will run on the next tick", exc,
+                        func if isinstance(func, str) else func.__name__)
 
     def forget(_session, _previous_transaction):
         if db.event.contains(session, "after_commit", enqueue):
