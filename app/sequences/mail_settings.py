@@ -199,32 +199,32 @@ def org_transport(org_id: int, config: SendingConfig | None = None):
 
 
 def _text(values: dict, name: str, label: str, errors: dict, limit: int) -> str:
+    """A trimmed text field; control characters and bytes that were not UTF-8 (read as U+FFFD) refused."""
     value = values.get(name)
     value = value.strip() if isinstance(value, str) else ""
     if len(value) > limit:
         errors[name] = f"The {label} must be at most {limit:,} characters."
-    elif any(c < " " and c not in "\r\n\t" or 0xD800 <= ord(c) <= 0xDFFF for c in value):
+    elif any(c < " " and c not in "\r\n\t" or 0xD800 <= ord(c) <= 0xDFFF or c == "\ufffd" for c in value):
         errors[name] = f"The {label} contains characters that are not valid text."
     return value
 
 
-def _relay_host(raw: str, errors: dict) -> str:
+def _host_name(raw: str) -> str:
+    """`raw` as an ASCII host name or IP address; "" when it is neither."""
     host = raw.rstrip(".")
     try:
-        ipaddress.ip_address(host)
-        return host
+        return str(ipaddress.ip_address(host.strip("[]")))
     except ValueError:
         pass
     try:
-        ascii_host = host.encode("idna").decode("ascii").lower()
+        host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        ascii_host = ""
-    labels = ascii_host.split(".")
-    if not ascii_host or len(ascii_host) > 253 or not all(
+        return ""
+    labels = host.split(".")
+    if not host or len(host) > 253 or not all(
             label and len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum() for label in labels):
-        errors["relay_host"] = "Type the relay's host name only, like smtp.example.com (no smtp:// and no port)."
-        return raw
-    return ascii_host
+        return ""
+    return host
 
 
 def _port(raw, errors: dict) -> int | None:
@@ -245,8 +245,8 @@ def _public_url(raw: str, errors: dict) -> str:
         port_ok = parts.port is None or parts.port > 0
     except ValueError:
         parts, port_ok = None, False
-    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok \
-            or parts.username or parts.password or parts.query or parts.fragment or any(c.isspace() for c in raw):
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not _host_name(parts.hostname or "") \
+            or not port_ok or parts.username or parts.password or parts.query or parts.fragment or any(c.isspace() for c in raw):
         errors["public_url"] = ("Type the address people open Stagegate at, like https://crm.example.com "
                                 "(no spaces, no ?query or #part).")
     elif parts.scheme.lower() != "https":
@@ -285,7 +285,9 @@ def save_sending_settings(actor, values: dict) -> OutreachSettings:
             errors["unsubscribe_mailto"] = "Type an email address like unsubscribe@example.com, or leave it empty."
     row = settings_row(actor.org_id)
     if host and "relay_host" not in errors:
-        host = _relay_host(host, errors)
+        host = _host_name(host) or host
+        if not _host_name(host):
+            errors["relay_host"] = "Type the relay's host name only, like smtp.example.com (no smtp:// and no port)."
     if host and "relay_host" not in errors and "relay_port" not in errors:
         try:
             check_host(host, port or DEFAULT_PORTS[security])
