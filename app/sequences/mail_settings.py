@@ -26,7 +26,7 @@ from app.models import OutreachSettings
 from app.netguard import HostRefused, check_host
 from app.sequences.mailer import NotSent, Outbox, SmtpMailer, SmtpTarget, parse_smtp_url
 
-SECURITY = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "none"}
+SECURITY = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "no encryption"}
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 MAILER_SECURITY = {"starttls": "starttls", "ssl": "ssl", "none": "plain"}  # mailer.SmtpTarget's words
 TEST_TIMEOUT = 10  # seconds: an admin is waiting for the page

@@ -5,6 +5,7 @@ import email
 import ssl
 from email import policy
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -76,3 +77,16 @@ def start_relay(started: list, handler: Relay | None = None, **controller_option
     controller.start()
     started.append(controller)
     return handler, port
+
+
+@pytest.fixture
+def relays():
+    """Start relays: relays(handler=None, **aiosmtpd options) -> (handler, port); all stop after the test."""
+    started = []
+
+    def start(handler=None, **options):
+        return start_relay(started, handler, **options)
+
+    yield start
+    for controller in started:
+        controller.stop()

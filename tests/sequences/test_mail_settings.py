@@ -21,24 +21,15 @@ from app.sequences.mail_settings import (
 from app.sequences.mailer import NotSent, Outbox, SmtpMailer
 from app.sequences.sending import sweep_due
 from tests import factories
+from tests.sequences import relay as relay_server
 from tests.sequences.conftest import free_port, make_contact, make_sequence
-from tests.sequences.relay import QUEUED, Relay, login_checker, self_signed_context, start_relay
+from tests.sequences.relay import QUEUED, Relay, login_checker, self_signed_context
+
+relays = relay_server.relays  # the fixture: real aiosmtpd relays on loopback
 
 READY = {"form": "sending", "relay_host": "127.0.0.1", "relay_port": "", "relay_security": "none",
          "relay_username": "", "relay_password": "", "public_url": "https://crm.example.com",
          "postal_address": "9 Harbour Rd, Leith", "unsubscribe_mailto": ""}
-
-
-@pytest.fixture
-def relays():
-    started = []
-
-    def start(handler=None, **options):
-        return start_relay(started, handler, **options)
-
-    yield start
-    for controller in started:
-        controller.stop()
 
 
 @pytest.fixture
@@ -124,7 +115,7 @@ def test_a_good_save_says_so_and_the_password_is_stored_encrypted_and_never_show
     response = save(client, relay_port=str(port), relay_username="sales@example.com", relay_password="hunter2-relay")
     assert response.status_code == 303
     page = page_of(client.get(response.headers["Location"]))
-    assert f"Saved. Messages are delivered through 127.0.0.1:{port} (none)" in page
+    assert f"Saved. Messages are delivered through 127.0.0.1:{port} (no encryption)" in page
     stored = row(org)
     assert "hunter2-relay" not in stored.relay_password_encrypted
     assert crypto.decrypt(stored.relay_password_encrypted, crypto.RELAY_PASSWORDS) == "hunter2-relay"
@@ -365,7 +356,7 @@ def test_test_messages_are_rate_limited_per_organisation(app, client, login_as, 
 
 # ---------------------------------------------------------------- the outbox and where mail goes
 
-def _sends(org, sequence, owner, statuses):
+def make_sends(org, sequence, owner, statuses):
     """One StepSend per status, for contacts owned by `owner`."""
     for i, status in enumerate(statuses):
         contact = make_contact(org, f"{status}{i}.{owner.id}@prospect.example", f"P {i}", None)
@@ -379,10 +370,10 @@ def _sends(org, sequence, owner, statuses):
 def test_the_outbox_lists_the_latest_emails_with_state_and_the_relays_answer(client, login_as, org, sequence, defaults):
     rep = factories.user(org, "rep")
     other_rep = create_user(org, "rex@org.example.com", "Rex Rep", "rep", factories.PASSWORD)
-    _sends(org, sequence, rep, ["sending", "sent", "unknown", "skipped"])
-    _sends(org, sequence, other_rep, ["sent"])
+    make_sends(org, sequence, rep, ["sending", "sent", "unknown", "skipped"])
+    make_sends(org, sequence, other_rep, ["sent"])
     stranger = factories.make_org(name="Stranger Org")
-    _sends(stranger, make_sequence(stranger), factories.user(stranger, "rep"), ["sent"])
+    make_sends(stranger, make_sequence(stranger), factories.user(stranger, "rep"), ["sent"])
     login_as("rep", rep)
     page = page_of(client.get("/sequences/outbox"))
     assert page.count('class="record outbox-row"') == 4 and f"sent0.{other_rep.id}@" not in page
@@ -399,7 +390,7 @@ def test_the_outbox_lists_the_latest_emails_with_state_and_the_relays_answer(cli
 
 def test_the_outbox_pages_through_the_latest_thousand(client, login_as, org, sequence):
     rep = factories.user(org, "rep")
-    _sends(org, sequence, rep, ["sent"] * 51)
+    make_sends(org, sequence, rep, ["sent"] * 51)
     login_as("rep", rep)
     first = page_of(client.get("/sequences/outbox"))
     assert first.count('class="record outbox-row"') == 50 and "Older →" in first
