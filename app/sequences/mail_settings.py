@@ -33,6 +33,7 @@ TEST_TIMEOUT = 10  # seconds: an admin is waiting for the page
 MAX_PASSWORD = 1000
 
 ORGANISATION, INSTALLATION = "organisation", "installation"
+PASSWORD_UNREADABLE = "The relay's password can no longer be read (the installation's secret key changed): type it again."
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class SendingConfig:
     @property
     def mail_domain(self) -> str:
         """The domain of Message-IDs: the public address's host."""
-        return urlsplit(self.base_url).hostname or "localhost"
+        return _host_of(self.base_url) or "localhost"
 
     @property
     def relay_name(self) -> str:
@@ -88,8 +89,7 @@ def sending_config(org_id: int) -> SendingConfig:
             try:
                 password = crypto.decrypt(row.relay_password_encrypted or "", crypto.RELAY_PASSWORDS)
             except crypto.Unreadable:
-                problems.append("The relay's password can no longer be read (the installation's secret key "
-                                "changed): type it again.")
+                problems.append(PASSWORD_UNREADABLE)
         smtp = SmtpTarget(row.relay_host, row.relay_port or DEFAULT_PORTS[row.relay_security],
                           MAILER_SECURITY[row.relay_security], row.relay_username, password)
     elif config.get("SMTP_URL"):
@@ -106,19 +106,21 @@ def sending_config(org_id: int) -> SendingConfig:
     postal_address = (row.postal_address if row is not None else "") or ""
     if not postal_address.strip():
         problems.append("Add the postal address for the footer: anti-spam laws ask for one in every sales email.")
-    host = urlsplit(base_url).hostname or "localhost"
     mailto = (row.unsubscribe_mailto if row is not None else "") or config.get("UNSUBSCRIBE_MAILTO") \
-        or f"unsubscribe@{host}"
+        or f"unsubscribe@{_host_of(base_url) or 'localhost'}"
     return SendingConfig(smtp, base_url, postal_address, mailto, tuple(problems), source)
 
 
-def _public_url_problems(base_url: str) -> list[str]:
+def _host_of(url: str) -> str:
     try:
-        parts = urlsplit(base_url)
-        host = parts.hostname or ""
-    except ValueError:
-        parts, host = None, ""
-    if parts is None or parts.scheme != "https" or not host:
+        return urlsplit(url).hostname or ""
+    except ValueError:  # e.g. an unclosed [ in BASE_URL
+        return ""
+
+
+def _public_url_problems(base_url: str) -> list[str]:
+    host = _host_of(base_url)
+    if not base_url.lower().startswith("https://") or not host:
         return [f"The public address ({base_url or 'none'}) is not an https address: unsubscribe links must "
                 "be https. Set the public https address people open Stagegate at."]
     if host == "localhost" or host.endswith(".localhost") or _is_internal_ip(host):
@@ -360,6 +362,8 @@ def send_test_message(actor, to_address) -> RelayAnswer:
     config = sending_config(actor.org_id)
     if config.smtp is None:
         return RelayAnswer(False, where_mail_goes(config) + " There is no relay to test.")
+    if PASSWORD_UNREADABLE in config.problems:
+        return RelayAnswer(False, PASSWORD_UNREADABLE)
     target = config.smtp
     if config.relay_source == ORGANISATION:
         try:

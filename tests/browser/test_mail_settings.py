@@ -4,6 +4,7 @@ import pytest
 
 from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
+from tests.browser.test_accessibility import blocking_violations
 from tests.browser.test_sequences import assert_fits_phone
 from tests.sequences import relay as relay_server
 from tests.sequences.conftest import make_sequence
@@ -45,6 +46,7 @@ def test_admin_sets_up_the_relay_and_sees_the_relays_answer_to_a_test_message(ne
         "The relay accepted the test message for ops@example.com: 250 2.0.0 Ok: queued as 4BQ7X1").wait_for()
     assert page.url.endswith("/sequences/settings")  # answered in place, no reload
     screenshot(page, "email-sending-desktop")
+    assert blocking_violations(page) == []
     assert [to for _, (to,), _ in relay.messages] == ["ops@example.com"]
 
     phone = new_page(admin, viewport=PHONE)
@@ -54,9 +56,11 @@ def test_admin_sets_up_the_relay_and_sees_the_relays_answer_to_a_test_message(ne
     phone.locator("#test-result").get_by_text(f"accepted the test message for {admin.email}: 250").wait_for()
     assert_fits_phone(phone)
     screenshot(phone, "email-sending-phone")
+    assert blocking_violations(phone) == []
     make_sends(org, make_sequence(org), factories.user(org, "rep"), ["sent", "skipped", "sending", "unknown"])
     phone.goto("/sequences/outbox")
     phone.get_by_text("Relay: Refused: RCPT TO x: 550 5.1.1 No such user").wait_for()
     phone.get_by_role("heading", name="Outbox").wait_for()
     assert_fits_phone(phone)
     screenshot(phone, "outbox-phone")
+    assert blocking_violations(phone) == []

@@ -214,6 +214,7 @@ def test_a_password_the_secret_key_cannot_read_holds_sending(app, client, login_
     monkeypatch.setitem(app.config, "SECRET_KEY", "a-new-secret")
     config = sending_config(org.id)
     assert config.held and "The relay's password can no longer be read" in config.problems[0]
+    assert "The relay&#39;s password can no longer be read" in page_of(send_test(client))
 
 
 def test_held_sending_hands_nothing_over(org, defaults):
