@@ -8,7 +8,7 @@ from app.deals.service import Forbidden, Invalid
 from app.extensions import db, limiter
 from app.htmx import is_htmx
 from app.models import Mailbox, User
-from app.sequences import bp, imap, mail_settings, outbox
+from app.sequences import bp, imap, mail_settings, outbox, relay_check
 from app.tenancy import current_actor, get_or_404, role_required, scoped
 
 
@@ -55,14 +55,14 @@ def test_message():
     """Send a test message through the relay now and show the relay's own answer."""
     actor = current_actor()
     try:
-        recipient = mail_settings.test_recipient(actor, request.form.get("test_to"))
+        recipient = relay_check.recipient_for_test(actor, request.form.get("test_to"))
         with limiter.limit(_test_limit, key_func=lambda: f"org:{actor.org_id}", scope="mail-test"):
-            answer = mail_settings.send_test_message(actor, recipient)
+            answer = relay_check.send_test_message(actor, recipient)
         status = 200
     except Invalid as exc:
-        answer, status = mail_settings.RelayAnswer(False, exc.fields["test_to"]), 422
+        answer, status = relay_check.RelayAnswer(False, exc.fields["test_to"]), 422
     except RateLimitExceeded:
-        answer = mail_settings.RelayAnswer(False, f"No test message was sent: an organisation may send "
+        answer = relay_check.RelayAnswer(False, f"No test message was sent: an organisation may send "
                                                   f"{_test_limit()}. Try again later.")
         status = 429
     if is_htmx():

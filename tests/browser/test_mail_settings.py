@@ -36,6 +36,7 @@ def test_admin_sets_up_the_relay_and_sees_the_relays_answer_to_a_test_message(ne
     page.get_by_text("The public address must start with https://").wait_for()
     assert page.get_by_label("Relay host").input_value() == "127.0.0.1"  # what was typed stays
     assert page.get_by_label("Postal address").input_value() == "9 Harbour Rd, Leith EH6 6LX"
+    screenshot(page, "email-sending-error-desktop")
     page.get_by_label("Public address").fill("https://crm.example.com")
     page.get_by_role("button", name="Save email sending").click()
     page.locator("#flashes").get_by_text(f"Saved. Messages are delivered through 127.0.0.1:{port} (no encryption)").wait_for()
