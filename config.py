@@ -40,6 +40,8 @@ class Config:
     # The public address of this installation: unsubscribe links in outreach email are built on it.
     BASE_URL = os.environ.get("BASE_URL", "http://localhost:5000")
     UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")  # default: unsubscribe@<BASE_URL host>
+    # SMTP_URL, BASE_URL and UNSUBSCRIBE_MAILTO are defaults: an organisation's Settings → Email sending wins.
+    MAIL_TEST_RATE_LIMIT = os.environ.get("MAIL_TEST_RATE_LIMIT", "10 per hour")  # test messages per organisation
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"

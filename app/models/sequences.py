@@ -108,6 +108,10 @@ class StepSend(TenantMixin, db.Model):
     )
 
 
+# The outbox page: an organisation's latest sends, newest first (a rep's use ix_step_send_sender_claimed).
+db.Index("ix_step_send_org_claimed", StepSend.org_id, StepSend.claimed_at)
+
+
 class Suppression(TenantMixin, db.Model):
     """An address the organisation must not email again (unsubscribed or bounced)."""
 
@@ -134,12 +138,26 @@ class InboundEmail(TenantMixin, db.Model):
 
 
 class OutreachSettings(TenantMixin, db.Model):
-    """Per organisation: the postal address every outreach email carries in its footer."""
+    """Per organisation: how its outreach email is sent (app/sequences/mail_settings.py).
+
+    An empty relay host means the installation's SMTP_URL; an empty public URL, its BASE_URL.
+    """
 
     id = db.Column(db.Integer, primary_key=True)
     postal_address = db.Column(db.String(300), nullable=False, default="")
+    relay_host = db.Column(db.String(253), nullable=False, default="", server_default="")
+    relay_port = db.Column(db.Integer)
+    relay_security = db.Column(db.String(8), nullable=False, default="starttls", server_default="starttls")
+    relay_username = db.Column(db.String(254), nullable=False, default="", server_default="")
+    relay_password_encrypted = db.Column(db.Text, nullable=False, default="", server_default="")  # Fernet
+    public_url = db.Column(db.String(300), nullable=False, default="", server_default="")
+    unsubscribe_mailto = db.Column(db.String(254), nullable=False, default="", server_default="")
 
-    __table_args__ = (db.UniqueConstraint("org_id", name="uq_outreach_settings_org"),)
+    __table_args__ = (
+        db.UniqueConstraint("org_id", name="uq_outreach_settings_org"),
+        db.CheckConstraint("relay_security in ('none','starttls','ssl')", name="relay_security"),
+        db.CheckConstraint("relay_port is null or relay_port between 1 and 65535", name="relay_port"),
+    )
 
 
 class Mailbox(TenantMixin, db.Model):

@@ -1,16 +1,12 @@
 """Polling reps' and the organisation's IMAP inboxes for replies; passwords stored encrypted."""
 
-import base64
 import contextlib
 import ssl
 from datetime import datetime, timedelta
 
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import current_app
 from imapclient import IMAPClient
 
+from app import crypto
 from app.deals.service import Forbidden, Invalid
 from app.extensions import db
 from app.models import Mailbox, User, utcnow
@@ -22,20 +18,14 @@ FETCH_BATCH = 50
 TIMEOUT = 20
 
 
-def _fernet() -> Fernet:
-    secret = current_app.config["SECRET_KEY"].encode()
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"stagegate mailbox passwords").derive(secret)
-    return Fernet(base64.urlsafe_b64encode(key))
-
-
 def encrypt(password: str) -> str:
-    return _fernet().encrypt(password.encode()).decode()
+    return crypto.encrypt(password, crypto.MAILBOX_PASSWORDS)
 
 
 def decrypt(token: str) -> str:
     try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken:
+        return crypto.decrypt(token, crypto.MAILBOX_PASSWORDS)
+    except crypto.Unreadable:
         raise Invalid({"password": "cannot be read (SECRET_KEY changed?): enter it again"}) from None
 
 

@@ -1,6 +1,6 @@
 """Sequences pages: list and stats, the builder with live preview, enrolling, bulk enrolment."""
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from app.contacts.service import search_contacts
@@ -9,9 +9,8 @@ from app.htmx import is_htmx
 from app.models import BulkEnrollJob, Contact, Deal, Enrollment, Sequence
 from app.models.sequences import STEP_TYPES
 from app.sequences import bp, replies, service
-from app.sequences.mailer import describe_transport
+from app.sequences.mail_settings import sending_config
 from app.sequences.merge import FIELDS
-from app.sequences.sending import outbox_dir
 from app.tenancy import current_actor, get_or_404, role_required, scoped
 
 WEEKDAYS = [("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun")]
@@ -26,10 +25,6 @@ def sequence_box(contact):
             "blocked": service.why_not_enrollable(contact)}
 
 
-def transport_note() -> str:
-    return describe_transport(current_app.config.get("SMTP_URL", ""), outbox_dir())
-
-
 @bp.route("/")
 @login_required
 def index():
@@ -37,7 +32,7 @@ def index():
     actor = current_actor()
     rows = [(s, service.sequence_stats(s)) for s in service.active_sequences(actor.org_id)]
     unknown = service.unknown_sends(actor.org_id, None if actor.has_role("manager") else actor.id)
-    return render_template("sequences/index.html", rows=rows, unknown=unknown, transport=transport_note(),
+    return render_template("sequences/index.html", rows=rows, unknown=unknown, sending=sending_config(actor.org_id),
                            bands=service.BANDS)
 
 
@@ -134,7 +129,7 @@ def show(sequence_id):
                   Enrollment.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1).all()
     return render_template("sequences/show.html", sequence=sequence, stats=service.sequence_stats(sequence),
                            enrollments=rows[:PAGE], has_more=len(rows) > PAGE, page=page,
-                           transport=transport_note(), bands=service.BANDS, step_types=STEP_TYPES)
+                           sending=sending_config(sequence.org_id), bands=service.BANDS, step_types=STEP_TYPES)
 
 
 @bp.post("/<int:sequence_id>/archive")
