@@ -34,30 +34,31 @@ def held_list():
                            total=held.held_total(org_id, form.id if form else None))
 
 
+def _review(submission_id: int, act, done: str, too_late: str):
+    """Accept or discard one held submission of the organisation; say what happened."""
+    submission = get_or_404(LeadSubmission, submission_id)
+    who = _who(submission)
+    if act(current_actor(), submission.id):
+        flash(done.format(who=who), "success")
+    else:
+        flash(too_late.format(who=who), "info")
+    return _back(_form_filter())
+
+
 @bp.route("/held/<int:submission_id>/accept", methods=["POST"])
 @role_required("manager")
 def accept_held(submission_id):
     """Let a held submission through: it is made into a lead like any other."""
-    submission = get_or_404(LeadSubmission, submission_id)
-    who = _who(submission)
-    if held.accept(current_actor(), submission.id):
-        flash(f"Accepted the submission from {who}: it becomes a lead in a moment.", "success")
-    else:
-        flash(f"The submission from {who} was already accepted.", "info")
-    return _back(_form_filter())
+    return _review(submission_id, held.accept, "Accepted the submission from {who}: it becomes a lead in a moment.",
+                   "The submission from {who} was already accepted.")
 
 
 @bp.route("/held/<int:submission_id>/discard", methods=["POST"])
 @role_required("manager")
 def discard_held(submission_id):
     """Delete a held submission."""
-    submission = get_or_404(LeadSubmission, submission_id)
-    who = _who(submission)
-    if held.discard(current_actor(), submission.id):
-        flash(f"Discarded the submission from {who}.", "success")
-    else:
-        flash(f"The submission from {who} was accepted before it could be discarded.", "info")
-    return _back(_form_filter())
+    return _review(submission_id, held.discard, "Discarded the submission from {who}.",
+                   "The submission from {who} was accepted before it could be discarded.")
 
 
 @bp.route("/held/discard", methods=["POST"])

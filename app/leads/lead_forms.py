@@ -380,12 +380,11 @@ def wake_intake() -> None:
     """
     import redis
 
-    from app import jobs
     from app.queue import get_queue, get_redis
 
     try:
         if get_redis().set(WAKE_KEY, "1", nx=True, ex=60):
-            get_queue().enqueue(jobs.process_lead_submissions)
+            get_queue().enqueue("app.jobs.process_lead_submissions")  # by name: services never import jobs
     except redis.RedisError:
         pass
 
