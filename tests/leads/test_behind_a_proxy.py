@@ -2,6 +2,9 @@
 their own rate limit and view; without it forwarding headers are ignored; big bodies never reach memory."""
 
 import http.client
+import os
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +18,7 @@ from app.models.leads import LeadFormView, LeadSubmission
 from tests import factories
 from tests.auth.test_limits import Server
 from tests.leads.conftest import ROWS, token_of
+from tests.worker.conftest import ROOT
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
               "content-length"}
@@ -186,3 +190,9 @@ def test_concurrent_60_mb_posts_are_refused_before_they_reach_memory(lead_form, 
     assert results == [413] * 4 and time.monotonic() - started < 10
     assert _worker_peak_mb(server.process.pid) - before < 30  # the old 60 MiB limit: +340 MB for these four
     assert LeadSubmission.query.count() == 0
+
+
+def test_a_trusted_proxies_setting_that_is_not_a_number_stops_the_start():
+    done = subprocess.run([sys.executable, "-c", "import config"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "TRUSTED_PROXIES": "yes"}, timeout=60)
+    assert done.returncode != 0 and "TRUSTED_PROXIES must be a whole number (0 or more), not 'yes'" in done.stderr
