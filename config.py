@@ -29,6 +29,15 @@ def _database_url() -> str:
     return url
 
 
+def _whole_number(raw: str, name: str) -> int:
+    """An environment setting that must be 0 or more; empty is 0, anything else refuses to start."""
+    if not raw.strip():
+        return 0
+    if not raw.strip().isdigit():
+        raise ValueError(f"{name} must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
+
+
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
@@ -62,6 +71,9 @@ class Config:
     LEAD_FORM_RATE_LIMIT = os.environ.get("LEAD_FORM_RATE_LIMIT", "20 per minute;200 per hour")  # per address
     LEAD_FORM_VIEW_LIMIT = os.environ.get("LEAD_FORM_VIEW_LIMIT", "120 per minute")
     LEAD_FORM_MIN_SECONDS = float(os.environ.get("LEAD_FORM_MIN_SECONDS", "3"))  # faster is a bot
+    # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed; 0: none, the
+    # headers are ignored (anyone can send them) and every visitor is the address that connected.
+    TRUSTED_PROXIES = _whole_number(os.environ.get("TRUSTED_PROXIES", ""), "TRUSTED_PROXIES")
     PASSWORD_HASH_METHOD = "scrypt"  # Werkzeug's memory-hard default
     # Tenant admins may point Stagegate at hosts (IMAP, SMTP relay, webhooks): only public ones
     # unless the installation allows internal hosts (app/netguard.py).

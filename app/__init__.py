@@ -23,6 +23,8 @@ def create_app(config_class=Config) -> Flask:
     if not app.config.get("RATELIMIT_STORAGE_URI"):  # limits shared by every process using this Redis
         app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
     app.url_map.converters["int"] = BoundedIntConverter  # ids past 2**31 - 1: 404
+    if app.config["TRUSTED_PROXIES"]:
+        _trust_proxies(app, app.config["TRUSTED_PROXIES"])
 
     db.init_app(app)
     migrate.init_app(app, db, render_as_batch=True)
@@ -65,6 +67,19 @@ def create_app(config_class=Config) -> Flask:
     _register_errors(app)
     _security_headers(app)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Read the client's address and scheme from the `hops` reverse proxies in front (ProxyFix).
+
+    X-Forwarded-For gives rate limits and view counts each visitor's own address, and
+    X-Forwarded-Proto the https the visitor used (links, and the public form's own origin).
+    X-Forwarded-Host is not trusted: proxies pass Host on as it came, and one that does not
+    set X-Forwarded-Host would let a client pick the host of the links we build.
+    """
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _setup_login(app: Flask) -> None:
@@ -185,5 +200,6 @@ def _security_headers(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
+            response.headers.setdefault("X-Frame-Options", "DENY")  # the same for browsers without CSP 2
         return add_vary(response)

@@ -145,3 +145,29 @@ def test_stage_tally_is_backfilled_and_kept_by_the_migrations_triggers(tmp_path)
     finally:
         engine.dispose()
         _drop(cleanup)
+
+
+def test_submissions_stored_before_held_review_stay_processable_and_held_ones_go_on_downgrade(tmp_path):
+    """Rows from before the status column are `received` (the worker still finds them); a downgrade, which
+    has no way to keep a row from being processed, deletes the held ones rather than let them through."""
+    url, cleanup = _fresh_database_url(tmp_path)
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    insert = text("""INSERT INTO lead_submission (org_id, form_id, nonce, created_new, utm, referrer, payload,
+                                                  created_at)
+                     SELECT org_id, id, :nonce, false, '{}', '', '{"lead": {"email": "a@b.example"}}', :at
+                     FROM lead_form ORDER BY id LIMIT 1""").bindparams(bindparam("at", type_=DateTime))
+    try:
+        _run(url, ["db", "upgrade", "6b2e9d4f1c08"], ["seed-demo"])
+        with engine.begin() as conn:
+            conn.execute(insert, {"nonce": "before", "at": datetime(2026, 1, 1)})
+        _run(url, ["db", "upgrade"])
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT status, held_reason FROM lead_submission")).all() == [("received", "")]
+            conn.execute(insert, {"nonce": "held-one", "at": datetime(2026, 1, 2)})
+            conn.execute(text("UPDATE lead_submission SET status = 'held' WHERE nonce = 'held-one'"))
+        _run(url, ["db", "downgrade", "6b2e9d4f1c08"])
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT nonce FROM lead_submission")).scalars().all() == ["before"]
+    finally:
+        engine.dispose()
+        _drop(cleanup)

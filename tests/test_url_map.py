@@ -26,7 +26,7 @@ ID_KINDS = {
     "contact_id": "contact", "company_id": "company", "task_id": "task", "key_id": "api_key",
     "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
     "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
-    "form_id": "lead_form", "rule_id": "fit_rule",
+    "form_id": "lead_form", "rule_id": "fit_rule", "submission_id": "lead_submission",
 }
 
 _app = create_app(TestConfig)
@@ -102,14 +102,18 @@ def _make_sequence_objects(org, contact) -> dict:
 
 
 def _make_lead_objects(org) -> dict:
-    from app.models.leads import FitRule, LeadForm
+    from app.models.leads import FitRule, LeadForm, LeadSubmission
 
     form = LeadForm(org_id=org.id, key=f"k{org.id}x", name="Demo request",
                     fields=[{"maps_to": "email", "label": "Email", "required": True}])
     rule = FitRule(org_id=org.id, field="industry", operator="in", value="Insurance", points=10)
     db.session.add_all([form, rule])
+    db.session.flush()
+    held = LeadSubmission(org_id=org.id, form_id=form.id, nonce=f"held{org.id}", status="held",
+                          payload={"lead": {"email": "held@example.org"}})
+    db.session.add(held)
     db.session.commit()
-    return {"lead_form": form.id, "fit_rule": rule.id}
+    return {"lead_form": form.id, "fit_rule": rule.id, "lead_submission": held.id}
 
 
 def _make_import(org, pipeline):

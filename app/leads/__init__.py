@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("leads", __name__)
 
-from app.leads import form_routes, routes  # noqa: E402,F401
+from app.leads import form_routes, held_routes, routes  # noqa: E402,F401

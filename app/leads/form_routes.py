@@ -3,7 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 
 from app.deals.service import Invalid
-from app.leads import bp, lead_forms
+from app.leads import bp, held, lead_forms
 from app.models import Pipeline
 from app.models.leads import LeadForm, LeadFormView, LeadSubmission
 from app.tenancy import current_actor, get_or_404, role_required, scoped
@@ -39,7 +39,7 @@ def _builder(form, status=200, errors=None):
         "leads/form_builder.html", form=form, pipelines=pipelines, pipeline=pipeline,
         targets=lead_forms.targets_for(pipeline), chosen=chosen, order=list(chosen),
         stages=lead_forms.stage_options(pipeline, required), errors=errors or {}, values=values,
-        embed=embed,
+        embed=embed, held_total=held.held_total(form.org_id, form.id) if form else 0,
     ), status
 
 
@@ -55,9 +55,11 @@ def forms():
     ids = [f.id for f in rows] or [-1]
     views = dict(db.session.query(LeadFormView.form_id, func.count()).filter(LeadFormView.form_id.in_(ids))
                  .group_by(LeadFormView.form_id))
-    subs = dict(db.session.query(LeadSubmission.form_id, func.count()).filter(LeadSubmission.form_id.in_(ids))
+    subs = dict(db.session.query(LeadSubmission.form_id, func.count())
+                .filter(LeadSubmission.form_id.in_(ids), LeadSubmission.status == "received")
                 .group_by(LeadSubmission.form_id))
-    return render_template("leads/forms.html", forms=rows, views=views, subs=subs)
+    return render_template("leads/forms.html", forms=rows, views=views, subs=subs,
+                           held=held.held_counts(current_actor().org_id))
 
 
 @bp.route("/forms/new", methods=["GET", "POST"])

@@ -32,7 +32,7 @@ def _postgres() -> bool:
 
 def process_batch(ids=None, *, created_before=None, limit: int = BATCH) -> int:
     """Process up to `limit` pending submissions (of `ids` when given) in one transaction; return how many."""
-    query = LeadSubmission.query.filter(LeadSubmission.processed_at.is_(None))
+    query = LeadSubmission.query.filter(LeadSubmission.status == "received", LeadSubmission.processed_at.is_(None))
     if ids is not None:
         query = query.filter(LeadSubmission.id.in_(list(ids)))
     if created_before is not None:
@@ -62,6 +62,11 @@ def process_batch(ids=None, *, created_before=None, limit: int = BATCH) -> int:
 
 def _lead(submission) -> dict:
     return dict((submission.payload or {}).get("lead") or {})
+
+
+def _arrived(submission):
+    """When the lead arrives: when it was sent, or, for a held one, when someone accepted it."""
+    return submission.reviewed_at or submission.created_at
 
 
 def _contacts(org_id: int, submissions: list) -> tuple[dict, set]:
@@ -160,13 +165,13 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
 
     # Arrival: route each lead and start its clock, one crossing per submission (unique key).
     arrivals = dict(zip((s.id for s in submissions), scoring.fire_crossings(
-        [scoring.CrossingSpec(people[s.id], "arrival", s.created_at, f"arrival:sub:{s.id}") for s in submissions],
+        [scoring.CrossingSpec(people[s.id], "arrival", _arrived(s), f"arrival:sub:{s.id}") for s in submissions],
         settings, rules.cache), strict=True))
 
     points = rules.engagement.get("form_fill", (0, None))[0]
     for submission in submissions:
         form, contact = forms[submission.form_id], people[submission.id]
-        at = min(submission.created_at, now)
+        at = min(_arrived(submission), now)
         db.session.add(Activity(org_id=org_id, contact_id=contact.id, kind="form_fill", at=submission.created_at,
                                 body=(f"Filled in “{form.name}”. " + (submission.payload or {}).get("answers", ""))
                                 [:10_000], unique_key=f"form:{submission.id}"))
@@ -192,7 +197,7 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
         form, contact, result = forms[submission.form_id], people[submission.id], results[submission.id]
         arrival = arrivals[submission.id]
         if form.high_intent and not result.hot:
-            scoring.fire_crossing(contact, "hot", submission.created_at, settings, high_intent=True,
+            scoring.fire_crossing(contact, "hot", _arrived(submission), settings, high_intent=True,
                                   key=f"hot:sub:{submission.id}", cache=rules.cache)
         elif not result.crossed and arrival is not None:
             follow_ups.append((form, contact, arrival, (submission.payload or {}).get("message", "")))

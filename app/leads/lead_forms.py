@@ -6,8 +6,11 @@ creates a deal through the gate when the form says so. Bad input writes nothing.
 """
 
 import contextlib
+import hashlib
+import json
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from urllib.parse import urlparse
@@ -19,7 +22,7 @@ from app.deals.facts import parse_facts
 from app.deals.service import DealError, Invalid, create_deal
 from app.extensions import db
 from app.leads import scoring
-from app.leads.service import UTM_KEYS, UTM_LIMIT, clean_text, lead_values
+from app.leads.service import UTM_KEYS, UTM_LIMIT, clean_text, is_text, lead_values
 from app.models import Activity, Pipeline, Stage, utcnow
 from app.models.leads import LeadForm, LeadFormView, LeadSubmission
 
@@ -199,23 +202,43 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="lead-form")
 
 
-def issue_token(secret: str, form: LeadForm) -> str:
-    """A signed token with the form, a one-time nonce and the time the page was served."""
-    return _serializer(secret).dumps({"f": form.id, "n": secrets.token_urlsafe(12)})
+@dataclass(frozen=True)
+class PageToken:
+    """A page token that checked out: its one-use nonce and when the person first saw the form."""
+
+    nonce: str
+    first_view_ms: int
+    age: float  # seconds since the first view
 
 
-def read_token(secret: str, form: LeadForm, token: str):
-    """Return (nonce, seconds since the page was served), or None for a missing, forged or stale token."""
-    if not token or len(token) > 300:
-        return None
+def issue_token(secret: str, form: LeadForm, nonce: str | None = None, first_view_ms: int | None = None) -> str:
+    """A signed token with the form, a one-use nonce and the time of the form's first view.
+
+    A page sent again after an error passes the token's nonce and first view on, so the
+    minimum time keeps counting from the first view and the nonce stays the one to use.
+    """
+    return _serializer(secret).dumps({"f": form.id, "n": nonce or secrets.token_urlsafe(12),
+                                      "v": first_view_ms or int(time.time() * 1000)})
+
+
+def read_token(secret: str, form: LeadForm, token: str) -> tuple[PageToken | None, str]:
+    """Return (the token, "") or (None, why it is no proof: "missing", "expired" or "invalid")."""
+    if not token:
+        return None, "missing"
+    if len(token) > 300:
+        return None, "invalid"
     try:
         data, issued = _serializer(secret).loads(token, max_age=TOKEN_MAX_AGE, return_timestamp=True)
-    except (BadSignature, SignatureExpired, ValueError, TypeError):
-        return None
+    except SignatureExpired:
+        return None, "expired"
+    except (BadSignature, ValueError, TypeError):
+        return None, "invalid"
     if not isinstance(data, dict) or data.get("f") != form.id or not isinstance(data.get("n"), str):
-        return None
-    age = (utcnow() - issued.replace(tzinfo=None)).total_seconds()
-    return data["n"], age
+        return None, "invalid"
+    first_view = data.get("v")
+    if not isinstance(first_view, int) or isinstance(first_view, bool):  # a token from before first views
+        first_view = int(issued.timestamp() * 1000)
+    return PageToken(data["n"], first_view, time.time() - first_view / 1000), ""
 
 
 def origin_allowed(form: LeadForm, origin: str) -> bool:
@@ -282,10 +305,11 @@ def submission_values(form: LeadForm, data: dict) -> tuple[dict, dict, str]:
 
 
 def clean_utm_params(params: dict) -> dict:
+    """The utm_* parameters that are text, trimmed to their limit (others are left out)."""
     out = {}
     for key in UTM_KEYS:
         value = params.get(f"utm_{key}")
-        if isinstance(value, str) and value.strip() and "\x00" not in value:
+        if isinstance(value, str) and value.strip() and is_text(value):
             out[key] = value.strip()[:UTM_LIMIT]
     return out
 
@@ -293,27 +317,45 @@ def clean_utm_params(params: dict) -> dict:
 # The request's one write, as plain SQL both engines speak: SQLAlchemy compiles a dialect insert
 # with ON CONFLICT afresh on every call (it has no cache key), a third of a submission's CPU.
 STORE_SUBMISSION = text(
-    "INSERT INTO lead_submission (org_id, form_id, nonce, created_new, utm, referrer, payload, created_at) "
-    "VALUES (:org_id, :form_id, :nonce, false, :utm, :referrer, :payload, :created_at) "
-    "ON CONFLICT (form_id, nonce) DO NOTHING RETURNING id"
+    "INSERT INTO lead_submission (org_id, form_id, nonce, created_new, utm, referrer, payload, created_at, status, "
+    "held_reason) VALUES (:org_id, :form_id, :nonce, false, :utm, :referrer, :payload, :created_at, :status, "
+    ":held_reason) ON CONFLICT (form_id, nonce) DO NOTHING RETURNING id"
 ).bindparams(bindparam("utm", type_=JSON), bindparam("payload", type_=JSON))
+STORED_PAYLOAD = text("SELECT payload FROM lead_submission WHERE form_id = :form_id AND nonce = :nonce"
+                      ).columns(payload=JSON)
+REUSED = "Its page token had already been used for different answers."
 
 
-def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str = "") -> Outcome:
+def _held_nonce(payload: dict) -> str:
+    """A held post has no nonce of its own: the same answers held again the same day are one row."""
+    raw = json.dumps(payload, sort_keys=True, ensure_ascii=False) + str(utcnow().date())
+    return "h" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:32]
+
+
+def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str = "", held: str = "") -> Outcome:
     """Store one valid submission (once per nonce) and queue its processing; raise Invalid, writing nothing.
 
     The request only validates and stores; `process_submission` (the worker, or the sweep)
-    turns it into the lead. Returns Outcome(None, replay=True) for a replayed nonce.
+    turns it into the lead. A submission without its proofs comes with `held` (why): it is
+    stored for review and never processed. The same nonce again with the same answers (a
+    double click) is Outcome(None, replay=True); with other answers, it is held.
     """
     lead, facts, message = submission_values(form, data)
     lead["source"] = lead.get("source") or f"Form: {form.name}"[:80]
     lead["utm"] = utm
     answers = "; ".join(f"{spec['label']}: {data.get(spec['name'], '')}"[:200] for spec in form_inputs(form)
                         if spec["target"] != "email" and data.get(spec["name"]))
-    inserted = db.session.execute(STORE_SUBMISSION, {
-        "org_id": form.org_id, "form_id": form.id, "nonce": nonce[:40], "utm": utm, "referrer": referrer[:500],
-        "payload": {"lead": lead, "facts": facts, "message": message, "answers": answers}, "created_at": utcnow()})
-    submission_id = inserted.scalar()
+    payload = {"lead": lead, "facts": facts, "message": message, "answers": answers}
+    row = {"org_id": form.org_id, "form_id": form.id, "nonce": nonce[:40], "utm": utm, "referrer": referrer[:500],
+           "payload": payload, "created_at": utcnow(), "status": "received", "held_reason": ""}
+    if held or not nonce:
+        row.update(status="held", held_reason=(held or "It came without the form's page token.")[:200], nonce=_held_nonce(payload))
+    submission_id = db.session.execute(STORE_SUBMISSION, row).scalar()
+    if submission_id is None and row["status"] == "received":  # the nonce was used: rare, so read it here
+        stored = db.session.execute(STORED_PAYLOAD, {"form_id": form.id, "nonce": row["nonce"]}).scalar()
+        if stored != payload:
+            row.update(status="held", held_reason=REUSED, nonce=_held_nonce(payload))
+            submission_id = db.session.execute(STORE_SUBMISSION, row).scalar()
     if submission_id is None:
         db.session.rollback()
         return Outcome(None, replay=True)
@@ -323,7 +365,8 @@ def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str =
         session.commit()
     finally:
         session.expire_on_commit = expire
-    wake_intake()
+    if row["status"] == "received":
+        wake_intake()
     return Outcome(None)
 
 
@@ -337,12 +380,11 @@ def wake_intake() -> None:
     """
     import redis
 
-    from app import jobs
     from app.queue import get_queue, get_redis
 
     try:
         if get_redis().set(WAKE_KEY, "1", nx=True, ex=60):
-            get_queue().enqueue(jobs.process_lead_submissions)
+            get_queue().enqueue("app.jobs.process_lead_submissions")  # by name: services never import jobs
     except redis.RedisError:
         pass
 
@@ -405,30 +447,22 @@ def _deal(form: LeadForm, contact, facts: dict, outcome: Outcome) -> int | None:
     return deal.id
 
 
+def embed_height(form: LeadForm) -> int:
+    """A frame height (px) that fits the form on a phone without its own scroll bar, roughly."""
+    inputs = form_inputs(form)
+    height = 260 + (90 if form.intro else 0) + (70 if form.consent_text else 0)
+    height += sum(150 if i["type"] == "textarea" else 50 if i["type"] == "checkbox" else 95 for i in inputs)
+    return min(height, 2400)
+
+
 def embed_snippet(form: LeadForm, base_url: str) -> str:
-    """Plain HTML a site pastes to embed the form: it posts to the hosted endpoint, no script."""
+    """HTML a site pastes to embed the form: a frame of the hosted page, so every post carries its proofs.
+
+    No script: the frame is the hosted page itself (page token, nonce, honeypot), and the
+    form's allowed sites are the only ones whose pages may frame it (CSP frame-ancestors).
+    """
     from markupsafe import escape
 
-    action = f"{base_url}/f/{form.key}"
-    lines = [f'<form action="{action}" method="post" accept-charset="utf-8">']
-    for spec in form_inputs(form):
-        label = escape(spec["label"])
-        required = " required" if spec["required"] else ""
-        lines.append(f'  <label>{label}<br>')
-        if spec["type"] == "textarea":
-            lines.append(f'    <textarea name="{spec["name"]}"{required}></textarea></label><br>')
-        elif spec["type"] == "select":
-            options = "".join(f"<option>{escape(c)}</option>" for c in spec["choices"] or [])
-            lines.append(f'    <select name="{spec["name"]}"{required}><option value=""></option>{options}'
-                         "</select></label><br>")
-        else:
-            lines.append(f'    <input type="{spec["type"]}" name="{spec["name"]}"{required}></label><br>')
-    if form.consent_text:
-        lines.append(f'  <label><input type="checkbox" name="consent" value="yes" required> '
-                     f'{escape(form.consent_text)}</label><br>')
-    lines.append('  <input type="text" name="website" tabindex="-1" autocomplete="off" aria-hidden="true" '
-                 'style="position:absolute;left:-10000px">')
-    lines.append('  <button type="submit">Send</button>')
-    lines.append("</form>")
-    lines.append(f'<img src="{action}/v.gif" alt="" width="1" height="1">')
-    return "\n".join(lines)
+    title = escape(form.title or form.name)
+    return (f'<iframe src="{base_url}/f/{form.key}?embed=1" title="{title}" width="100%" '
+            f'height="{embed_height(form)}" style="border:0;max-width:40rem" loading="lazy"></iframe>')

@@ -5,7 +5,7 @@ from flask_login import login_required
 
 from app.deals.service import Invalid
 from app.htmx import is_htmx
-from app.leads import bp, scoring, service
+from app.leads import bp, held, scoring, service
 from app.leads import settings as lead_settings
 from app.models import User, utcnow
 from app.models.leads import (
@@ -59,6 +59,7 @@ def index():
         "leads/index.html", **context, sources=service.lead_sources(org_id),
         owners=scoped(User).filter_by(active=True).order_by(User.name).all(),
         forms=scoped(LeadForm).order_by(LeadForm.name).all(),
+        held_total=held.held_total(org_id) if current_actor().has_role("manager") else 0,
     )
 
 

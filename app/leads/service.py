@@ -4,6 +4,7 @@ Plain functions over explicit arguments; they raise the shared Invalid (naming e
 field) and never write anything when the input is bad.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
@@ -43,9 +44,12 @@ def clean_text(value, name: str, errors: dict, limit: int | None = None) -> str:
     return value
 
 
+NOT_TEXT = re.compile("[\x00\ufffd\ud800-\udfff]")
+
+
 def is_text(value: str) -> bool:
     """No NUL, no lone surrogate, no U+FFFD (what a broken encoding decodes to)."""
-    return not any(c in "\x00\ufffd" or 0xD800 <= ord(c) <= 0xDFFF for c in value)
+    return NOT_TEXT.search(value) is None
 
 
 def clean_utm(value, errors: dict) -> dict:

@@ -157,11 +157,16 @@ class LeadFormView(TenantMixin, db.Model):
                       db.Index("ix_lead_form_view_org_day", "org_id", "day"))
 
 
-class LeadSubmission(TenantMixin, db.Model):
-    """One accepted form submission (its nonce makes a replay a no-op).
+SUBMISSION_STATUSES = ("received", "held")
 
-    The request stores it (validated) and answers; the worker turns it into the contact,
-    event, tasks and deal (processed_at), and the sweep picks up any the queue lost.
+
+class LeadSubmission(TenantMixin, db.Model):
+    """One validated form submission (its nonce makes a replay a no-op).
+
+    The request stores it and answers; the worker turns a `received` one into the contact,
+    event, tasks and deal (processed_at), and the sweep picks up any the queue lost. One
+    that came without the proofs (page token, unused nonce, empty honeypot) is `held`: the
+    worker never touches it until someone accepts it (then `received`, reviewed_at/by set).
     """
 
     id = db.Column(db.Integer, primary_key=True)
@@ -175,10 +180,20 @@ class LeadSubmission(TenantMixin, db.Model):
     utm = db.Column(db.JSON, nullable=False, default=dict)
     referrer = db.Column(db.String(500), nullable=False, default="")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    status = db.Column(db.String(8), nullable=False, default="received", server_default="received")
+    held_reason = db.Column(db.String(200), nullable=False, default="", server_default="")  # kept after review
+    reviewed_at = db.Column(db.DateTime)  # when a held one was accepted: its lead arrives then
+    reviewed_by_id = db.Column(db.Integer, db.ForeignKey("user.id", ondelete="SET NULL"))
 
     form = db.relationship(LeadForm)
+    reviewed_by = db.relationship("User")
 
     __table_args__ = (db.UniqueConstraint("form_id", "nonce", name="uq_lead_submission_nonce"),
                       db.Index("ix_lead_submission_org_created", "org_id", "created_at"),
                       db.Index("ix_lead_submission_contact", "contact_id"),
-                      db.Index("ix_lead_submission_pending", "processed_at", "id"))
+                      # The worker's scan: received and unprocessed, oldest first (held ones never match).
+                      db.Index("ix_lead_submission_pending", "status", "processed_at", "id"),
+                      # The review list and its counts; only held rows are in it, so intake pays nothing.
+                      db.Index("ix_lead_submission_held", "org_id", "form_id", "id",
+                               postgresql_where=db.text("status = 'held'"), sqlite_where=db.text("status = 'held'")),
+                      db.CheckConstraint("status in ('received','held')", name="status"))

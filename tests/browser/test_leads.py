@@ -10,9 +10,10 @@ from werkzeug.serving import make_server
 from app.leads import lead_forms, scoring
 from app.leads.service import create_or_update_lead
 from app.models import Contact, Task
-from app.models.leads import LeadFormView
+from app.models.leads import LeadFormView, LeadSubmission
 from tests import factories
 from tests.browser.conftest import PHONE, screenshot
+from tests.browser.test_accessibility import blocking_violations
 from tests.leads.conftest import drain_queue
 
 ROWS = [{"maps_to": "email", "label": "Work email", "required": True},
@@ -88,34 +89,118 @@ def other_site():
     server.shutdown()
 
 
-def test_the_embed_snippet_posts_from_another_site(new_page, org, live_server, other_site):
+def test_the_embed_frame_takes_a_lead_on_another_site_with_every_proof(new_page, org, live_server, other_site):
     admin = factories.user(org, "admin")
-    form = lead_forms.save_form(admin, {"name": "Newsletter", "allowed_origins": other_site["url"]}, ROWS)
+    form = lead_forms.save_form(admin, {"name": "Newsletter", "allowed_origins": other_site["url"],
+                                        "consent_text": "I agree to be contacted."}, ROWS)
     other_site["html"] = lead_forms.embed_snippet(form, live_server)
-    page = new_page()
+    page = new_page(viewport=PHONE)
     page.goto(other_site["url"] + "/")
-    page.get_by_label("Work email").fill("emb@partner.example")
-    page.get_by_label("Your name").fill("Em Bed")
-    page.get_by_role("button", name="Send").click()
-    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
-    assert page.url.startswith(live_server)
+    frame = page.frame_locator("iframe")
+    frame.get_by_label("Work email").fill("emb@partner.example")
+    frame.get_by_label("Your name").fill("Em Bed")
+    frame.get_by_label("I agree to be contacted.").check()
+    no_sideways_scroll(page)
+    screenshot(page, "lead-form-embedded-phone")
+    frame.get_by_role("button", name="Send").click()
+    expect(frame.get_by_role("heading", name="Thank you")).to_be_visible()
+    assert page.url.startswith(other_site["url"])  # the visitor stayed on the site
     drain_queue()
     contact = Contact.query.filter_by(email="emb@partner.example").one()
-    assert contact.referrer == other_site["url"] and contact.lead_score == 20
-    assert LeadFormView.query.filter_by(form_id=form.id).count() == 1  # the snippet's pixel
+    assert contact.referrer.rstrip("/") == other_site["url"] and contact.lead_score == 20
+    assert LeadSubmission.query.one().status == "received"  # it carried the page token: not held
+    assert LeadFormView.query.filter_by(form_id=form.id).count() == 1  # the frame's page view
 
 
-def test_the_embed_on_a_site_not_allowed_is_refused(new_page, org, live_server, other_site):
+def test_a_site_not_allowed_cannot_show_the_frame(new_page, org, live_server, other_site):
     admin = factories.user(org, "admin")
     form = lead_forms.save_form(admin, {"name": "Newsletter", "allowed_origins": "https://only.example"}, ROWS)
     other_site["html"] = lead_forms.embed_snippet(form, live_server)
     page = new_page()
     page.goto(other_site["url"] + "/")
-    page.get_by_label("Work email").fill("emb@partner.example")
-    page.get_by_label("Your name").fill("Em Bed")
-    page.get_by_role("button", name="Send").click()
-    expect(page.get_by_role("heading", name="This form cannot be sent from here")).to_be_visible()
+    page.wait_for_load_state("load")
+    framed = next(f for f in page.frames if f != page.main_frame)
+    assert framed.locator("form").count() == 0  # the browser refused to show it (CSP frame-ancestors)
     assert Contact.query.count() == 0
+
+
+def test_after_an_error_the_fix_sent_at_once_is_accepted(app, new_page, org, demo_form):
+    """A person waits past the minimum, forgets consent, fixes it, then mistypes the email (consent stays
+    ticked), fixes that and sends at once: no "That was quick!", the lead is taken."""
+    app.config["LEAD_FORM_MIN_SECONDS"] = 2
+    try:
+        page = new_page(viewport=PHONE)
+        page.goto(f"/f/{demo_form.key}")
+        page.get_by_label("Work email").fill("ana@limadental.example")
+        page.get_by_label("Your name").fill("Ana Lima")
+        page.get_by_label("What should we prepare?").fill("Pricing")
+        page.wait_for_timeout(2200)  # past the minimum time
+        page.get_by_role("button", name="Send").click()
+        expect(page.get_by_text("Your agreement is needed before we can contact you")).to_be_visible()
+        expect(page.get_by_label("Work email")).to_have_value("ana@limadental.example")
+        expect(page.get_by_label("What should we prepare?")).to_have_value("Pricing")
+        expect(page.get_by_label("I agree to be contacted.")).not_to_be_checked()
+        page.get_by_label("I agree to be contacted.").check()
+        page.get_by_label("Work email").fill("ana@")
+        page.get_by_role("button", name="Send").click()  # at once
+        expect(page.get_by_text("Work email must be an email address")).to_be_visible()
+        expect(page.get_by_label("I agree to be contacted.")).to_be_checked()
+        expect(page.get_by_text("That was quick!")).to_have_count(0)
+        page.get_by_label("Work email").fill("ana@limadental.example")
+        page.get_by_role("button", name="Send").click()  # at once
+        expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
+    finally:
+        app.config["LEAD_FORM_MIN_SECONDS"] = 0
+    drain_queue()
+    contact = Contact.query.filter_by(org_id=org.id, email="ana@limadental.example").one()
+    assert contact.name == "Ana Lima" and [t.kind for t in Task.query.filter_by(contact_id=contact.id)] == ["hot_lead"]
+
+
+def _old_snippet(form, base_url) -> str:
+    """What the builder gave sites before frames: a copy of the form posting straight to us, no token."""
+    return (f'<form action="{base_url}/f/{form.key}" method="post"><label>Work email<input type="email" '
+            'name="f_email"></label><label>Your name<input name="f_name"></label>'
+            '<button type="submit">Send</button></form>')
+
+
+@pytest.mark.parametrize("viewport", [PHONE, None], ids=["phone", "desktop"])
+def test_a_post_from_an_old_snippet_is_held_and_a_manager_accepts_or_discards_it(new_page, org, live_server,
+                                                                                 other_site, viewport):
+    admin = factories.user(org, "admin")
+    form = lead_forms.save_form(admin, {"name": "Newsletter", "allowed_origins": other_site["url"]}, ROWS)
+    other_site["html"] = _old_snippet(form, live_server)
+    visitor = new_page()
+    visitor.goto(other_site["url"] + "/")
+    visitor.get_by_label("Work email").fill("real@buyer.example")
+    visitor.get_by_label("Your name").fill("Real Buyer")
+    visitor.get_by_role("button", name="Send").click()
+    expect(visitor.get_by_role("heading", name="Thank you")).to_be_visible()  # never turned away
+    lead_forms.submit(form, {"f_email": "bot@spam.example", "f_name": "Bot"}, nonce="", utm={},
+                      held="The hidden anti-spam field was filled in.")
+    drain_queue()
+    assert Contact.query.count() == 0
+
+    manager = factories.user(org, "manager")
+    page = new_page(manager, viewport=viewport or {"width": 1366, "height": 900})
+    page.goto("/leads/")
+    page.get_by_role("link", name="2 form submissions held for review").click()
+    real = page.locator(".held-item", has_text="real@buyer.example")
+    expect(real).to_contain_text("Real Buyer")
+    expect(real).to_contain_text("without the form's page token")
+    no_sideways_scroll(page)
+    assert real.get_by_role("button", name="Accept").bounding_box()["height"] >= 44
+    screenshot(page, f"leads-held-{'phone' if viewport else 'desktop'}")
+    assert blocking_violations(page) == []
+    real.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text("Accepted the submission from real@buyer.example")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".held-item", has_text="bot@spam.example").get_by_role("button", name="Discard").click()
+    expect(page.get_by_text("Discarded the submission from bot@spam.example.")).to_be_visible()
+    expect(page.get_by_text("Nothing is held.")).to_be_visible()
+    drain_queue()
+    contact = Contact.query.filter_by(org_id=org.id, email="real@buyer.example").one()
+    assert [t.kind for t in Task.query.filter_by(contact_id=contact.id)] == ["lead_follow_up"]
+    assert LeadSubmission.query.count() == 1
 
 
 def _leads(org):

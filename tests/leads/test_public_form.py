@@ -1,7 +1,7 @@
 """The public lead form over HTTP: a submission becomes a scored, routed lead; spam and bad input store nothing."""
 
 from app.extensions import db
-from app.models import Activity, Contact, Deal, Task
+from app.models import Activity, Contact, Deal, Notification, Task
 from app.models.leads import LeadCrossing, LeadFormView, LeadSubmission
 from tests import factories
 from tests.leads.conftest import drain_queue, token_of
@@ -50,11 +50,13 @@ def test_a_replayed_submission_is_stored_once(client, org, make_form):
     assert Contact.query.one().lead_score == 20
 
 
-def test_a_bot_filling_the_honeypot_sees_thanks_and_nothing_is_stored(client, org, make_form, fill):
+def test_a_bot_filling_the_honeypot_sees_thanks_and_its_post_is_held_never_processed(client, org, make_form, fill):
     form = make_form()
     response = fill(form, f_email="bot@spam.example", f_name="Bot", website="http://spam.example")
     assert response.status_code == 200 and "Thank you" in response.get_data(as_text=True)
-    assert Contact.query.count() == 0 and LeadSubmission.query.count() == 0
+    held = LeadSubmission.query.one()
+    assert held.status == "held" and "hidden anti-spam field" in held.held_reason
+    assert Contact.query.count() == 0 and Task.query.count() == 0 and held.processed_at is None
 
 
 def test_a_submission_faster_than_the_minimum_time_is_asked_again(app, client, org, make_form, fill):
@@ -66,15 +68,19 @@ def test_a_submission_faster_than_the_minimum_time_is_asked_again(app, client, o
         app.config["LEAD_FORM_MIN_SECONDS"] = 0
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "Check your details and send again" in html and 'value="fast@example.org"' in html
-    assert Contact.query.count() == 0
+    assert "That was quick! Check your details and send again" in html and 'value="fast@example.org"' in html
+    assert Contact.query.count() == 0 and LeadSubmission.query.count() == 0
 
 
-def test_a_post_without_the_page_token_is_not_stored(client, org, make_form):
+def test_a_post_without_the_page_token_is_held_and_the_sender_sees_thanks(client, org, make_form):
     form = make_form()
     response = client.post(f"/f/{form.key}", data={"f_email": "x@example.org", "f_name": "X"})
-    assert response.status_code == 400
-    assert Contact.query.count() == 0
+    assert response.status_code == 200 and "Thank you" in response.get_data(as_text=True)
+    drain_queue()
+    held = LeadSubmission.query.one()
+    assert (held.status, held.held_reason) == ("held", "It came without the form's page token.")
+    assert held.payload["lead"]["email"] == "x@example.org"
+    assert Contact.query.count() == 0 and Task.query.count() == 0 and Notification.query.count() == 0
 
 
 def test_the_request_stores_the_submission_and_the_worker_makes_the_lead_once(client, org, make_form):
@@ -139,24 +145,29 @@ def test_a_flood_from_one_address_gets_429_with_retry_after(client, org, make_fo
     assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
 
 
-def test_views_count_once_per_visitor_per_day(client, org, make_form):
+def test_views_count_once_per_address_per_day_whatever_the_browser(client, org, make_form):
     form = make_form()
-    for _ in range(3):
-        client.get(f"/f/{form.key}")
-    client.get(f"/f/{form.key}/v.gif")
-    client.get(f"/f/{form.key}", headers={"User-Agent": "Another browser"})
+    for i in range(100):
+        client.get(f"/f/{form.key}", headers={"User-Agent": f"Browser/{i}"})
+    client.get(f"/f/{form.key}/v.gif", headers={"User-Agent": "Pixel"})
+    assert LeadFormView.query.filter_by(form_id=form.id).count() == 1
+    client.get(f"/f/{form.key}", environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert LeadFormView.query.filter_by(form_id=form.id).count() == 2
 
 
-def test_embed_from_an_allowed_site_is_accepted_and_others_refused(client, org, make_form):
+def test_embed_posts_without_proofs_from_an_allowed_site_are_held_and_others_refused(client, org, make_form):
     form = make_form(allowed_origins="https://www.agency.example")
     data = {"f_email": "emb@example.org", "f_name": "Em"}
     refused = client.post(f"/f/{form.key}", data=data, headers={"Origin": "https://evil.example"})
-    assert refused.status_code == 403 and Contact.query.count() == 0
+    assert refused.status_code == 403 and "cannot be sent from here" in refused.get_data(as_text=True)
+    assert LeadSubmission.query.count() == 0
     ok = client.post(f"/f/{form.key}", data=data, headers={"Origin": "https://www.agency.example"})
     drain_queue()
     assert ok.status_code == 200 and "Thank you" in ok.get_data(as_text=True)
-    assert Contact.query.one().referrer == "https://www.agency.example"
+    held = LeadSubmission.query.one()
+    assert held.status == "held" and held.referrer == "https://www.agency.example"
+    assert "posted from https://www.agency.example without the form's page token" in held.held_reason
+    assert Contact.query.count() == 0 and Task.query.count() == 0 and Notification.query.count() == 0
 
 
 def test_high_intent_form_makes_a_hot_lead_task_due_within_minutes(client, org, make_form, fill):

@@ -1,5 +1,7 @@
 """The admin's lead pages over HTTP: settings validation, the form builder and the gate, the leads list."""
 
+import re
+
 from app.extensions import db
 from app.models import Contact
 from app.models.leads import FitRule, LeadForm, LeadSettings
@@ -79,7 +81,10 @@ def test_a_form_is_built_with_ordered_fields_and_an_embed_snippet(client, org, l
     assert [f["maps_to"] for f in form.fields] == ["name", "email", "message"]
     assert form.fields[0]["label"] == "Full name"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert f"/f/{form.key}" in page and "&lt;form action=" in page
+    snippet = re.search(r'<textarea id="embed-code"[^>]*>(.*?)</textarea>', page, re.S).group(1)
+    assert snippet.startswith(f"&lt;iframe src=&#34;http://localhost/f/{form.key}?embed=1&#34;") \
+        or snippet.startswith(f"&lt;iframe src=&quot;http://localhost/f/{form.key}?embed=1&quot;")
+    assert "script" not in snippet and 'title=&#34;Contact us&#34;' in snippet.replace("&quot;", "&#34;")
 
 
 def test_a_redirect_that_would_inject_into_the_csp_is_refused(client, org, login_as):
