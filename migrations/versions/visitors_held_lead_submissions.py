@@ -7,7 +7,7 @@ index), and ix_lead_submission_held, partial on held rows, serves the review lis
 counts without costing a normal submission an index write.
 
 Revision ID: 8d4a1f7c2e95
-Revises: 6b2e9d4f1c08
+Revises: c5d8a1f3e7b2
 Create Date: 2026-12-02 10:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8d4a1f7c2e95'
-down_revision = '6b2e9d4f1c08'
+down_revision = 'c5d8a1f3e7b2'
 branch_labels = None
 depends_on = None
 
