@@ -7,14 +7,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 
 from app.extensions import csrf, db, limiter, login_manager, migrate
-from app.htmx import add_vary, is_htmx
+from app.headers import security_headers
+from app.htmx import is_htmx
 from app.ids import BoundedIntConverter, parse_id
 from config import Config
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
-)
 
 
 def create_app(config_class=Config) -> Flask:
@@ -30,31 +26,7 @@ def create_app(config_class=Config) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     _setup_login(app)
-
-    from app import admin, api, auth, contacts, deals, main, tasks
-
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp, url_prefix="/auth")
-    app.register_blueprint(admin.bp, url_prefix="/admin")
-    app.register_blueprint(deals.bp, url_prefix="/deals")
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
-    app.register_blueprint(contacts.bp, url_prefix="/contacts")
-    from app import imports
-
-    app.register_blueprint(imports.bp, url_prefix="/imports")
-    app.register_blueprint(tasks.bp, url_prefix="/tasks")
-    from app import reports
-
-    app.register_blueprint(reports.bp, url_prefix="/reports")
-    from app import sequences
-
-    app.register_blueprint(sequences.bp, url_prefix="/sequences")
-    app.register_blueprint(sequences.public_bp)
-    from app import leads
-    from app.leads import public_routes
-
-    app.register_blueprint(leads.bp, url_prefix="/leads")
-    app.register_blueprint(public_routes.bp, url_prefix="/f")
+    _register_blueprints(app)
 
     from app import formatting, readonly
     from app.cli import register_cli
@@ -63,8 +35,66 @@ def create_app(config_class=Config) -> Flask:
     readonly.init_app(app)
     register_cli(app)
     _register_errors(app)
-    _security_headers(app)
+    app.after_request(security_headers)
     return app
+
+
+def _register_blueprints(flask_app: Flask) -> None:
+    """Import every area's route modules (each adds its views to its area's blueprint), then register them.
+
+    Only the factory imports routes: an area's `__init__` holds its blueprint alone, so importing
+    a service never imports routes (nor, through them, other areas).
+    """
+    import app.admin.criteria_routes
+    import app.admin.fields_routes
+    import app.admin.reasons_routes
+    import app.admin.routes
+    import app.admin.stages_routes
+    import app.admin.users_routes
+    import app.api.auth
+    import app.api.deals
+    import app.api.errors
+    import app.api.leads
+    import app.api.metrics
+    import app.api.openapi
+    import app.api.routes
+    import app.api.sequences
+    import app.api.tasks
+    import app.auth.routes
+    import app.contacts.company_routes
+    import app.contacts.deal_routes
+    import app.contacts.routes
+    import app.deals.deal_routes
+    import app.deals.move_routes
+    import app.deals.routes
+    import app.imports.routes
+    import app.leads.form_routes
+    import app.leads.public_routes
+    import app.leads.routes
+    import app.main.routes
+    import app.reports.routes
+    import app.sequences.public_routes
+    import app.sequences.routes
+    import app.sequences.settings_routes
+    import app.tasks.notification_routes
+    import app.tasks.routes
+
+    for blueprint, url_prefix in (
+        (app.main.bp, None),
+        (app.auth.bp, "/auth"),
+        (app.admin.bp, "/admin"),
+        (app.deals.bp, "/deals"),
+        (app.api.bp, "/api/v1"),
+        (app.contacts.bp, "/contacts"),
+        (app.imports.bp, "/imports"),
+        (app.tasks.bp, "/tasks"),
+        (app.reports.bp, "/reports"),
+        (app.sequences.bp, "/sequences"),
+        (app.sequences.public_bp, None),
+        (app.leads.bp, "/leads"),
+        (app.leads.public_routes.bp, "/f"),
+    ):
+        flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 
 
 def _setup_login(app: Flask) -> None:
@@ -178,12 +208,3 @@ def _same_site_referrer() -> str | None:
         return None
     return path + (f"?{parts.query}" if parts.query else "")
 
-
-def _security_headers(app: Flask) -> None:
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return add_vary(response)

@@ -16,6 +16,7 @@ from app.deals.board import (
 )
 from app.deals.forms import NewDealForm, read_loss_reason
 from app.deals.losses import listed_reasons
+from app.deals.move_routes import missing_facts_form
 from app.deals.service import GateRefused, Invalid, create_deal, requirements_from_start
 from app.htmx import is_htmx
 from app.ids import parse_id
@@ -126,6 +127,3 @@ def new():
         return render_template("deals/_new_form.html", **context)
     return render_template("deals/new.html", **context), (422 if message else 200)
 
-
-from app.deals import deal_routes, move_routes  # noqa: E402,F401
-from app.deals.move_routes import missing_facts_form  # noqa: E402

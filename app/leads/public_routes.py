@@ -77,7 +77,7 @@ def _csp_headers(form) -> dict:
     if not form.redirect_url:
         return {}
     parsed = urlparse(form.redirect_url)
-    from app import CSP
+    from app.headers import CSP
 
     target = f"{parsed.scheme}://{parsed.netloc}"
     return {"Content-Security-Policy": CSP.replace("form-action 'self'", f"form-action 'self' {target}")}

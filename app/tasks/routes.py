@@ -207,5 +207,3 @@ def stale():
     """List deals past their stage's maximum days, per rep, with how many days over."""
     return render_template("tasks/stale.html", owners=stale_by_owner(current_user.org_id))
 
-
-from app.tasks import notification_routes  # noqa: E402,F401
