@@ -4,12 +4,16 @@ from urllib.parse import urlsplit
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 
+from app.errors import StagegateError
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.headers import security_headers
 from app.htmx import is_htmx
 from app.ids import BoundedIntConverter, parse_id
+from app.statements import prebuilt
 from config import Config
 
 
@@ -97,16 +101,16 @@ def _register_blueprints(flask_app: Flask) -> None:
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 
 
-def _setup_login(app: Flask) -> None:
-    from sqlalchemy import bindparam, select
-    from sqlalchemy.orm import joinedload
-
+# Every signed-in request runs this: prebuilt (a fresh get() with loader options costs twice
+# the time), the organisation joined in (every page shows its name or currency).
+@prebuilt
+def _user_by_id():
     from app.models import User
 
-    # Every signed-in request runs this: built once (a fresh get() with loader options costs
-    # twice the time), the organisation joined in (every page shows its name or currency).
-    by_id = select(User).options(joinedload(User.org)).where(User.id == bindparam("user_id"))
+    return select(User).options(joinedload(User.org)).where(User.id == bindparam("user_id"))
 
+
+def _setup_login(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
@@ -117,7 +121,7 @@ def _setup_login(app: Flask) -> None:
         from app.auth.sessions import session_is_current
 
         user_id = parse_id(user_id)
-        user = db.session.execute(by_id, {"user_id": user_id}).scalar_one_or_none() if user_id else None
+        user = db.session.execute(_user_by_id(), {"user_id": user_id}).scalar_one_or_none() if user_id else None
         return user if user and user.active and session_is_current(user) else None
 
 
@@ -184,6 +188,16 @@ def _register_errors(app: Flask) -> None:
             response = app.make_response((render_template("error.html", code=503, message=message), 503))
         response.headers["Retry-After"] = "1"
         return response
+
+    @app.errorhandler(StagegateError)
+    def domain_error(error):
+        # Each kind's one answer (app/errors.py): its JSON body under /api/, else the error page
+        # (a page's route turns the errors it expects into a form or a flash before this).
+        if _wants_json():
+            response = jsonify(error.as_api())
+            response.status_code = error.status
+            return response
+        return render_template("error.html", code=error.status, message=error.message), error.status
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
