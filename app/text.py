@@ -6,6 +6,7 @@ Invalid(errors) once it has read every field. The limits stay with each caller.
 """
 
 import re
+from datetime import date, datetime
 
 from app.errors import Invalid
 
@@ -72,3 +73,17 @@ def clean_title(title, limit: int) -> str:
     if len(title.strip()) > limit:
         raise Invalid({"title": f"must be at most {limit} characters"})
     return title.strip()
+
+
+def clean_day(value, name: str, message: str = "must be a date like 2026-12-01") -> date | None:
+    """Return a day from a date, a datetime or YYYY-MM-DD text (blank: None); raise Invalid naming `name`."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise Invalid({name: message}) from None

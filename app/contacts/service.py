@@ -138,28 +138,26 @@ def _page(query, page: int):
     return items[:PAGE_SIZE], len(items) > PAGE_SIZE
 
 
+def _matching(query, q: str, *columns):
+    """`query` narrowed to rows where any of `columns` contains `q` (any case); all rows for a blank `q`."""
+    q = (q or "").strip().lower()
+    if not q:
+        return query
+    like = f"%{_escape_like(q)}%"
+    return query.filter(db.or_(*(db.func.lower(column).like(like, escape="\\") for column in columns)))
+
+
 def search_contacts(org_id: int, q: str = "", page: int = 1):
     """Return (contacts, has_more) matching `q` in name, email or company name, A to Z."""
     query = Contact.query.filter(Contact.org_id == org_id).outerjoin(Company, Contact.company_id == Company.id)
-    q = (q or "").strip().lower()
-    if q:
-        like = f"%{_escape_like(q)}%"
-        query = query.filter(db.or_(db.func.lower(Contact.name).like(like, escape="\\"),
-                                    db.func.lower(Contact.email).like(like, escape="\\"),
-                                    db.func.lower(Company.name).like(like, escape="\\")))
-    query = query.order_by(db.func.lower(Contact.name), Contact.email, Contact.id)
-    return _page(query, page)
+    query = _matching(query, q, Contact.name, Contact.email, Company.name)
+    return _page(query.order_by(db.func.lower(Contact.name), Contact.email, Contact.id), page)
 
 
 def search_companies(org_id: int, q: str = "", page: int = 1):
     """Return (companies, has_more) whose name, industry or website matches `q`."""
-    query = Company.query.filter(Company.org_id == org_id)
-    q = (q or "").strip().lower()
-    if q:
-        like = f"%{_escape_like(q)}%"
-        query = query.filter(db.or_(db.func.lower(Company.name).like(like, escape="\\"),
-                                    db.func.lower(Company.industry).like(like, escape="\\"),
-                                    db.func.lower(Company.website).like(like, escape="\\")))
+    query = _matching(Company.query.filter(Company.org_id == org_id), q, Company.name, Company.industry,
+                      Company.website)
     return _page(query.order_by(db.func.lower(Company.name), Company.id), page)
 
 

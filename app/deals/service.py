@@ -5,8 +5,9 @@ explicit arguments, never read the request, own their transaction, and raise the
 domain errors below, which each caller turns into a form, a flash or a JSON body.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm.exc import StaleDataError
@@ -26,7 +27,7 @@ from app.models import (
     Task,
     utcnow,
 )
-from app.text import clean_title
+from app.text import clean_day, clean_title
 
 MAX_TITLE = 200
 MAX_REASON = 2000
@@ -308,11 +309,17 @@ def move_deal(
     `undo` marks the move as taking back the previous one: without a reason of its own it is
     recorded with UNDO_REASON (a loss still needs its loss reason).
     """
-    deal_id = deal.id
     if undo and to_stage.kind != "lost" and not reason:
         reason = UNDO_REASON
-    try:
+    with _refusal_rolls_back(deal.id):
         return _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at)
+
+
+@contextmanager
+def _refusal_rolls_back(deal_id: int):
+    """Roll back a refused change; a concurrent writer's commit seen by any flush is a Conflict."""
+    try:
+        yield
     except StagegateError:
         db.session.rollback()
         raise
@@ -620,8 +627,7 @@ KEEP = object()  # update_deal(company=KEEP): leave the deal's company as it is
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
                 next_step=None, next_step_due=None, company=KEEP) -> Deal:
     """Edit a deal's title, amount, company and facts; a fact its current stage requires cannot be cleared."""
-    deal_id = deal.id
-    try:
+    with _refusal_rolls_back(deal.id):
         if not can_edit(deal, actor):
             raise Forbidden("Only the deal's owner or a manager can edit it.")
         if version is None:
@@ -648,7 +654,7 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
                 deal.next_step = str(next_step).strip()
         if next_step_due is not None:
             try:
-                deal.next_step_due = _parse_day(next_step_due)
+                deal.next_step_due = clean_day(next_step_due, "next_step_due", "must be a date (YYYY-MM-DD)")
             except Invalid as exc:
                 errors.update(exc.fields)
         if company is not KEEP:  # a Company of the deal's organisation, or None to clear it
@@ -674,22 +680,3 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
         record_changes(deal, actor, before)
         _commit(deal.id)
         return deal
-    except StagegateError:
-        db.session.rollback()
-        raise
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(deal_id) from None
-
-
-def _parse_day(value):
-    if value in ("", None):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise Invalid({"next_step_due": "must be a date (YYYY-MM-DD)"}) from None

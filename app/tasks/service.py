@@ -39,7 +39,7 @@ from app.models import (
     utcnow,
 )
 from app.statements import dialect, dialect_insert, prebuilt
-from app.text import clean_title
+from app.text import clean_day, clean_title
 from app.timezones import to_utc
 
 MAX_TITLE = 200
@@ -78,19 +78,6 @@ def due_on(day: date, zone: ZoneInfo) -> datetime:
 
 def local_day(value: datetime, zone: ZoneInfo) -> date:
     return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
-
-
-def _parse_day(value, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise Invalid({field: "must be a date like 2026-12-01"}) from None
 
 
 # ---------------------------------------------------------------- reading tasks
@@ -180,7 +167,7 @@ def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
         errors["kind"] = "must be one of " + ", ".join(KINDS[k] for k in CREATABLE_KINDS)
     zone = org_zone(actor.org_id)
     try:
-        day = _parse_day(due, "due")
+        day = clean_day(due, "due")
         if day is not None and day < local_day(utcnow(), zone) - timedelta(days=1):
             errors["due"] = "must be today or later"
     except Invalid as exc:
@@ -262,7 +249,7 @@ def snooze_task(task: Task, actor: User, choice: str, on_date=None) -> Task:
     if choice in SNOOZES:
         due = max(task.due_at or now, now) + SNOOZES[choice]
     elif choice == "date":
-        day = _parse_day(on_date, "on_date")
+        day = clean_day(on_date, "on_date")
         if day is None:
             raise Invalid({"on_date": "pick the date to snooze until"})
         if day < local_day(now, zone):
