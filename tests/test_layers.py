@@ -6,9 +6,14 @@ middle of a request ("cannot import name ... from partially initialized module")
 """
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
-APP = Path(__file__).resolve().parent.parent / "app"
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app"
 GROUND, MODELS, SERVICES, WORKER, ROUTES, FACTORY = range(6)
 FLOOR_NAMES = ["ground", "models", "services", "worker entry points", "routes and the API", "the factory"]
 
@@ -138,6 +143,14 @@ def test_an_area_package_holds_its_blueprint_and_imports_none_of_its_modules():
         if path.name == "__init__.py" and name.count(".") == 1 and name != "app.models":
             own = [target for target in graph[name] if target.startswith(name + ".")]
             assert not own, f"{name} imports {own}: only the app factory imports an area's routes"
+
+
+@pytest.mark.parametrize("module", ["app.contacts.service", "app.sequences.replies", "app.imports.service"])
+def test_a_module_imports_alone_in_a_fresh_interpreter(module):
+    # What `python -m bench.sequences` (it failed with "partially initialized module") and RQ, importing one job, do first.
+    result = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 def test_the_checks_see_what_they_look_for():

@@ -2,7 +2,7 @@
 
 Every path (board, deal page, API, import, jobs) calls these functions. They take
 explicit arguments, never read the request, own their transaction, and raise the
-domain errors below, which each caller turns into a form, a flash or a JSON body.
+domain errors of app/errors.py, which each caller turns into a form, a flash or a JSON body.
 """
 
 from contextlib import contextmanager
@@ -36,8 +36,9 @@ OTHER = "Other"  # how a loss reason that is not on the organisation's list is r
 UNDO_REASON = "Undo of the previous move"  # on the deal's history like any other move
 # Deal.amount is Numeric(14, 2): twelve digits before the point.
 MAX_AMOUNT = Decimal("1e12")
-# The errors this module raises live in app/errors.py; their names stay importable from here.
-DealError = StagegateError  # the base's former name here
+# The errors this module raises live in app/errors.py; their names stay importable from here
+# (other areas' code still imports them from this module), and the base under its former name.
+DealError = StagegateError
 
 
 @dataclass(frozen=True)
