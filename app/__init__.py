@@ -4,17 +4,17 @@ from urllib.parse import urlsplit
 
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import joinedload
 
+from app.errors import StagegateError
 from app.extensions import csrf, db, limiter, login_manager, migrate
-from app.htmx import add_vary, is_htmx
+from app.headers import security_headers
+from app.htmx import is_htmx
 from app.ids import BoundedIntConverter, parse_id
+from app.statements import prebuilt
 from config import Config
-
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'"
-)
 
 
 def create_app(config_class=Config) -> Flask:
@@ -32,31 +32,7 @@ def create_app(config_class=Config) -> Flask:
     csrf.init_app(app)
     limiter.init_app(app)
     _setup_login(app)
-
-    from app import admin, api, auth, contacts, deals, main, tasks
-
-    app.register_blueprint(main.bp)
-    app.register_blueprint(auth.bp, url_prefix="/auth")
-    app.register_blueprint(admin.bp, url_prefix="/admin")
-    app.register_blueprint(deals.bp, url_prefix="/deals")
-    app.register_blueprint(api.bp, url_prefix="/api/v1")
-    app.register_blueprint(contacts.bp, url_prefix="/contacts")
-    from app import imports
-
-    app.register_blueprint(imports.bp, url_prefix="/imports")
-    app.register_blueprint(tasks.bp, url_prefix="/tasks")
-    from app import reports
-
-    app.register_blueprint(reports.bp, url_prefix="/reports")
-    from app import sequences
-
-    app.register_blueprint(sequences.bp, url_prefix="/sequences")
-    app.register_blueprint(sequences.public_bp)
-    from app import leads
-    from app.leads import public_routes
-
-    app.register_blueprint(leads.bp, url_prefix="/leads")
-    app.register_blueprint(public_routes.bp, url_prefix="/f")
+    _register_blueprints(app)
 
     from app import formatting, readonly
     from app.cli import register_cli
@@ -65,7 +41,7 @@ def create_app(config_class=Config) -> Flask:
     readonly.init_app(app)
     register_cli(app)
     _register_errors(app)
-    _security_headers(app)
+    app.after_request(security_headers)
     return app
 
 
@@ -82,16 +58,75 @@ def _trust_proxies(app: Flask, hops: int) -> None:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
-def _setup_login(app: Flask) -> None:
-    from sqlalchemy import bindparam, select
-    from sqlalchemy.orm import joinedload
+def _register_blueprints(flask_app: Flask) -> None:
+    """Import every area's route modules (each adds its views to its area's blueprint), then register them.
 
+    Only the factory imports routes: an area's `__init__` holds its blueprint alone, so importing
+    a service never imports routes (nor, through them, other areas).
+    """
+    import app.admin.criteria_routes
+    import app.admin.fields_routes
+    import app.admin.reasons_routes
+    import app.admin.routes
+    import app.admin.stages_routes
+    import app.admin.users_routes
+    import app.api.auth
+    import app.api.deals
+    import app.api.errors
+    import app.api.leads
+    import app.api.metrics
+    import app.api.openapi
+    import app.api.routes
+    import app.api.sequences
+    import app.api.tasks
+    import app.auth.routes
+    import app.contacts.company_routes
+    import app.contacts.deal_routes
+    import app.contacts.routes
+    import app.deals.deal_routes
+    import app.deals.move_routes
+    import app.deals.routes
+    import app.imports.routes
+    import app.leads.form_routes
+    import app.leads.held_routes
+    import app.leads.public_routes
+    import app.leads.routes
+    import app.main.routes
+    import app.reports.routes
+    import app.sequences.public_routes
+    import app.sequences.routes
+    import app.sequences.settings_routes
+    import app.tasks.notification_routes
+    import app.tasks.routes
+
+    for blueprint, url_prefix in (
+        (app.main.bp, None),
+        (app.auth.bp, "/auth"),
+        (app.admin.bp, "/admin"),
+        (app.deals.bp, "/deals"),
+        (app.api.bp, "/api/v1"),
+        (app.contacts.bp, "/contacts"),
+        (app.imports.bp, "/imports"),
+        (app.tasks.bp, "/tasks"),
+        (app.reports.bp, "/reports"),
+        (app.sequences.bp, "/sequences"),
+        (app.sequences.public_bp, None),
+        (app.leads.bp, "/leads"),
+        (app.leads.public_routes.bp, "/f"),
+    ):
+        flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
+
+
+# Every signed-in request runs this: prebuilt (a fresh get() with loader options costs twice
+# the time), the organisation joined in (every page shows its name or currency).
+@prebuilt
+def _user_by_id():
     from app.models import User
 
-    # Every signed-in request runs this: built once (a fresh get() with loader options costs
-    # twice the time), the organisation joined in (every page shows its name or currency).
-    by_id = select(User).options(joinedload(User.org)).where(User.id == bindparam("user_id"))
+    return select(User).options(joinedload(User.org)).where(User.id == bindparam("user_id"))
 
+
+def _setup_login(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to continue."
     login_manager.login_message_category = "info"
@@ -102,7 +137,7 @@ def _setup_login(app: Flask) -> None:
         from app.auth.sessions import session_is_current
 
         user_id = parse_id(user_id)
-        user = db.session.execute(by_id, {"user_id": user_id}).scalar_one_or_none() if user_id else None
+        user = db.session.execute(_user_by_id(), {"user_id": user_id}).scalar_one_or_none() if user_id else None
         return user if user and user.active and session_is_current(user) else None
 
 
@@ -170,6 +205,16 @@ def _register_errors(app: Flask) -> None:
         response.headers["Retry-After"] = "1"
         return response
 
+    @app.errorhandler(StagegateError)
+    def domain_error(error):
+        # Each kind's one answer (app/errors.py): its JSON body under /api/, else the error page
+        # (a page's route turns the errors it expects into a form or a flash before this).
+        if _wants_json():
+            response = jsonify(error.as_api())
+            response.status_code = error.status
+            return response
+        return render_template("error.html", code=error.status, message=error.message), error.status
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         if _wants_json():
@@ -193,13 +238,3 @@ def _same_site_referrer() -> str | None:
         return None
     return path + (f"?{parts.query}" if parts.query else "")
 
-
-def _security_headers(app: Flask) -> None:
-    @app.after_request
-    def headers(response):
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:
-            response.headers.setdefault("X-Frame-Options", "DENY")  # the same for browsers without CSP 2
-        return add_vary(response)

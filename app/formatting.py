@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from flask import has_request_context, request
 
-from app.models import utcnow
+from app.timezones import utcnow
 
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "AUD": "A$", "CAD": "C$", "JPY": "¥", "INR": "₹"}
 

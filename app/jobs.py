@@ -50,6 +50,8 @@ def run_bulk_enroll(job_id: int) -> dict:
         from app.sequences.service import run_bulk_enroll as run
 
         return run(job_id)
+
+
 def rescore_leads(org_id: int, run: int) -> dict:
     """Rescore every contact of an organisation after its scoring rules changed (resumable)."""
     app = _app()

@@ -136,8 +136,6 @@ def start_embedded_worker(app, tick_seconds: float = TICK_SECONDS) -> threading.
         stop = threading.Event()
 
         def loop():
-            from app.jobs import run_due
-
             try:
                 with app.app_context():
                     queue = get_queue()
@@ -145,7 +143,7 @@ def start_embedded_worker(app, tick_seconds: float = TICK_SECONDS) -> threading.
                     next_tick = 0.0
                     while not stop.is_set():
                         if time.monotonic() >= next_tick:
-                            queue.enqueue(run_due)
+                            queue.enqueue("app.jobs.run_due")
                             next_tick = time.monotonic() + tick_seconds
                         try:
                             worker.work(burst=True, logging_level="WARNING")

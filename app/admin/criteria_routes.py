@@ -4,10 +4,11 @@ from flask import flash, redirect, render_template, request, url_for
 
 from app.admin import bp
 from app.admin.forms import CriteriaApplyForm
+from app.errors import Invalid
 from app.htmx import is_htmx
 from app.models import Pipeline, Stage
 from app.pipelines.catalog import REQUIREMENT_SETS, TEMPLATES
-from app.pipelines.service import PipelineError, apply_set_to_stage, save_requirements
+from app.pipelines.service import apply_set_to_stage, save_requirements
 from app.tenancy import get_or_404, role_required
 
 
@@ -30,7 +31,7 @@ def save_criteria(stage_id):
     try:
         save_requirements(stage, entry, exit_)
         saved = True
-    except PipelineError as exc:
+    except Invalid as exc:
         error = exc.message
     if is_htmx():
         # 200 even on error: htmx swaps only 2xx, and the card must show the message.
@@ -49,7 +50,7 @@ def apply_criteria_set(stage_id):
     form = CriteriaApplyForm()
     try:
         fields = apply_set_to_stage(stage, form.set_key.data or "", form.when.data or "exit")
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     else:
         name = REQUIREMENT_SETS[form.set_key.data]["name"]

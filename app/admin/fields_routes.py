@@ -4,14 +4,9 @@ from flask import flash, redirect, render_template, request, url_for
 
 from app.admin import bp
 from app.admin.forms import FieldForm, add_errors
+from app.errors import Invalid
 from app.models import FieldDef, Pipeline
-from app.pipelines.service import (
-    PipelineError,
-    delete_field,
-    move_field,
-    save_field,
-    set_field_archived,
-)
+from app.pipelines.service import delete_field, move_field, save_field, set_field_archived
 from app.tenancy import get_or_404, role_required
 
 
@@ -39,7 +34,7 @@ def add_field(pipeline_id):
     if form.validate():
         try:
             field = save_field(pipeline, form.data)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash(f"Field {field.label} added. Tick it on a stage in the criteria editor.", "success")
@@ -63,7 +58,7 @@ def edit_field(field_id):
         if form.validate():
             try:
                 save_field(field.pipeline, form.data, field)
-            except PipelineError as exc:
+            except Invalid as exc:
                 add_errors(form, exc.fields)
             else:
                 flash(f"Field {field.label} saved.", "success")
@@ -79,7 +74,7 @@ def move_field_view(field_id):
     field = get_or_404(FieldDef, field_id)
     try:
         move_field(field, request.form.get("direction", ""))
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     return _back(field)
 
@@ -103,7 +98,7 @@ def delete_field_view(field_id):
     pipeline_id, label = field.pipeline_id, field.label
     try:
         delete_field(field)
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
         return _back(field)
     flash(f"Field {label} deleted.", "success")

@@ -6,13 +6,9 @@ from flask_login import current_user
 from app.admin import bp
 from app.admin.forms import LossReasonForm, add_errors
 from app.deals.losses import loss_breakdown
+from app.errors import Invalid
 from app.models import LossReason
-from app.pipelines.service import (
-    PipelineError,
-    add_loss_reason,
-    rename_loss_reason,
-    set_loss_reason_archived,
-)
+from app.pipelines.service import add_loss_reason, rename_loss_reason, set_loss_reason_archived
 from app.tenancy import get_or_404, role_required, scoped
 
 
@@ -38,7 +34,7 @@ def add_loss_reason_view():
     if form.validate():
         try:
             reason = add_loss_reason(current_user.org, form.label.data)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash(f"Loss reason \u201c{reason.label}\u201d added.", "success")
@@ -55,7 +51,7 @@ def rename_loss_reason_view(reason_id):
     if form.validate():
         try:
             rename_loss_reason(reason, form.label.data)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash(f"Loss reason renamed to \u201c{reason.label}\u201d.", "success")

@@ -6,9 +6,9 @@ from flask_login import current_user
 from app.admin import bp
 from app.admin.forms import TEMPLATE_CHOICES, NewPipelineForm, PipelineForm, StageForm, add_errors
 from app.admin.service import org_users
+from app.errors import Invalid
 from app.models import CONTACT_ROLES, FIELD_TYPES, Pipeline
 from app.pipelines.service import (
-    PipelineError,
     create_from_template,
     create_pipeline,
     deal_counts,
@@ -68,7 +68,7 @@ def create_pipeline_view():
                 pipeline = create_from_template(current_user.org, form.template.data, form.name.data or None)
             else:
                 pipeline = create_pipeline(current_user.org, form.name.data)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, {"name": exc.fields.get("name") or exc.message})
         else:
             flash(f"{pipeline.name} is ready. Shape its stages, fields and criteria.", "success")
@@ -92,7 +92,7 @@ def update_pipeline_view(pipeline_id):
     if form.validate():
         try:
             update_pipeline(pipeline, form.name.data, form.allow_skip.data, form.handoff_user_id.data)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash("Pipeline settings saved.", "success")
@@ -107,7 +107,7 @@ def move_pipeline_view(pipeline_id):
     pipeline = get_or_404(Pipeline, pipeline_id)
     try:
         move_pipeline(pipeline, request.form.get("direction", ""))
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     return redirect(url_for("admin.pipelines"))
 

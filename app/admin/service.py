@@ -1,15 +1,13 @@
 """People and API keys: the admin's rules for adding, changing and revoking them."""
 
 from app.auth.service import AccountError, check_password, create_api_key, create_user, end_sessions
+from app.errors import Invalid
 from app.extensions import db
 from app.ids import parse_id
 from app.models import ROLES, ApiKey, User, utcnow
 
 
-class AdminError(Exception):
-    """A change that cannot be made; `message` says why, `fields` names bad inputs."""
-
-    def __init__(self, message: str, fields: dict | None = None):
+def __init__(self, message: str, fields: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -25,7 +23,7 @@ def add_user(org, email, name, role, password) -> User:
     try:
         return create_user(org, email, name, role, password)
     except AccountError as exc:
-        raise AdminError("Please correct the highlighted fields.", exc.fields) from None
+        raise Invalid(exc.fields, "Please correct the highlighted fields.") from None
 
 
 def _other_active_admins(user: User) -> int:
@@ -36,12 +34,12 @@ def _other_active_admins(user: User) -> int:
 def change_role(actor: User, user: User, role: str) -> User:
     """Give `user` another role; nobody demotes themselves or the last admin."""
     if role not in ROLES:
-        raise AdminError("Choose admin, manager or rep.", {"role": "must be admin, manager or rep"})
+        raise Invalid({"role": "must be admin, manager or rep"}, "Choose admin, manager or rep.")
     if role != "admin" and user.role == "admin":
         if user.id == actor.id:
-            raise AdminError("You cannot remove your own admin role. Ask another admin to do it.")
+            raise Invalid(message="You cannot remove your own admin role. Ask another admin to do it.")
         if user.active and _other_active_admins(user) == 0:
-            raise AdminError(f"{user.name} is the last admin. Make someone else an admin first.")
+            raise Invalid(message=f"{user.name} is the last admin. Make someone else an admin first.")
     user.role = role
     db.session.commit()
     return user
@@ -51,9 +49,9 @@ def set_active(actor: User, user: User, active: bool) -> User:
     """Deactivate (cannot sign in; history stays) or reactivate a user."""
     if not active:
         if user.id == actor.id:
-            raise AdminError("You cannot deactivate yourself. Ask another admin to do it.")
+            raise Invalid(message="You cannot deactivate yourself. Ask another admin to do it.")
         if user.role == "admin" and _other_active_admins(user) == 0:
-            raise AdminError(f"{user.name} is the last admin. Make someone else an admin first.")
+            raise Invalid(message=f"{user.name} is the last admin. Make someone else an admin first.")
     if user.active and not active:
         end_sessions(user, commit=False)  # signed out now, and still out if reactivated later
     user.active = bool(active)
@@ -65,9 +63,9 @@ def rename(user: User, name) -> User:
     """Give a person their name (users added from the command line may have only an email)."""
     name = str(name or "").strip()
     if not name:
-        raise AdminError("Type the person's name.", {"name": "is required"})
+        raise Invalid({"name": "is required"}, "Type the person's name.")
     if len(name) > 120:
-        raise AdminError("That name is too long.", {"name": "must be at most 120 characters"})
+        raise Invalid({"name": "must be at most 120 characters"}, "That name is too long.")
     user.name = name
     db.session.commit()
     return user
@@ -78,7 +76,7 @@ def reset_password(user: User, password) -> User:
     try:
         check_password(password)
     except AccountError as exc:
-        raise AdminError("Please choose another password.", exc.fields) from None
+        raise Invalid(exc.fields, "Please choose another password.") from None
     user.set_password(password)
     end_sessions(user)
     return user
@@ -94,11 +92,11 @@ def create_key(org, user_id, name) -> tuple[str, ApiKey]:
     user_id = parse_id(user_id)
     user = db.session.get(User, user_id) if user_id else None
     if user is None or user.org_id != org.id or not user.active:
-        raise AdminError("Choose an active user of your organisation.", {"user_id": "must be an active user"})
+        raise Invalid({"user_id": "must be an active user"}, "Choose an active user of your organisation.")
     try:
         return create_api_key(user, name)
     except AccountError as exc:
-        raise AdminError("Please correct the highlighted fields.", exc.fields) from None
+        raise Invalid(exc.fields, "Please correct the highlighted fields.") from None
 
 
 def revoke_key(key: ApiKey) -> ApiKey:

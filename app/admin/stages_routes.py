@@ -5,9 +5,9 @@ from flask import flash, redirect, render_template, request, url_for
 from app.admin import bp
 from app.admin.forms import StageForm, add_errors
 from app.admin.routes import render_pipeline
+from app.errors import Invalid
 from app.models import Pipeline, Stage
 from app.pipelines.service import (
-    PipelineError,
     deals_in_stage,
     delete_stage,
     move_stage,
@@ -30,7 +30,7 @@ def add_stage(pipeline_id):
     if form.validate():
         try:
             stage = save_stage(pipeline, form.data)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash(f"Stage {stage.name} added.", "success")
@@ -47,7 +47,7 @@ def edit_stage(stage_id):
     if request.method == "POST" and form.validate():
         try:
             save_stage(stage.pipeline, form.data, stage)
-        except PipelineError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash(f"Stage {stage.name} saved.", "success")
@@ -64,7 +64,7 @@ def move_stage_view(stage_id):
     stage = get_or_404(Stage, stage_id)
     try:
         move_stage(stage, request.form.get("direction", ""))
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     return _back(stage)
 
@@ -77,7 +77,7 @@ def archive_stage(stage_id):
     archived = request.form.get("archived", "1") == "1"
     try:
         set_stage_archived(stage, archived)
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
     else:
         flash(f"Stage {stage.name} {'archived' if archived else 'restored'}.", "success")
@@ -92,7 +92,7 @@ def delete_stage_view(stage_id):
     pipeline_id, name = stage.pipeline_id, stage.name
     try:
         delete_stage(stage)
-    except PipelineError as exc:
+    except Invalid as exc:
         flash(exc.message, "error")
         return _back(stage)
     flash(f"Stage {name} deleted.", "success")

@@ -6,7 +6,6 @@ from flask_login import current_user
 from app.admin import bp
 from app.admin.forms import ApiKeyForm, PasswordForm, RoleForm, UserForm, add_errors
 from app.admin.service import (
-    AdminError,
     add_user,
     change_role,
     create_key,
@@ -18,6 +17,7 @@ from app.admin.service import (
     set_active,
 )
 from app.auth.sessions import sign_in
+from app.errors import Invalid
 from app.models import ApiKey, User
 from app.tenancy import get_or_404, role_required
 
@@ -55,7 +55,7 @@ def add_user_view():
     if form.validate():
         try:
             user = add_user(current_user.org, form.email.data, form.name.data, form.role.data, form.password.data)
-        except AdminError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             flash(f"{user.name} added as {user.role}. Share their password privately.", "success")
@@ -67,7 +67,7 @@ def _user_action(user_id, action, done):
     user = get_or_404(User, user_id)
     try:
         action(user)
-    except AdminError as exc:
+    except Invalid as exc:
         flash(" ".join([exc.message, *(f"{k.capitalize()} {v}." for k, v in exc.fields.items())]), "error")
     else:
         flash(done(user), "success")
@@ -130,7 +130,7 @@ def create_api_key_view():
     if form.validate():
         try:
             raw, key = create_key(current_user.org, form.user_id.data, form.name.data)
-        except AdminError as exc:
+        except Invalid as exc:
             add_errors(form, exc.fields)
         else:
             response = _keys_page(_key_form(), 201, raw_key=raw, new_key=key)

@@ -27,25 +27,23 @@ from app.api.parse import (
     time_value,
     version_value,
 )
-from app.contacts.service import company_named
+from app.contacts.service import company_named, contact_with_email
 from app.deals.board import load_structure
-from app.deals.facts import parse_facts
 from app.deals.service import (
     KEEP,
     MAX_AMOUNT,
     MAX_REASON,
     MAX_TITLE,
-    Forbidden,
-    Invalid,
-    _clean_title,
-    _fields_by_key,
     create_deal,
     move_deal,
+    parse_new_facts,
     update_deal,
 )
+from app.errors import Forbidden, Invalid
 from app.extensions import db
-from app.models import Company, Contact, Deal, Pipeline, Stage, StageTransition, User, iso
+from app.models import Company, Deal, Pipeline, Stage, StageTransition, User, iso
 from app.tenancy import current_actor, get_or_404, scoped
+from app.text import clean_title
 
 MAX_NUMBER_AMOUNT = MAX_AMOUNT - Decimal("0.005")  # the largest number that rounds below MAX_AMOUNT
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
@@ -141,12 +139,12 @@ def _also_service_errors(errors: dict, pipeline_id, title, facts) -> dict:
     found = {}
     if title is not None:
         try:
-            _clean_title(title)
+            clean_title(title, MAX_TITLE)
         except Invalid as exc:
             found.update(exc.fields)
     pipeline = scoped(Pipeline).filter_by(id=pipeline_id).first() if pipeline_id else None
     if pipeline is not None and isinstance(facts, dict):
-        found.update(parse_facts(_fields_by_key(pipeline), facts)[1])
+        found.update(parse_new_facts(pipeline, facts)[1])
     return {**found, **errors}
 
 
@@ -178,17 +176,6 @@ def _override_reason(body: dict, errors: dict) -> str:
     return value
 
 
-def _find_or_add_contact(email: str, owner) -> Contact:
-    """Return the organisation's contact with `email`, adding it (uncommitted) if new."""
-    org_id = current_actor().org_id
-    contact = Contact.query.filter_by(org_id=org_id, email=email).first()
-    if contact is None:
-        contact = Contact(org_id=org_id, email=email, owner_id=owner.id)
-        db.session.add(contact)
-        db.session.flush()
-    return contact
-
-
 @bp.post("/deals")
 def create():
     """Create a deal in a stage (default: the first open stage) if the gate from the pipeline's start passes."""
@@ -216,7 +203,7 @@ def create():
         raise_if({"pipeline_id": "is archived"})
     stage = get_or_404(Stage, stage_id) if stage_id is not None else None
     actor = current_actor()
-    contact = _find_or_add_contact(contact_email, owner or actor) if contact_email else None
+    contact = contact_with_email(actor.org_id, contact_email, (owner or actor).id) if contact_email else None
     company = _company(company_ref, pipeline.org_id)
     deal = create_deal(
         pipeline, actor, title=title, stage=stage, owner=owner, amount=amount, currency=currency,

@@ -1,10 +1,13 @@
-"""JSON error bodies for the API: the domain errors and any HTTP error raised in a view."""
+"""JSON error bodies for the API: a bad body and any HTTP error raised in a view.
+
+The domain errors (app/errors.py) get their one answer, JSON under /api/, in app/__init__.py.
+"""
 
 from flask import jsonify
 from werkzeug.exceptions import HTTPException
 
 from app.api import bp
-from app.deals.service import Conflict, Forbidden, GateRefused, Invalid
+from app.errors import Invalid
 
 
 class ApiInvalid(Invalid):
@@ -25,31 +28,9 @@ def invalid(fields: dict, message: str = "Some values are not valid."):
     return error_response(422, "invalid", message, fields=fields)
 
 
-@bp.errorhandler(Invalid)
-def on_invalid(exc: Invalid):
-    return invalid(exc.fields, exc.message)
-
-
 @bp.errorhandler(BadBody)
 def on_bad_body(exc: BadBody):
     return error_response(400, "bad_request", str(exc))
-
-
-@bp.errorhandler(GateRefused)
-def on_gate(exc: GateRefused):
-    response = jsonify(exc.as_api())
-    response.status_code = 422
-    return response
-
-
-@bp.errorhandler(Conflict)
-def on_conflict(exc: Conflict):
-    return error_response(409, "conflict", exc.message, deal_id=exc.deal_id)
-
-
-@bp.errorhandler(Forbidden)
-def on_forbidden(exc: Forbidden):
-    return error_response(403, "forbidden", exc.message)
 
 
 @bp.errorhandler(HTTPException)

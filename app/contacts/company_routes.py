@@ -5,9 +5,9 @@ from app.contacts import bp
 from app.contacts import service as contacts
 from app.contacts.forms import CompanyForm
 from app.contacts.routes import page_arg, show_errors
-from app.deals.service import Invalid
+from app.csv_files import csv_lines
+from app.errors import Invalid
 from app.htmx import is_htmx
-from app.imports.export import csv_lines
 from app.models import Company
 from app.tenancy import current_actor, get_or_404, role_required
 

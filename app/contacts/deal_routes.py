@@ -7,7 +7,7 @@ from app.contacts import bp
 from app.contacts import service as contacts
 from app.contacts.forms import ActivityForm, LinkContactForm
 from app.contacts.routes import show_errors, submit_activity
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.models import CONTACT_ROLES, Contact, Deal
 from app.tenancy import current_actor, get_or_404
 

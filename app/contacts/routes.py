@@ -4,9 +4,9 @@ from flask_login import login_required
 from app.contacts import bp
 from app.contacts import service as contacts
 from app.contacts.forms import ActivityForm, ContactForm
-from app.deals.service import Forbidden, Invalid
+from app.csv_files import csv_lines
+from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
-from app.imports.export import csv_lines
 from app.models import Company, Contact
 from app.tenancy import current_actor, get_or_404, role_required, scoped
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.ids import parse_id
 from app.models import (
@@ -23,6 +23,7 @@ from app.models import (
     utcnow,
 )
 from app.models.activity import ACTIVITY_KINDS, LOGGABLE_KINDS
+from app.text import clean_text
 
 PAGE_SIZE = 50
 LEAD_STATUSES = {"new": "New", "mql": "MQL", "hot": "Hot", "working": "Working", "qualified": "Qualified",
@@ -40,13 +41,6 @@ def clean_email(raw) -> str:
         raise Invalid({"email": "must be an email address like name@example.com"}) from None
 
 
-def _text(values: dict, name: str, errors: dict, required: bool = False) -> str:
-    value = str(values.get(name) or "").strip()
-    if required and not value:
-        errors[name] = "is required"
-    elif len(value) > LIMITS[name]:
-        errors[name] = f"must be at most {LIMITS[name]} characters"
-    return value
 
 
 def can_edit_contact(contact: Contact, actor) -> bool:
@@ -72,7 +66,7 @@ def company_named(org_id: int, name: str, create: bool = True) -> Company | None
 def contact_values(org_id: int, values: dict, contact: Contact | None = None) -> dict:
     """Validate contact fields; return the clean values or raise Invalid naming each bad one."""
     errors: dict = {}
-    clean = {name: _text(values, name, errors) for name in ("name", "phone", "title", "persona")}
+    clean = {name: clean_text(values.get(name), name, errors, LIMITS[name]) for name in ("name", "phone", "title", "persona")}
     try:
         clean["email"] = clean_email(values.get("email"))
     except Invalid as exc:
@@ -116,7 +110,7 @@ def save_contact(actor, values: dict, contact: Contact | None = None) -> Contact
 
 def company_values(values: dict) -> dict:
     errors: dict = {}
-    clean = {name: _text(values, name, errors, required=(name == "name"))
+    clean = {name: clean_text(values.get(name), name, errors, LIMITS[name], required=(name == "name"))
              for name in ("name", "industry", "size", "website")}
     if errors:
         raise Invalid(errors)
@@ -144,28 +138,26 @@ def _page(query, page: int):
     return items[:PAGE_SIZE], len(items) > PAGE_SIZE
 
 
+def _matching(query, q: str, *columns):
+    """`query` narrowed to rows where any of `columns` contains `q` (any case); all rows for a blank `q`."""
+    q = (q or "").strip().lower()
+    if not q:
+        return query
+    like = f"%{_escape_like(q)}%"
+    return query.filter(db.or_(*(db.func.lower(column).like(like, escape="\\") for column in columns)))
+
+
 def search_contacts(org_id: int, q: str = "", page: int = 1):
     """Return (contacts, has_more) matching `q` in name, email or company name, A to Z."""
     query = Contact.query.filter(Contact.org_id == org_id).outerjoin(Company, Contact.company_id == Company.id)
-    q = (q or "").strip().lower()
-    if q:
-        like = f"%{_escape_like(q)}%"
-        query = query.filter(db.or_(db.func.lower(Contact.name).like(like, escape="\\"),
-                                    db.func.lower(Contact.email).like(like, escape="\\"),
-                                    db.func.lower(Company.name).like(like, escape="\\")))
-    query = query.order_by(db.func.lower(Contact.name), Contact.email, Contact.id)
-    return _page(query, page)
+    query = _matching(query, q, Contact.name, Contact.email, Company.name)
+    return _page(query.order_by(db.func.lower(Contact.name), Contact.email, Contact.id), page)
 
 
 def search_companies(org_id: int, q: str = "", page: int = 1):
     """Return (companies, has_more) whose name, industry or website matches `q`."""
-    query = Company.query.filter(Company.org_id == org_id)
-    q = (q or "").strip().lower()
-    if q:
-        like = f"%{_escape_like(q)}%"
-        query = query.filter(db.or_(db.func.lower(Company.name).like(like, escape="\\"),
-                                    db.func.lower(Company.industry).like(like, escape="\\"),
-                                    db.func.lower(Company.website).like(like, escape="\\")))
+    query = _matching(Company.query.filter(Company.org_id == org_id), q, Company.name, Company.industry,
+                      Company.website)
     return _page(query.order_by(db.func.lower(Company.name), Company.id), page)
 
 
@@ -221,6 +213,11 @@ def _contact_ref(org_id: int, ref, owner_id) -> Contact:
         email = clean_email(ref)
     except Invalid:
         raise Invalid({"contact": "must be an email address or a contact from the list"}) from None
+    return contact_with_email(org_id, email, owner_id)
+
+
+def contact_with_email(org_id: int, email: str, owner_id: int) -> Contact:
+    """The organisation's contact with this (normalised) email, added for `owner_id` when new; flushes, never commits."""
     contact = Contact.query.filter_by(org_id=org_id, email=email).first()
     if contact is None:
         contact = Contact(org_id=org_id, email=email, owner_id=owner_id)

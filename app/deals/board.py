@@ -15,6 +15,7 @@ from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, union_
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.deals.facts import is_met
+from app.deals.neglect import neglected_clause, neglected_params
 from app.extensions import db
 from app.ids import parse_id
 from app.models import (
@@ -29,7 +30,7 @@ from app.models import (
     utcnow,
 )
 from app.models.accounts import initials_of
-from app.tasks.service import neglected_clause, neglected_params
+from app.statements import prebuilt
 from app.tenancy import scoped
 
 MAX_QUERY = 100
@@ -108,30 +109,25 @@ class BoardPipeline:
         self.active_stages = []
 
 
-_STRUCTURE = None
-
-
+@prebuilt
 def _structure_statement():
     """Pipeline, active stages and their exit requirements' active fields, in one statement.
 
-    Built once: building and hashing a fresh ORM query with two eager loads per request cost
+    Prebuilt: building and hashing a fresh ORM query with two eager loads per request cost
     more than its SQL. Outer joins keep a pipeline without stages (or a stage without exit
     requirements) in the result.
     """
-    global _STRUCTURE
-    if _STRUCTURE is None:
-        _STRUCTURE = (
-            select(Pipeline.id, Pipeline.name, Pipeline.org_id, Stage.id, Stage.name, Stage.kind,
-                   Stage.position, Stage.max_days, FieldDef.key, FieldDef.type)
-            .select_from(Pipeline)
-            .outerjoin(Stage, and_(Stage.pipeline_id == Pipeline.id, Stage.archived.is_(False)))
-            .outerjoin(StageRequirement, and_(StageRequirement.stage_id == Stage.id,
-                                              StageRequirement.when == "exit"))
-            .outerjoin(FieldDef, and_(FieldDef.id == StageRequirement.field_id, FieldDef.archived.is_(False)))
-            .where(Pipeline.id == bindparam("pipeline_id"), Pipeline.org_id == bindparam("org_id"))
-            .order_by(Stage.position, Stage.id, FieldDef.position)
-        )
-    return _STRUCTURE
+    return (
+        select(Pipeline.id, Pipeline.name, Pipeline.org_id, Stage.id, Stage.name, Stage.kind,
+               Stage.position, Stage.max_days, FieldDef.key, FieldDef.type)
+        .select_from(Pipeline)
+        .outerjoin(Stage, and_(Stage.pipeline_id == Pipeline.id, Stage.archived.is_(False)))
+        .outerjoin(StageRequirement, and_(StageRequirement.stage_id == Stage.id,
+                                          StageRequirement.when == "exit"))
+        .outerjoin(FieldDef, and_(FieldDef.id == StageRequirement.field_id, FieldDef.archived.is_(False)))
+        .where(Pipeline.id == bindparam("pipeline_id"), Pipeline.org_id == bindparam("org_id"))
+        .order_by(Stage.position, Stage.id, FieldDef.position)
+    )
 
 
 def load_board_structure(pipeline_id: int, org_id: int) -> BoardPipeline:
@@ -168,16 +164,18 @@ def load_structure(pipeline_id: int) -> Pipeline:
     )
 
 
-_CHOICES = (
-    select(Pipeline.id, Pipeline.name)
-    .where(Pipeline.org_id == bindparam("org_id"), Pipeline.archived.is_(False))
-    .order_by(Pipeline.position, Pipeline.id)
-)
+@prebuilt
+def _choices_statement():
+    return (
+        select(Pipeline.id, Pipeline.name)
+        .where(Pipeline.org_id == bindparam("org_id"), Pipeline.archived.is_(False))
+        .order_by(Pipeline.position, Pipeline.id)
+    )
 
 
 def pipeline_choices(org_id: int) -> list:
     """Return (id, name) of the organisation's active pipelines, for the switcher."""
-    return db.session.execute(_CHOICES, {"org_id": org_id}).all()
+    return db.session.execute(_choices_statement(), {"org_id": org_id}).all()
 
 
 def parse_filters(args, actor) -> Filters:
@@ -206,16 +204,13 @@ def board_stages(pipeline: Pipeline) -> list:
     return sorted(pipeline.active_stages, key=lambda s: (order[s.kind], s.position, s.id))
 
 
-# Statements are built once per shape (stage count, which filters) with bound parameters:
+# Statements are prebuilt per shape (stage count, which filters) with bound parameters:
 # building a six-way UNION in SQLAlchemy costs more Python time than running it.
-_STATEMENTS: dict = {}
-
-
-def _filtered(stmt, filters):
+def _filtered(stmt, by_owner: bool, search: bool):
     stmt = stmt.where(Deal.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"))
-    if filters.owner_id:
+    if by_owner:
         stmt = stmt.where(Deal.owner_id == bindparam("owner_id"))
-    if filters.q:
+    if search:
         stmt = stmt.where(or_(Deal.title.ilike(bindparam("q"), escape="\\"),
                               Company.name.ilike(bindparam("q"), escape="\\")))
     return stmt
@@ -230,39 +225,33 @@ def _params(pipeline, filters) -> dict:
     return params
 
 
-def _totals_statement(filters):
-    key = ("totals", bool(filters.owner_id), bool(filters.q))
-    if key not in _STATEMENTS:
-        stmt = (
-            # count(*), not count(deal.id): the id is not in ix_deal_stage_totals, and asking
-            # for it turned PostgreSQL's index-only scan into a read of every deal row.
-            select(Deal.stage_id, func.count(), func.coalesce(func.sum(Deal.amount), 0))
-            .select_from(Deal)
-            .where(Deal.stage_id.in_(bindparam("stage_ids", expanding=True)))
-            .group_by(Deal.stage_id)
-        )
-        if filters.q:  # the company join only when searching by company name
-            stmt = stmt.outerjoin(Company, Company.id == Deal.company_id)
-        _STATEMENTS[key] = _filtered(stmt, filters)
-    return _STATEMENTS[key]
+@prebuilt
+def _totals_statement(by_owner: bool, search: bool):
+    stmt = (
+        # count(*), not count(deal.id): the id is not in ix_deal_stage_totals, and asking
+        # for it turned PostgreSQL's index-only scan into a read of every deal row.
+        select(Deal.stage_id, func.count(), func.coalesce(func.sum(Deal.amount), 0))
+        .select_from(Deal)
+        .where(Deal.stage_id.in_(bindparam("stage_ids", expanding=True)))
+        .group_by(Deal.stage_id)
+    )
+    if search:  # the company join only when searching by company name
+        stmt = stmt.outerjoin(Company, Company.id == Deal.company_id)
+    return _filtered(stmt, by_owner, search)
 
 
-_TALLY = {}
-
-
+@prebuilt
 def _tally_statement(by_owner: bool):
     """Column counts and totals from stage_tally (app/models/tally.py): a few rows per stage."""
-    if by_owner not in _TALLY:
-        stmt = (
-            select(StageTally.stage_id, func.sum(StageTally.deals), func.sum(StageTally.amount_cents))
-            .where(StageTally.stage_id.in_(bindparam("stage_ids", expanding=True)),
-                   StageTally.org_id == bindparam("org_id"), StageTally.pipeline_id == bindparam("pipeline_id"))
-            .group_by(StageTally.stage_id)
-        )
-        if by_owner:
-            stmt = stmt.where(StageTally.owner_id == bindparam("owner_id"))
-        _TALLY[by_owner] = stmt
-    return _TALLY[by_owner]
+    stmt = (
+        select(StageTally.stage_id, func.sum(StageTally.deals), func.sum(StageTally.amount_cents))
+        .where(StageTally.stage_id.in_(bindparam("stage_ids", expanding=True)),
+               StageTally.org_id == bindparam("org_id"), StageTally.pipeline_id == bindparam("pipeline_id"))
+        .group_by(StageTally.stage_id)
+    )
+    if by_owner:
+        stmt = stmt.where(StageTally.owner_id == bindparam("owner_id"))
+    return stmt
 
 
 def column_totals(pipeline: Pipeline, filters: Filters, stages) -> dict:
@@ -276,11 +265,11 @@ def column_totals(pipeline: Pipeline, filters: Filters, stages) -> dict:
         rows = db.session.execute(_tally_statement(bool(filters.owner_id)), params)
         # Integer cents -> an exact Decimal with two places, like the sum of a Numeric(14, 2).
         return {row[0]: (int(row[1]), Decimal(int(row[2])).scaleb(-2)) for row in rows}
-    rows = db.session.execute(_totals_statement(filters), params)
+    rows = db.session.execute(_totals_statement(bool(filters.owner_id), True), params)
     return {row[0]: (row[1], Decimal(str(row[2] or 0))) for row in rows}
 
 
-def _page_select(n, filters, after, dialect):
+def _page_select(n, by_owner, search, after, dialect):
     # Whether the deal is neglected (no follow-up for the stage's max days) comes with its row:
     # a separate query for the overdue cards cost a statement and a round trip per render.
     neglected = case((neglected_clause(dialect, bindparam(f"max_days_{n}", type_=Integer)), True),
@@ -292,7 +281,7 @@ def _page_select(n, filters, after, dialect):
         .outerjoin(Company, Company.id == Deal.company_id)
         .where(Deal.status == bindparam(f"kind_{n}"), Deal.stage_id == bindparam(f"stage_{n}"))
     )
-    stmt = _filtered(stmt, filters)
+    stmt = _filtered(stmt, by_owner, search)
     if after:
         at, deal_id = bindparam("after_at", type_=Deal.stage_entered_at.type), bindparam("after_id")
         stmt = stmt.where(or_(Deal.stage_entered_at < at,
@@ -301,18 +290,10 @@ def _page_select(n, filters, after, dialect):
             .limit(bindparam("limit", type_=Integer, literal_execute=True)))
 
 
-def _pages_statement(count, filters, after, dialect):
-    key = ("pages", dialect, count, bool(filters.owner_id), bool(filters.q), after is not None)
-    if key not in _STATEMENTS:
-        selects = [_page_select(n, filters, after, dialect) for n in range(count)]
-        _STATEMENTS[key] = selects[0] if count == 1 else union_all(
-            *[select(*sub.c) for sub in (s.subquery() for s in selects)])
-    return _STATEMENTS[key]
-
-
-def org_users(org_id: int) -> dict:
-    """Return the organisation's users by id (one query; used for initials and the owner filter)."""
-    return {u.id: u for u in User.query.filter_by(org_id=org_id).order_by(User.name)}
+@prebuilt
+def _pages_statement(dialect: str, count: int, by_owner: bool, search: bool, after: bool):
+    selects = [_page_select(n, by_owner, search, after, dialect) for n in range(count)]
+    return selects[0] if count == 1 else union_all(*[select(*sub.c) for sub in (s.subquery() for s in selects)])
 
 
 class BoardUser:
@@ -325,13 +306,15 @@ class BoardUser:
         self.initials = initials_of(name, email)
 
 
-_USERS = (select(User.id, User.name, User.email, User.active)
-          .where(User.org_id == bindparam("org_id")).order_by(User.name))
+@prebuilt
+def _users_statement():
+    return (select(User.id, User.name, User.email, User.active)
+            .where(User.org_id == bindparam("org_id")).order_by(User.name))
 
 
 def board_users(org_id: int) -> dict:
     """Return the organisation's users by id as BoardUser, ordered by name (one statement)."""
-    return {row[0]: BoardUser(*row) for row in db.session.execute(_USERS, {"org_id": org_id})}
+    return {row[0]: BoardUser(*row) for row in db.session.execute(_users_statement(), {"org_id": org_id})}
 
 
 _SENTINEL = "2147483647"
@@ -406,7 +389,8 @@ def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
     if after is not None:
         params["after_at"], params["after_id"] = after
     by_stage = {s.id: [] for s in stages}
-    for row in db.session.execute(_pages_statement(len(stages), filters, after, dialect), params):
+    shape = (dialect, len(stages), bool(filters.owner_id), bool(filters.q), after is not None)
+    for row in db.session.execute(_pages_statement(*shape), params):
         by_stage[row[4]].append(row)  # stage_id (rows are read by position: see make_card)
     # Read each owner's name and initials once, not once per card.
     owners = {uid: _Plain(name=u.name, initials=u.initials) for uid, u in users.items()}

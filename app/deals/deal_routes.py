@@ -9,7 +9,8 @@ from app.deals import bp
 from app.deals.board import board_stages
 from app.deals.facts import is_met
 from app.deals.forms import DealDetailsForm, build_facts_form, company_choices
-from app.deals.service import KEEP, Conflict, Forbidden, Invalid, can_edit, update_deal
+from app.deals.service import KEEP, can_edit, update_deal
+from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.htmx import is_htmx
 from app.models import Deal, StageTransition

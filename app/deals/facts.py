@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 from email_validator import EmailNotValidError, validate_email
 
 from app.pipelines.patterns import PatternError, full_match
+from app.text import is_blank
 
 MAX_TEXT = 500
 MAX_LONG_TEXT = 10_000
@@ -19,15 +20,11 @@ class FactError(ValueError):
     """A value that does not fit its field; the message is shown beside the field."""
 
 
-def is_empty(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def is_met(field, value) -> bool:
     """Tell whether a stored value satisfies a requirement on `field`."""
     if field.type == "checkbox":
         return value is True
-    return not is_empty(value)
+    return not is_blank(value)
 
 
 def _bounds(field, number) -> None:
@@ -107,7 +104,7 @@ def parse_fact(field, raw, today: date | None = None):
         if isinstance(raw, str) and raw.strip().lower() in TRUE_WORDS:
             return True
         raise FactError("must be true or false")
-    if is_empty(raw):
+    if is_blank(raw):
         return None
     kind = field.type
     if kind == "text":

@@ -18,6 +18,7 @@ from wtforms.validators import ValidationError
 from wtforms.widgets import DateInput
 
 from app.deals.facts import MAX_LONG_TEXT, MAX_TEXT, FactError, parse_fact
+from app.deals.service import once_per_fact
 
 PREFIX = "fact_"  # input names are fact_<key>: no clash with the form's own attributes
 
@@ -103,6 +104,18 @@ def build_facts_form(fielddefs, values=None, formdata=None, labels=None):
     form = _Form(formdata=formdata, data=data)
     form._fielddefs = list(fielddefs)
     return form
+
+
+def fact_labels(requirements) -> dict:
+    """Name each asked fact in the buyer's words, with where the gate asks for it."""
+    return {r.field.key: f"{r.field.label} ({r.stage.name} {r.when})" for r in requirements}
+
+
+def missing_facts_form(requirements, values=None, formdata=None):
+    """Return (form, asked): a form asking once for each fact of `requirements`."""
+    asked = once_per_fact(requirements)
+    form = build_facts_form([r.field for r in asked], values=values, formdata=formdata, labels=fact_labels(asked))
+    return form, asked
 
 
 class DealDetailsForm(FlaskForm):

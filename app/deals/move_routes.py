@@ -8,26 +8,21 @@ from flask_login import current_user, login_required
 from app.deals import bp
 from app.deals.board import (
     board_stages,
+    board_users,
     card_for,
     column_totals,
     load_structure,
-    org_users,
     parse_filters,
 )
-from app.deals.forms import build_facts_form, contact_choices, read_loss_reason
+from app.deals.forms import build_facts_form, contact_choices, fact_labels, read_loss_reason
 from app.deals.losses import listed_reasons
-from app.deals.service import (
-    Conflict,
-    Forbidden,
-    GateRefused,
-    Invalid,
-    move_deal,
-    plan_move,
-)
+from app.deals.service import missing_for_move, move_deal, once_per_fact
+from app.errors import Conflict, Forbidden, GateRefused, Invalid
 from app.extensions import db
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.models import Deal, Stage
+from app.models.leads import icp_summary, is_icp_fact
 from app.tenancy import get_or_404
 
 FIELD_NAMES = {"stage_id": "Stage", "version": "Version", "reason": "Reason",
@@ -50,29 +45,9 @@ def _plain(message, status):
     return render_template("error.html", code=status, message=message), status
 
 
-def _unique_missing(requirements):
-    seen, unique = set(), []
-    for r in requirements:
-        if r.field.key not in seen:
-            seen.add(r.field.key)
-            unique.append(r)
-    return unique
-
-
-def _missing_now(deal, to_stage):
-    """The requirements the deal's stored facts do not meet for this move (what the dialog asks)."""
-    from app.deals.facts import is_met
-
-    plan = plan_move(deal, to_stage)
-    facts = deal.facts or {}
-    return _unique_missing([r for r in plan.requirements if not is_met(r.field, facts.get(r.field.key))])
-
-
 def _icp(deal, missing) -> dict:
     """Beside a "matches our ICP" checkbox, the profile it means (leads' settings), so reps tick it
     against something written: {"icp_keys": fact keys, "icp_summary": [(label, text)]}."""
-    from app.leads.settings import icp_summary, is_icp_fact
-
     keys = {r.field.key for r in missing if is_icp_fact(r.field)}
     return {"icp_keys": keys, "icp_summary": icp_summary(deal.org_id) if keys else []}
 
@@ -133,7 +108,7 @@ def _conflict(deal_id, exc, source):
     deal = get_or_404(Deal, deal_id)
     if is_htmx():
         html = render_template("deals/_move_conflict.html", deal=deal, message=exc.message,
-                               card=card_for(deal, org_users(deal.org_id)), source=source,
+                               card=card_for(deal, board_users(deal.org_id)), source=source,
                                stages=board_stages(deal.pipeline),
                                currency=current_user.org.currency,
                                filters=parse_filters(request.form, current_user))
@@ -156,15 +131,13 @@ def move(deal_id):
     from_dialog = request.form.get("dialog") == "1"
     version = request.form.get("version")
     reason = (request.form.get("reason") or "")[:100_000]
-    if request.form.get("undo") == "1" and to_stage.kind != "lost" and not reason:
-        reason = "Undo of the previous move"  # on the deal's history like any other move
     facts = form = None
     missing = []
     try:
         if from_dialog:
-            missing = _missing_now(deal, to_stage)
+            missing = missing_for_move(deal, to_stage)
             form = build_facts_form([r.field for r in missing], formdata=request.form,
-                                    labels=_labels(missing))
+                                    labels=fact_labels(missing))
             if not form.validate():
                 return _dialog(deal, to_stage, missing, form, source=source,
                                message="Some facts are not valid; see the notes beside them.")
@@ -174,13 +147,14 @@ def move(deal_id):
             loss_reason_id, reason = read_loss_reason(request.form)
         move_deal(deal, to_stage, current_user, facts=facts, version=version,
                   reason=reason, loss_reason_id=loss_reason_id,
-                  override_reason=(request.form.get("override_reason") or "")[:100_000])
+                  override_reason=(request.form.get("override_reason") or "")[:100_000],
+                  undo=request.form.get("undo") == "1")
     except GateRefused as exc:
-        still = _unique_missing(exc.missing)
+        still = once_per_fact(exc.missing)
         asked = missing if from_dialog else still  # a re-shown dialog keeps every input it had
         form = build_facts_form([r.field for r in asked], values=deal.facts,
                                 formdata=request.form if from_dialog else None,
-                                labels=_labels(asked))
+                                labels=fact_labels(asked))
         if from_dialog:
             form.validate()
             form.add_errors({r.field.key: f"Needed to move to {to_stage.name}." for r in still})
@@ -200,15 +174,3 @@ def move(deal_id):
         return _plain(exc.message, 403)
     return _moved(deal, from_stage, source)
 
-
-def _labels(missing):
-    """Name each missing fact in the buyer's words, with where the gate asks for it."""
-    return {r.field.key: f"{r.field.label} ({r.stage.name} {r.when})" for r in missing}
-
-
-
-def missing_facts_form(requirements, values=None, formdata=None):
-    """Return (form, asked): the dialog's form asking once for each fact of `requirements`."""
-    asked = _unique_missing(requirements)
-    form = build_facts_form([r.field for r in asked], values=values, formdata=formdata, labels=_labels(asked))
-    return form, asked

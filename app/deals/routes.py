@@ -14,9 +14,10 @@ from app.deals.board import (
     parse_filters,
     pipeline_choices,
 )
-from app.deals.forms import NewDealForm, read_loss_reason
+from app.deals.forms import NewDealForm, missing_facts_form, read_loss_reason
 from app.deals.losses import listed_reasons
-from app.deals.service import GateRefused, Invalid, create_deal, requirements_from_start
+from app.deals.service import create_deal, requirements_from_start
+from app.errors import GateRefused, Invalid
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.models import Pipeline, User
@@ -126,6 +127,3 @@ def new():
         return render_template("deals/_new_form.html", **context)
     return render_template("deals/new.html", **context), (422 if message else 200)
 
-
-from app.deals import deal_routes, move_routes  # noqa: E402,F401
-from app.deals.move_routes import missing_facts_form  # noqa: E402

@@ -2,17 +2,19 @@
 
 Every path (board, deal page, API, import, jobs) calls these functions. They take
 explicit arguments, never read the request, own their transaction, and raise the
-domain errors below, which each caller turns into a form, a flash or a JSON body.
+domain errors of app/errors.py, which each caller turns into a form, a flash or a JSON body.
 """
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.deals.facts import FactError, is_met, parse_fact, parse_facts, split_contact
 from app.deals.history import record_changes, tracked_values
+from app.errors import Conflict, Forbidden, GateRefused, Invalid, StagegateError
 from app.extensions import db
 from app.models import (
     Contact,
@@ -25,63 +27,18 @@ from app.models import (
     Task,
     utcnow,
 )
+from app.text import clean_day, clean_title
 
 MAX_TITLE = 200
 MAX_REASON = 2000
 MAX_ID = 2**31 - 1  # ids are 32-bit integers; a bigger one names nothing (and must not reach the database)
 OTHER = "Other"  # how a loss reason that is not on the organisation's list is reported
+UNDO_REASON = "Undo of the previous move"  # on the deal's history like any other move
 # Deal.amount is Numeric(14, 2): twelve digits before the point.
 MAX_AMOUNT = Decimal("1e12")
-
-
-class DealError(Exception):
-    """Base of the deal errors; `message` is for people."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class Invalid(DealError):
-    """Bad input: `fields` maps each bad field to its message."""
-
-    def __init__(self, fields: dict, message: str = "Some values are not valid."):
-        super().__init__(message)
-        self.fields = fields
-
-
-class GateRefused(DealError):
-    """The move needs facts the deal does not have (or sent facts are invalid)."""
-
-    def __init__(self, message, missing, fields=None, kind=None, to_stage=None):
-        super().__init__(message)
-        self.missing = missing
-        self.fields = fields or {}
-        self.kind = kind
-        self.to_stage = to_stage
-
-    def as_api(self) -> dict:
-        return {
-            "error": "gate",
-            "message": self.message,
-            "missing": [r.as_missing() for r in self.missing],
-            "fields": self.fields,
-        }
-
-
-class Conflict(DealError):
-    """Someone else changed the deal since this writer read it."""
-
-    def __init__(self, deal_id: int):
-        super().__init__(
-            "This deal was changed by someone else since you opened it. "
-            "Its current state is shown; review it and try again."
-        )
-        self.deal_id = deal_id
-
-
-class Forbidden(DealError):
-    """The actor may not do this to this deal."""
+# The errors this module raises live in app/errors.py; their names stay importable from here
+# (other areas' code still imports them from this module), and the base under its former name.
+DealError = StagegateError
 
 
 @dataclass(frozen=True)
@@ -149,6 +106,23 @@ def plan_move(deal: Deal, to_stage: Stage) -> MovePlan:
         names = ", ".join(s.name for s in between)
         refusal = f"This pipeline does not allow skipping stages ({names})."
     return MovePlan(kind, reqs, refusal)
+
+
+def once_per_fact(requirements) -> list:
+    """The requirements with each fact once (a move can ask for one fact at several stages)."""
+    seen, unique = set(), []
+    for r in requirements:
+        if r.field.key not in seen:
+            seen.add(r.field.key)
+            unique.append(r)
+    return unique
+
+
+def missing_for_move(deal: Deal, to_stage: Stage) -> list:
+    """What the deal's stored facts lack for this move, each fact once: what the move dialog asks."""
+    facts = deal.facts or {}
+    return once_per_fact([r for r in plan_move(deal, to_stage).requirements
+                          if not is_met(r.field, facts.get(r.field.key))])
 
 
 def entry_requirements(stage: Stage) -> list:
@@ -329,12 +303,25 @@ def move_deal(
     loss_reason_id: int | None = None,
     override_reason: str = "",
     at: datetime | None = None,
+    undo: bool = False,
 ) -> StageTransition:
-    """Move a deal to `to_stage` if the gate passes, saving sent facts in the same transaction."""
-    deal_id = deal.id
-    try:
+    """Move a deal to `to_stage` if the gate passes, saving sent facts in the same transaction.
+
+    `undo` marks the move as taking back the previous one: without a reason of its own it is
+    recorded with UNDO_REASON (a loss still needs its loss reason).
+    """
+    if undo and to_stage.kind != "lost" and not reason:
+        reason = UNDO_REASON
+    with _refusal_rolls_back(deal.id):
         return _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at)
-    except DealError:
+
+
+@contextmanager
+def _refusal_rolls_back(deal_id: int):
+    """Roll back a refused change; a concurrent writer's commit seen by any flush is a Conflict."""
+    try:
+        yield
+    except StagegateError:
         db.session.rollback()
         raise
     except StaleDataError:
@@ -498,12 +485,6 @@ class _Money:
 _MONEY = _Money()
 
 
-def _clean_title(title) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise Invalid({"title": "is required"})
-    if len(title.strip()) > MAX_TITLE:
-        raise Invalid({"title": f"must be at most {MAX_TITLE} characters"})
-    return title.strip()
 
 
 def create_deal(
@@ -539,7 +520,7 @@ def create_deal(
     try:
         return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
                        created_at, stage_entered_at, reason, override_reason, loss_reason_id, company)
-    except DealError:
+    except StagegateError:
         db.session.rollback()
         raise
 
@@ -550,7 +531,7 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         raise Forbidden("Only people of this organisation can create its deals.")
     errors = {}
     try:
-        title = _clean_title(title)
+        title = clean_title(title, MAX_TITLE)
     except Invalid as exc:
         errors.update(exc.fields)
     try:
@@ -647,8 +628,7 @@ KEEP = object()  # update_deal(company=KEEP): leave the deal's company as it is
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
                 next_step=None, next_step_due=None, company=KEEP) -> Deal:
     """Edit a deal's title, amount, company and facts; a fact its current stage requires cannot be cleared."""
-    deal_id = deal.id
-    try:
+    with _refusal_rolls_back(deal.id):
         if not can_edit(deal, actor):
             raise Forbidden("Only the deal's owner or a manager can edit it.")
         if version is None:
@@ -660,7 +640,7 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
         errors = {}
         if title is not None:
             try:
-                deal.title = _clean_title(title)
+                deal.title = clean_title(title, MAX_TITLE)
             except Invalid as exc:
                 errors.update(exc.fields)
         if amount is not None:
@@ -675,7 +655,7 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
                 deal.next_step = str(next_step).strip()
         if next_step_due is not None:
             try:
-                deal.next_step_due = _parse_day(next_step_due)
+                deal.next_step_due = clean_day(next_step_due, "next_step_due", "must be a date (YYYY-MM-DD)")
             except Invalid as exc:
                 errors.update(exc.fields)
         if company is not KEEP:  # a Company of the deal's organisation, or None to clear it
@@ -701,22 +681,3 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
         record_changes(deal, actor, before)
         _commit(deal.id)
         return deal
-    except DealError:
-        db.session.rollback()
-        raise
-    except StaleDataError:
-        db.session.rollback()
-        raise Conflict(deal_id) from None
-
-
-def _parse_day(value):
-    if value in ("", None):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise Invalid({"next_step_due": "must be a date (YYYY-MM-DD)"}) from None

@@ -11,12 +11,13 @@ from flask import (
     url_for,
 )
 
-from app.deals.service import Invalid
+from app.csv_files import csv_lines
+from app.errors import Invalid
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.imports import bp
 from app.imports import service as imports
-from app.imports.export import csv_lines, deal_export
+from app.imports.export import deal_export
 from app.imports.forms import UploadForm
 from app.models import ImportJob, Pipeline
 from app.tenancy import current_actor, get_or_404, role_required, scoped

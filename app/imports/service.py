@@ -18,16 +18,8 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.contacts.service import LIMITS as CONTACT_LIMITS
 from app.contacts.service import clean_email, company_named
-from app.deals.service import (
-    MAX_REASON,
-    DealError,
-    Forbidden,
-    GateRefused,
-    Invalid,
-    create_deal,
-    furthest_stage,
-    parse_new_facts,
-)
+from app.deals.service import MAX_REASON, create_deal, furthest_stage, parse_new_facts
+from app.errors import Forbidden, GateRefused, Invalid, StagegateError
 from app.extensions import db
 from app.models import (
     Company,
@@ -44,6 +36,7 @@ from app.models import (
     utcnow,
 )
 from app.models.activity import IMPORT_KINDS
+from app.queue import enqueue_after_commit
 
 log = logging.getLogger(__name__)
 MAX_BYTES = 50 * 1024 * 1024
@@ -288,9 +281,6 @@ def confirm_mapping(job: ImportJob, mapping: list, override_reason: str = "") ->
     With an override reason (deals; admins and managers) every row enters the stage in its file
     even without that stage's facts, and each deal's history records the override.
     """
-    from app.jobs import run_import
-    from app.queue import enqueue_after_commit
-
     mapping = [(m or "").strip() for m in mapping][:len(job.headers)]
     mapping += [""] * (len(job.headers) - len(mapping))
     problems = check_mapping(job.kind, mapping, targets(job.kind, job.pipeline))
@@ -308,7 +298,7 @@ def confirm_mapping(job: ImportJob, mapping: list, override_reason: str = "") ->
     job.override_reason = override_reason
     job.status = "queued"
     job.progress_at = utcnow()
-    enqueue_after_commit(run_import, job.id)
+    enqueue_after_commit("app.jobs.run_import", job.id)
     db.session.commit()
     return job
 
@@ -319,13 +309,10 @@ STALLED_AFTER = timedelta(minutes=2)
 
 def requeue(job: ImportJob) -> ImportJob:
     """Queue an unfinished import again (it resumes at its first uncommitted row)."""
-    from app.jobs import run_import
-    from app.queue import enqueue_after_commit
-
     if job.status in UNFINISHED:
         job.status = "queued"
         job.progress_at = utcnow()
-        enqueue_after_commit(run_import, job.id)
+        enqueue_after_commit("app.jobs.run_import", job.id)
         db.session.commit()
     return job
 
@@ -338,9 +325,6 @@ def sweep_imports(now: datetime | None = None, limit: int = 100) -> dict:
     carries on at the first uncommitted row. Marking each one woken keeps the next tick (or a
     concurrent one, which skips the rows this one has locked) from waking it twice.
     """
-    from app.jobs import run_import
-    from app.queue import enqueue_after_commit
-
     now = now or utcnow()
     due = (ImportJob.query.filter(ImportJob.status.in_(("queued", "running")),
                                   ImportJob.progress_at <= now - STALLED_AFTER)
@@ -349,7 +333,7 @@ def sweep_imports(now: datetime | None = None, limit: int = 100) -> dict:
         due = due.with_for_update(skip_locked=True)
     woken = [job.id for job in due]
     for job_id in woken:
-        enqueue_after_commit(run_import, job_id)
+        enqueue_after_commit("app.jobs.run_import", job_id)
     if woken:
         db.session.execute(db.update(ImportJob).where(ImportJob.id.in_(woken)).values(progress_at=now))
     db.session.commit()
@@ -748,7 +732,7 @@ class _Importer:
             raise _RowFailed(self._gate_problems(exc)) from None
         except Invalid as exc:
             raise _RowFailed([self._field_problem(k, v) for k, v in exc.fields.items()]) from None
-        except (Forbidden, DealError) as exc:
+        except (Forbidden, StagegateError) as exc:
             raise _RowFailed([{"column": "", "message": exc.message}]) from None
         return "created", warnings
 

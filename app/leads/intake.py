@@ -22,6 +22,7 @@ from app.leads import scoring
 from app.leads.routing import company_domain, prefetch_company_owners
 from app.models import Activity, Company, Contact, Notification, Task, User, utcnow
 from app.models.leads import ContactEvent, LeadForm, LeadSubmission
+from app.statements import dialect_insert
 
 BATCH = 250
 
@@ -88,7 +89,7 @@ def _contacts(org_id: int, submissions: list) -> tuple[dict, set]:
     if rows:
         table = Contact.__table__
         created = {e for (e,) in db.session.execute(
-            scoring._insert(table).on_conflict_do_nothing(index_elements=["org_id", "email"])
+            dialect_insert(table).on_conflict_do_nothing(index_elements=["org_id", "email"])
             .returning(table.c.email), rows)}
     query = Contact.query.filter(Contact.org_id == org_id, Contact.email.in_(emails)).order_by(Contact.id)
     if _postgres():

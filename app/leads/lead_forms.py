@@ -21,10 +21,11 @@ from sqlalchemy import JSON, bindparam, text
 from app.deals.facts import parse_facts
 from app.deals.service import DealError, Invalid, create_deal
 from app.extensions import db
-from app.leads import scoring
-from app.leads.service import UTM_KEYS, UTM_LIMIT, clean_text, is_text, lead_values
+from app.leads.service import UTM_KEYS, UTM_LIMIT, lead_values
 from app.models import Activity, Pipeline, Stage, utcnow
 from app.models.leads import LeadForm, LeadFormView, LeadSubmission
+from app.statements import dialect_insert
+from app.text import clean_text, is_text
 
 CONTACT_TARGETS = {
     "email": ("Work email", "email"), "name": ("Your name", "text"), "phone": ("Phone", "tel"),
@@ -247,7 +248,7 @@ def origin_allowed(form: LeadForm, origin: str) -> bool:
 
 def count_view(form: LeadForm, visitor: str, day: date) -> None:
     """Count a view of the form: one per visitor per day (the unique key drops repeats)."""
-    db.session.execute(scoring._insert(LeadFormView.__table__).values(
+    db.session.execute(dialect_insert(LeadFormView.__table__).values(
         org_id=form.org_id, form_id=form.id, visitor=visitor[:64], day=day,
     ).on_conflict_do_nothing(index_elements=["form_id", "visitor", "day"]))
     db.session.commit()

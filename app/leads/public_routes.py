@@ -17,11 +17,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.deals.service import Invalid
 from app.extensions import csrf, db, limiter
+from app.headers import CSP
 from app.leads import lead_forms
-from app.leads.service import is_text
 from app.models import utcnow
 from app.models.leads import LeadForm
 from app.readonly import use_autocommit
+from app.text import is_text
 
 bp = Blueprint("forms", __name__)
 csrf.exempt(bp)
@@ -117,7 +118,6 @@ def _render(form, status=200, token=None, errors=None, values=None, notice=""):
 
 def _csp(form) -> str:
     """The app's CSP, opened for this form: its allowed sites may frame it, and its redirect is a form action."""
-    from app import CSP
 
     policy = CSP
     if form.redirect_url:  # Chrome applies form-action to the redirect after the post too

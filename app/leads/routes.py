@@ -3,7 +3,7 @@
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.htmx import is_htmx
 from app.leads import bp, held, scoring, service
 from app.leads import settings as lead_settings

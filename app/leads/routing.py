@@ -8,7 +8,7 @@ latest open deal, else of its other contacts), else round robin among active rep
 from datetime import datetime, timedelta
 
 from app.extensions import db
-from app.models import Company, Contact, Deal, User
+from app.models import Company, Contact, Deal, User, org_zone
 from app.models.leads import LeadSettings
 
 FREEMAIL = frozenset({
@@ -143,12 +143,6 @@ def route(contact: Contact, settings: LeadSettings, cache: dict | None = None) -
     if owners is not None and company is not None and owners.get(company.id) is None:
         owners[company.id] = owner  # this lead's owner now owns the company for the batch
     return owner
-
-
-def org_zone(org_id: int):
-    from app.tasks.service import org_zone as zone
-
-    return zone(org_id)
 
 
 def clock_start(now: datetime, settings: LeadSettings) -> datetime:

@@ -24,6 +24,7 @@ from app.models.leads import (
     LeadCrossing,
     LeadSettings,
 )
+from app.statements import dialect_insert
 
 MAX_SCORE = 100
 AUTO_STATUSES = ("new", "mql", "hot")  # statuses the score moves; a rep's own status stays
@@ -64,26 +65,18 @@ class ScoreResult:
 
 # ---------------------------------------------------------------- defaults and rules
 
-def _insert(table):
-    from sqlalchemy.dialects.postgresql import insert as pg_insert
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    dialect = db.session.get_bind().dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-
-
 def ensure_defaults(org_id: int) -> LeadSettings:
     """Create the organisation's lead settings and default engagement rules if missing (race-safe)."""
     settings = LeadSettings.query.filter_by(org_id=org_id).first()
     if settings is not None:
         return settings
-    db.session.execute(_insert(LeadSettings.__table__).values(
+    db.session.execute(dialect_insert(LeadSettings.__table__).values(
         org_id=org_id, mql_threshold=40, hot_threshold=70, lapse_days=90, speed_minutes=5, hours_days="12345",
         routing="owner_then_round_robin", routing_weights={}, routing_counter=0, icp_industries=[],
         icp_sizes=[], icp_titles=[], icp_countries=[], icp_pains="", icp_triggers="",
         rescore_status="idle", rescore_total=0, rescore_done=0, rescore_last_id=0, rescore_run=0,
     ).on_conflict_do_nothing(index_elements=["org_id"]))
-    db.session.execute(_insert(EngagementRule.__table__).values([
+    db.session.execute(dialect_insert(EngagementRule.__table__).values([
         {"org_id": org_id, "event_type": kind, "points": points, "daily_cap": cap}
         for kind, (points, cap) in DEFAULT_ENGAGEMENT.items()
     ]).on_conflict_do_nothing(index_elements=["org_id", "event_type"]))
@@ -222,7 +215,7 @@ def contact_events(contact_id: int, since: datetime) -> list:
             .filter(ContactEvent.contact_id == contact_id, ContactEvent.at > since)]
 
 
-def _locked(contact: Contact) -> Contact:
+def lock_contact(contact: Contact) -> Contact:
     """Hold the contact's row for this transaction on PostgreSQL, so concurrent events queue up."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.query(Contact.id).filter(Contact.id == contact.id).with_for_update().scalar()
@@ -282,7 +275,7 @@ def record_event(contact: Contact, event_type: str, at: datetime | None = None, 
         raise UnknownEventType(event_type)
     now = utcnow()
     at = min(at or now, now)  # an event reported from the future counts as now
-    _locked(contact)
+    lock_contact(contact)
     rules = load_rules(contact.org_id)
     points = rules.engagement.get(event_type, (0, None))[0]
     db.session.add(ContactEvent(org_id=contact.org_id, contact_id=contact.id, type=event_type, at=at,
@@ -407,7 +400,7 @@ def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = Non
     table = LeadCrossing.__table__
     columns = ("org_id", "contact_id", "kind", "at", "owner_id", "unique_key", "clock_at", "due_at")
     ids = dict(db.session.execute(
-        _insert(table).on_conflict_do_nothing(index_elements=["unique_key"]).returning(table.c.unique_key, table.c.id),
+        dialect_insert(table).on_conflict_do_nothing(index_elements=["unique_key"]).returning(table.c.unique_key, table.c.id),
         [{c: getattr(crossing, c) for c in columns} for _s, crossing, _o, _t in planned]).all())
     out, links, handed = [], [], []
     for spec, crossing, owner, start in planned:

@@ -4,7 +4,6 @@ Plain functions over explicit arguments; they raise the shared Invalid (naming e
 field) and never write anything when the input is bad.
 """
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
@@ -13,12 +12,13 @@ from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 
 from app.contacts.service import clean_email
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.extensions import db
 from app.leads import scoring
 from app.leads.routing import company_domain, company_for_email
 from app.models import Activity, Company, Contact, User, utcnow
 from app.models.leads import LeadCrossing, LeadForm
+from app.text import clean_text, is_text
 
 LIMITS = {"name": 200, "company": 200, "title": 120, "industry": 120, "company_size": 40, "country": 80,
           "phone": 40, "source": 80}
@@ -28,28 +28,8 @@ FACT_KEYS = ("industry", "company_size", "country")
 LEVEL_ORDER = {"hot": 0, "mql": 1, "new": 2}
 
 
-def clean_text(value, name: str, errors: dict, limit: int | None = None) -> str:
-    """A trimmed single string within its limit; records an error for anything else."""
-    limit = limit or LIMITS[name]
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        errors[name] = "must be text"
-        return ""
-    value = value.strip()
-    if len(value) > limit:
-        errors[name] = f"must be at most {limit} characters"
-    elif not is_text(value):
-        errors[name] = "contains characters that are not text (is the page sent as UTF-8?)"
-    return value
 
 
-NOT_TEXT = re.compile("[\x00\ufffd\ud800-\udfff]")
-
-
-def is_text(value: str) -> bool:
-    """No NUL, no lone surrogate, no U+FFFD (what a broken encoding decodes to)."""
-    return NOT_TEXT.search(value) is None
 
 
 def clean_utm(value, errors: dict) -> dict:
@@ -72,7 +52,7 @@ def clean_utm(value, errors: dict) -> dict:
 def lead_values(values: dict) -> dict:
     """Validate a lead's fields; return them clean or raise Invalid naming every bad one."""
     errors: dict = {}
-    clean = {name: clean_text(values.get(name), name, errors) for name in LIMITS}
+    clean = {name: clean_text(values.get(name), name, errors, limit) for name, limit in LIMITS.items()}
     raw_email = values.get("email")
     if not isinstance(raw_email, str) or not raw_email.strip():
         errors["email"] = "is required"
@@ -163,7 +143,7 @@ def create_or_update_lead(actor, values: dict) -> tuple[Contact, bool, scoring.S
     if not clean["source"]:
         clean["source"] = "API"
     contact, created = upsert_contact(actor.org_id, clean)
-    scoring._locked(contact)
+    scoring.lock_contact(contact)
     if created:  # a new lead's speed-to-lead clock starts at arrival, as a form lead's does; it stays
         # marketing's (no owner) until it crosses MQL, when the rep it is handed to owns the clock
         rules = scoring.load_rules(actor.org_id)

@@ -6,10 +6,9 @@ LeadSettings so the page can poll it and a restarted worker resumes where it sto
 
 from datetime import timedelta
 
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.extensions import db
 from app.leads import scoring
-from app.leads.service import clean_text
 from app.models import Contact, StageRequirement, User, utcnow
 from app.models.leads import (
     EVENT_TYPES,
@@ -17,8 +16,10 @@ from app.models.leads import (
     FIT_OPERATORS,
     EngagementRule,
     FitRule,
+    is_icp_fact,
 )
 from app.queue import enqueue_after_commit
+from app.text import clean_int, clean_text
 
 ICP_POINTS = {"industry": 20, "company_size": 15, "title": 15, "country": 10}
 ICP_LISTS = {"industry": "icp_industries", "company_size": "icp_sizes", "title": "icp_titles",
@@ -29,17 +30,6 @@ BATCH = 1000
 STALLED = timedelta(minutes=2)
 
 
-def _int(values, name, errors, low, high, allow_blank=False):
-    raw = values.get(name)
-    if raw in (None, "") and allow_blank:
-        return None
-    try:
-        number = int(str(raw).strip())
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not low <= number <= high:
-        errors[name] = f"must be a whole number from {low} to {high}"
-    return number
 
 
 def _list(text: str, name: str, errors: dict) -> list:
@@ -53,14 +43,14 @@ def save_settings(actor, values: dict):
     """Save thresholds, lapse, the speed-to-lead window, business hours and routing; rescore if scoring moved."""
     settings = scoring.ensure_defaults(actor.org_id)
     errors: dict = {}
-    mql = _int(values, "mql_threshold", errors, 1, 100)
-    hot = _int(values, "hot_threshold", errors, 1, 100)
+    mql = clean_int(values.get("mql_threshold"), "mql_threshold", errors, 1, 100, required=True)
+    hot = clean_int(values.get("hot_threshold"), "hot_threshold", errors, 1, 100, required=True)
     if mql and hot and hot <= mql and "hot_threshold" not in errors:
         errors["hot_threshold"] = "must be above the MQL threshold"
-    lapse = _int(values, "lapse_days", errors, 1, 3650)
-    speed = _int(values, "speed_minutes", errors, 1, 1440)
-    start = _int(values, "hours_start", errors, 0, 23, allow_blank=True)
-    end = _int(values, "hours_end", errors, 1, 24, allow_blank=True)
+    lapse = clean_int(values.get("lapse_days"), "lapse_days", errors, 1, 3650, required=True)
+    speed = clean_int(values.get("speed_minutes"), "speed_minutes", errors, 1, 1440, required=True)
+    start = clean_int(values.get("hours_start"), "hours_start", errors, 0, 23)
+    end = clean_int(values.get("hours_end"), "hours_end", errors, 1, 24)
     if (start is None) != (end is None) and "hours_end" not in errors:
         errors["hours_end"] = "set both the opening and the closing hour, or neither"
     elif start is not None and end is not None and end <= start:
@@ -75,7 +65,7 @@ def save_settings(actor, values: dict):
     weights = {}
     reps = User.query.filter_by(org_id=actor.org_id, role="rep").all()
     for rep in reps:
-        weight = _int(values, f"weight_{rep.id}", errors, 0, 10, allow_blank=True)
+        weight = clean_int(values.get(f"weight_{rep.id}"), f"weight_{rep.id}", errors, 0, 10)
         if weight is not None and weight != 1:
             weights[str(rep.id)] = weight
     if errors:
@@ -125,7 +115,7 @@ def add_fit_rule(actor, values: dict) -> FitRule:
     value = clean_text(values.get("value"), "value", errors, 500)
     if not value and "value" not in errors:
         errors["value"] = "is required"
-    points = _int(values, "points", errors, -100, 100)
+    points = clean_int(values.get("points"), "points", errors, -100, 100, required=True)
     if FitRule.query.filter_by(org_id=actor.org_id).count() >= 100:
         errors["field"] = "at most 100 fit rules"
     if errors:
@@ -150,8 +140,8 @@ def save_engagement(actor, values: dict) -> None:
     rules = {r.event_type: r for r in EngagementRule.query.filter_by(org_id=actor.org_id)}
     changes = {}
     for kind in EVENT_TYPES:
-        points = _int(values, f"points_{kind}", errors, 0, 100)
-        cap = _int(values, f"cap_{kind}", errors, 0, 1000, allow_blank=True)
+        points = clean_int(values.get(f"points_{kind}"), f"points_{kind}", errors, 0, 100, required=True)
+        cap = clean_int(values.get(f"cap_{kind}"), f"cap_{kind}", errors, 0, 1000)
         changes[kind] = (points, cap)
     if errors:
         raise Invalid(errors)
@@ -161,26 +151,6 @@ def save_engagement(actor, values: dict) -> None:
         db.session.add(rule)
     start_rescore(actor.org_id)
     db.session.commit()
-
-
-def is_icp_fact(field) -> bool:
-    """A deal fact that asks "matches our ICP" (named for it, like the templates' icp_match)."""
-    return "icp" in f"{field.key} {field.label}".lower()
-
-
-def icp_summary(org_id: int) -> list:
-    """The ideal customer profile in words, [(label, text)] of what is set, for reps to tick against."""
-    from app.models.leads import LeadSettings
-
-    settings = LeadSettings.query.filter_by(org_id=org_id).first()
-    if settings is None:
-        return []
-    lists = [("Industries", settings.icp_industries), ("Company sizes", settings.icp_sizes),
-             ("Titles and roles", settings.icp_titles), ("Countries", settings.icp_countries)]
-    out = [(label, ", ".join(items)) for label, items in lists if items]
-    out += [(label, text) for label, text in (("Pains", settings.icp_pains), ("Buying triggers", settings.icp_triggers))
-            if text]
-    return out
 
 
 def icp_stages(org_id: int) -> list:
@@ -208,9 +178,7 @@ def start_rescore(org_id: int) -> None:
     if settings.rescore_total == 0:
         settings.rescore_status = "done"  # nobody to rescore
         return
-    from app import jobs
-
-    enqueue_after_commit(jobs.rescore_leads, org_id, settings.rescore_run)
+    enqueue_after_commit("app.jobs.rescore_leads", org_id, settings.rescore_run)
 
 
 def rescore_all(org_id: int, run: int, batch: int = BATCH, now=None) -> dict:
@@ -244,7 +212,6 @@ def rescore_all(org_id: int, run: int, batch: int = BATCH, now=None) -> dict:
 
 def resume_stalled_rescores(now=None) -> int:
     """Re-enqueue rescoring runs whose worker went quiet (Redis lost the job, or the worker died)."""
-    from app import jobs
     from app.models.leads import LeadSettings
 
     now = now or utcnow()
@@ -252,6 +219,6 @@ def resume_stalled_rescores(now=None) -> int:
                                         LeadSettings.rescore_updated_at < now - STALLED).all()
     for settings in stalled:
         settings.rescore_updated_at = now
-        enqueue_after_commit(jobs.rescore_leads, settings.org_id, settings.rescore_run)
+        enqueue_after_commit("app.jobs.rescore_leads", settings.org_id, settings.rescore_run)
     db.session.commit()
     return len(stalled)

@@ -1,6 +1,6 @@
 """All models, importable from one place."""
 
-from app.models.accounts import ROLES, ApiKey, Organization, User, hash_api_key
+from app.models.accounts import ROLES, ApiKey, Organization, User, hash_api_key, org_zone
 from app.models.activity import ACTIVITY_KINDS, Activity, ImportJob, ImportRow
 from app.models.base import iso, utcnow
 from app.models.deals import (
@@ -49,7 +49,7 @@ from app.models.sequences import (
 from app.models.tally import StageTally
 
 __all__ = [
-    "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "iso", "utcnow",
+    "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "org_zone", "iso", "utcnow",
     "Company", "Contact", "Deal", "DealContact", "DealFieldChange", "Notification", "StageTransition", "Task",
     "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",

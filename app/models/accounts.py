@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
 from flask_login import UserMixin
@@ -9,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
 from app.models.base import TenantMixin, utcnow
+from app.timezones import zone_named
 
 ROLES = ("admin", "manager", "rep")
 ROLE_RANK = {"rep": 1, "manager": 2, "admin": 3}
@@ -21,6 +23,16 @@ class Organization(db.Model):
     currency = db.Column(db.String(3), nullable=False, default="USD")
     timezone = db.Column(db.String(64), nullable=False, default="UTC")
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The organisation's time zone (UTC when unset or unknown)."""
+        return zone_named(self.timezone)
+
+
+def org_zone(org_id: int) -> ZoneInfo:
+    """The time zone of the organisation `org_id` (one small query; UTC when unset or unknown)."""
+    return zone_named(db.session.query(Organization.timezone).filter_by(id=org_id).scalar())
 
 
 class User(UserMixin, TenantMixin, db.Model):

@@ -3,11 +3,9 @@
 from datetime import UTC, datetime
 
 from app.extensions import db
+from app.timezones import utcnow
 
-
-def utcnow() -> datetime:
-    """Return the current time as naive UTC (how every timestamp is stored)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+__all__ = ["TenantMixin", "iso", "utcnow"]
 
 
 def iso(value: datetime | None) -> str | None:

@@ -59,6 +59,24 @@ class LeadSettings(TenantMixin, db.Model):
 
     __table_args__ = (db.UniqueConstraint("org_id", name="uq_lead_settings_org"),)
 
+
+def is_icp_fact(field) -> bool:
+    """A deal fact that asks "matches our ICP" (named for it, like the templates' icp_match)."""
+    return "icp" in f"{field.key} {field.label}".lower()
+
+
+def icp_summary(org_id: int) -> list:
+    """The ideal customer profile in words, [(label, text)] of what is set, for reps to tick against."""
+    settings = LeadSettings.query.filter_by(org_id=org_id).first()
+    if settings is None:
+        return []
+    lists = [("Industries", settings.icp_industries), ("Company sizes", settings.icp_sizes),
+             ("Titles and roles", settings.icp_titles), ("Countries", settings.icp_countries)]
+    out = [(label, ", ".join(items)) for label, items in lists if items]
+    out += [(label, text) for label, text in (("Pains", settings.icp_pains), ("Buying triggers", settings.icp_triggers))
+            if text]
+    return out
+
     @property
     def rescore_percent(self) -> int:
         return int(100 * self.rescore_done / self.rescore_total) if self.rescore_total else 100

@@ -2,6 +2,7 @@
 
 import re
 
+from app.errors import Invalid
 from app.extensions import db
 from app.ids import parse_id
 from app.models import (
@@ -16,12 +17,10 @@ from app.models import (
 )
 from app.pipelines.catalog import LOSS_REASONS, REQUIREMENT_SETS, TEMPLATES
 from app.pipelines.patterns import PatternError, compile_pattern
+from app.text import clean_text, is_blank
 
 
-class PipelineError(Exception):
-    """An edit that cannot be made; `message` says why and what to do instead."""
-
-    def __init__(self, message: str, fields: dict | None = None):
+def __init__(self, message: str, fields: dict | None = None):
         super().__init__(message)
         self.message = message
         self.fields = fields or {}
@@ -51,7 +50,7 @@ def create_from_template(org, template_key: str, name: str | None = None) -> Pip
     """Create a pipeline with its stages, fields and criteria from a catalogue template."""
     spec = TEMPLATES.get(template_key)
     if spec is None:
-        raise PipelineError(f"Unknown template {template_key!r}.", {"template": "is not a template"})
+        raise Invalid({"template": "is not a template"}, f"Unknown template {template_key!r}.")
     position = (db.session.query(db.func.max(Pipeline.position)).filter_by(org_id=org.id).scalar() or 0) + 1
     pipeline = Pipeline(org_id=org.id, name=name or spec["name"], allow_skip=spec["allow_skip"],
                         position=position)
@@ -97,9 +96,9 @@ def apply_requirement_set(stage: Stage, set_key: str, when: str = "exit") -> lis
     """Require a BANT/MEDDIC set on a stage, creating the pipeline's missing fields."""
     spec = REQUIREMENT_SETS.get(set_key)
     if spec is None:
-        raise PipelineError(f"Unknown requirement set {set_key!r}.", {"set": "is not a requirement set"})
+        raise Invalid({"set": "is not a requirement set"}, f"Unknown requirement set {set_key!r}.")
     if when not in ("entry", "exit"):
-        raise PipelineError("Choose entry or exit.", {"when": "must be entry or exit"})
+        raise Invalid({"when": "must be entry or exit"}, "Choose entry or exit.")
     pipeline = stage.pipeline
     existing = {f.key: f for f in pipeline.fields}
     position = max((f.position for f in pipeline.fields), default=0)
@@ -127,13 +126,6 @@ BOUND_TYPES = ("number", "money")
 _KIND_RANK = {"open": 0, "won": 1, "lost": 2}
 
 
-def _clean_text(value, name: str, limit: int, errors: dict, required: bool = False) -> str:
-    text = value.strip() if isinstance(value, str) else ("" if value is None else str(value).strip())
-    if required and not text:
-        errors[name] = "is required"
-    elif len(text) > limit:
-        errors[name] = f"must be at most {limit:,} characters"
-    return text
 
 
 def _clean_int(value, name: str, low: int, high: int, errors: dict, default=None):
@@ -156,7 +148,7 @@ def _clean_int(value, name: str, low: int, high: int, errors: dict, default=None
 def _fail(errors: dict, message: str = "Please correct the highlighted fields.") -> None:
     if errors:
         db.session.rollback()
-        raise PipelineError(message, errors)
+        raise Invalid(errors, message)
 
 
 def _next_position(model, **filters) -> int:
@@ -171,7 +163,7 @@ def org_pipelines(org_id: int) -> list[Pipeline]:
 def create_pipeline(org, name) -> Pipeline:
     """Create a blank pipeline with one open stage and its Won and Lost stages."""
     errors: dict = {}
-    name = _clean_text(name, "name", 120, errors, required=True)
+    name = clean_text(name, "name", errors, 120, required=True)
     _fail(errors)
     pipeline = Pipeline(org_id=org.id, name=name, position=_next_position(Pipeline, org_id=org.id))
     db.session.add(pipeline)
@@ -190,7 +182,7 @@ def update_pipeline(pipeline: Pipeline, name, allow_skip: bool, handoff_user_id=
     from app.models import User
 
     errors: dict = {}
-    name = _clean_text(name, "name", 120, errors, required=True)
+    name = clean_text(name, "name", errors, 120, required=True)
     handoff = None
     if handoff_user_id not in (None, "", 0):
         handoff_id = parse_id(handoff_user_id)
@@ -219,7 +211,7 @@ def set_pipeline_archived(pipeline: Pipeline, archived: bool) -> None:
 
 def _swap(items: list, item, direction: str) -> None:
     if direction not in ("up", "down"):
-        raise PipelineError("Choose up or down.", {"direction": "must be up or down"})
+        raise Invalid({"direction": "must be up or down"}, "Choose up or down.")
     i = items.index(item)
     j = i - 1 if direction == "up" else i + 1
     if 0 <= j < len(items):
@@ -241,9 +233,9 @@ def _renumber_stages(pipeline: Pipeline) -> None:
 def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> Stage:
     """Add a stage to `pipeline` or edit `stage`; one meeting stage per pipeline."""
     errors: dict = {}
-    name = _clean_text(data.get("name"), "name", 80, errors, required=True)
-    buyer_state = _clean_text(data.get("buyer_state"), "buyer_state", 200, errors)
-    guidance = _clean_text(data.get("guidance"), "guidance", MAX_GUIDANCE, errors)
+    name = clean_text(data.get("name"), "name", errors, 80, required=True)
+    buyer_state = clean_text(data.get("buyer_state"), "buyer_state", errors, 200)
+    guidance = clean_text(data.get("guidance"), "guidance", errors, MAX_GUIDANCE)
     kind = data.get("kind") or "open"
     if kind not in STAGE_KINDS:
         errors["kind"] = "must be open, won or lost"
@@ -293,7 +285,7 @@ def set_stage_archived(stage: Stage, archived: bool) -> None:
     held = deals_in_stage(stage) if archived else 0
     if held:  # an archived stage is off the board: its deals would be out of sight
         are, them = _deals(held)
-        raise PipelineError(f"{are} in {stage.name}. Move {them} to another stage before archiving it.")
+        raise Invalid(message=f"{are} in {stage.name}. Move {them} to another stage before archiving it.")
     if archived:
         _check_not_last(stage, "archiving")
     stage.archived = bool(archived)
@@ -328,7 +320,7 @@ def _check_not_last(stage: Stage, doing: str) -> None:
     same = [s for s in stage.pipeline.active_stages if s.kind == stage.kind]
     if len(same) <= 1:
         what = {"open": "at least one open stage", "won": "a Won stage", "lost": "a Lost stage"}[stage.kind]
-        raise PipelineError(f"A pipeline needs {what}; add another before {doing} {stage.name}.")
+        raise Invalid(message=f"A pipeline needs {what}; add another before {doing} {stage.name}.")
 
 
 def stage_in_use(stage: Stage) -> bool:
@@ -345,8 +337,8 @@ def stage_in_use(stage: Stage) -> bool:
 def delete_stage(stage: Stage) -> None:
     """Delete an unused stage; a stage that deals use must be archived instead."""
     if stage_in_use(stage):
-        raise PipelineError(f"Deals use {stage.name}, so it cannot be deleted. Archive it instead: "
-                            "its history stays and new deals cannot enter it.")
+        raise Invalid(message=f"Deals use {stage.name}, so it cannot be deleted. Archive it instead: "
+                      "its history stays and new deals cannot enter it.")
     if not stage.archived:
         _check_not_last(stage, "deleting")
     pipeline = stage.pipeline
@@ -359,11 +351,10 @@ def delete_stage(stage: Stage) -> None:
 
 def _field_values(field: FieldDef) -> bool:
     """Tell whether any deal of the field's pipeline holds a value for it."""
-    from app.deals.facts import is_empty
     from app.models import Deal
 
     rows = db.session.query(Deal.facts).filter(Deal.pipeline_id == field.pipeline_id)
-    return any(not is_empty((facts or {}).get(field.key)) and (facts or {}).get(field.key) is not False
+    return any(not is_blank((facts or {}).get(field.key)) and (facts or {}).get(field.key) is not False
                for (facts,) in rows)
 
 
@@ -402,8 +393,8 @@ def _clean_choices(value, errors: dict) -> list[str]:
 def save_field(pipeline: Pipeline, data: dict, field: FieldDef | None = None) -> FieldDef:
     """Add a typed deal field to `pipeline` or edit `field`; its key comes from the label."""
     errors: dict = {}
-    label = _clean_text(data.get("label"), "label", 120, errors, required=True)
-    help_text = _clean_text(data.get("help_text"), "help_text", 300, errors)
+    label = clean_text(data.get("label"), "label", errors, 120, required=True)
+    help_text = clean_text(data.get("help_text"), "help_text", errors, 300)
     type_ = data.get("type") or "text"
     if type_ not in FIELD_TYPES:
         errors["type"] = "Choose one of the listed types."
@@ -417,7 +408,7 @@ def save_field(pipeline: Pipeline, data: dict, field: FieldDef | None = None) ->
         errors["max_value"] = "must be at least the minimum"
     pattern = None
     if type_ in PATTERN_TYPES:
-        pattern = _clean_text(data.get("pattern"), "pattern", 200, errors) or None
+        pattern = clean_text(data.get("pattern"), "pattern", errors, 200) or None
         if pattern and "pattern" not in errors:
             try:
                 compile_pattern(pattern)
@@ -465,11 +456,11 @@ def delete_field(field: FieldDef) -> None:
     users = StageRequirement.query.filter_by(field_id=field.id).all()
     if users:
         stages = ", ".join(sorted({r.stage.name for r in users}))
-        raise PipelineError(f"{field.label} is required by {stages}, so it cannot be deleted. "
-                            "Archive it instead: stages stop asking for it and deal values stay.")
+        raise Invalid(message=f"{field.label} is required by {stages}, so it cannot be deleted. "
+                      "Archive it instead: stages stop asking for it and deal values stay.")
     if _field_values(field):
-        raise PipelineError(f"Deals hold values for {field.label}, so it cannot be deleted. "
-                            "Archive it instead: the values stay in the deals' history.")
+        raise Invalid(message=f"Deals hold values for {field.label}, so it cannot be deleted. "
+                      "Archive it instead: the values stay in the deals' history.")
     pipeline = field.pipeline
     db.session.delete(field)
     db.session.flush()
@@ -510,14 +501,14 @@ def save_requirements(stage: Stage, entry_ids, exit_ids) -> Stage:
 def apply_set_to_stage(stage: Stage, set_key: str, when: str) -> list[FieldDef]:
     """Apply BANT/MEDDIC to a stage, refusing Lost stages (they take no facts)."""
     if stage.kind == "lost":
-        raise PipelineError("A Lost stage takes no facts; the gate asks for a loss reason instead.")
+        raise Invalid(message="A Lost stage takes no facts; the gate asks for a loss reason instead.")
     return apply_requirement_set(stage, set_key, when)
 
 
 def add_loss_reason(org, label) -> LossReason:
     """Add a loss reason reps can pick when a deal is lost."""
     errors: dict = {}
-    label = _clean_text(label, "label", 120, errors, required=True)
+    label = clean_text(label, "label", errors, 120, required=True)
     if label and LossReason.query.filter(LossReason.org_id == org.id,
                                          db.func.lower(LossReason.label) == label.lower()).first():
         errors["label"] = "This reason already exists."
@@ -531,7 +522,7 @@ def add_loss_reason(org, label) -> LossReason:
 def rename_loss_reason(reason: LossReason, label) -> LossReason:
     """Rename a loss reason; deals lost for it show the new name."""
     errors: dict = {}
-    label = _clean_text(label, "label", 120, errors, required=True)
+    label = clean_text(label, "label", errors, 120, required=True)
     if label and LossReason.query.filter(LossReason.org_id == reason.org_id, LossReason.id != reason.id,
                                          db.func.lower(LossReason.label) == label.lower()).first():
         errors["label"] = "Another reason already has this name."

@@ -3,12 +3,10 @@
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import BigInteger, and_, bindparam, case, cast, func, select
 
 from app.extensions import db
-from app.models import ForecastSnapshot, Organization, Pipeline, utcnow
+from app.models import Deal, ForecastSnapshot, Organization, Pipeline, utcnow
 from app.reports import queries
 from app.reports.service import (
     Period,
@@ -18,16 +16,13 @@ from app.reports.service import (
     org_zone,
     quarter_start,
 )
+from app.statements import dialect_insert, prebuilt
 
 MONTHS, QUARTERS = 6, 4
 
 
 def week_start(day: date) -> date:
     return day - timedelta(days=day.weekday())
-
-
-def _insert(table):
-    return (pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 def snapshot_forecasts(now: datetime | None = None) -> dict:
@@ -44,7 +39,7 @@ def snapshot_forecasts(now: datetime | None = None) -> dict:
                 continue
             values = _totals(pipeline)
             result = db.session.execute(
-                _insert(ForecastSnapshot.__table__).values(
+                dialect_insert(ForecastSnapshot.__table__).values(
                     org_id=org.id, pipeline_id=pipeline.id, week_start=week, taken_at=now, **values)
                 .on_conflict_do_nothing(index_elements=["pipeline_id", "week_start"]),
                 execution_options={"preserve_rowcount": True})
@@ -88,6 +83,19 @@ def _ratio(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.0001"), ROUND_HALF_UP))
 
 
+@prebuilt
+def _won_statement(periods: int):
+    """Cents won in each of `periods` windows [s<i>, e<i>) of a pipeline: one SUM each, one pass over its won deals."""
+    cents = cast(func.round(func.coalesce(Deal.amount, 0) * 100), BigInteger)
+    return (
+        select(*(func.sum(case((and_(Deal.closed_at >= bindparam(f"s{i}", type_=db.DateTime),
+                                     Deal.closed_at < bindparam(f"e{i}", type_=db.DateTime)), cents), else_=0))
+                 for i in range(periods)))
+        .where(Deal.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"),
+               Deal.status == "won")
+    )
+
+
 def accuracy(pipeline, org, now: datetime | None = None) -> list:
     """Per closed month and quarter: the forecast frozen at its start, the amount won in it, accuracy and bias.
 
@@ -100,16 +108,10 @@ def accuracy(pipeline, org, now: datetime | None = None) -> list:
     snapshots = sorted(ForecastSnapshot.query.filter(
         ForecastSnapshot.pipeline_id == pipeline.id, ForecastSnapshot.org_id == org.id,
         ForecastSnapshot.week_start >= earliest).all(), key=lambda s: s.week_start)
-    columns = ", ".join(f"SUM(CASE WHEN d.closed_at >= :s{i} AND d.closed_at < :e{i} THEN "
-                        f"CAST(ROUND(COALESCE(d.amount, 0) * 100) AS BIGINT) ELSE 0 END)" for i in range(len(periods)))
     params = {"org_id": org.id, "pipeline_id": pipeline.id}
-    binds = []
     for i, (_, period) in enumerate(periods):
         params[f"s{i}"], params[f"e{i}"] = period.utc_start, period.utc_end
-        binds += [bindparam(f"s{i}", type_=db.DateTime), bindparam(f"e{i}", type_=db.DateTime)]
-    won = db.session.execute(text(
-        f"SELECT {columns} FROM deal d WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id "
-        f"AND d.status = 'won'").bindparams(*binds), params).one()
+    won = db.session.execute(_won_statement(len(periods)), params).one()
     rows = []
     for (kind, period), won_cents in zip(periods, won, strict=True):
         # The snapshot of the week the period starts in: the forecast as it stood at its start.

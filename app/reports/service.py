@@ -9,8 +9,9 @@ from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from app.errors import Invalid
 from app.extensions import db
 from app.leads.service import speed_to_lead
 from app.models import Organization, User, utcnow
@@ -39,20 +40,16 @@ NO_DATA = {
 }
 
 
-class ReportInvalid(Exception):
+class ReportInvalid(Invalid):
     """Bad report input: `fields` maps each bad parameter to its message."""
 
     def __init__(self, fields: dict):
-        super().__init__("Some report parameters are not valid.")
-        self.message = "Some report parameters are not valid."
-        self.fields = fields
+        super().__init__(fields, "Some report parameters are not valid.")
 
 
 def org_zone(org: Organization) -> ZoneInfo:
-    try:
-        return ZoneInfo(org.timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    """The organisation's time zone, for callers holding its row (Organization.zone)."""
+    return org.zone
 
 
 @dataclass(frozen=True)

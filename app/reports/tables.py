@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
+from app.csv_files import csv_lines
 from app.formatting import money
-from app.imports.export import csv_lines
 
 
 @dataclass

@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.deals.service import Invalid
 from app.extensions import db
-from app.models import Activity, Contact, Enrollment, InboundEmail, StepSend, Task, utcnow
+from app.models import Activity, Contact, Enrollment, InboundEmail, StepSend, Task, org_zone, utcnow
 from app.models.sequences import OPEN_STATUSES
 from app.sequences.service import end_enrollment, notify, suppress
-from app.tasks.service import _to_utc, org_zone
+from app.timezones import to_utc
 
 MAX_INBOUND_BYTES = 20 * 1024 * 1024
 OOO_DEFAULT = timedelta(days=7)
@@ -231,7 +231,7 @@ def pause_for_ooo(enrollment: Enrollment, text: str, now: datetime) -> None:
     zone = org_zone(enrollment.org_id)
     today = now.replace(tzinfo=UTC).astimezone(zone).date()
     back = return_date(text, today)
-    until = _to_utc(datetime.combine(back, datetime.min.time()), zone) if back else now + OOO_DEFAULT
+    until = to_utc(datetime.combine(back, datetime.min.time()), zone) if back else now + OOO_DEFAULT
     enrollment.status = "paused"
     enrollment.paused_until = until
     enrollment.pause_reason = "out of office"
@@ -306,9 +306,9 @@ def _result(row: InboundEmail) -> dict:
 
 def mark_replied(enrollment: Enrollment, actor, now: datetime | None = None) -> Enrollment:
     """A rep says the prospect replied (by phone, from another inbox...)."""
-    from app.sequences.service import _check_can_work
+    from app.sequences.service import check_can_work
 
-    _check_can_work(enrollment, actor)
+    check_can_work(enrollment, actor)
     record_reply(enrollment, now or utcnow(), source=f"marked by {actor.name}")
     db.session.commit()
     return enrollment

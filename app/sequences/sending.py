@@ -19,7 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models import Activity, Enrollment, SequenceStep, StepSend, Task, utcnow
+from app.models import Activity, Enrollment, SequenceStep, StepSend, Task, org_zone, utcnow
 from app.sequences import merge
 from app.sequences.mailer import NotSent, Refused, Unknown, make_mailer
 from app.sequences.service import (
@@ -35,7 +35,7 @@ from app.sequences.service import (
     why_not_enrollable,
     window_start,
 )
-from app.tasks.service import org_zone, today_bounds
+from app.tasks.service import today_bounds
 
 STALE_CLAIM = timedelta(minutes=5)  # a send still `sending` after this was cut off
 RETRY_AFTER = timedelta(minutes=10)

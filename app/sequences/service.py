@@ -24,11 +24,12 @@ from app.models import (
     SequenceStep,
     StepSend,
     Suppression,
+    org_zone,
     utcnow,
 )
 from app.models.sequences import OPEN_STATUSES, STEP_TYPES
 from app.sequences import merge
-from app.tasks.service import _to_utc, org_zone
+from app.timezones import to_utc
 
 MAX_STEPS = 20
 MAX_WAIT_DAYS = 365
@@ -260,7 +261,7 @@ def window_start(sequence: Sequence, at: datetime, zone) -> datetime:
         day_start = local.replace(hour=sequence.send_start_hour, minute=0, second=0, microsecond=0)
         day_end = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(hours=sequence.send_end_hour)
         if str(local.isoweekday()) in sequence.send_days and local < day_end:
-            return _to_utc(max(local, day_start), zone)
+            return to_utc(max(local, day_start), zone)
         local = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return at
 
@@ -356,11 +357,10 @@ def enroll(sequence: Sequence, contact: Contact, actor, *, deal=None, confirm_co
 
 def _wake() -> None:
     """Ask the worker to look at due steps now (a wake-up only: the sweep finds the rows anyway)."""
-    from app.jobs import run_sequences
     from app.queue import enqueue_after_commit
 
     try:
-        enqueue_after_commit(run_sequences)
+        enqueue_after_commit("app.jobs.run_sequences")
         db.session.commit()
     except Exception:  # noqa: BLE001 - a lost wake-up only delays the send to the next tick
         db.session.rollback()
@@ -385,7 +385,7 @@ def end_enrollment(enrollment: Enrollment, status: str, now: datetime | None = N
 
 def stop_enrollment(enrollment: Enrollment, actor) -> Enrollment:
     """Stop an enrollment by hand (its owner or a manager)."""
-    _check_can_work(enrollment, actor)
+    check_can_work(enrollment, actor)
     end_enrollment(enrollment, "stopped")
     db.session.commit()
     return enrollment
@@ -393,7 +393,7 @@ def stop_enrollment(enrollment: Enrollment, actor) -> Enrollment:
 
 def resume_enrollment(enrollment: Enrollment, actor, *, skip_unknown: bool = True) -> Enrollment:
     """Resume a paused enrollment; a step whose send is unknown counts as done (it is never resent)."""
-    _check_can_work(enrollment, actor)
+    check_can_work(enrollment, actor)
     if enrollment.status != "paused":
         raise Invalid({"enrollment": "is not paused"})
     now = utcnow()
@@ -412,7 +412,7 @@ def resume_enrollment(enrollment: Enrollment, actor, *, skip_unknown: bool = Tru
     return enrollment
 
 
-def _check_can_work(enrollment: Enrollment, actor) -> None:
+def check_can_work(enrollment: Enrollment, actor) -> None:
     if enrollment.org_id != actor.org_id:
         raise Forbidden("That enrollment is not in your organisation.")
     if enrollment.owner_id != actor.id and not actor.has_role("manager"):
@@ -469,11 +469,10 @@ def start_bulk_enroll(sequence: Sequence, actor, contact_ids: list, query: str =
     job = BulkEnrollJob(org_id=actor.org_id, sequence_id=sequence.id, user_id=actor.id, contact_ids=ids,
                         search=(query or "")[:200], total=len(ids))
     db.session.add(job)
-    from app.jobs import run_bulk_enroll
     from app.queue import enqueue_after_commit
 
     db.session.flush()
-    enqueue_after_commit(run_bulk_enroll, job.id)
+    enqueue_after_commit("app.jobs.run_bulk_enroll", job.id)
     db.session.commit()
     return job
 

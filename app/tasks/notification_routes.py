@@ -1,10 +1,11 @@
 from flask import abort, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.errors import Forbidden
 from app.htmx import is_htmx
 from app.models import Notification
 from app.tasks import bp
-from app.tasks.service import TaskForbidden, mark_all_read, mark_read, recent_notifications
+from app.tasks.service import mark_all_read, mark_read, recent_notifications
 from app.tenancy import get_or_404
 
 
@@ -27,7 +28,7 @@ def read(notification_id):
     item = get_or_404(Notification, notification_id)
     try:
         mark_read(item, current_user)
-    except TaskForbidden:
+    except Forbidden:
         abort(404)  # someone else's notification: as if it did not exist
     if is_htmx():
         return render_template("tasks/_notification.html", item=item) + _bell()

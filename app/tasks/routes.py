@@ -2,21 +2,19 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.routing import BuildError
 
+from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.ids import parse_id
-from app.models import Contact, Deal, Task
+from app.models import Contact, Deal, Task, org_zone
 from app.tasks import bp
 from app.tasks.forms import ReassignForm, SnoozeForm, TaskForm
 from app.tasks.service import (
     KINDS,
-    TaskForbidden,
-    TaskInvalid,
     assignable_users,
     complete_task,
     create_task,
     find_owner,
     open_tasks_for,
-    org_zone,
     reassign_task,
     reopen_task,
     snooze_task,
@@ -104,9 +102,9 @@ def mine():
     if request.args.get("owner"):
         try:
             owner = find_owner(current_user, request.args["owner"])
-        except TaskInvalid as exc:
+        except Invalid as exc:
             error = f"That person {exc.fields['owner']}; showing your own tasks."
-        except TaskForbidden:
+        except Forbidden:
             abort(403)
     groups = task_groups(owner)
     form = _blank_form()
@@ -131,7 +129,7 @@ def create():
             created = create_task(current_user, title=form.title.data, kind=form.kind.data,
                                   due=form.due.data, deal_id=deal_id, contact_id=contact_id,
                                   owner_id=form.owner_id.data or None)
-        except TaskInvalid as exc:
+        except Invalid as exc:
             _apply_errors(form, exc.fields)
     owner = created.owner if created is not None else current_user
     if created is not None:
@@ -166,9 +164,9 @@ def _row(task, error=None):
 def _act(action, task, *args):
     try:
         return _row(action(task, current_user, *args))
-    except TaskForbidden:
+    except Forbidden:
         abort(403)
-    except TaskInvalid as exc:
+    except Invalid as exc:
         return _row(task, " ".join(f"{k.replace('_', ' ').capitalize()} {v}." for k, v in exc.fields.items()))
 
 
@@ -207,5 +205,3 @@ def stale():
     """List deals past their stage's maximum days, per rep, with how many days over."""
     return render_template("tasks/stale.html", owners=stale_by_owner(current_user.org_id))
 
-
-from app.tasks import notification_routes  # noqa: E402,F401

@@ -1,7 +1,7 @@
 """Tasks, notifications and stale-deal reminders: the follow-through reps forget.
 
 Plain functions with explicit arguments; each owns its transaction and raises
-TaskInvalid (bad input, naming each field) or TaskForbidden (role rules).
+the errors of app/errors.py: Invalid (bad input, naming each field) or Forbidden (role rules).
 """
 
 import calendar
@@ -10,37 +10,37 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     BigInteger,
     String,
-    and_,
     bindparam,
     cast,
     exists,
     func,
     literal,
-    or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
+from app.deals.neglect import neglected_clause, neglected_params
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import (
-    Activity,
     Contact,
     Deal,
     Notification,
-    Organization,
     Stage,
     Task,
     User,
+    org_zone,
     utcnow,
 )
+from app.statements import dialect, dialect_insert, prebuilt
+from app.text import clean_day, clean_title
+from app.timezones import to_utc
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
@@ -61,66 +61,23 @@ DONE_RECENTLY = timedelta(days=7)
 OPEN_LIMIT = 500
 
 
-class TaskError(Exception):
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class TaskInvalid(TaskError):
-    """Bad input: `fields` maps each bad field to its message."""
-
-    def __init__(self, fields: dict, message: str = "Some values are not valid."):
-        super().__init__(message)
-        self.fields = fields
-
-
-class TaskForbidden(TaskError):
-    """The actor may not do this to this task."""
-
-
 # ---------------------------------------------------------------- time in the org's zone
-
-def org_zone(org_id: int) -> ZoneInfo:
-    name = db.session.query(Organization.timezone).filter_by(id=org_id).scalar() or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _to_utc(local: datetime, zone: ZoneInfo) -> datetime:
-    return local.replace(tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
 
 def today_bounds(zone: ZoneInfo, now: datetime | None = None) -> tuple[datetime, datetime]:
     """Return the start of today and of tomorrow in `zone`, as naive UTC."""
     now = now or utcnow()
     local_today = now.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
     start = datetime.combine(local_today, datetime.min.time())
-    return _to_utc(start, zone), _to_utc(start + timedelta(days=1), zone)
+    return to_utc(start, zone), to_utc(start + timedelta(days=1), zone)
 
 
 def due_on(day: date, zone: ZoneInfo) -> datetime:
     """A task due on `day` is due at 09:00 that day in the organisation's zone."""
-    return _to_utc(datetime.combine(day, datetime.min.time()).replace(hour=DUE_HOUR), zone)
+    return to_utc(datetime.combine(day, datetime.min.time()).replace(hour=DUE_HOUR), zone)
 
 
 def local_day(value: datetime, zone: ZoneInfo) -> date:
     return value.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone).date()
-
-
-def _parse_day(value, field: str) -> date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise TaskInvalid({field: "must be a date like 2026-12-01"}) from None
 
 
 # ---------------------------------------------------------------- reading tasks
@@ -185,23 +142,17 @@ def find_owner(actor: User, owner_id) -> User:
     try:
         owner_id = int(owner_id)
     except (TypeError, ValueError):
-        raise TaskInvalid({"owner": "is not a person in your organisation"}) from None
+        raise Invalid({"owner": "is not a person in your organisation"}) from None
     owner = db.session.get(User, owner_id)
     if owner is None or owner.org_id != actor.org_id:
-        raise TaskInvalid({"owner": "is not a person in your organisation"})
+        raise Invalid({"owner": "is not a person in your organisation"})
     if owner.id != actor.id and not actor.has_role("manager"):
-        raise TaskForbidden("Only managers can see someone else's tasks.")
+        raise Forbidden("Only managers can see someone else's tasks.")
     return owner
 
 
 # ---------------------------------------------------------------- changing tasks
 
-def _clean_title(title) -> str:
-    if not isinstance(title, str) or not title.strip():
-        raise TaskInvalid({"title": "is required"})
-    if len(title.strip()) > MAX_TITLE:
-        raise TaskInvalid({"title": f"must be at most {MAX_TITLE} characters"})
-    return title.strip()
 
 
 def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
@@ -209,17 +160,17 @@ def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
     """Create a task (for the actor unless a manager names another owner) on a deal or contact."""
     errors = {}
     try:
-        title = _clean_title(title)
-    except TaskInvalid as exc:
+        title = clean_title(title, MAX_TITLE)
+    except Invalid as exc:
         errors.update(exc.fields)
     if kind not in CREATABLE_KINDS:
         errors["kind"] = "must be one of " + ", ".join(KINDS[k] for k in CREATABLE_KINDS)
     zone = org_zone(actor.org_id)
     try:
-        day = _parse_day(due, "due")
+        day = clean_day(due, "due")
         if day is not None and day < local_day(utcnow(), zone) - timedelta(days=1):
             errors["due"] = "must be today or later"
-    except TaskInvalid as exc:
+    except Invalid as exc:
         errors.update(exc.fields)
         day = None
     deal = contact = None
@@ -242,7 +193,7 @@ def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
     if len(notes) > MAX_NOTES:
         errors["notes"] = f"must be at most {MAX_NOTES} characters"
     if errors:
-        raise TaskInvalid(errors)
+        raise Invalid(errors)
     task = Task(
         org_id=actor.org_id, owner_id=owner.id, kind=kind, title=title, notes=notes,
         deal_id=deal.id if deal else None,
@@ -267,9 +218,9 @@ def _tenant_row(model, row_id, org_id):
 
 def _check_can_work(task: Task, actor: User) -> None:
     if task.org_id != actor.org_id:  # routes load through get_or_404; this guards other callers
-        raise TaskForbidden("That task is not in your organisation.")
+        raise Forbidden("That task is not in your organisation.")
     if task.owner_id != actor.id and not actor.has_role("manager"):
-        raise TaskForbidden("Only the task's owner or a manager can change it.")
+        raise Forbidden("Only the task's owner or a manager can change it.")
 
 
 def complete_task(task: Task, actor: User) -> Task:
@@ -298,14 +249,14 @@ def snooze_task(task: Task, actor: User, choice: str, on_date=None) -> Task:
     if choice in SNOOZES:
         due = max(task.due_at or now, now) + SNOOZES[choice]
     elif choice == "date":
-        day = _parse_day(on_date, "on_date")
+        day = clean_day(on_date, "on_date")
         if day is None:
-            raise TaskInvalid({"on_date": "pick the date to snooze until"})
+            raise Invalid({"on_date": "pick the date to snooze until"})
         if day < local_day(now, zone):
-            raise TaskInvalid({"on_date": "must be today or later"})
+            raise Invalid({"on_date": "must be today or later"})
         due = due_on(day, zone)
     else:
-        raise TaskInvalid({"until": "choose 1 day, 1 week or a date"})
+        raise Invalid({"until": "choose 1 day, 1 week or a date"})
     task.due_at = due
     db.session.commit()
     return task
@@ -316,7 +267,7 @@ def reassign_task(task: Task, actor: User, owner_id) -> Task:
     _check_can_work(task, actor)
     owner = _tenant_row(User, owner_id, actor.org_id)
     if owner is None or not owner.active:
-        raise TaskInvalid({"owner_id": "is not an active person in your organisation"})
+        raise Invalid({"owner_id": "is not an active person in your organisation"})
     if owner.id == task.owner_id:
         return task
     task.owner_id = owner.id
@@ -336,13 +287,15 @@ def _notify_assigned(task: Task, actor: User, owner: User) -> None:
 
 # ---------------------------------------------------------------- notifications
 
-_UNREAD = (select(func.count(Notification.id))
-           .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
+@prebuilt
+def _unread_statement():
+    return (select(func.count(Notification.id))
+            .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
 
 
 def unread_count(user: User) -> int:
     """Count the user's unread notifications (one COUNT, for the header bell on every page)."""
-    return db.session.execute(_UNREAD, {"user_id": user.id}).scalar() or 0
+    return db.session.execute(_unread_statement(), {"user_id": user.id}).scalar() or 0
 
 
 def recent_notifications(user: User, limit: int = 50) -> list:
@@ -382,7 +335,7 @@ def _say_where_stale_deals_are_now(org_id: int, items) -> None:
 def mark_read(notification: Notification, actor: User) -> Notification:
     """Mark one of the actor's own notifications read."""
     if notification.user_id != actor.id:
-        raise TaskForbidden("That notification is someone else's.")
+        raise Forbidden("That notification is someone else's.")
     if notification.read_at is None:
         notification.read_at = utcnow()
         db.session.commit()
@@ -403,21 +356,13 @@ def mark_all_read(actor: User) -> int:
 
 # ---------------------------------------------------------------- stale deals
 
-def _dialect() -> str:
-    return db.session.get_bind().dialect.name
-
-
-def _insert(table):
-    return (pg_insert if _dialect() == "postgresql" else sqlite_insert)(table)
-
-
 def _now_literal(now: datetime):
     return literal(now, db.DateTime)
 
 
 def _older_than_max_days(column, now: datetime):
     """SQL: `column` lies more than the deal's stage max_days before `now`."""
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         return column < _now_literal(now) - func.make_interval(0, 0, 0, Stage.max_days)
     return func.julianday(now.strftime("%Y-%m-%d %H:%M:%S.%f")) - func.julianday(column) > Stage.max_days
 
@@ -425,7 +370,7 @@ def _older_than_max_days(column, now: datetime):
 def _stay_key():
     """SQL: 'stale:<deal id>:<stage id>:<stage_entered_at in epoch microseconds>' (one per stay)."""
     entered = Deal.stage_entered_at
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         micros = cast(cast(func.floor(func.extract("epoch", entered) * 1000000), BigInteger), String)
     else:  # SQLAlchemy stores 'YYYY-MM-DD HH:MM:SS.ffffff' on SQLite
         micros = func.strftime("%s", entered).op("||")(func.substr(entered, 21, 6))
@@ -464,13 +409,13 @@ def sweep_stale(now: datetime | None = None, pause: float = 0.0) -> dict:
             ~exists().where(Task.unique_key == _stay_key()),
         )
     )
-    if _dialect() == "postgresql":
+    if dialect() == "postgresql":
         # A deal being moved right now is skipped; the next tick sees its new stay.
         stale = stale.with_for_update(skip_locked=True, of=Deal)
     columns = ["org_id", "owner_id", "deal_id", "contact_id", "kind", "title", "notes",
                "due_at", "unique_key", "created_at"]
     created = db.session.execute(
-        _insert(Task.__table__).from_select(columns, stale)
+        dialect_insert(Task.__table__).from_select(columns, stale)
         .on_conflict_do_nothing(index_elements=["unique_key"]),
         execution_options={"preserve_rowcount": True},
     ).rowcount or 0
@@ -483,7 +428,7 @@ def sweep_stale(now: datetime | None = None, pause: float = 0.0) -> dict:
         literal("/deals/").op("||")(cast(Task.deal_id, String)), Task.unique_key, _now_literal(now),
     ).where(Task.kind == "stale_reminder", Task.created_at == _now_literal(now))
     db.session.execute(
-        _insert(Notification.__table__)
+        dialect_insert(Notification.__table__)
         .from_select(["org_id", "user_id", "kind", "text", "url", "unique_key", "created_at"], fresh)
         .on_conflict_do_nothing(index_elements=["unique_key"])
     )
@@ -524,44 +469,13 @@ def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) 
     return sorted(by_owner.values(), key=lambda e: (-len(e[1]), e[0].name))
 
 
-def neglected_now_param(dialect: str):
-    """The bound parameter `neglected_clause` compares with: now, named for `neglected_params`."""
-    if dialect == "postgresql":
-        return bindparam("now", type_=db.DateTime)
-    return bindparam("now_text", type_=String)
-
-
-def neglected_params(dialect: str, now: datetime) -> dict:
-    """The value of `neglected_now_param` for `now`."""
-    if dialect == "postgresql":
-        return {"now": now}
-    return {"now_text": now.strftime("%Y-%m-%d %H:%M:%S.%f")}
-
-
-def neglected_clause(dialect: str, max_days):
-    """SQL: the deal has no open task and no activity for `max_days` (a column or a parameter) before now.
-
-    Activity is a logged activity on the deal (call, note, email, ...), any change to the deal
-    (a move or an edit bumps `updated_at`), and any task on it created or completed within
-    the window. Built from bound parameters, so a caller can build its statement once.
-    """
-    now = neglected_now_param(dialect)
-    if dialect == "postgresql":
-        def older(column):
-            return column < now - func.make_interval(0, 0, 0, max_days)
-    else:
-        def older(column):
-            return func.julianday(now) - func.julianday(column) > max_days
-    recent_task = exists().where(
-        Task.deal_id == Deal.id,
-        or_(Task.done_at.is_(None), ~older(Task.created_at),
-            and_(Task.done_at.is_not(None), ~older(Task.done_at))),
+@prebuilt
+def _neglected_statement(dialect_name: str):
+    return (
+        select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+        .where(Deal.org_id == bindparam("org_id"), Deal.id.in_(bindparam("ids", expanding=True)),
+               Deal.status == "open", neglected_clause(dialect_name, Stage.max_days))
     )
-    recent_activity = exists().where(Activity.deal_id == Deal.id, ~older(Activity.at))
-    return and_(older(Deal.stage_entered_at), older(Deal.updated_at), ~recent_task, ~recent_activity)
-
-
-_NEGLECTED: dict = {}
 
 
 def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> set[int]:
@@ -572,12 +486,6 @@ def neglected_deal_ids(org_id: int, deal_ids, now: datetime | None = None) -> se
     ids = [int(i) for i in deal_ids]
     if not ids:
         return set()
-    dialect = _dialect()
-    if dialect not in _NEGLECTED:
-        _NEGLECTED[dialect] = (
-            select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
-            .where(Deal.org_id == bindparam("org_id"), Deal.id.in_(bindparam("ids", expanding=True)),
-                   Deal.status == "open", neglected_clause(dialect, Stage.max_days))
-        )
-    params = {"org_id": org_id, "ids": ids, **neglected_params(dialect, now or utcnow())}
-    return set(db.session.execute(_NEGLECTED[dialect], params).scalars())
+    name = dialect()
+    params = {"org_id": org_id, "ids": ids, **neglected_params(name, now or utcnow())}
+    return set(db.session.execute(_neglected_statement(name), params).scalars())

@@ -44,6 +44,8 @@ def test_max_days_defaults_to_seven(client, org, login_as):
     ({"max_days": "0"}, "must be between 1 and 3650"),
     ({"name": "x" * 10_000}, "at most 80 characters"),
     ({"guidance": "g" * 20_000}, "at most 5,000 characters"),
+    ({"name": "Security\x00review"}, "contains characters that are not text"),
+    ({"guidance": "Broken \ufffd bytes"}, "contains characters that are not text"),
     ({"kind": "maybe"}, "must be open, won or lost"),
     ({"name": "discovery"}, "already has this name"),
     ({"kind": "won", "is_meeting": "y"}, "Only an open stage can be the meeting stage"),

@@ -79,7 +79,8 @@ def test_cannot_demote_or_deactivate_the_last_admin(client, org, login_as):
 
 
 def test_last_admin_guard_blocks_demotion_by_another_admin(client, org, login_as):
-    from app.admin.service import AdminError, change_role
+    from app.admin.service import change_role
+    from app.errors import Invalid as AdminError
 
     admin = factories.user(org, "admin")
     with pytest.raises(AdminError, match="last admin"):

@@ -31,6 +31,19 @@ def test_bad_contact_input_is_explained_beside_the_field_and_nothing_saved(clien
     assert Contact.query.count() == 1
 
 
+def test_a_nul_or_a_broken_character_in_a_name_is_explained_and_nothing_saved(client, org, login_as):
+    login_as("rep")
+    for name in ("Pat\x00Buyer", "Pat \ufffd Buyer"):  # U+FFFD: what a page sent in another encoding decodes to
+        response = client.post("/contacts/new", data={"name": name, "email": "pat@buyer.example.com",
+                                                      "lead_status": "new"})
+        assert response.status_code == 422
+        assert "contains characters that are not text" in response.get_data(as_text=True)
+        response = client.post("/contacts/companies/new", data={"name": name})
+        assert response.status_code == 422
+        assert "contains characters that are not text" in response.get_data(as_text=True)
+    assert Contact.query.count() == 0 and Company.query.count() == 0
+
+
 def test_edit_contact_keeps_company_and_rejects_a_bad_status(client, org, login_as):
     rep = login_as("rep")
     contact = save_contact(rep, {"name": "Old", "email": "old@example.com", "company": "Keep Co"})
