@@ -116,6 +116,8 @@ def _register_errors(app: Flask) -> None:
         if code not in messages:
             code = 500
         key, message = messages[code]
+        if code == 429 and getattr(getattr(error, "limit", None), "error_message", None):
+            message = error.description  # a limit that says what it counts (flask-limiter's error_message)
         if code == 500:
             db.session.rollback()
             app.logger.exception("Unhandled error")

@@ -121,7 +121,9 @@ SCHEMAS = {
     "RateLimited": error_schema("rate_limited"),
 }
 
-RATE_LIMITED = json_response(ref("RateLimited"), "Too many requests for this key.", headers={
+RATE_LIMITED = json_response(ref("RateLimited"), "Too many requests for this key (API_RATE_LIMIT, across every "
+                             "endpoint), or too many answered 401 from this address (API_AUTH_FAIL_LIMIT): "
+                             "then every request from it waits, a valid key's too.", headers={
     "Retry-After": {"schema": {"type": "integer", "minimum": 0}, "description": "Seconds to wait."}})
 UNPROCESSABLE = json_response({"oneOf": [ref("Invalid"), ref("GateRefused")]},
                               "Invalid fields (error 'invalid'), or the gate refused (error 'gate').")
