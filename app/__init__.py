@@ -1,7 +1,5 @@
 """Stagegate application factory."""
 
-from urllib.parse import urlsplit
-
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
@@ -9,6 +7,7 @@ from sqlalchemy.exc import OperationalError
 from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.htmx import add_vary, is_htmx
 from app.ids import BoundedIntConverter, parse_id
+from app.redirects import same_site_referrer
 from config import Config
 
 CSP = (
@@ -164,21 +163,7 @@ def _register_errors(app: Flask) -> None:
         flash("Your form expired. Please try again.", "error")
         if is_htmx():
             return render_template("error.html", code=400, message="Your form expired; reload the page."), 400
-        return redirect(_same_site_referrer() or url_for("main.home"))
-
-
-def _same_site_referrer() -> str | None:
-    """The Referer's path and query when it is a page of this site; None for any other site."""
-    try:
-        parts = urlsplit(request.referrer or "")
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
-        return None
-    path = parts.path or "/"
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return None
-    return path + (f"?{parts.query}" if parts.query else "")
+        return redirect(same_site_referrer() or url_for("main.home"))
 
 
 def _security_headers(app: Flask) -> None:
