@@ -1,4 +1,5 @@
-"""Forecast snapshots (one per pipeline and week) and forecast accuracy per month and quarter."""
+"""Forecast snapshots (one per pipeline and week, with each owner's share) and forecast accuracy per month and
+quarter, the team's or one owner's."""
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -8,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.extensions import db
-from app.models import ForecastSnapshot, Organization, Pipeline, utcnow
+from app.models import ForecastSnapshot, Organization, OwnerForecastSnapshot, Pipeline, User, utcnow
 from app.reports import queries
 from app.reports.service import (
     Period,
@@ -37,6 +38,7 @@ def snapshot_forecasts(now: datetime | None = None) -> dict:
     for org in Organization.query.order_by(Organization.id):
         week = week_start(local_today(org_zone(org), now))
         pipelines = Pipeline.query.filter_by(org_id=org.id, archived=False).all()
+        people = [user_id for (user_id,) in db.session.query(User.id).filter_by(org_id=org.id, active=True)]
         taken = {pid for (pid,) in db.session.query(ForecastSnapshot.pipeline_id).filter(
             ForecastSnapshot.org_id == org.id, ForecastSnapshot.week_start == week)}
         for pipeline in pipelines:
@@ -48,9 +50,26 @@ def snapshot_forecasts(now: datetime | None = None) -> dict:
                     org_id=org.id, pipeline_id=pipeline.id, week_start=week, taken_at=now, **values)
                 .on_conflict_do_nothing(index_elements=["pipeline_id", "week_start"]),
                 execution_options={"preserve_rowcount": True})
-            created += result.rowcount or 0
+            if result.rowcount:  # this process took the week's snapshot: it writes the owners' shares too
+                created += result.rowcount
+                _snapshot_owners(pipeline, week, people)
         db.session.commit()
     return {"created": created}
+
+
+def _snapshot_owners(pipeline, week: date, people: list) -> None:
+    """Freeze each owner's open forecast in `pipeline` (every active user gets a row, zeros included)."""
+    shares = {user_id: {"open_count": 0, "amount_cents": 0, "weighted_cents": 0} for user_id in people}
+    for owner_id, _, count, cents, weighted in queries.open_by_owner_stage_rows(pipeline.org_id, pipeline.id):
+        share = shares.setdefault(owner_id, {"open_count": 0, "amount_cents": 0, "weighted_cents": 0})
+        share["open_count"] += int(count)
+        share["amount_cents"] += int(cents or 0)
+        share["weighted_cents"] += int(Decimal(int(weighted or 0)) / 100)  # per stage, as the team's total
+    if shares:
+        db.session.execute(_insert(OwnerForecastSnapshot.__table__).values([
+            {"org_id": pipeline.org_id, "pipeline_id": pipeline.id, "week_start": week, "owner_id": owner_id, **share}
+            for owner_id, share in shares.items()]).on_conflict_do_nothing(
+                index_elements=["pipeline_id", "week_start", "owner_id"]))
 
 
 def _totals(pipeline) -> dict:
@@ -88,28 +107,32 @@ def _ratio(value: Decimal) -> float:
     return float(value.quantize(Decimal("0.0001"), ROUND_HALF_UP))
 
 
-def accuracy(pipeline, org, now: datetime | None = None) -> list:
+def accuracy(pipeline, org, now: datetime | None = None, owner_id: int | None = None) -> list:
     """Per closed month and quarter: the forecast frozen at its start, the amount won in it, accuracy and bias.
 
     accuracy = 1 - |won - forecast| / forecast; bias = (won - forecast) / forecast (negative: over-forecast).
-    Two statements whatever the number of periods.
+    With `owner_id` (a rep's view, as every other report table): that owner's frozen share against what
+    their deals won. Two statements whatever the number of periods.
     """
     zone = org_zone(org)
     periods = _periods(zone, local_today(zone, now))
     earliest = min(p.start for _, p in periods) - timedelta(days=7)
-    snapshots = sorted(ForecastSnapshot.query.filter(
-        ForecastSnapshot.pipeline_id == pipeline.id, ForecastSnapshot.org_id == org.id,
-        ForecastSnapshot.week_start >= earliest).all(), key=lambda s: s.week_start)
+    model = ForecastSnapshot if owner_id is None else OwnerForecastSnapshot
+    query = model.query.filter(model.pipeline_id == pipeline.id, model.org_id == org.id, model.week_start >= earliest)
+    if owner_id is not None:
+        query = query.filter(model.owner_id == owner_id)
+    snapshots = sorted(query.all(), key=lambda s: s.week_start)
     columns = ", ".join(f"SUM(CASE WHEN d.closed_at >= :s{i} AND d.closed_at < :e{i} THEN "
                         f"CAST(ROUND(COALESCE(d.amount, 0) * 100) AS BIGINT) ELSE 0 END)" for i in range(len(periods)))
-    params = {"org_id": org.id, "pipeline_id": pipeline.id}
+    params = {"org_id": org.id, "pipeline_id": pipeline.id, **({"owner_id": owner_id} if owner_id is not None else {})}
     binds = []
     for i, (_, period) in enumerate(periods):
         params[f"s{i}"], params[f"e{i}"] = period.utc_start, period.utc_end
         binds += [bindparam(f"s{i}", type_=db.DateTime), bindparam(f"e{i}", type_=db.DateTime)]
     won = db.session.execute(text(
         f"SELECT {columns} FROM deal d WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id "
-        f"AND d.status = 'won'").bindparams(*binds), params).one()
+        f"AND d.status = 'won'{' AND d.owner_id = :owner_id' if owner_id is not None else ''}").bindparams(*binds),
+        params).one()
     rows = []
     for (kind, period), won_cents in zip(periods, won, strict=True):
         # The snapshot of the week the period starts in: the forecast as it stood at its start.
