@@ -67,6 +67,7 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")
+    API_AUTH_FAIL_LIMIT = os.environ.get("API_AUTH_FAIL_LIMIT", "20 per minute")  # 401s per client address
     BOARD_PAGE_SIZE = 20
     LEAD_FORM_RATE_LIMIT = os.environ.get("LEAD_FORM_RATE_LIMIT", "20 per minute;200 per hour")  # per address
     LEAD_FORM_VIEW_LIMIT = os.environ.get("LEAD_FORM_VIEW_LIMIT", "120 per minute")
@@ -92,5 +93,6 @@ class TestConfig(Config):
     RATELIMIT_ENABLED = True
     LOGIN_RATE_LIMIT = "1000 per minute"
     API_RATE_LIMIT = "10000 per minute"
+    API_AUTH_FAIL_LIMIT = "10000 per minute"  # schemathesis tries missing and wrong keys on purpose
     LEAD_FORM_MIN_SECONDS = 0  # tests that check the minimum time set it themselves
     ALLOW_INTERNAL_HOSTS = True  # the suite's servers listen on loopback; the guard's tests turn it off

@@ -1,7 +1,5 @@
 """Stagegate application factory."""
 
-from urllib.parse import urlsplit
-
 from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import bindparam, select
@@ -13,6 +11,7 @@ from app.extensions import csrf, db, limiter, login_manager, migrate
 from app.headers import security_headers
 from app.htmx import is_htmx
 from app.ids import BoundedIntConverter, parse_id
+from app.redirects import same_site_referrer
 from app.statements import prebuilt
 from config import Config
 
@@ -166,6 +165,8 @@ def _register_errors(app: Flask) -> None:
         if code not in messages:
             code = 500
         key, message = messages[code]
+        if code == 429 and getattr(getattr(error, "limit", None), "error_message", None):
+            message = error.description  # a limit that says what it counts (flask-limiter's error_message)
         if code == 500:
             db.session.rollback()
             app.logger.exception("Unhandled error")
@@ -222,19 +223,5 @@ def _register_errors(app: Flask) -> None:
         flash("Your form expired. Please try again.", "error")
         if is_htmx():
             return render_template("error.html", code=400, message="Your form expired; reload the page."), 400
-        return redirect(_same_site_referrer() or url_for("main.home"))
-
-
-def _same_site_referrer() -> str | None:
-    """The Referer's path and query when it is a page of this site; None for any other site."""
-    try:
-        parts = urlsplit(request.referrer or "")
-    except ValueError:
-        return None
-    if parts.scheme not in ("http", "https") or parts.netloc != request.host:
-        return None
-    path = parts.path or "/"
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return None
-    return path + (f"?{parts.query}" if parts.query else "")
+        return redirect(same_site_referrer() or url_for("main.home"))
 

@@ -4,6 +4,7 @@ import hashlib
 from datetime import timedelta
 
 from flask import current_app, g, request
+from flask_limiter.util import get_remote_address
 from sqlalchemy.orm import joinedload
 
 from app.api import bp
@@ -42,8 +43,29 @@ def _api_limit() -> str:
     return current_app.config["API_RATE_LIMIT"]
 
 
+def _auth_fail_limit() -> str:
+    return current_app.config["API_AUTH_FAIL_LIMIT"]
+
+
+def _is_public_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint)
+    return view is not None and getattr(view, "api_public", False)
+
+
+def _refused(response) -> bool:
+    return response.status_code == 401
+
+
 csrf.exempt(bp)
-limiter.limit(_api_limit, key_func=_rate_key)(bp)
+# One budget per key across the whole API (a per-endpoint budget multiplied it by the endpoint count).
+limiter.shared_limit(_api_limit, scope="api", key_func=_rate_key)(bp)
+# Failed authentications per client address: a random key gets its own per-key budget, so without
+# this every guess was free and cost a database lookup. Only a 401 counts; once the address is over,
+# the limiter answers 429 before authenticate() runs (app-level before_request hooks run first).
+limiter.shared_limit(_auth_fail_limit, scope="api-auth-fail", key_func=get_remote_address,
+                     deduct_when=_refused, exempt_when=_is_public_view,
+                     error_message="Too many requests with a missing or wrong API key from your address. "
+                                   "Wait and try again with a valid key.")(bp)
 
 
 def find_key(raw: str) -> ApiKey | None:
@@ -68,8 +90,7 @@ def _touch(key: ApiKey) -> None:
 @bp.before_request
 def authenticate():
     """Refuse requests without a live key; act as the key's user."""
-    view = current_app.view_functions.get(request.endpoint)
-    if view is not None and getattr(view, "api_public", False):
+    if _is_public_view():
         return None
     if request.method == "OPTIONS":  # Flask's automatic answer: the Allow header, no data
         return None

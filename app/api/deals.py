@@ -3,7 +3,6 @@
 import re
 from decimal import Decimal
 
-from email_validator import EmailNotValidError, validate_email
 from flask import jsonify, url_for
 from sqlalchemy.orm import joinedload
 
@@ -27,7 +26,7 @@ from app.api.parse import (
     time_value,
     version_value,
 )
-from app.contacts.service import company_named, contact_with_email
+from app.contacts.service import clean_email, company_named, contact_with_email
 from app.deals.board import load_structure
 from app.deals.service import (
     KEEP,
@@ -161,9 +160,9 @@ def _contact_email(email, errors: dict):
     if email is None:
         return None
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        errors["contact_email"] = "must be an email address"
+        return clean_email(email)
+    except Invalid as exc:
+        errors["contact_email"] = exc.fields["email"]
         return None
 
 

@@ -67,6 +67,16 @@ VERSION = {"type": "integer", "description": "The deal's version as you read it 
 
 SCHEMAS = {
     **BASE_SCHEMAS,
+    "Organization": {
+        "type": "object", "required": ["name", "slug", "time_zone", "currency"], "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"}, "slug": {"type": "string"},
+            "time_zone": {"type": "string", "examples": ["Europe/Berlin"],
+                          "description": "The IANA zone in which report periods and \"today\" are counted."},
+            "currency": {"type": "string", "minLength": 3, "maxLength": 3,
+                         "description": "ISO 4217 code: the default currency of deals and reports."},
+        },
+    },
     "Stage": {
         "type": "object",
         "required": ["id", "name", "position", "kind", "probability", "max_days", "meeting", "requirements"],
@@ -196,6 +206,10 @@ DEAL_404 = error("404", "No such deal in your organisation.")
 CONFLICT = error("409", "The version sent is not the deal's current version.", "Conflict")
 
 PATHS = {
+    "/organization": {"get": {
+        "operationId": "getOrganization", "summary": "The key's organisation: name, slug, time zone, currency.",
+        "responses": {"200": json_response(ref("Organization"), "The organisation.")},
+    }},
     "/pipelines": {"get": {
         "operationId": "listPipelines", "summary": "Active pipelines with stages, requirements and fields.",
         "responses": {"200": {**json_response({"type": "array", "items": ref("Pipeline")}, "Pipelines."),

@@ -5,6 +5,10 @@ from where they are enforced, so the document cannot promise more or less than t
 schemathesis checks both directions in the suite (tests/api/test_schemathesis.py).
 """
 
+import re
+
+from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
 from app.api.parse import EMAIL_MAX, MAX_PAGE
 from app.ids import MAX_ID
 
@@ -21,6 +25,11 @@ ERROR_CODES = {
     "429": ["rate_limited"],
 }
 NO_NUL = "^[^\\x00]*$"  # the API refuses NUL characters in text
+# What Python's str.strip() trims: Unicode white space (\\s in JavaScript and Rust patterns) and \\x1c-\\x1f.
+TRIMMED = "[\\s\\x1c-\\x1f]"
+SHOWN = "[^\\s\\x00\\x1c-\\x1f]"  # a character that is neither trimmed nor NUL
+NOT_BLANK = f"^[^\\x00]*{SHOWN}[^\\x00]*$"
+ONE_LINE = f"^{TRIMMED}*{SHOWN}(?:[^\\n\\x00]*{SHOWN})?{TRIMMED}*$"  # not blank; no line break once trimmed
 
 
 def ref(name: str) -> dict:
@@ -56,12 +65,53 @@ def nullable(schema: dict) -> dict:
 
 def text(max_length: int, *, min_length: int = 0, blank: bool = True, **extra) -> dict:
     """A string of at most `max_length` characters, without NUL; `blank=False`: not only spaces."""
-    pattern = NO_NUL if blank else "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    pattern = NO_NUL if blank else NOT_BLANK
     return {"type": "string", "maxLength": max_length, "minLength": min_length, "pattern": pattern, **extra}
 
 
 ID = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
-EMAIL = {"type": "string", "format": "email", "maxLength": EMAIL_MAX}
+
+
+def _any_case(word: str) -> str:
+    # ECMA-262 patterns (JSON Schema's) have no inline (?i) flag.
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def email_pattern(forbidden: str = "") -> str:
+    """The addresses the API takes (email-validator's rules, app/contacts/service.clean_email) as a pattern.
+
+    A dot-atom local part (no quotes, no spaces, no leading, trailing or doubled dot); a domain name
+    with at least one dot, letters, digits and inner hyphens in each label, no IP literal; a top-level
+    domain that is not all digits and not a special-use name (.test, .invalid, ...: no mail reaches
+    them). Spaces around the address are trimmed. `forbidden` (pattern-escaped characters) is refused
+    anywhere. tests/api/test_openapi.py checks the pattern against the validator both ways.
+    """
+    local = '[^\\s\\x00-\\x1f\\x7f"(),.:;<>@\\[\\\\\\]]+'
+    # A letter or digit, ASCII or not: everything but ASCII punctuation, controls and spaces (a negated
+    # class: a \\u00a1-\\uffff range made generating from the document ~8 times slower).
+    edge = "[^\\x00-\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x9f\\s]"
+    label = f"{edge}(?:[^\\x00-\\x2c\\x2e\\x2f\\x3a-\\x40\\x5b-\\x60\\x7b-\\x9f\\s]*{edge})?"
+    special = "|".join(_any_case(name) for name in sorted(SPECIAL_USE_DOMAIN_NAMES))
+    none_of = f"(?=[^{forbidden}]*$)" if forbidden else ""
+    trim = TRIMMED + "*"
+    return (f"^{none_of}{trim}{local}(?:\\.{local})*@(?:{label}\\.)+"
+            f"(?!(?:{special}){trim}$)(?![0-9]+{trim}$){label}{trim}$")
+
+
+EMAIL_DESCRIPTION = (
+    "An email address: a dot-atom before the @ (no quoted part), a domain name after it (no IP "
+    "literal) with at least one dot, whose last label is not all digits and not a special-use name "
+    "that cannot receive mail (" + ", ".join(f".{name}" for name in sorted(SPECIAL_USE_DOMAIN_NAMES)) + "). "
+    "Spaces around it are trimmed; it is kept in lower case.")
+
+
+def email(forbidden: str = "") -> dict:
+    """An email address as the API takes it (see email_pattern)."""
+    return {"type": "string", "format": "email", "maxLength": EMAIL_MAX, "pattern": email_pattern(forbidden),
+            "description": EMAIL_DESCRIPTION}
+
+
+EMAIL = email()
 TIME = {"type": "string", "format": "date-time",
         "description": "RFC 3339 / ISO 8601 date and time with a UTC offset, e.g. 2024-05-01T09:30:00+00:00."}
 NULLABLE_TIME = nullable(TIME)
@@ -121,7 +171,9 @@ SCHEMAS = {
     "RateLimited": error_schema("rate_limited"),
 }
 
-RATE_LIMITED = json_response(ref("RateLimited"), "Too many requests for this key.", headers={
+RATE_LIMITED = json_response(ref("RateLimited"), "Too many requests for this key (API_RATE_LIMIT, across every "
+                             "endpoint), or too many answered 401 from this address (API_AUTH_FAIL_LIMIT): "
+                             "then every request from it waits, a valid key's too.", headers={
     "Retry-After": {"schema": {"type": "integer", "minimum": 0}, "description": "Seconds to wait."}})
 UNPROCESSABLE = json_response({"oneOf": [ref("Invalid"), ref("GateRefused")]},
                               "Invalid fields (error 'invalid'), or the gate refused (error 'gate').")

@@ -1,6 +1,16 @@
 """OpenAPI paths and schemas of the leads API (merged into the document by app/api/openapi.py)."""
 
-from app.api.openapi_base import EMAIL, ID, TIME, error, error_schema, json_response, nullable, text
+from app.api.openapi_base import (
+    EMAIL,
+    ID,
+    TIME,
+    email,
+    error,
+    error_schema,
+    json_response,
+    nullable,
+    text,
+)
 from app.api.parse import EMAIL_MAX, TIME_MAX
 from app.leads.service import LIMITS, UTM_KEYS, UTM_LIMIT
 from app.models.leads import EVENT_TYPES
@@ -27,7 +37,7 @@ SCHEMAS = {
     "LeadCreate": {
         "type": "object", "required": ["email"], "additionalProperties": False,
         "properties": {
-            "email": {**EMAIL, "pattern": LEAD_TEXT},
+            "email": email(forbidden="\\ufffd"),  # lead text refuses U+FFFD (LEAD_TEXT)
             **{name: TEXT[name] for name in ("name", "company", "title", "industry", "company_size", "country",
                                               "phone", "source")},
             "utm": nullable({"type": "object", "additionalProperties": False,
@@ -44,7 +54,7 @@ SCHEMAS = {
     "EventCreate": {
         "type": "object", "required": ["contact_email", "type"], "additionalProperties": False,
         "properties": {
-            "contact_email": {**EMAIL, "pattern": "^[^\\x00]*$"},
+            "contact_email": EMAIL,
             "type": {"enum": list(EVENT_TYPES)},
             "at": nullable({**TIME, "maxLength": TIME_MAX,
                             "description": TIME["description"] + " Default now; future times count as now."}),

@@ -2,15 +2,23 @@
 
 from app.api.openapi_base import (
     EMAIL,
-    NO_NUL,
+    ONE_LINE,
     error,
     nullable,
     path_id,
     text,
 )
+from app.models.sequences import STEP_TYPES
 from app.sequences.merge import FIELDS
 from app.sequences.replies import MAX_INBOUND_BYTES
-from app.sequences.service import MAX_BODY, MAX_NAME, MAX_STEPS, MAX_SUBJECT, MAX_WAIT_DAYS
+from app.sequences.service import (
+    MAX_BODY,
+    MAX_NAME,
+    MAX_STEPS,
+    MAX_SUBJECT,
+    MAX_WAIT_DAYS,
+    STEP_TEXT_REQUIRED,
+)
 
 
 def _ref(name: str) -> dict:
@@ -38,17 +46,38 @@ TIME = {"type": ["string", "null"], "format": "date-time"}
 # 401 and 429 (and a body's 400 and 413) are added to every operation by openapi.document().
 MERGE = "Merge fields: " + ", ".join(f"{{{{{f}}}}}" for f in FIELDS) + "; an unknown or broken one is a 422."
 
-SCHEMAS = {
-    "SequenceStepIn": {
+WAIT_DAYS = _setting(0, MAX_WAIT_DAYS, "Days after the previous step was done (the first: after enrolment); "
+                                      "default 0 for the first step, 2 after.")
+OPTIONAL_TEXT = {"subject": nullable(text(MAX_SUBJECT, description=MERGE)),
+                 "body": nullable(text(MAX_BODY, description=MERGE))}
+REQUIRED_TEXT = {"subject": text(MAX_SUBJECT, min_length=1, pattern=ONE_LINE,
+                                 description="Required: not blank and one line once trimmed. " + MERGE),
+                 "body": text(MAX_BODY, min_length=1, blank=False, description="Required: not blank. " + MERGE)}
+
+
+def _step_schemas() -> dict:
+    """One schema per step type that needs texts (an email: subject and body), one for the types that need none."""
+    free = [kind for kind in STEP_TYPES if not STEP_TEXT_REQUIRED.get(kind)]
+    schemas = {"TaskStepIn": {
         "type": "object", "required": ["type"], "additionalProperties": False,
-        "properties": {
-            "type": {"enum": ["email", "call", "linkedin"]},
-            "wait_days": _setting(0, MAX_WAIT_DAYS, "Days after the previous step was done (the first: after "
-                                                    "enrolment); default 0 for the first step, 2 after."),
-            "subject": nullable(text(MAX_SUBJECT, description="Required (not blank) for email, one line. " + MERGE)),
-            "body": nullable(text(MAX_BODY, description="Required (not blank) for email. " + MERGE)),
-        },
-    },
+        "description": "A step that becomes a task for the owner: subject and body are optional.",
+        "properties": {"type": {"enum": free}, "wait_days": WAIT_DAYS, **OPTIONAL_TEXT}}}
+    for kind, needed in STEP_TEXT_REQUIRED.items():
+        schemas[f"{kind.capitalize()}StepIn"] = {
+            "type": "object", "required": ["type", *needed], "additionalProperties": False,
+            "description": f"A{'n' if kind[0] in 'aeiou' else ''} {kind} step: {' and '.join(needed)} required.",
+            "properties": {"type": {"const": kind}, "wait_days": WAIT_DAYS,
+                           **{name: REQUIRED_TEXT[name] if name in needed else schema
+                              for name, schema in OPTIONAL_TEXT.items()}}}
+    return schemas
+
+
+STEP_SCHEMAS = _step_schemas()
+
+SCHEMAS = {
+    **STEP_SCHEMAS,
+    "SequenceStepIn": {"oneOf": [_ref(name) for name in STEP_SCHEMAS],
+                       "description": "A step; what it needs depends on its type."},
     "SequenceCreate": {
         "type": "object", "required": ["name", "steps"], "additionalProperties": False,
         "properties": {
@@ -82,7 +111,7 @@ SCHEMAS = {
     },
     "EnrollmentCreate": {
         "type": "object", "required": ["contact_email"], "additionalProperties": False,
-        "properties": {"contact_email": {**EMAIL, "pattern": NO_NUL}},
+        "properties": {"contact_email": EMAIL},
     },
     "Enrollment": {
         "type": "object", "required": ["id", "sequence_id", "contact_id", "status", "steps"],

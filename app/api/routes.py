@@ -1,10 +1,11 @@
-"""API: pipelines, with their stages, requirements and fields."""
+"""API: the key's organisation, and its pipelines with their stages, requirements and fields."""
 
 from flask import jsonify
 
 from app.api import bp
 from app.models import Pipeline
-from app.tenancy import scoped
+from app.reports.service import org_zone
+from app.tenancy import current_actor, scoped
 
 
 def stage_json(stage) -> dict:
@@ -30,6 +31,14 @@ def pipeline_json(pipeline) -> dict:
         "stages": [stage_json(s) for s in sorted(pipeline.active_stages, key=lambda s: (s.position, s.id))],
         "fields": [f.as_api() for f in pipeline.active_fields],
     }
+
+
+@bp.get("/organization")
+def organization():
+    """Describe the key's organisation: its name, slug, time zone and currency (any key of it may read)."""
+    org = current_actor().org
+    # The zone reports and "today" are counted in: an unknown stored name counts as UTC there too.
+    return jsonify({"name": org.name, "slug": org.slug, "time_zone": org_zone(org).key, "currency": org.currency})
 
 
 @bp.get("/pipelines")

@@ -85,8 +85,8 @@ def enroll(sequence_id):
     if raw is not None and "contact_email" not in errors:
         try:
             email = clean_email(raw)
-        except Invalid:
-            errors["contact_email"] = "must be an email address like name@example.com"
+        except Invalid as exc:
+            errors["contact_email"] = exc.fields["email"]
     raise_if(errors)
     actor = current_actor()
     contact = scoped(Contact).filter(Contact.email == email).first()

@@ -1,5 +1,3 @@
-from urllib.parse import urlsplit
-
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -9,16 +7,12 @@ from app.auth.service import AccountError, authenticate, change_password, create
 from app.auth.sessions import sign_in, sign_out_everywhere
 from app.extensions import limiter
 from app.models import User
+from app.redirects import safe_next
 
 
-def safe_next(target: str | None) -> str:
-    """Return `target` if it is a path on this site, else the home page."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
-                and "\\" not in target:
-            return target
-    return url_for("main.home")
+def _next_page() -> str:
+    """Where a sign-in goes: the `next` page when it is one of this site's, else the home page."""
+    return safe_next(request.args.get("next")) or url_for("main.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -26,13 +20,13 @@ def safe_next(target: str | None) -> str:
 def login():
     """Sign in with email and password."""
     if current_user.is_authenticated:
-        return redirect(safe_next(request.args.get("next")))
+        return redirect(_next_page())
     form = LoginForm()
     if form.validate_on_submit():
         user = authenticate(form.email.data, form.password.data)
         if user:
             sign_in(user)
-            return redirect(safe_next(request.args.get("next")))
+            return redirect(_next_page())
         form.password.errors.append("Email or password is not right.")
     return render_template("auth/login.html", form=form), 200 if request.method == "GET" else 422
 

@@ -7,7 +7,7 @@ errors (Invalid naming each bad field, Forbidden) that routes and jobs turn into
 from dataclasses import dataclass
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 from app.errors import Forbidden, Invalid
 from app.extensions import db
@@ -33,12 +33,22 @@ LIMITS = {"name": 200, "phone": 40, "title": 120, "persona": 80,
           "industry": 120, "size": 40, "website": 300}
 
 
+RESERVED_DOMAINS = ", ".join(f".{name}" for name in sorted(SPECIAL_USE_DOMAIN_NAMES))
+
+
 def clean_email(raw) -> str:
     """Return a normalised (lower-case) email address; raise Invalid if it is not one."""
+    address = str(raw or "").strip()
     try:
-        return validate_email(str(raw or "").strip(), check_deliverability=False).normalized.lower()
+        return validate_email(address, check_deliverability=False).normalized.lower()
     except EmailNotValidError:
-        raise Invalid({"email": "must be an email address like name@example.com"}) from None
+        domain = address.rpartition("@")[2].lower()
+        if "@" in address and any(domain == name or domain.endswith("." + name) for name in SPECIAL_USE_DOMAIN_NAMES):
+            # Syntax is fine, but no mail can reach it: say why rather than call it malformed.
+            message = f"must be at a domain that can receive mail ({RESERVED_DOMAINS} are reserved names)"
+        else:
+            message = "must be an email address like name@example.com"
+        raise Invalid({"email": message}) from None
 
 
 

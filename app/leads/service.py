@@ -63,8 +63,8 @@ def lead_values(values: dict) -> dict:
     else:
         try:
             clean["email"] = clean_email(raw_email)
-        except Invalid:
-            errors["email"] = "must be an email address like name@example.com"
+        except Invalid as exc:
+            errors["email"] = exc.fields["email"]
     clean["utm"] = clean_utm(values.get("utm"), errors)
     if errors:
         raise Invalid(errors)

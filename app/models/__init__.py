@@ -34,7 +34,7 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
-from app.models.reports import ForecastSnapshot
+from app.models.reports import ForecastSnapshot, OwnerForecastSnapshot
 from app.models.sequences import (
     BulkEnrollJob,
     Enrollment,
@@ -59,6 +59,6 @@ __all__ = [
     "StepSend", "Suppression",
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
-    "ForecastSnapshot",
+    "ForecastSnapshot", "OwnerForecastSnapshot",
     "StageTally",
 ]

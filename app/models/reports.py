@@ -1,4 +1,5 @@
-"""Reports: the weekly forecast snapshot that forecast accuracy is measured against."""
+"""Reports: the weekly forecast snapshots (a pipeline's, and each owner's share) that forecast accuracy is
+measured against."""
 
 from app.extensions import db
 from app.models.base import TenantMixin, utcnow
@@ -21,3 +22,22 @@ class ForecastSnapshot(TenantMixin, db.Model):
 
     # One snapshot per pipeline and week: a sweep that runs twice (or two workers) inserts one.
     __table_args__ = (db.UniqueConstraint("pipeline_id", "week_start", name="uq_forecast_snapshot_week"),)
+
+
+class OwnerForecastSnapshot(TenantMixin, db.Model):
+    """One owner's open forecast in a pipeline at the start of a week: a rep's forecast accuracy is theirs.
+
+    Written with the pipeline's snapshot, one row per active user of the organisation and per owner
+    of an open deal (zeros included), so a missing row means no snapshot was taken that week.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    pipeline_id = db.Column(db.Integer, db.ForeignKey("pipeline.id"), nullable=False)
+    week_start = db.Column(db.Date, nullable=False)
+    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    open_count = db.Column(db.Integer, nullable=False, default=0)
+    amount_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    weighted_cents = db.Column(db.BigInteger, nullable=False, default=0)
+
+    __table_args__ = (db.UniqueConstraint("pipeline_id", "week_start", "owner_id",
+                                          name="uq_owner_forecast_snapshot_week"),)

@@ -16,6 +16,7 @@ from app.reports.service import (
     apply_max_days,
     metrics,
     parse_period,
+    scope_owner,
     set_forecast_category,
     suggested_max_days,
 )
@@ -57,7 +58,8 @@ def _report(pipeline_id):
     stages = {s.id: s for s in pipeline.stages}
     people = {u.email: u.name for u in numbers["people"]}
     tables = build_tables(numbers, stages, people, org.currency)
-    tables["accuracy"] = accuracy_table(accuracy(pipeline, org), org.currency)
+    # Scoped like every other table: a rep's own frozen forecast against what their deals won.
+    tables["accuracy"] = accuracy_table(accuracy(pipeline, org, owner_id=scope_owner(current_user)), org.currency)
     return pipeline, period, numbers, tables, errors
 
 

@@ -8,6 +8,7 @@ from app.deals.service import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.models import BulkEnrollJob, Contact, Deal, Enrollment, Sequence
 from app.models.sequences import STEP_TYPES
+from app.redirects import safe_next
 from app.sequences import bp, replies, service
 from app.sequences.mail_settings import sending_config
 from app.sequences.merge import FIELDS
@@ -185,10 +186,8 @@ def _enrollment_action(enrollment_id, action, done: str):
         flash(exc.message if not exc.fields else " ".join(exc.fields.values()), "error")
     else:
         flash(done.format(who=enrollment.contact.display), "success")
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("sequences.show", sequence_id=enrollment.sequence_id)
-    return redirect(target)
+    return redirect(safe_next(request.form.get("next"))
+                    or url_for("sequences.show", sequence_id=enrollment.sequence_id))
 
 
 @bp.post("/enrollments/<int:enrollment_id>/stop")

@@ -36,6 +36,8 @@ MAX_WAIT_DAYS = 365
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
 MAX_NAME = 120
+# The texts a step of each type cannot do without (the API's document states the same per type).
+STEP_TEXT_REQUIRED = {"email": ("subject", "body")}
 DEFAULT_CAP = 40
 BULK_LIMIT = 5000
 # The article's cold-email reply-rate bands.
@@ -116,8 +118,9 @@ def clean_steps(raw_steps, errors: dict) -> list[dict]:
         if not isinstance(kind, str) or kind not in STEP_TYPES:
             errors[f"{key}.type"] = "must be email, call or linkedin"
         wait = _int(raw, "wait_days", errors, 0, MAX_WAIT_DAYS, 0 if i == 0 else 2, label=f"{key}.wait_days")
-        subject = _text(raw.get("subject"), f"{key}.subject", errors, MAX_SUBJECT, required=kind == "email")
-        body = _text(raw.get("body"), f"{key}.body", errors, MAX_BODY, required=kind == "email")
+        required = STEP_TEXT_REQUIRED.get(kind, ()) if isinstance(kind, str) else ()
+        subject = _text(raw.get("subject"), f"{key}.subject", errors, MAX_SUBJECT, required="subject" in required)
+        body = _text(raw.get("body"), f"{key}.body", errors, MAX_BODY, required="body" in required)
         for field, text in (("subject", subject), ("body", body)):
             found = merge.problems(text)
             if found and f"{key}.{field}" not in errors:

@@ -6,6 +6,7 @@ from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.models import Contact, Deal, Task, org_zone
+from app.redirects import same_site_referrer
 from app.tasks import bp
 from app.tasks.forms import ReassignForm, SnoozeForm, TaskForm
 from app.tasks.service import (
@@ -140,7 +141,7 @@ def create():
             flash(" ".join(form.form_errors + [e for f in form for e in f.errors]) or "The task was not saved.", "error")
         else:
             flash(f"Task added: {created.title}", "success")
-        return redirect(request.referrer or url_for("tasks.mine"))
+        return redirect(same_site_referrer() or url_for("tasks.mine"))
     if deal is not None or contact is not None:
         panel = {"tasks": open_tasks_for(current_user.org_id, deal_id=deal_id, contact_id=contact_id),
                  "form": form}
@@ -158,7 +159,7 @@ def _row(task, error=None):
     if is_htmx():
         return render_template("tasks/_row.html", task=task, row_error=error)
     flash(error or "Task updated.", "error" if error else "success")
-    return redirect(request.referrer or url_for("tasks.mine"))
+    return redirect(same_site_referrer() or url_for("tasks.mine"))
 
 
 def _act(action, task, *args):

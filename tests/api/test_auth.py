@@ -79,3 +79,53 @@ def test_rate_limit_answers_429_with_retry_after_per_key(app, client, org, key_f
     assert limited.json["error"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) > 0
     assert other.status_code == 200  # the limit is per key
+
+
+def test_a_shared_budget_per_key_across_endpoints(app, client, org, key_for, monkeypatch):
+    headers = key_for("admin")
+    monkeypatch.setitem(app.config, "API_RATE_LIMIT", "4 per minute")
+    codes = [client.get(path, headers=headers).status_code
+             for path in ("/api/v1/pipelines", "/api/v1/deals", "/api/v1/tasks", "/api/v1/organization",
+                          "/api/v1/pipelines", "/api/v1/deals")]
+    assert codes == [200, 200, 200, 200, 429, 429]
+
+
+def _from(address: str) -> dict:
+    return {"REMOTE_ADDR": address}
+
+
+def test_wrong_keys_from_one_address_are_limited_before_any_lookup(app, client, org, key_for, monkeypatch):
+    import secrets
+
+    from sqlalchemy import event
+
+    monkeypatch.setitem(app.config, "API_AUTH_FAIL_LIMIT", "20 per minute")
+    valid = key_for("rep")
+    guesser = _from("203.0.113.7")
+    statements = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    answers = []
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for _ in range(25):
+            statements.clear()
+            answers.append(client.get("/api/v1/pipelines", environ_base=guesser,
+                                      headers={"Authorization": f"Bearer sg_{secrets.token_urlsafe(24)}"}))
+            answers[-1].statements = list(statements)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert [r.status_code for r in answers] == [401] * 20 + [429] * 5
+    assert all(r.statements for r in answers[:20])  # each wrong key was looked up
+    for refused in answers[20:]:
+        assert refused.json["error"] == "rate_limited" and "API key" in refused.json["message"]
+        assert 0 < int(refused.headers["Retry-After"]) <= 60
+        assert refused.statements == []  # no database lookup once the address is over the limit
+    # Another address with a valid key works; from the guessing address even a valid key waits.
+    assert client.get("/api/v1/pipelines", headers=valid, environ_base=_from("198.51.100.4")).status_code == 200
+    assert client.get("/api/v1/pipelines", headers=valid, environ_base=guesser).status_code == 429
+    # Missing keys count as failures too (each is a 401), per address.
+    missing = [client.get("/api/v1/pipelines", environ_base=_from("198.51.100.9")).status_code for _ in range(21)]
+    assert missing == [401] * 20 + [429]

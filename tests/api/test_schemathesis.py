@@ -3,6 +3,7 @@ against the app in process: examples, coverage and fuzzing phases per operation,
 stateful phase along the document's links; every check, response schema conformance included.
 It reads the document at run time, so operations that later join the document join the run."""
 
+import os
 import re
 from collections import Counter
 
@@ -19,7 +20,8 @@ from app.models import ApiKey, hash_api_key
 from config import TestConfig
 from tests import factories
 
-SEED = 20261127
+# The suite's seed; SCHEMATHESIS_SEED=<n> runs the same test with another one (as the issues do).
+SEED = int(os.environ.get("SCHEMATHESIS_SEED") or 20261127)
 MAX_EXAMPLES = 25  # per operation and phase: about a minute per engine on 2 cores
 STATEFUL_STEPS = 6
 STATEFUL_EXAMPLES = 30
@@ -36,8 +38,6 @@ ABOUT_THE_DATA = re.compile("|".join([
     r"is not a stage of this deal's pipeline", r"is archived", r"is the deal's current stage",
     r"reopen the deal", r"is not one of this organisation's loss reasons", r"must be in the past",
     r"must not be before", r"is not a contact of this organisation", r"is not a company of this organisation",
-    # email-validator wants a deliverable-looking address: stricter than the "email" format.
-    r"must be an email address",
 ]))
 
 
@@ -59,6 +59,11 @@ def raw_message(ctx, value):
     return (value if isinstance(value, str) else str(value)).encode("utf-8", "surrogatepass")
 
 
+def _top_level(field: str) -> str:
+    """The body key an error is about: `steps[0].subject` is about `steps`, `facts.budget` about `facts`."""
+    return re.split(r"[.\[]", field, maxsplit=1)[0]
+
+
 @schemathesis.check
 def schema_valid_input_is_refused_only_for_the_data(ctx, response, case):
     """Sharper than positive_data_acceptance (which must allow 422, the gate's answer): a request
@@ -71,7 +76,7 @@ def schema_valid_input_is_refused_only_for_the_data(ctx, response, case):
         return None
     sent = {*(case.body if isinstance(case.body, dict) else {}), *(case.query or {})}
     shape = {name: message for name, message in response.json()["fields"].items()
-             if name in sent and not ABOUT_THE_DATA.search(message)
+             if _top_level(name) in sent and not ABOUT_THE_DATA.search(message)
              and not (name in BETWEEN_FIELDS and BETWEEN_FIELDS[name].search(message))}
     if shape:
         raise AssertionError(f"The document allows these values, the API refuses them: {shape}")
@@ -128,6 +133,9 @@ def _seed() -> None:
     db.session.commit()
 
 
+UNCHAINED = ["getOrganization", "openapi"]
+
+
 @pytest.fixture
 def auth(app):
     """The seeded data (see _seed); the calls go to the suite's app."""
@@ -144,7 +152,9 @@ def test_every_operation_keeps_the_documents_promise(case, auth):
 def test_chained_operations_keep_the_documents_promise(auth):
     seen = Counter()
 
-    class Workflow(schema.as_state_machine()):
+    # Operations that no link leads to or from (GET /organization) add no chain, only shift which
+    # scenarios the 30 derandomized ones are; the per-operation test fuzzes them.
+    class Workflow(schema.exclude(operation_id=UNCHAINED).as_state_machine()):
         def setup(self):
             # Each scenario starts from the same data: what one chain created (a lead, a sequence)
             # must not change what the next one, replayed by Hypothesis, reaches (a flaky definition).
