@@ -133,7 +133,9 @@ def _seed() -> None:
     db.session.commit()
 
 
-UNCHAINED = ["getOrganization", "openapi"]
+# Operations that no link leads to or from: in the chains they only use up steps (and a change to any
+# of them shifts which scenarios the 30 derandomized ones are); the per-operation test fuzzes them.
+UNCHAINED = ["getOrganization", "openapi", "inboundEmail", "createEvent", "getMetrics", "listTasks"]
 
 
 @pytest.fixture
@@ -152,8 +154,6 @@ def test_every_operation_keeps_the_documents_promise(case, auth):
 def test_chained_operations_keep_the_documents_promise(auth):
     seen = Counter()
 
-    # Operations that no link leads to or from (GET /organization) add no chain, only shift which
-    # scenarios the 30 derandomized ones are; the per-operation test fuzzes them.
     class Workflow(schema.exclude(operation_id=UNCHAINED).as_state_machine()):
         def setup(self):
             # Each scenario starts from the same data: what one chain created (a lead, a sequence)
