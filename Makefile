@@ -39,7 +39,8 @@ system-deps:
 	@PYTHON=$(PYTHON) VENV=$(VENV) .ci/system-deps
 
 test: system-deps install-dev
-	PYTEST_ADDOPTS="-n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) $$PYTEST_ADDOPTS" $(BIN)/pytest
+	@# One test at a time to each worker (maxschedchunk 1): the long ones, sent first, spread out.
+	PYTEST_ADDOPTS="-n $(PYTEST_WORKERS) --dist load --maxschedchunk 1 $(PYTEST_ARGS) $$PYTEST_ADDOPTS" $(BIN)/pytest
 
 # Serial against parallel wall time per engine, back to back (run it on a quiet machine).
 test-timing: system-deps install-dev

@@ -12,8 +12,8 @@ is parallel-safe when it follows these rules:
 - Files: under `tmp_path` (or the app's instance path pointed there), never a fixed path.
 - Order: no reliance on ids, on rows another test left or on running before or after another
   test; `--order reverse` or `--order shuffle:SEED` runs the suite in another order to check.
-- A test that needs a heavy per-process fixture shared with others of its kind (the browser)
-  or that must not share the CPU (timings) takes an `xdist_group` mark (see README).
+- Session fixtures are per process: each worker starts its own browser (tests/browser/) and its
+  own redis-server (tests/worker/).
 """
 
 import os
@@ -53,6 +53,21 @@ def pytest_addoption(parser):
                      help="run the tests in reverse or in a shuffled (seeded) order, to find order dependence")
 
 
+# In parallel runs these start first, longest first (as measured): a long test that starts last
+# keeps the run going while the other workers sit idle. A hint for speed, never for correctness.
+LONG_FIRST = (
+    "tests/browser/test_accessibility.py", "tests/api/test_fuzz.py", "tests/test_migrations.py",
+    "tests/api/test_schemathesis.py", "tests/sequences/test_fuzz.py", "tests/sequences/test_worker_kill.py",
+    "tests/api/test_openapi_bounds.py", "tests/deals/test_gate_properties.py", "tests/worker/",
+    "tests/auth/test_limits.py", "tests/browser/", "tests/sequences/test_imap.py", "tests/test_cli.py",
+)
+
+
+def _long_first(item) -> int:
+    return next((rank for rank, prefix in enumerate(LONG_FIRST) if item.nodeid.startswith(prefix)),
+                len(LONG_FIRST))
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
     order = config.getoption("--order")
@@ -63,6 +78,8 @@ def pytest_collection_modifyitems(config, items):
         random.Random(order.partition(":")[2] or "0").shuffle(items)
     elif order:
         raise pytest.UsageError(f"--order {order}: use reverse or shuffle:SEED")
+    elif per_worker.WORKER:
+        items.sort(key=_long_first)  # stable: the rest keep their order
 
 
 def _empty_queue() -> None:
