@@ -4,7 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 export FLASK_APP := wsgi
 
-.PHONY: run test bench lint install install-dev system-deps clean
+# The suite runs in PYTEST_WORKERS pytest-xdist processes (0: serially, in one process, to debug);
+# PYTEST_ARGS go to pytest after ours (`make test PYTEST_ARGS="-n0 -x tests/leads"`).
+PYTEST_WORKERS ?= 4
+PYTEST_ARGS ?=
+
+.PHONY: run test test-timing bench lint install install-dev system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,7 +39,12 @@ system-deps:
 	@PYTHON=$(PYTHON) VENV=$(VENV) .ci/system-deps
 
 test: system-deps install-dev
-	$(BIN)/pytest
+	@# One test at a time to each worker (maxschedchunk 1): the long ones, sent first, spread out.
+	PYTEST_ADDOPTS="-n $(PYTEST_WORKERS) --dist load --maxschedchunk 1 $(PYTEST_ARGS) $$PYTEST_ADDOPTS" $(BIN)/pytest
+
+# Serial against parallel wall time per engine, back to back (run it on a quiet machine).
+test-timing: system-deps install-dev
+	TIMING_WORKERS="$${TIMING_WORKERS:-$(PYTEST_WORKERS)}" .ci/test-timing
 
 bench: install-dev
 	@command -v wrk >/dev/null || echo "wrk is not installed: the board is loaded by a Python client instead (apt-get install wrk for the issue's method)"

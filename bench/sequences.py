@@ -38,13 +38,11 @@ class _Counter:
 
 
 def _smtp_server():
-    import socket
-
     from aiosmtpd.controller import Controller
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    from bench.board import _free_port
+
+    port = _free_port()
     handler = _Counter()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()

@@ -4,7 +4,8 @@ import itertools
 
 from app.auth.service import create_organization, create_user
 from app.deals.service import create_deal, move_deal
-from app.models import Pipeline, User
+from app.extensions import db
+from app.models import Company, Contact, Pipeline, User
 
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
@@ -45,6 +46,19 @@ def facts_from_start(pipeline_, stage_):
     from tests.values import sample_value
 
     return {r.field.key: sample_value(r.field) for r in requirements_from_start(pipeline_, stage_)}
+
+
+def make_contact(org, email="pat@prospect.example", name="Pat Prospect", company="Prospect Inc", **values):
+    """Store a contact of `org` at the named company (made when new; None for no company)."""
+    if company:
+        company_row = Company.query.filter_by(org_id=org.id, name=company).first() or Company(org_id=org.id, name=company)
+        db.session.add(company_row)
+        db.session.flush()
+        values["company_id"] = company_row.id
+    contact = Contact(org_id=org.id, email=email, name=name, **values)
+    db.session.add(contact)
+    db.session.commit()
+    return contact
 
 
 def make_deal(org, stage_name=None, facts=None, owner=None, title="Acme renewal", amount="1000",

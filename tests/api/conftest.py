@@ -1,22 +1,9 @@
-"""API fixtures: bearer-key headers for a user of an organisation, and row counting."""
+"""API fixtures: bearer-key headers (tests/conftest.py's key_for) by role, and row counting."""
 
 import pytest
 
-from app.auth.service import create_api_key
 from app.extensions import db
 from tests import factories
-
-
-@pytest.fixture
-def key_for(org):
-    """Return Authorization headers for a new key acting as `role` (or `who`) of `org`."""
-
-    def make(role="admin", who=None, in_org=None):
-        user = who or factories.user(in_org or org, role)
-        raw, _ = create_api_key(user, f"{user.role} key")
-        return {"Authorization": f"Bearer {raw}"}
-
-    return make
 
 
 @pytest.fixture

@@ -105,7 +105,8 @@ def test_every_operation_with_a_body_has_a_baseline_here(doc):
 
 
 def test_every_documented_request_bound_is_the_one_the_api_enforces(app, client, org, admin_h, doc):
-    from tests.sequences.conftest import make_contact, make_sequence
+    from tests.factories import make_contact
+    from tests.sequences.conftest import make_sequence
 
     pipeline = factories.pipeline(org)
     qualified, discovery = factories.stage(pipeline, "Qualified"), factories.stage(pipeline, "Discovery")

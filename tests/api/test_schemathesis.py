@@ -111,7 +111,8 @@ def _seed() -> None:
     schemathesis tries first (1, the minimum) name real objects and reach past the 404s."""
     from app.extensions import limiter
     from app.sequences import service as sequences
-    from tests.sequences.conftest import make_contact, make_sequence
+    from tests.factories import make_contact
+    from tests.sequences.conftest import make_sequence
 
     db.session.remove()
     if db.engine.dialect.name == "postgresql":

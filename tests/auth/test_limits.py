@@ -18,7 +18,8 @@ import redis
 
 from app.extensions import db
 from tests import factories
-from tests.worker.conftest import DOWN_REDIS_URL, REDIS_URL, ROOT, free_port, wait_for
+from tests.conftest import free_port
+from tests.worker.conftest import DOWN_REDIS_URL, REDIS_URL, ROOT, wait_for
 
 
 class Server:

@@ -62,7 +62,8 @@ def test_a_page_that_needs_signing_in_comes_back_after_it(client, org):
 @pytest.mark.parametrize("target", [f"//{EVIL}", f"/%2F%2F{EVIL}", f"/\\{EVIL}", f"https://{EVIL}/"])
 def test_a_sequence_action_goes_back_only_to_this_site(client, org, login_as, target):
     from app.sequences import service
-    from tests.sequences.conftest import make_contact, make_sequence
+    from tests.factories import make_contact
+    from tests.sequences.conftest import make_sequence
 
     rep = login_as("rep")
     enrollment = service.enroll(make_sequence(org), make_contact(org), rep)

@@ -14,7 +14,7 @@ from app.models.leads import LeadFormView, LeadSubmission
 from tests import factories
 from tests.browser.conftest import PHONE, screenshot
 from tests.browser.test_accessibility import blocking_violations
-from tests.leads.conftest import drain_queue
+from tests.conftest import drain_queue
 
 ROWS = [{"maps_to": "email", "label": "Work email", "required": True},
         {"maps_to": "name", "label": "Your name", "required": True},

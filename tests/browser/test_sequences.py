@@ -3,7 +3,8 @@
 from app.models import Enrollment
 from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from tests.sequences.conftest import make_contact, make_sequence
+from tests.factories import make_contact
+from tests.sequences.conftest import make_sequence
 
 
 def test_live_preview_shows_a_real_contact_and_a_broken_merge_field_before_saving(new_page, org):

@@ -1,4 +1,4 @@
-"""Import helpers: upload through the real routes, and drain the job queue in the test."""
+"""Import helpers: upload through the real routes (tests/conftest.py's `drain` runs the queued jobs)."""
 
 import io
 import re
@@ -7,31 +7,9 @@ from pathlib import Path
 import pytest
 
 from app.auth.service import create_user
-from app.extensions import db
-from app.queue import ThreadWorker, get_queue
 from tests import factories
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(autouse=True)
-def _empty_queue(app):
-    get_queue().empty()
-    yield
-    get_queue().empty()
-
-
-@pytest.fixture
-def drain(app):
-    """Run every queued job now, as the worker would (there is no worker thread in tests)."""
-
-    def run():
-        queue = get_queue()
-        ThreadWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
-        db.session.expire_all()
-
-    return run
-
 
 @pytest.fixture
 def sam(org):

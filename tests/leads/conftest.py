@@ -2,38 +2,9 @@ import re
 
 import pytest
 
-from app.extensions import db
 from app.leads import lead_forms
-from app.queue import ThreadWorker, get_queue
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def _empty_queue(app):
-    from app.leads.lead_forms import WAKE_KEY
-    from app.queue import get_redis
-
-    get_queue().empty()
-    get_redis().delete(WAKE_KEY)
-    yield
-    get_queue().empty()
-    get_redis().delete(WAKE_KEY)
-
-
-def drain_queue():
-    """Run every queued job now, as the worker would (there is no worker thread in tests)."""
-    from app.leads.lead_forms import WAKE_KEY
-    from app.queue import get_redis
-
-    queue = get_queue()
-    ThreadWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
-    get_redis().delete(WAKE_KEY)
-    db.session.expire_all()
-
-
-@pytest.fixture
-def drain(app):
-    return drain_queue
+from tests.conftest import drain_queue
 
 ROWS = [{"maps_to": "email", "label": "Work email", "required": True},
         {"maps_to": "name", "label": "Your name", "required": True},

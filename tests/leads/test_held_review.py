@@ -7,7 +7,7 @@ from app.extensions import db
 from app.models import Contact, Notification, Task, utcnow
 from app.models.leads import LeadCrossing, LeadSubmission
 from tests import factories
-from tests.leads.conftest import drain_queue
+from tests.conftest import drain_queue
 
 
 def hold(client, form, email, **fields):

@@ -6,7 +6,8 @@ from sqlalchemy import event
 from app.extensions import db
 from app.models import Company, Contact, Task
 from app.models.leads import LeadCrossing, LeadSubmission
-from tests.leads.conftest import drain_queue, token_of
+from tests.conftest import drain_queue
+from tests.leads.conftest import token_of
 
 
 def _post(client, form, address="203.0.113.7", **fields):

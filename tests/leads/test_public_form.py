@@ -4,7 +4,8 @@ from app.extensions import db
 from app.models import Activity, Contact, Deal, Notification, Task
 from app.models.leads import LeadCrossing, LeadFormView, LeadSubmission
 from tests import factories
-from tests.leads.conftest import drain_queue, token_of
+from tests.conftest import drain_queue
+from tests.leads.conftest import token_of
 
 
 def test_a_submission_creates_a_scored_routed_lead_with_a_follow_up(client, org, make_form, fill, login_as):

@@ -9,7 +9,8 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from app.leads import lead_forms
 from app.models import Contact, Notification, Task
 from app.models.leads import LeadSubmission
-from tests.leads.conftest import drain_queue, token_of
+from tests.conftest import drain_queue
+from tests.leads.conftest import token_of
 
 CONSENT = "I agree to be contacted."
 

@@ -7,13 +7,9 @@ from app.leads.scoring import record_event, rescore
 from app.models import Activity, Company, Contact, Deal, Notification, Task, User, utcnow
 from app.models.leads import EngagementRule, FitRule, LeadCrossing, LeadSettings
 from tests import factories
+from tests.factories import make_contact
 
-
-def make_contact(org, email="lee@acme.example", **values):
-    contact = Contact(org_id=org.id, email=email, name=values.pop("name", "Lee"), **values)
-    db.session.add(contact)
-    db.session.commit()
-    return contact
+LEE = {"name": "Lee", "company": None}  # a lead with no company record
 
 
 def tasks_of(contact, kind):
@@ -30,7 +26,7 @@ def test_new_organisation_gets_the_default_engagement_points_and_thresholds(org)
 
 
 def test_a_form_fill_scores_20_with_its_reason(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     result = record_event(contact, "form_fill")
     assert (result.score, result.fit, result.engagement, result.level) == (20, 0, 20, "new")
     assert [item["rule"] for item in result.breakdown] == ["form fill"]
@@ -38,7 +34,7 @@ def test_a_form_fill_scores_20_with_its_reason(org):
 
 
 def test_page_views_count_at_most_ten_a_day(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     for _ in range(14):
         result = record_event(contact, "page_view")
     assert result.engagement == 10
@@ -46,7 +42,7 @@ def test_page_views_count_at_most_ten_a_day(org):
 
 
 def test_email_opens_score_nothing(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     assert record_event(contact, "email_open").score == 0
 
 
@@ -54,14 +50,14 @@ def test_fit_rules_add_points_named_by_what_matched(org):
     db.session.add(FitRule(org_id=org.id, field="industry", operator="in", value="Insurance, Banking", points=15))
     db.session.add(FitRule(org_id=org.id, field="company_size", operator="in", value="11-50", points=10))
     db.session.commit()
-    contact = make_contact(org, lead_facts={"industry": "Insurance", "company_size": "25"})
+    contact = make_contact(org, "lee@acme.example", **LEE, lead_facts={"industry": "Insurance", "company_size": "25"})
     result = rescore(contact)
     assert result.fit == 25
     assert {"rule": "industry Insurance", "points": 15} in result.breakdown
 
 
 def test_points_lapse_after_90_days(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     record_event(contact, "meeting_booked", utcnow() - timedelta(days=91))
     assert db.session.get(Contact, contact.id).lead_score == 0
     result = record_event(contact, "meeting_booked", utcnow() - timedelta(days=89))
@@ -70,7 +66,7 @@ def test_points_lapse_after_90_days(org):
 
 
 def test_crossing_mql_then_hot_creates_one_task_of_each_and_routes_to_a_rep(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     record_event(contact, "meeting_booked")  # 40: MQL
     record_event(contact, "meeting_booked")  # 80: hot
     for _ in range(3):
@@ -89,7 +85,7 @@ def test_crossing_mql_then_hot_creates_one_task_of_each_and_routes_to_a_rep(org)
 
 
 def test_rescoring_the_same_facts_twice_fires_nothing_more(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     record_event(contact, "meeting_booked")
     rescore(contact)
     rescore(contact)
@@ -97,7 +93,7 @@ def test_rescoring_the_same_facts_twice_fires_nothing_more(org):
 
 
 def test_a_crossing_with_a_taken_unique_key_is_skipped_not_duplicated(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     db.session.add(LeadCrossing(org_id=org.id, contact_id=contact.id, kind="mql", unique_key=f"mql:{contact.id}:1"))
     db.session.commit()
     db.session.query(LeadCrossing).delete()  # the count says 0, the key is gone: simulate a racing writer
@@ -115,7 +111,7 @@ def test_a_lead_at_a_known_company_goes_to_the_company_owner(org):
     db.session.flush()
     db.session.add(Contact(org_id=org.id, email="boss@acme.example", company_id=company.id, owner_id=manager.id))
     db.session.commit()
-    contact = make_contact(org, email="new.person@acme.example")
+    contact = make_contact(org, "new.person@acme.example", **LEE)
     record_event(contact, "meeting_booked")
     assert db.session.get(Contact, contact.id).owner_id == manager.id
     assert tasks_of(contact, "lead_follow_up")[0].owner_id == manager.id
@@ -133,7 +129,7 @@ def test_round_robin_skips_deactivated_reps_and_honours_weights(org):
     db.session.commit()
     owners = []
     for i in range(6):
-        contact = make_contact(org, email=f"rr{i}@freemail.example")
+        contact = make_contact(org, f"rr{i}@freemail.example", **LEE)
         record_event(contact, "meeting_booked")
         owners.append(db.session.get(Contact, contact.id).owner_id)
     assert owners.count(second.id) == 4 and owners.count(first.id) == 2

@@ -3,8 +3,6 @@ speed-to-lead per rep, and rescoring everyone shows progress."""
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from app.extensions import db
 from app.leads import scoring
 from app.leads.routing import clock_start
@@ -12,13 +10,13 @@ from app.leads.service import speed_to_lead
 from app.leads.sweeps import run_lead_sweeps
 from app.models import Activity, Contact, Notification, Organization, utcnow
 from app.models.leads import LeadCrossing, LeadSettings
-from app.queue import ThreadWorker, get_queue
 from tests import factories
-from tests.leads.test_scoring import make_contact
+from tests.factories import make_contact
+from tests.leads.test_scoring import LEE
 
 
 def test_points_fall_away_when_they_lapse_and_the_timeline_says_so(org):
-    contact = make_contact(org)
+    contact = make_contact(org, "lee@acme.example", **LEE)
     scoring.record_event(contact, "meeting_booked", utcnow() - timedelta(days=89))
     assert db.session.get(Contact, contact.id).score_level == "mql"
     result = run_lead_sweeps(utcnow() + timedelta(days=2))
@@ -30,7 +28,7 @@ def test_points_fall_away_when_they_lapse_and_the_timeline_says_so(org):
 
 
 def _hot_lead(org, email="hot@acme.example"):
-    contact = make_contact(org, email=email)
+    contact = make_contact(org, email, **LEE)
     scoring.record_event(contact, "meeting_booked")
     scoring.record_event(contact, "meeting_booked")
     return db.session.get(Contact, contact.id)
@@ -68,7 +66,7 @@ def test_business_hours_hold_the_clock_until_the_next_opening(org):
 
 
 def _clock(org, owner, started, touched_after=None, email=None):
-    contact = make_contact(org, email=email or f"c{started.timestamp()}{owner.id}@x.example", owner_id=owner.id)
+    contact = make_contact(org, email or f"c{started.timestamp()}{owner.id}@x.example", **LEE, owner_id=owner.id)
     db.session.add(LeadCrossing(org_id=org.id, contact_id=contact.id, kind="arrival", at=started, clock_at=started,
                                 owner_id=owner.id, unique_key=f"arrival:t:{contact.id}"))
     if touched_after is not None:
@@ -95,23 +93,10 @@ def test_speed_to_lead_gives_median_and_share_within_five_minutes_per_rep(org):
     assert speed_to_lead(org.id, utcnow(), utcnow() + timedelta(days=1))["median_minutes"] is None
 
 
-@pytest.fixture
-def drain(app):
-    get_queue().empty()
-
-    def run():
-        queue = get_queue()
-        ThreadWorker([queue], connection=queue.connection).work(burst=True, logging_level="WARNING")
-        db.session.expire_all()
-
-    yield run
-    get_queue().empty()
-
-
 def test_saving_the_icp_rescores_everyone_in_the_background_with_progress(client, org, login_as, drain):
     for i in range(5):
-        make_contact(org, email=f"p{i}@ins.example", lead_facts={"industry": "Insurance"})
-    make_contact(org, email="other@bank.example", lead_facts={"industry": "Banking"})
+        make_contact(org, f"p{i}@ins.example", **LEE, lead_facts={"industry": "Insurance"})
+    make_contact(org, "other@bank.example", **LEE, lead_facts={"industry": "Banking"})
     login_as("admin")
     response = client.post("/leads/settings/icp", data={"icp_industries": "Insurance, Accounting"})
     assert response.status_code == 303

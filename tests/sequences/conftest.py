@@ -2,7 +2,6 @@
 
 import asyncio
 import email
-import socket
 import threading
 from email import policy
 
@@ -10,16 +9,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 
-from app.extensions import db
-from app.models import Company, Contact
 from app.sequences import service
 from tests import factories
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port
 
 
 class Inbox:
@@ -88,21 +80,9 @@ def manager(org):
     return factories.user(org, "manager")
 
 
-def make_contact(org, email_address="pat@prospect.example", name="Pat Prospect", company="Prospect Inc"):
-    company_row = None
-    if company:
-        company_row = Company.query.filter_by(org_id=org.id, name=company).first() or Company(org_id=org.id, name=company)
-        db.session.add(company_row)
-        db.session.flush()
-    contact = Contact(org_id=org.id, email=email_address, name=name, company_id=company_row.id if company_row else None)
-    db.session.add(contact)
-    db.session.commit()
-    return contact
-
-
 @pytest.fixture
 def contact(org):
-    return make_contact(org)
+    return factories.make_contact(org)
 
 
 def make_sequence(org, manager_user=None, steps=None, **settings):
@@ -119,18 +99,6 @@ def make_sequence(org, manager_user=None, steps=None, **settings):
 @pytest.fixture
 def sequence(org, manager):
     return make_sequence(org, manager)
-
-
-@pytest.fixture
-def key_for(org):
-    """Authorization headers for a new API key acting as `role` of `org`."""
-    from app.auth.service import create_api_key
-
-    def make(role="admin", in_org=None):
-        raw, _ = create_api_key(factories.user(in_org or org, role), f"{role} key")
-        return {"Authorization": f"Bearer {raw}"}
-
-    return make
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ from app.models import Enrollment, InboundEmail, StepSend, Suppression, utcnow
 from app.sequences import service
 from app.sequences.sending import sweep_due
 from tests.api.conftest import row_counts
-from tests.sequences.conftest import make_contact
+from tests.factories import make_contact
 
 STEPS = [{"type": "email", "wait_days": 0, "subject": "Hi {{first_name}}", "body": "Hello from {{owner_name}}"},
          {"type": "linkedin", "wait_days": 2}]

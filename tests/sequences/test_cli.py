@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from app.models import Enrollment, StepSend, Task, utcnow
 from app.sequences import service
-from tests.sequences.conftest import make_contact
+from tests.factories import make_contact
 
 
 def test_run_due_now_walks_a_sequence_through_its_days(app, org, sequence, rep, smtp):

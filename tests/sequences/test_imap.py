@@ -13,7 +13,8 @@ from app.models import Enrollment, InboundEmail, Mailbox, StepSend
 from app.sequences import imap, service
 from app.sequences.sending import sweep_due
 from tests import factories
-from tests.sequences.conftest import free_port, make_contact
+from tests.conftest import free_port
+from tests.factories import make_contact
 
 
 @pytest.fixture

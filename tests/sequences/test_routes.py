@@ -8,7 +8,8 @@ from app.models import BulkEnrollJob, Contact, Enrollment, Sequence, Suppression
 from app.sequences import service
 from app.sequences.sending import sweep_due, unsubscribe_token
 from app.sequences.service import run_bulk_enroll
-from tests.sequences.conftest import make_contact, make_sequence
+from tests.factories import make_contact
+from tests.sequences.conftest import make_sequence
 
 
 def builder_form(**extra):

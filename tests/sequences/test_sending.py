@@ -6,7 +6,8 @@ from app.extensions import db
 from app.models import Activity, Enrollment, Notification, StepSend, Suppression, Task, utcnow
 from app.sequences import service
 from app.sequences.sending import sweep_due
-from tests.sequences.conftest import make_contact, make_sequence
+from tests.factories import make_contact
+from tests.sequences.conftest import make_sequence
 
 
 def sweep(now=None):
@@ -151,7 +152,7 @@ def test_connection_dropped_mid_data_is_unknown_shown_to_the_owner_and_never_res
 
 
 def test_no_smtp_server_listening_leaves_nothing_claimed_and_retries_later(app, sequence, contact, rep):
-    from tests.sequences.conftest import free_port
+    from tests.conftest import free_port
 
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
     try:

@@ -10,7 +10,8 @@ from app.extensions import db
 from app.models import Enrollment, StepSend, utcnow
 from app.sequences import service
 from app.sequences.sending import sweep_due
-from tests.sequences.conftest import make_contact, make_sequence
+from tests.factories import make_contact
+from tests.sequences.conftest import make_sequence
 from tests.worker.conftest import queue, real_redis, start_worker, wait_for  # noqa: F401, F811
 
 BATCH = 200

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,14 +16,10 @@ import pytest
 import redis
 from rq import Queue
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 DOWN_REDIS_URL = "redis://127.0.0.1:6390/0"  # nothing listens here
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class RedisServer:
