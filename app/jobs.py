@@ -65,6 +65,6 @@ def process_lead_submissions() -> int:
     """Turn every stored lead-form submission into its lead (idempotent: each is processed once)."""
     app = _app()
     with app.app_context():
-        from app.leads.lead_forms import process_all_pending
+        from app.leads.intake import process_all_pending
 
         return process_all_pending()

@@ -105,7 +105,7 @@ def drain_figures(url: str, n: int) -> dict:
     app = create_app(bench_config(url))
     org_id, form_id, _key = _fresh(app)
     with app.app_context():
-        from app.leads import lead_forms
+        from app.leads import intake
         from app.models.leads import LeadForm
 
         form = db.session.get(LeadForm, form_id)
@@ -118,7 +118,7 @@ def drain_figures(url: str, n: int) -> dict:
         db.session.execute(insert(LeadSubmission), rows)
         db.session.commit()
         started = time.perf_counter()
-        done = lead_forms.process_all_pending()
+        done = intake.process_all_pending()
         elapsed = time.perf_counter() - started
         counts = {"contacts": Contact.query.filter_by(org_id=org_id).count(),
                   "follow_up_tasks": Task.query.filter_by(org_id=org_id, kind="lead_follow_up").count()}
@@ -146,7 +146,7 @@ def intake_figures(url: str, n: int) -> dict:
     import redis
     from rq import Queue
 
-    from app.leads.lead_forms import WAKE_KEY
+    from app.leads.intake import WAKE_KEY
 
     connection = redis.Redis.from_url(redis_url)
     Queue(env["STAGEGATE_QUEUE"], connection=connection).empty()  # nothing left from an earlier run

@@ -30,7 +30,7 @@ from tests import per_worker
 # isort: split
 from app import create_app
 from app.extensions import db
-from app.leads.lead_forms import WAKE_KEY
+from app.leads.intake import WAKE_KEY
 from app.queue import ThreadWorker, get_queue, get_redis
 from config import TestConfig
 from tests import factories

@@ -21,11 +21,6 @@ FLOOR_NAMES = ["ground", "models", "services", "worker entry points", "routes an
 ALLOWED_UP = {
     ("app.jobs", "app"): "a job run by a bare RQ worker (no app context) builds the app to run in",
 }
-# Circles known when this test was written, each removed by planned work (docs/LAYERS.md).
-KNOWN_CIRCLES = {
-    # Lead intake's worker side moves from lead_forms.py to intake.py (issue 17, item 2).
-    frozenset({"app.leads.intake", "app.leads.lead_forms"}),
-}
 
 
 def _modules() -> dict:
@@ -123,11 +118,8 @@ def floor(name: str) -> int:
 
 
 def test_the_app_has_no_import_circle():
-    circles = _circles(_graph())
-    new = [sorted(c) for c in circles if c not in KNOWN_CIRCLES]
-    assert not new, f"import circles: {new}"
-    gone = [sorted(c) for c in KNOWN_CIRCLES if c not in circles]
-    assert not gone, f"these circles are gone: take them out of KNOWN_CIRCLES: {gone}"
+    circles = [sorted(c) for c in _circles(_graph())]
+    assert not circles, f"import circles: {circles}"
 
 
 def test_no_module_imports_from_a_floor_above_its_own():

@@ -2,10 +2,10 @@
 
 from flask import flash, redirect, render_template, request, url_for
 
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.leads import bp, held, lead_forms
 from app.models import Pipeline
-from app.models.leads import LeadForm, LeadFormView, LeadSubmission
+from app.models.leads import LeadForm
 from app.tenancy import current_actor, get_or_404, role_required, scoped
 
 
@@ -47,19 +47,10 @@ def _builder(form, status=200, errors=None):
 @role_required("admin")
 def forms():
     """List the lead forms with their views and submissions."""
-    rows = scoped(LeadForm).order_by(LeadForm.name).all()
-    from sqlalchemy import func
-
-    from app.extensions import db
-
-    ids = [f.id for f in rows] or [-1]
-    views = dict(db.session.query(LeadFormView.form_id, func.count()).filter(LeadFormView.form_id.in_(ids))
-                 .group_by(LeadFormView.form_id))
-    subs = dict(db.session.query(LeadSubmission.form_id, func.count())
-                .filter(LeadSubmission.form_id.in_(ids), LeadSubmission.status == "received")
-                .group_by(LeadSubmission.form_id))
-    return render_template("leads/forms.html", forms=rows, views=views, subs=subs,
-                           held=held.held_counts(current_actor().org_id))
+    org_id = current_actor().org_id
+    views, subs = lead_forms.form_counts(org_id)
+    return render_template("leads/forms.html", forms=scoped(LeadForm).order_by(LeadForm.name).all(), views=views,
+                           subs=subs, held=held.held_counts(org_id))
 
 
 @bp.route("/forms/new", methods=["GET", "POST"])

@@ -9,7 +9,8 @@ deletes it.
 from sqlalchemy import delete, func, update
 
 from app.extensions import db
-from app.leads.lead_forms import CONTACT_TARGETS, wake_intake
+from app.leads.intake import wake_intake
+from app.leads.lead_forms import CONTACT_TARGETS
 from app.models import utcnow
 from app.models.leads import LeadSubmission
 

@@ -12,19 +12,32 @@ Rare paths (a crossing to MQL/hot, a high-intent form, a deal through the gate) 
 one scoring service and the deal service per lead.
 """
 
+import contextlib
 from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+import redis
 from sqlalchemy import func, or_
 
+from app.deals.service import DealError, create_deal
 from app.extensions import db
 from app.leads import scoring
 from app.leads.routing import company_domain, prefetch_company_owners
 from app.models import Activity, Company, Contact, Notification, Task, User, utcnow
 from app.models.leads import ContactEvent, LeadForm, LeadSubmission
+from app.queue import get_queue, get_redis
 from app.statements import dialect_insert
 
 BATCH = 250
+WAKE_KEY = "stagegate:leads:intake-queued"
+
+
+@dataclass
+class Outcome:
+    submission: LeadSubmission | None  # set once processed
+    replay: bool = False
+    notes: list = field(default_factory=list)
 
 
 def _postgres() -> bool:
@@ -147,8 +160,6 @@ def _update_contact(contact: Contact, lead: dict, company: Company | None) -> No
 
 
 def _process_org(org_id: int, submissions: list, forms: dict) -> None:
-    from app.leads.lead_forms import Outcome, _deal
-
     rules = scoring.load_rules(org_id)
     settings = rules.settings
     now = utcnow()
@@ -210,7 +221,7 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
         form = forms[submission.form_id]
         if form.stage_id:
             db.session.flush()
-            submission.deal_id = _deal(form, people[submission.id], (submission.payload or {}).get("facts") or {},
+            submission.deal_id = form_deal(form, people[submission.id], (submission.payload or {}).get("facts") or {},
                                        Outcome(submission))
 
 
@@ -231,3 +242,68 @@ def _follow_ups(org_id: int, items: list) -> None:
                                     url=f"/contacts/{contact.id}", unique_key=f"notify:{arrival.unique_key}"))
     db.session.flush()
     scoring.link_tasks([(arrival, task) for (_f, _c, arrival, _m), task in zip(items, tasks, strict=True)])
+
+
+def wake_intake() -> None:
+    """Queue one intake job unless one is already waiting to start (a flood makes one job, not thousands).
+
+    Redis carries the wake-up only: if it is lost, the sweep processes the stored rows.
+    """
+
+    try:
+        if get_redis().set(WAKE_KEY, "1", nx=True, ex=60):
+            get_queue().enqueue("app.jobs.process_lead_submissions")  # by name: services never import jobs
+    except redis.RedisError:
+        pass
+
+
+def process_all_pending(limit: int = 100_000) -> int:
+    """The intake job: process stored submissions, a batch per transaction, until none is left."""
+
+    with contextlib.suppress(redis.RedisError):  # Redis down: the sweep still finds the rows
+        get_redis().delete(WAKE_KEY)  # from now on a new submission queues a new wake-up
+    done = 0
+    while done < limit:
+        processed = process_batch()
+        done += processed
+        if not processed:
+            break  # none left, or every one is locked by another worker: it will finish them
+    return done
+
+
+def process_submission(submission_id: int) -> bool:
+    """Turn one stored submission into the lead: contact, clock and owner, event, task, deal. Once only."""
+
+    return process_batch([submission_id]) == 1
+
+
+def process_pending(now=None, older_than: timedelta = timedelta(minutes=1), limit: int = 500) -> int:
+    """Process submissions the queue lost (the database, not Redis, says what is due)."""
+
+    before = (now or utcnow()) - older_than
+    done = 0
+    while done < limit:
+        processed = process_batch(created_before=before, limit=min(BATCH, limit - done))
+        done += processed
+        if not processed:
+            break
+    return done
+
+
+def form_deal(form: LeadForm, contact, facts: dict, outcome: Outcome) -> int | None:
+    """Create the form's deal through the gate; a refusal keeps the lead and notes why on its timeline."""
+    owner = contact.owner
+    if owner is None:
+        db.session.refresh(contact)
+        owner = contact.owner
+    company = contact.company
+    title = f"{company.name if company else (contact.name or contact.email)} — {form.name}"[:200]
+    try:
+        deal = create_deal(form.pipeline, owner, title=title, stage=form.stage, owner=owner, facts=facts,
+                           contact=contact, company=company, commit=False)
+    except DealError as exc:
+        note = f"No deal was created from “{form.name}”: {exc.message}"
+        outcome.notes.append(note)
+        db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="note", body=note[:10_000]))
+        return None
+    return deal.id

@@ -5,24 +5,24 @@ records a `form_fill` event (scored), schedules the follow-up or the hot-lead ta
 creates a deal through the gate when the form says so. Bad input writes nothing.
 """
 
-import contextlib
 import hashlib
 import json
 import re
 import secrets
 import time
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import date
 from urllib.parse import urlparse
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import JSON, bindparam, text
+from sqlalchemy import JSON, bindparam, func, text
 
 from app.deals.facts import parse_facts
-from app.deals.service import DealError, Invalid, create_deal
+from app.deals.service import Invalid
 from app.extensions import db
+from app.leads.intake import Outcome, wake_intake
 from app.leads.service import UTM_KEYS, UTM_LIMIT, lead_values
-from app.models import Activity, Pipeline, Stage, utcnow
+from app.models import Pipeline, Stage, utcnow
 from app.models.leads import LeadForm, LeadFormView, LeadSubmission
 from app.statements import dialect_insert
 from app.text import clean_text, is_text
@@ -246,6 +246,16 @@ def origin_allowed(form: LeadForm, origin: str) -> bool:
     return origin.rstrip("/") in {o for o in (form.allowed_origins or "").splitlines() if o}
 
 
+def form_counts(org_id: int) -> tuple[dict, dict]:
+    """({form id: views}, {form id: submissions taken, held ones not counted}) for the organisation's forms."""
+    views = dict(db.session.query(LeadFormView.form_id, func.count()).filter(LeadFormView.org_id == org_id)
+                 .group_by(LeadFormView.form_id))
+    taken = dict(db.session.query(LeadSubmission.form_id, func.count())
+                 .filter(LeadSubmission.org_id == org_id, LeadSubmission.status == "received")
+                 .group_by(LeadSubmission.form_id))
+    return views, taken
+
+
 def count_view(form: LeadForm, visitor: str, day: date) -> None:
     """Count a view of the form: one per visitor per day (the unique key drops repeats)."""
     db.session.execute(dialect_insert(LeadFormView.__table__).values(
@@ -255,13 +265,6 @@ def count_view(form: LeadForm, visitor: str, day: date) -> None:
 
 
 # ---------------------------------------------------------------- submitting
-
-@dataclass
-class Outcome:
-    submission: LeadSubmission | None  # set once processed
-    replay: bool = False
-    notes: list = field(default_factory=list)
-
 
 def submission_values(form: LeadForm, data: dict) -> tuple[dict, dict, str]:
     """Validate a submission against the form; return (lead values, deal facts, message) or raise Invalid."""
@@ -369,83 +372,6 @@ def submit(form: LeadForm, data: dict, *, nonce: str, utm: dict, referrer: str =
     if row["status"] == "received":
         wake_intake()
     return Outcome(None)
-
-
-WAKE_KEY = "stagegate:leads:intake-queued"
-
-
-def wake_intake() -> None:
-    """Queue one intake job unless one is already waiting to start (a flood makes one job, not thousands).
-
-    Redis carries the wake-up only: if it is lost, the sweep processes the stored rows.
-    """
-    import redis
-
-    from app.queue import get_queue, get_redis
-
-    try:
-        if get_redis().set(WAKE_KEY, "1", nx=True, ex=60):
-            get_queue().enqueue("app.jobs.process_lead_submissions")  # by name: services never import jobs
-    except redis.RedisError:
-        pass
-
-
-def process_all_pending(limit: int = 100_000) -> int:
-    """The intake job: process stored submissions, a batch per transaction, until none is left."""
-    import redis
-
-    from app.leads.intake import process_batch
-    from app.queue import get_redis
-
-    with contextlib.suppress(redis.RedisError):  # Redis down: the sweep still finds the rows
-        get_redis().delete(WAKE_KEY)  # from now on a new submission queues a new wake-up
-    done = 0
-    while done < limit:
-        processed = process_batch()
-        done += processed
-        if not processed:
-            break  # none left, or every one is locked by another worker: it will finish them
-    return done
-
-
-def process_submission(submission_id: int) -> bool:
-    """Turn one stored submission into the lead: contact, clock and owner, event, task, deal. Once only."""
-    from app.leads.intake import process_batch
-
-    return process_batch([submission_id]) == 1
-
-
-def process_pending(now=None, older_than: timedelta = timedelta(minutes=1), limit: int = 500) -> int:
-    """Process submissions the queue lost (the database, not Redis, says what is due)."""
-    from app.leads.intake import BATCH, process_batch
-
-    before = (now or utcnow()) - older_than
-    done = 0
-    while done < limit:
-        processed = process_batch(created_before=before, limit=min(BATCH, limit - done))
-        done += processed
-        if not processed:
-            break
-    return done
-
-
-def _deal(form: LeadForm, contact, facts: dict, outcome: Outcome) -> int | None:
-    """Create the form's deal through the gate; a refusal keeps the lead and notes why on its timeline."""
-    owner = contact.owner
-    if owner is None:
-        db.session.refresh(contact)
-        owner = contact.owner
-    company = contact.company
-    title = f"{company.name if company else (contact.name or contact.email)} — {form.name}"[:200]
-    try:
-        deal = create_deal(form.pipeline, owner, title=title, stage=form.stage, owner=owner, facts=facts,
-                           contact=contact, company=company, commit=False)
-    except DealError as exc:
-        note = f"No deal was created from “{form.name}”: {exc.message}"
-        outcome.notes.append(note)
-        db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="note", body=note[:10_000]))
-        return None
-    return deal.id
 
 
 def embed_height(form: LeadForm) -> int:

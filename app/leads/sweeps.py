@@ -71,7 +71,7 @@ def sweep_escalations(now=None) -> int:
 
 
 def run_lead_sweeps(now=None) -> dict:
-    from app.leads.lead_forms import process_pending
+    from app.leads.intake import process_pending
 
     return {"submissions": process_pending(now), "lapsed": sweep_lapsed(now), "escalated": sweep_escalations(now),
             "rescores_resumed": resume_stalled_rescores(now)}

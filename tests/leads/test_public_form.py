@@ -85,7 +85,7 @@ def test_a_post_without_the_page_token_is_held_and_the_sender_sees_thanks(client
 
 
 def test_the_request_stores_the_submission_and_the_worker_makes_the_lead_once(client, org, make_form):
-    from app.leads.lead_forms import process_pending, process_submission
+    from app.leads.intake import process_pending, process_submission
 
     form = make_form()
     token = token_of(client.get(f"/f/{form.key}").get_data(as_text=True))

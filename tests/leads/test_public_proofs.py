@@ -110,7 +110,7 @@ def test_an_expired_or_forged_token_is_held(app, client, org, make_form):
 def test_held_posts_never_become_leads_tasks_or_notifications_even_through_the_sweep(client, org, make_form):
     from datetime import timedelta
 
-    from app.leads.lead_forms import process_all_pending, process_pending
+    from app.leads.intake import process_all_pending, process_pending
     from app.models import utcnow
 
     form = make_form(high_intent="1")
