@@ -9,7 +9,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from tests.sequences.conftest import free_port
+from tests.conftest import free_port
 
 QUEUED = "250 2.0.0 Ok: queued as 4BQ7X1"
 

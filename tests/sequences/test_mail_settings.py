@@ -21,8 +21,10 @@ from app.sequences.mail_settings import (
 from app.sequences.mailer import NotSent, Outbox, SmtpMailer
 from app.sequences.sending import sweep_due
 from tests import factories
+from tests.conftest import free_port
+from tests.factories import make_contact
 from tests.sequences import relay as relay_server
-from tests.sequences.conftest import free_port, make_contact, make_sequence
+from tests.sequences.conftest import make_sequence
 from tests.sequences.relay import QUEUED, Relay, login_checker, self_signed_context
 
 relays = relay_server.relays  # the fixture: real aiosmtpd relays on loopback
