@@ -116,7 +116,11 @@ class Suppression(TenantMixin, db.Model):
     reason = db.Column(db.String(12), nullable=False)  # unsubscribed | bounced | manual
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_suppression_org_email"),)
+    __table_args__ = (
+        db.UniqueConstraint("org_id", "email", name="uq_suppression_org_email"),
+        # SQLite does not enforce VARCHAR lengths: refuse there what PostgreSQL refuses.
+        db.CheckConstraint("length(email) <= 254", name="email_length"),
+    )
 
 
 class InboundEmail(TenantMixin, db.Model):
@@ -130,7 +134,39 @@ class InboundEmail(TenantMixin, db.Model):
     subject = db.Column(db.String(300), nullable=False, default="")
     received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (db.UniqueConstraint("org_id", "message_key", name="uq_inbound_email_key"),)
+    __table_args__ = (
+        db.UniqueConstraint("org_id", "message_key", name="uq_inbound_email_key"),
+        db.CheckConstraint("length(from_email) <= 254 and length(subject) <= 300", name="lengths"),
+    )
+
+
+QUARANTINE_SOURCES = ("imap", "webhook")
+# held: waiting for an admin; handled: a retry succeeded; dropped: an admin let it go.
+QUARANTINE_STATUSES = ("held", "handled", "dropped")
+
+
+class QuarantinedEmail(TenantMixin, db.Model):
+    """An inbound message that could not be handled, set aside with its reason for an admin."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    mailbox_id = db.Column(db.Integer, db.ForeignKey("mailbox.id", ondelete="SET NULL"))
+    source = db.Column(db.String(8), nullable=False)
+    message_key = db.Column(db.String(64), nullable=False)  # as InboundEmail's: the same message is held once
+    raw = db.Column(db.LargeBinary, nullable=False, default=b"")  # emptied once handled or dropped
+    headers_only = db.Column(db.Boolean, nullable=False, default=False)  # too large: its headers were kept
+    reason = db.Column(db.String(300), nullable=False)
+    sender = db.Column(db.String(300), nullable=False, default="")  # the From header as written, for display
+    subject = db.Column(db.String(300), nullable=False, default="")
+    received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    attempts = db.Column(db.Integer, nullable=False, default=1)
+    status = db.Column(db.String(8), nullable=False, default="held")
+
+    __table_args__ = (
+        db.UniqueConstraint("org_id", "message_key", name="uq_quarantined_email_key"),
+        db.Index("ix_quarantined_email_org_status", "org_id", "status", "received_at"),
+        db.CheckConstraint("source in ('imap','webhook')", name="source"),
+        db.CheckConstraint("status in ('held','handled','dropped')", name="status"),
+    )
 
 
 class OutreachSettings(TenantMixin, db.Model):
