@@ -278,8 +278,9 @@ def _read(client: IMAPClient, mailbox: Mailbox, now: datetime) -> tuple[int, boo
         if present:
             receive(org_id, [arrival for _, arrival in present], source="imap", mailbox_id=mailbox_id, now=now,
                     done=lambda i, present=present: _advance(mailbox_id, present[i][0]))
-        _advance(mailbox_id, chunk[-1])  # expunged meanwhile: nothing to read up to here
-        db.session.commit()
+        if not present or present[-1][0] != chunk[-1]:
+            _advance(mailbox_id, chunk[-1])  # expunged meanwhile: nothing left to read up to here
+            db.session.commit()
         read += len(present)
     return read, False
 

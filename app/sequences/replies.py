@@ -23,7 +23,7 @@ from email.utils import getaddresses, parseaddr
 from functools import lru_cache
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from app.deals.service import Invalid
@@ -316,16 +316,19 @@ class _Batch:
 
     def run(self) -> list[dict]:
         keys = {m.key for m in self.inbounds}
-        rows = {row.message_key: row for row in InboundEmail.query.filter(
-            InboundEmail.org_id == self.org_id, InboundEmail.message_key.in_(keys))}
+        rows = {key: {"kind": kind, "enrollment_id": enrollment_id} for key, kind, enrollment_id in db.session.execute(
+            select(InboundEmail.message_key, InboundEmail.kind, InboundEmail.enrollment_id)
+            .where(InboundEmail.org_id == self.org_id, InboundEmail.message_key.in_(keys)))}
         plans = []
         for inbound in self.inbounds:
             if inbound.key not in rows:
                 rows[inbound.key] = None  # the same message twice in one batch acts once
                 plans.append(self._plan(inbound))
         self._look_up(plans)
-        for plan in plans:
-            rows[plan.inbound.key] = self._act(plan)
+        handled = [self._act(plan) for plan in plans]
+        if handled:  # one multi-row INSERT (the ORM would send one per row to get each id back)
+            db.session.execute(insert(InboundEmail), handled)
+        rows.update((values["message_key"], values) for values in handled)
         db.session.flush()
         return [_result(rows[m.key]) for m in self.inbounds]
 
@@ -383,7 +386,8 @@ class _Batch:
         found = self._by_ids(plan)
         return found if found is not None else self._by_address(self._address(plan))
 
-    def _act(self, plan: _Plan) -> InboundEmail:
+    def _act(self, plan: _Plan) -> dict:
+        """Do what the message calls for; return its InboundEmail row's values."""
         inbound, kind, enrollment = plan.inbound, plan.kind, None
         if kind == "bounce":
             enrollment = self._by_ids(plan)
@@ -410,11 +414,9 @@ class _Batch:
             kind = "reply" if enrollment is not None else "unmatched"
             if enrollment is not None:
                 record_reply(enrollment, self.now, subject=inbound.subject, snippet=inbound.text_body().strip()[:500])
-        row = InboundEmail(org_id=self.org_id, message_key=inbound.key, kind=kind, from_email=inbound.sender,
-                           subject=inbound.subject, enrollment_id=enrollment.id if enrollment is not None else None,
-                           received_at=self.now)
-        db.session.add(row)
-        return row
+        return {"org_id": self.org_id, "message_key": inbound.key, "kind": kind, "from_email": inbound.sender,
+                "subject": inbound.subject, "enrollment_id": enrollment.id if enrollment is not None else None,
+                "received_at": self.now}
 
 
 def handle_messages(org_id: int, raws: list, now: datetime | None = None) -> list[dict]:
@@ -427,10 +429,10 @@ def handle_messages(org_id: int, raws: list, now: datetime | None = None) -> lis
     return _Batch(org_id, [Inbound(raw) for raw in raws], now or utcnow()).run()
 
 
-def _result(row: InboundEmail) -> dict:
-    result = {"matched": row.enrollment_id is not None, "kind": row.kind}
-    if row.enrollment_id is not None:
-        result["enrollment_id"] = row.enrollment_id
+def _result(row: dict) -> dict:
+    result = {"matched": row["enrollment_id"] is not None, "kind": row["kind"]}
+    if row["enrollment_id"] is not None:
+        result["enrollment_id"] = row["enrollment_id"]
     return result
 
 
