@@ -127,6 +127,9 @@ class InboundEmail(TenantMixin, db.Model):
     """One inbound message handled (webhook or IMAP), so a retry or a re-poll acts once."""
 
     id = db.Column(db.Integer, primary_key=True)
+    # No index of its own: the unique (org_id, message_key) serves org_id lookups, and a lone org_id
+    # index is what PostgreSQL picks with stale statistics, reading an organisation's every message.
+    org_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False)
     message_key = db.Column(db.String(64), nullable=False)  # sha256 of its Message-ID (or of its bytes)
     kind = db.Column(db.String(12), nullable=False)  # reply | auto_reply | bounce | unmatched | unsubscribe
     enrollment_id = db.Column(db.Integer, db.ForeignKey("enrollment.id"))

@@ -28,9 +28,19 @@ from sqlalchemy.orm import selectinload
 
 from app.deals.service import Invalid
 from app.extensions import db
-from app.models import Activity, Contact, Enrollment, InboundEmail, StepSend, Task, utcnow
+from app.models import (
+    Activity,
+    Contact,
+    ContactEvent,
+    Enrollment,
+    InboundEmail,
+    Notification,
+    StepSend,
+    Task,
+    utcnow,
+)
 from app.models.sequences import OPEN_STATUSES
-from app.sequences.service import end_enrollment, notify, suppress
+from app.sequences.service import end_enrollment, suppress
 from app.tasks.service import _to_utc, org_zone
 
 MAX_INBOUND_BYTES = 20 * 1024 * 1024
@@ -244,9 +254,13 @@ def _lock(enrollment: Enrollment) -> Enrollment:
 
 
 def record_reply(enrollment: Enrollment, at: datetime, *, subject: str = "", snippet: str = "",
-                 source: str = "email", score: bool = True) -> bool:
-    """End the enrollment as replied, log the reply, give the owner a task and a notification (no commit)."""
-    _lock(enrollment)
+                 source: str = "email", score: bool = True, locked: bool = False) -> bool:
+    """End the enrollment as replied, log the reply, give the owner a task and a notification (no commit).
+
+    `locked`: the caller already holds the enrollment's row (a batch locks its enrollments at once).
+    """
+    if not locked:
+        _lock(enrollment)
     if enrollment.replied_at is not None:
         return False
     end_enrollment(enrollment, "replied", at)
@@ -263,8 +277,11 @@ def record_reply(enrollment: Enrollment, at: datetime, *, subject: str = "", sni
     db.session.add(Task(org_id=enrollment.org_id, owner_id=enrollment.owner_id, contact_id=contact.id,
                         deal_id=enrollment.deal_id, kind="reply", title=f"Answer {who}'s reply"[:200],
                         notes=(subject or "")[:2000], due_at=at, unique_key=f"seqreply:{enrollment.id}"))
-    notify(enrollment.org_id, enrollment.owner_id, "reply", f"{who} replied to “{enrollment.sequence.name}”.",
-           f"/contacts/{contact.id}", f"seqreply:{enrollment.id}")
+    # Once per enrollment, as the activity and the task above (replied_at is checked under the lock):
+    # no lookup first, so a batch's replies are written together.
+    db.session.add(Notification(org_id=enrollment.org_id, user_id=enrollment.owner_id, kind="reply",
+                                text=f"{who} replied to “{enrollment.sequence.name}”."[:300],
+                                url=f"/contacts/{contact.id}", unique_key=f"seqreply:{enrollment.id}"))
     if score:
         _score(contact, at)
     return True
@@ -279,8 +296,32 @@ def _score(contact, at) -> None:
     record_event(contact, "email_reply", at, commit=False)
 
 
-def pause_for_ooo(enrollment: Enrollment, text: str, now: datetime) -> None:
-    _lock(enrollment)
+def _score_many(org_id: int, contacts: list, at: datetime) -> None:
+    """A batch's replies scored in one pass: rules read once, events written together, one rescore."""
+    try:
+        from app.leads.scoring import load_rules, rescore_many
+    except ImportError:
+        return
+    if not contacts:
+        return
+    ids = sorted({c.id for c in contacts})
+    # Hold the rows as record_event does (in id order, so two batches cannot deadlock), and read them afresh.
+    locked = Contact.query.filter(Contact.id.in_(ids)).order_by(Contact.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        locked = locked.with_for_update().populate_existing()
+    rows = locked.all()
+    rules = load_rules(org_id)
+    now = utcnow()
+    points = rules.engagement.get("email_reply", (0, None))[0]
+    db.session.add_all([ContactEvent(org_id=org_id, contact_id=c.id, type="email_reply", at=min(at, now),
+                                     points=points) for c in contacts])
+    db.session.flush()
+    rescore_many(org_id, rows, rules=rules, now=now)
+
+
+def pause_for_ooo(enrollment: Enrollment, text: str, now: datetime, *, locked: bool = False) -> None:
+    if not locked:
+        _lock(enrollment)
     if enrollment.status != "active":
         return
     zone = org_zone(enrollment.org_id)
@@ -312,7 +353,8 @@ class _Batch:
         self.unsubscribe_to = unsubscribe_mailbox().lower()
         self.sends: dict = {}  # our Message-ID -> (send id, enrollment id)
         self.enrollments: dict = {}  # id -> Enrollment
-        self.by_address: dict = {}  # contact address -> [Enrollment] that were sent something
+        self.by_address: dict = {}  # contact address -> ids of its enrollments that were sent something
+        self.replied: list = []  # contacts whose reply is scored at the end of the batch
 
     def run(self) -> list[dict]:
         keys = {m.key for m in self.inbounds}
@@ -326,8 +368,9 @@ class _Batch:
                 plans.append(self._plan(inbound))
         self._look_up(plans)
         handled = [self._act(plan) for plan in plans]
+        _score_many(self.org_id, self.replied, self.now)
         if handled:  # one multi-row INSERT (the ORM would send one per row to get each id back)
-            db.session.execute(insert(InboundEmail), handled)
+            db.session.execute(insert(InboundEmail.__table__), handled)
         rows.update((values["message_key"], values) for values in handled)
         db.session.flush()
         return [_result(rows[m.key]) for m in self.inbounds]
@@ -341,27 +384,38 @@ class _Batch:
         return _Plan(inbound, "auto_reply" if inbound.is_auto_reply() else "reply", inbound.referenced_ids())
 
     def _look_up(self, plans: list) -> None:
-        """Our sends the messages refer to, and the enrollments of the addresses they come from."""
+        """Our sends the messages refer to, the enrollments of the addresses they come from, loaded at once.
+
+        On PostgreSQL the enrollments are held (in id order) for the batch's transaction: a step's
+        claim in progress is waited for, so the reply lands before the next step's claim.
+        """
         ids = {i for plan in plans for i in plan.ids}
         if ids:
-            for send_id, message_id, enrollment_id in db.session.execute(
-                    select(StepSend.id, StepSend.message_id, StepSend.enrollment_id)
-                    .where(StepSend.org_id == self.org_id, StepSend.message_id.in_(ids))):
-                self.sends[message_id] = (send_id, enrollment_id)
+            # By the unique Message-ID alone, the organisation checked here: a filter on org_id lets
+            # PostgreSQL (with stale statistics) read every send of the organisation instead.
+            for send_id, message_id, enrollment_id, org_id in db.session.execute(
+                    select(StepSend.id, StepSend.message_id, StepSend.enrollment_id, StepSend.org_id)
+                    .where(StepSend.message_id.in_(ids))):
+                if org_id == self.org_id:
+                    self.sends[message_id] = (send_id, enrollment_id)
         wanted = {send[1] for send in self.sends.values()}
-        if wanted:
-            for enrollment in Enrollment.query.filter(Enrollment.org_id == self.org_id, Enrollment.id.in_(wanted)) \
-                    .options(selectinload(Enrollment.contact)):
-                self.enrollments[enrollment.id] = enrollment
-        addresses = {address for plan in plans if self._by_ids(plan) is None for address in [self._address(plan)]
-                     if address}
+        addresses = {self._address(plan) for plan in plans if self._send(plan) is None} - {""}
         if addresses:
             # Contacts are stored lower-case (contacts.clean_email), so the unique (org, email) index serves this.
-            for enrollment, email in db.session.query(Enrollment, Contact.email) \
-                    .join(Contact, Contact.id == Enrollment.contact_id) \
-                    .filter(Contact.org_id == self.org_id, Contact.email.in_(addresses),
-                            Enrollment.org_id == self.org_id, Enrollment.first_sent_at.is_not(None)):
-                self.by_address.setdefault(email, []).append(enrollment)
+            # The contact's organisation is checked; its enrollments are found by contact_id (the load
+            # below checks theirs).
+            for enrollment_id, email in db.session.execute(
+                    select(Enrollment.id, Contact.email).join(Contact, Contact.id == Enrollment.contact_id)
+                    .where(Contact.org_id == self.org_id, Contact.email.in_(addresses),
+                           Enrollment.first_sent_at.is_not(None))):
+                self.by_address.setdefault(email, []).append(enrollment_id)
+                wanted.add(enrollment_id)
+        if wanted:
+            load = Enrollment.query.filter(Enrollment.id.in_(wanted)).options(selectinload(Enrollment.contact)) \
+                .order_by(Enrollment.id)
+            if db.session.get_bind().dialect.name == "postgresql":
+                load = load.with_for_update(of=Enrollment).populate_existing()
+            self.enrollments = {e.id: e for e in load if e.org_id == self.org_id}
 
     @staticmethod
     def _address(plan: _Plan) -> str:
@@ -370,13 +424,18 @@ class _Batch:
             return plan.failed[0] if plan.failed else ""
         return plan.inbound.sender if plan.kind in ("reply", "auto_reply") else ""
 
-    def _by_ids(self, plan: _Plan) -> Enrollment | None:
+    def _send(self, plan: _Plan) -> tuple | None:
+        """The latest of our sends the message names, as (send id, enrollment id)."""
         sends = [self.sends[i] for i in plan.ids if i in self.sends]
-        return self.enrollments.get(max(sends)[1]) if sends else None  # the latest send named
+        return max(sends) if sends else None
+
+    def _by_ids(self, plan: _Plan) -> Enrollment | None:
+        send = self._send(plan)
+        return self.enrollments.get(send[1]) if send else None
 
     def _by_address(self, address: str) -> Enrollment | None:
         """The address's open enrollment (else its latest), as it stands now in this batch."""
-        candidates = self.by_address.get(address)
+        candidates = [self.enrollments[i] for i in self.by_address.get(address, ()) if i in self.enrollments]
         if not candidates:
             return None
         return max(candidates, key=lambda e: (e.status in OPEN_STATUSES, e.enrolled_at, e.id))
@@ -408,12 +467,14 @@ class _Batch:
         elif kind == "auto_reply":
             enrollment = self._match(plan)
             if enrollment is not None:
-                pause_for_ooo(enrollment, inbound.subject + "\n" + inbound.text_body(), self.now)
+                pause_for_ooo(enrollment, inbound.subject + "\n" + inbound.text_body(), self.now, locked=True)
         else:
             enrollment = self._match(plan)
             kind = "reply" if enrollment is not None else "unmatched"
-            if enrollment is not None:
-                record_reply(enrollment, self.now, subject=inbound.subject, snippet=inbound.text_body().strip()[:500])
+            if enrollment is not None and record_reply(enrollment, self.now, subject=inbound.subject,
+                                                       snippet=inbound.text_body().strip()[:500], score=False,
+                                                       locked=True):
+                self.replied.append(enrollment.contact)
         return {"org_id": self.org_id, "message_key": inbound.key, "kind": kind, "from_email": inbound.sender,
                 "subject": inbound.subject, "enrollment_id": enrollment.id if enrollment is not None else None,
                 "received_at": self.now}

@@ -5,7 +5,9 @@ kept in quarantined_email with its reason for an admin to retry or drop, and the
 the webhook move past it. suppression.email and inbound_email.from_email/subject get CHECK
 constraints on their lengths, so SQLite (which does not enforce VARCHAR lengths) refuses what
 PostgreSQL refuses; rows SQLite took beyond those lengths are cleared first (an address longer
-than 254 characters cannot be delivered to).
+than 254 characters cannot be delivered to). inbound_email loses its lone org_id index: the
+unique (org_id, message_key) serves the same lookups, and with stale statistics PostgreSQL
+chose the lone index and read every message the organisation ever received to find a few.
 
 Revision ID: c5d8a1e3f702
 Revises: 6b2e9d4f1c08
@@ -57,10 +59,12 @@ def upgrade():
     with op.batch_alter_table('inbound_email', schema=None) as batch_op:
         batch_op.create_check_constraint(op.f('ck_inbound_email_lengths'),
                                          'length(from_email) <= 254 and length(subject) <= 300')
+        batch_op.drop_index('ix_inbound_email_org_id')
 
 
 def downgrade():
     with op.batch_alter_table('inbound_email', schema=None) as batch_op:
+        batch_op.create_index('ix_inbound_email_org_id', ['org_id'], unique=False)
         batch_op.drop_constraint(op.f('ck_inbound_email_lengths'), type_='check')
     with op.batch_alter_table('suppression', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_suppression_email_length'), type_='check')
