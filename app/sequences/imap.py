@@ -43,7 +43,10 @@ BACKOFF = timedelta(minutes=10)
 # A claimed inbox is not claimed again before this, should its job be lost (the next tick then takes it).
 LEASE = timedelta(minutes=15)
 POLL_BUDGET = 120  # seconds of reading per poll; the rest waits for the next one
-FETCH_BATCH = 50
+# Messages handed over (and committed) together: a commit waits for the disk, so it is paid per
+# batch; bytes bound the memory a batch of large messages takes.
+FETCH_BATCH = 200
+FETCH_BYTES = 25 * 1024 * 1024
 TIMEOUT = 10  # seconds to connect, and for each read: the same for every kind of failure
 
 
@@ -263,26 +266,48 @@ def _read(client: IMAPClient, mailbox: Mailbox, now: datetime) -> tuple[int, boo
     uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
     deadline = time.monotonic() + POLL_BUDGET
     read = 0
-    for start in range(0, len(uids), FETCH_BATCH):
+    for chunk in _batches(client, uids):
         if time.monotonic() > deadline:
             return read, True
-        chunk = uids[start:start + FETCH_BATCH]
-        sizes = client.fetch(chunk, ["RFC822.SIZE"])
-        large = {u for u in chunk if sizes.get(u, {}).get(b"RFC822.SIZE", 0) > MAX_INBOUND_BYTES}
-        small = [u for u in chunk if u not in large]
-        bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        heads = client.fetch(sorted(large), ["BODY.PEEK[HEADER]"]) if large else {}
-        present = [(uid, Arrival(heads[uid].get(b"BODY[HEADER]") or b"", too_large=True) if uid in large
-                    else Arrival(bodies.get(uid, {}).get(b"BODY[]") or b""))
-                   for uid in chunk if uid in heads or bodies.get(uid, {}).get(b"BODY[]")]
-        if present:
-            receive(org_id, [arrival for _, arrival in present], source="imap", mailbox_id=mailbox_id, now=now,
-                    done=lambda i, present=present: _advance(mailbox_id, present[i][0]))
-        if not present or present[-1][0] != chunk[-1]:
-            _advance(mailbox_id, chunk[-1])  # expunged meanwhile: nothing left to read up to here
-            db.session.commit()
-        read += len(present)
+        read += _read_batch(client, org_id, mailbox_id, chunk, now)
     return read, False
+
+
+def _batches(client: IMAPClient, uids: list):
+    """(uid, too large) in batches of at most FETCH_BATCH messages and FETCH_BYTES (by RFC822.SIZE)."""
+    for start in range(0, len(uids), FETCH_BATCH):
+        sizes = client.fetch(uids[start:start + FETCH_BATCH], ["RFC822.SIZE"])
+        batch, total = [], 0
+        for uid in uids[start:start + FETCH_BATCH]:
+            size = sizes.get(uid, {}).get(b"RFC822.SIZE", 0)
+            too_large = size > MAX_INBOUND_BYTES
+            weight = 0 if too_large else size  # of one too large only the headers are fetched
+            if batch and total + weight > FETCH_BYTES:
+                yield batch
+                batch, total = [], 0
+            batch.append((uid, too_large))
+            total += weight
+        if batch:
+            yield batch
+
+
+def _read_batch(client: IMAPClient, org_id: int, mailbox_id: int, batch: list, now: datetime) -> int:
+    """Fetch a batch and hand it to receive() in one transaction with the last UID it reaches."""
+    large = {uid for uid, too_large in batch if too_large}
+    small = [uid for uid, too_large in batch if not too_large]
+    bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
+    heads = client.fetch(sorted(large), ["BODY.PEEK[HEADER]"]) if large else {}
+    present = [(uid, Arrival(heads[uid].get(b"BODY[HEADER]") or b"", too_large=True) if uid in large
+                else Arrival(bodies.get(uid, {}).get(b"BODY[]") or b""))
+               for uid, _ in batch if uid in heads or bodies.get(uid, {}).get(b"BODY[]")]
+    if present:
+        receive(org_id, [arrival for _, arrival in present], source="imap", mailbox_id=mailbox_id, now=now,
+                done=lambda i: _advance(mailbox_id, present[i][0]))
+    last = batch[-1][0]
+    if not present or present[-1][0] != last:
+        _advance(mailbox_id, last)  # expunged meanwhile: nothing left to read up to here
+        db.session.commit()
+    return len(present)
 
 
 def poll(mailbox_id: int, now: datetime | None = None) -> dict:

@@ -167,12 +167,30 @@ def test_a_poll_commits_once_per_batch_not_once_per_message(imap_server, smtp, o
     finally:
         event.remove(db.engine, "commit", on_commit)
         event.remove(db.engine, "before_cursor_execute", on_statement)
-    # Two batches of 50: a commit waits for the disk, so it is paid per batch, and so are the lookups.
+    # One batch: a commit waits for the disk, so it is paid per batch, and so are the lookups.
     assert len(commits) <= 8, len(commits)
     assert len(statements) <= 45, len(statements)
     db.session.expire_all()
     assert db.session.get(Enrollment, enrollment.id).status == "replied"
     assert InboundEmail.query.filter_by(kind="unmatched").count() >= 99
+
+
+def test_a_message_too_large_to_read_is_quarantined_with_its_headers_and_the_poll_goes_on(
+        imap_server, org, monkeypatch):
+    from app.sequences import quarantine
+
+    monkeypatch.setattr(imap, "MAX_INBOUND_BYTES", 4096)
+    mailbox = add_mailbox(org, imap_server)
+    imap.sweep_mailboxes()  # the demo messages
+    head = b"From: big@x.example\r\nSubject: A large deck\r\nMessage-ID: <big@x.example>\r\n\r\n"
+    uids = deliver(imap_server, head + b"A" * 8000,
+                   b"From: small@x.example\r\nSubject: Small\r\nMessage-ID: <small@x.example>\r\n\r\nHi\r\n")
+    make_due(mailbox.id)
+    assert imap.sweep_mailboxes() == {"polled": 1, "read": 2}
+    held = QuarantinedEmail.query.one()
+    assert held.headers_only and held.raw == head and held.reason == quarantine.TOO_LARGE
+    assert held.subject == "A large deck" and InboundEmail.query.filter_by(subject="Small").count() == 1
+    assert db.session.get(Mailbox, mailbox.id).last_uid == uids[-1]
 
 
 # ---------------------------------------------------------------- hosts inside the network
