@@ -32,7 +32,7 @@ from sqlalchemy import select, update
 from app.deals.service import Forbidden, Invalid
 from app.extensions import db
 from app.models import Mailbox, QuarantinedEmail, User, utcnow
-from app.netguard import HostRefused, check_host, internal_hosts_allowed, is_public, resolve
+from app.netguard import HostRefused, check_host, resolve
 from app.queue import enqueue_after_commit
 from app.sequences.quarantine import Arrival, receive
 from app.sequences.replies import MAX_INBOUND_BYTES
@@ -186,14 +186,16 @@ class _CheckedClient(IMAPClient):
 
 
 def _checked_addresses(mailbox: Mailbox) -> list:
-    """The host's addresses, each allowed by the guard; a name that does not resolve is Unreachable."""
+    """The addresses the guard allowed (the only ones connected to); a name that no longer resolves
+    is Unreachable like any other failure to connect, an internal address is HostRefused."""
     try:
-        addresses = resolve(mailbox.host, mailbox.port)
+        return check_host(mailbox.host, mailbox.port)
     except HostRefused:
-        raise Unreachable() from None
-    if not internal_hosts_allowed() and not all(is_public(a) for a in addresses):
-        check_host(mailbox.host, mailbox.port)  # raises HostRefused with the guard's own words
-    return addresses
+        try:
+            resolve(mailbox.host, mailbox.port)
+        except HostRefused:
+            raise Unreachable() from None
+        raise
 
 
 def connect(mailbox: Mailbox) -> IMAPClient:

@@ -22,6 +22,9 @@ from app.sequences.service import notify
 
 log = logging.getLogger(__name__)
 KEEP_BYTES = 2 * 1024 * 1024  # a message set aside keeps its bytes up to this; beyond, its headers only
+# Beyond this many held messages an organisation's next ones keep their headers only: a flood of
+# broken mail into an inbox must not fill the database.
+KEEP_HELD = 500
 MAX_HEADER_BYTES = 64 * 1024
 QUARANTINED = {"matched": False, "kind": "quarantined"}
 TOO_LARGE = f"It is larger than {MAX_INBOUND_BYTES // 2**20} MB, so it was not read; only its headers were kept."
@@ -109,10 +112,10 @@ def reason_for(exc: Exception) -> str:
     return f"It could not be read ({type(exc).__name__})."[:300]
 
 
-def _kept(arrival: Arrival) -> tuple[bytes, bool]:
-    """The bytes kept: the message, or its headers when it is too large to keep."""
+def _kept(org_id: int, arrival: Arrival) -> tuple[bytes, bool]:
+    """The bytes kept: the message, or its headers when it is too large to keep (or too many are held)."""
     raw = arrival.raw
-    if not arrival.too_large and len(raw) <= KEEP_BYTES:
+    if not arrival.too_large and len(raw) <= KEEP_BYTES and held_count(org_id) < KEEP_HELD:
         return raw, False
     end = min((i for i in (raw.find(b"\r\n\r\n"), raw.find(b"\n\n")) if i >= 0), default=len(raw))
     return raw[:min(end, MAX_HEADER_BYTES)] + b"\r\n\r\n", True
@@ -123,7 +126,7 @@ def _set_aside(org_id: int, arrival: Arrival, source: str, mailbox_id, reason: s
     key, sender, subject = describe(arrival.raw)
     row = QuarantinedEmail.query.filter_by(org_id=org_id, message_key=key).first()
     if row is None:
-        kept, headers_only = _kept(arrival)
+        kept, headers_only = _kept(org_id, arrival)
         row = QuarantinedEmail(org_id=org_id, mailbox_id=mailbox_id, source=source, message_key=key, raw=kept,
                                headers_only=headers_only, reason=reason, sender=sender, subject=subject,
                                received_at=now)

@@ -144,6 +144,42 @@ def _outbox_in_tmp(app, tmp_path, monkeypatch):
     monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))
 
 
+DSN = """From: MAILER-DAEMON@mx.example
+To: rep@agency.example
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <{tag}@mx.example>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example
+
+Final-Recipient: rfc822; {to}
+Action: failed
+Status: 5.1.1
+
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: {mid}
+Subject: Hello
+
+--B--
+"""
+
+
+def dsn(tag: str, to: str, mid: str) -> bytes:
+    """A delivery status report (bounce) naming `to` as the failed recipient of our message `mid`."""
+    return DSN.format(tag=tag, to=to, mid=mid).replace("\n", "\r\n").encode("utf-8", "surrogateescape")
+
+
 IMAP_USER, IMAP_PASSWORD = "rae", "s3cret-imap"
 
 

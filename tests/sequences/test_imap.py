@@ -25,41 +25,7 @@ from app.models import (
 from app.sequences import imap, service
 from app.sequences.sending import sweep_due
 from tests import factories
-from tests.sequences.conftest import IMAP_PASSWORD, IMAP_USER, deliver, free_port, make_contact
-
-DSN = """From: MAILER-DAEMON@mx.example
-To: rep@agency.example
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <{tag}@mx.example>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-Your message could not be delivered.
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example
-
-Final-Recipient: rfc822; {to}
-Action: failed
-Status: 5.1.1
-
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: {mid}
-Subject: Hello
-
---B--
-"""
-
-
-def dsn(tag: str, to: str, mid: str) -> bytes:
-    return DSN.format(tag=tag, to=to, mid=mid).replace("\n", "\r\n").encode("utf-8", "surrogateescape")
+from tests.sequences.conftest import IMAP_PASSWORD, IMAP_USER, deliver, dsn, free_port, make_contact
 
 
 def add_mailbox(org, port, host="127.0.0.1", **values) -> Mailbox:

@@ -22,7 +22,7 @@ from app.sequences import service
 from app.sequences.sending import sweep_due
 from tests import factories
 from tests.api.conftest import row_counts
-from tests.sequences.test_imap import dsn
+from tests.sequences.conftest import dsn
 
 QUARANTINED = {"matched": False, "kind": "quarantined"}
 
@@ -133,17 +133,21 @@ def test_admin_sees_quarantined_mail_and_its_count(client, login_as, org, smtp, 
     assert "inbound-email webhook" in page and "Re: Hello" in page and "today" in page
 
 
-def test_retry_handles_a_held_message_and_it_leaves_the_list(client, login_as, org, smtp, sequence, contact, rep):
+@pytest.mark.parametrize("action, said, status, enrollment_status", [
+    ("retry", "Handled the message from {email}: a reply: its sequence stopped.", "handled", "replied"),
+    ("drop", "Dropped the message from {email}; it was not handled.", "dropped", "active"),
+])
+def test_a_retried_or_dropped_message_leaves_the_list_and_its_content_is_deleted(
+        client, login_as, org, smtp, sequence, contact, rep, action, said, status, enrollment_status):
     enrollment, message_id = sent(smtp, sequence, contact, rep)
     held_id = _held_reply(org, contact, message_id)
     login_as("admin")
-    page = client.post(f"/sequences/quarantine/{held_id}/retry", follow_redirects=True).get_data(as_text=True)
-    assert f"Handled the message from {contact.email}: a reply: its sequence stopped." in page
-    assert "No quarantined mail" in page
+    page = client.post(f"/sequences/quarantine/{held_id}/{action}", follow_redirects=True).get_data(as_text=True)
+    assert said.format(email=contact.email) in page and "No quarantined mail" in page
     db.session.expire_all()
-    assert db.session.get(Enrollment, enrollment.id).status == "replied"
+    assert db.session.get(Enrollment, enrollment.id).status == enrollment_status
     row = db.session.get(QuarantinedEmail, held_id)
-    assert row.status == "handled" and row.raw == b""
+    assert row.status == status and row.raw == b""
 
 
 def test_retry_of_a_message_still_bad_says_why_and_keeps_it(client, login_as, org, smtp, sequence, contact, rep,
@@ -156,19 +160,6 @@ def test_retry_of_a_message_still_bad_says_why_and_keeps_it(client, login_as, or
     assert "still could not be handled. The delivery report&#39;s failed recipient is 310 characters" in page
     db.session.expire_all()
     assert (held.status, held.attempts) == ("held", 2)
-
-
-def test_drop_lets_a_message_go_and_deletes_its_content(client, login_as, org, smtp, sequence, contact, rep):
-    enrollment, message_id = sent(smtp, sequence, contact, rep)
-    held_id = _held_reply(org, contact, message_id)
-    login_as("admin")
-    page = client.post(f"/sequences/quarantine/{held_id}/drop", follow_redirects=True).get_data(as_text=True)
-    assert f"Dropped the message from {contact.email}; it was not handled." in page
-    assert "No quarantined mail" in page
-    db.session.expire_all()
-    row = db.session.get(QuarantinedEmail, held_id)
-    assert row.status == "dropped" and row.raw == b""
-    assert db.session.get(Enrollment, enrollment.id).status == "active"
 
 
 def test_a_message_over_the_kept_size_is_quarantined_with_its_headers_only(org):
