@@ -333,7 +333,6 @@ def pause_for_ooo(enrollment: Enrollment, text: str, now: datetime, *, locked: b
     enrollment.pause_reason = "out of office"
 
 
-
 class _Plan:
     """What one message is and which of our Message-IDs it names (worked out before any lookup)."""
 
@@ -401,9 +400,8 @@ class _Batch:
         wanted = {send[1] for send in self.sends.values()}
         addresses = {self._address(plan) for plan in plans if self._send(plan) is None} - {""}
         if addresses:
-            # Contacts are stored lower-case (contacts.clean_email), so the unique (org, email) index serves this.
-            # The contact's organisation is checked; its enrollments are found by contact_id (the load
-            # below checks theirs).
+            # Contacts are stored lower-case (contacts.clean_email), so the unique (org, email) index serves
+            # this; their enrollments are found by contact_id (the load below checks the organisation).
             for enrollment_id, email in db.session.execute(
                     select(Enrollment.id, Contact.email).join(Contact, Contact.id == Enrollment.contact_id)
                     .where(Contact.org_id == self.org_id, Contact.email.in_(addresses),
