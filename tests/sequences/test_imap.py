@@ -247,7 +247,7 @@ def test_closed_open_silent_tls_and_dns_failures_read_the_same_within_the_same_t
         talker.close()
         silent.close()
     assert set(errors.values()) == {"Could not reach the mail server HOST. Check the host, port and security."}, errors
-    assert max(seconds.values()) < 1 + 2, seconds  # the one short timeout, whatever the failure
+    assert max(seconds.values()) < 1 + 4, seconds  # the one short timeout, whatever the failure
 
 
 # ---------------------------------------------------------------- each inbox on its own
@@ -279,7 +279,7 @@ def test_the_tick_queues_one_poll_per_inbox_and_a_silent_inbox_delays_no_one(
         app, imap_server, smtp, org, sequence, rep, empty_queue, monkeypatch):
     from app.queue import ThreadWorker
 
-    monkeypatch.setattr(imap, "TIMEOUT", 2)
+    monkeypatch.setattr(imap, "TIMEOUT", 3)
     contact, enrollment, message_id = sent_message(smtp, org, sequence, rep)
     silent = [socket.create_server(("127.0.0.1", 0)) for _ in range(3)]
     try:
@@ -295,7 +295,8 @@ def test_the_tick_queues_one_poll_per_inbox_and_a_silent_inbox_delays_no_one(
         for listener in silent:
             listener.close()
     assert tick.return_value()["reply_mailboxes"] == {"queued": 4}
-    assert (tick.ended_at - tick.started_at).total_seconds() < 2  # the tick no longer waits for any inbox
+    # The tick no longer waits for any inbox (it waited for each silent one's timeout in turn).
+    assert (tick.ended_at - tick.started_at).total_seconds() < imap.TIMEOUT
     db.session.expire_all()
     assert db.session.get(Enrollment, enrollment.id).status == "replied"
     assert db.session.get(Mailbox, good.id).last_error == ""
