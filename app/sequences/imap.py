@@ -232,8 +232,8 @@ def _error_text(mailbox: Mailbox, exc: Exception) -> str:
         return str(exc)
     if isinstance(exc, LoginError):
         return "The mail server refused the username or password."
-    if isinstance(exc, Invalid):
-        return exc.fields.get("password", exc.message) if exc.fields else exc.message
+    if isinstance(exc, Invalid):  # the stored password cannot be decrypted
+        return "The saved password cannot be read (SECRET_KEY changed?): remove the inbox and add it again."
     if isinstance(exc, _FolderMissing):
         return f"The mail server has no folder named {mailbox.folder!r}."
     log.exception("polling mailbox %s", mailbox.id)
