@@ -93,6 +93,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.main.routes
     import app.reports.routes
     import app.sequences.public_routes
+    import app.sequences.quarantine_routes
     import app.sequences.routes
     import app.sequences.settings_routes
     import app.tasks.notification_routes

@@ -43,6 +43,15 @@ def run_sequences() -> dict:
         return sweep_due()
 
 
+def poll_mailbox(mailbox_id: int) -> dict:
+    """Read one IMAP inbox's new messages (the sweep claimed it; a slow inbox delays only itself)."""
+    app = _app()
+    with app.app_context():
+        from app.sequences.imap import poll
+
+        return poll(mailbox_id)
+
+
 def run_bulk_enroll(job_id: int) -> dict:
     """Enroll a bulk job's contacts (resumes where a killed run stopped)."""
     app = _app()

@@ -20,10 +20,14 @@ def sequence_steps(now=None) -> dict:
 
 
 def reply_mailboxes(now=None) -> dict:
-    """Poll the IMAP inboxes whose turn has come for replies."""
+    """Claim the IMAP inboxes whose turn has come: a job each on the worker, polled in turn by `flask run-due`."""
+    from rq import get_current_job
+
     from app.sequences.imap import sweep_mailboxes
 
-    return sweep_mailboxes(now)
+    # `flask run-due` runs in the foreground with no worker behind it: it polls each inbox itself
+    # (each within the short connect/read timeout).
+    return sweep_mailboxes(now, inline=get_current_job() is None)
 
 
 def resume_imports() -> dict:

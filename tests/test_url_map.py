@@ -27,6 +27,7 @@ ID_KINDS = {
     "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
     "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
     "form_id": "lead_form", "rule_id": "fit_rule", "submission_id": "lead_submission",
+    "quarantine_id": "quarantined_email",
 }
 
 _app = create_app(TestConfig)
@@ -86,7 +87,14 @@ def make_objects(org) -> dict:
 
 
 def _make_sequence_objects(org, contact) -> dict:
-    from app.models import BulkEnrollJob, Enrollment, Mailbox, Sequence, SequenceStep
+    from app.models import (
+        BulkEnrollJob,
+        Enrollment,
+        Mailbox,
+        QuarantinedEmail,
+        Sequence,
+        SequenceStep,
+    )
 
     admin = factories.user(org, "admin")
     sequence = Sequence(org_id=org.id, name="Outreach")
@@ -96,9 +104,12 @@ def _make_sequence_objects(org, contact) -> dict:
     enrollment = Enrollment(org_id=org.id, sequence_id=sequence.id, contact_id=contact.id, owner_id=admin.id)
     job = BulkEnrollJob(org_id=org.id, sequence_id=sequence.id, user_id=admin.id)
     mailbox = Mailbox(org_id=org.id, host="imap.example", username="u", password_encrypted="x")
-    db.session.add_all([enrollment, job, mailbox])
+    held = QuarantinedEmail(org_id=org.id, source="webhook", message_key=f"k{org.id}", raw=b"Subject: x\r\n\r\n",
+                            reason="It could not be read.")
+    db.session.add_all([enrollment, job, mailbox, held])
     db.session.commit()
-    return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id}
+    return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id,
+            "quarantined_email": held.id}
 
 
 def _make_lead_objects(org) -> dict:

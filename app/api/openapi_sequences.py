@@ -131,7 +131,8 @@ SCHEMAS = {
     "InboundResult": {
         "type": "object", "required": ["matched", "kind"],
         "properties": {"matched": {"type": "boolean"}, "enrollment_id": {"type": "integer"},
-                       "kind": {"enum": ["reply", "auto_reply", "bounce", "unmatched", "unsubscribe"]}},
+                       "kind": {"enum": ["reply", "auto_reply", "bounce", "unmatched", "unsubscribe",
+                                                 "quarantined"]}},
     },
     "AlreadyEnrolled": {
         "type": "object", "required": ["error", "message", "enrollment_id"],
@@ -191,7 +192,10 @@ PATHS = {
                        "A delivery-status report is a bounce (suppresses the address). Auto-replies "
                        "(Auto-Submitted, X-Autoreply, X-Autorespond, Precedence auto_reply/bulk/junk/list) "
                        "pause the enrollment until the return date they give, or 7 days. The same message "
-                       "twice (same Message-ID) acts once.",
+                       "twice (same Message-ID) acts once. A message that cannot be handled (an address "
+                       "in it longer than 254 characters, holding a NUL or not an address, or anything "
+                       "else that fails) is set aside for an organisation admin to retry or drop: still a "
+                       "202, with kind `quarantined`.",
         "requestBody": {"required": True, "content": {"message/rfc822": {
             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_INBOUND_BYTES,
                        "description": "The raw message, headers first."}}}},

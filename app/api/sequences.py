@@ -9,7 +9,8 @@ from app.contacts.service import clean_email
 from app.deals.service import Forbidden, Invalid
 from app.models import Contact, Enrollment, Sequence
 from app.sequences import service
-from app.sequences.replies import MAX_INBOUND_BYTES, handle_inbound
+from app.sequences.quarantine import receive
+from app.sequences.replies import MAX_INBOUND_BYTES
 from app.tenancy import current_actor, get_or_404, scoped
 
 CREATE_KEYS = {"name", "steps", "send_days", "send_start_hour", "send_end_hour", "daily_cap", "spacing_minutes"}
@@ -123,7 +124,11 @@ class _TooLarge(Exception):
 
 @bp.post("/inbound-email")
 def inbound_email():
-    """Take one raw RFC 5322 message (a provider's inbound webhook): reply, auto-reply, bounce or unmatched."""
+    """Take one raw RFC 5322 message (a provider's inbound webhook): reply, auto-reply, bounce or unmatched.
+
+    A message that cannot be handled is set aside for an admin ("quarantined"), still a 202: the
+    provider has delivered it and must not retry; a body that is not an email at all is a 422.
+    """
     actor = current_actor()
     if not actor.has_role("manager"):
         raise Forbidden("Inbound mail needs a manager's or admin's key.")
@@ -132,4 +137,4 @@ def inbound_email():
     except _TooLarge:
         return error_response(413, "too_large", f"The message is larger than {MAX_INBOUND_BYTES // 2**20} MB; "
                                                 "it was not read.")
-    return jsonify(handle_inbound(actor.org_id, raw)), 202
+    return jsonify(receive(actor.org_id, [raw], source="webhook")[0]), 202

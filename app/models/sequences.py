@@ -120,13 +120,20 @@ class Suppression(TenantMixin, db.Model):
     reason = db.Column(db.String(12), nullable=False)  # unsubscribed | bounced | manual
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_suppression_org_email"),)
+    __table_args__ = (
+        db.UniqueConstraint("org_id", "email", name="uq_suppression_org_email"),
+        # SQLite does not enforce VARCHAR lengths: refuse there what PostgreSQL refuses.
+        db.CheckConstraint("length(email) <= 254", name="email_length"),
+    )
 
 
 class InboundEmail(TenantMixin, db.Model):
     """One inbound message handled (webhook or IMAP), so a retry or a re-poll acts once."""
 
     id = db.Column(db.Integer, primary_key=True)
+    # No index of its own: the unique (org_id, message_key) serves org_id lookups, and a lone org_id
+    # index is what PostgreSQL picks with stale statistics, reading an organisation's every message.
+    org_id = db.Column(db.Integer, db.ForeignKey("organization.id"), nullable=False)
     message_key = db.Column(db.String(64), nullable=False)  # sha256 of its Message-ID (or of its bytes)
     kind = db.Column(db.String(12), nullable=False)  # reply | auto_reply | bounce | unmatched | unsubscribe
     enrollment_id = db.Column(db.Integer, db.ForeignKey("enrollment.id"))
@@ -134,7 +141,39 @@ class InboundEmail(TenantMixin, db.Model):
     subject = db.Column(db.String(300), nullable=False, default="")
     received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
 
-    __table_args__ = (db.UniqueConstraint("org_id", "message_key", name="uq_inbound_email_key"),)
+    __table_args__ = (
+        db.UniqueConstraint("org_id", "message_key", name="uq_inbound_email_key"),
+        db.CheckConstraint("length(from_email) <= 254 and length(subject) <= 300", name="lengths"),
+    )
+
+
+QUARANTINE_SOURCES = ("imap", "webhook")
+# held: waiting for an admin; handled: a retry succeeded; dropped: an admin let it go.
+QUARANTINE_STATUSES = ("held", "handled", "dropped")
+
+
+class QuarantinedEmail(TenantMixin, db.Model):
+    """An inbound message that could not be handled, set aside with its reason for an admin."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    mailbox_id = db.Column(db.Integer, db.ForeignKey("mailbox.id", ondelete="SET NULL"))
+    source = db.Column(db.String(8), nullable=False)
+    message_key = db.Column(db.String(64), nullable=False)  # as InboundEmail's: the same message is held once
+    raw = db.Column(db.LargeBinary, nullable=False, default=b"")  # emptied once handled or dropped
+    headers_only = db.Column(db.Boolean, nullable=False, default=False)  # too large: its headers were kept
+    reason = db.Column(db.String(300), nullable=False)
+    sender = db.Column(db.String(300), nullable=False, default="")  # the From header as written, for display
+    subject = db.Column(db.String(300), nullable=False, default="")
+    received_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    attempts = db.Column(db.Integer, nullable=False, default=1)
+    status = db.Column(db.String(8), nullable=False, default="held")
+
+    __table_args__ = (
+        db.UniqueConstraint("org_id", "message_key", name="uq_quarantined_email_key"),
+        db.Index("ix_quarantined_email_org_status", "org_id", "status", "received_at"),
+        db.CheckConstraint("source in ('imap','webhook')", name="source"),
+        db.CheckConstraint("status in ('held','handled','dropped')", name="status"),
+    )
 
 
 class OutreachSettings(TenantMixin, db.Model):

@@ -4,11 +4,11 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import login_required
 
-from app.deals.service import Forbidden, Invalid
-from app.extensions import db, limiter
+from app.errors import Forbidden, Invalid
+from app.extensions import limiter
 from app.htmx import is_htmx
 from app.models import Mailbox, User
-from app.sequences import bp, imap, mail_settings, outbox, relay_check
+from app.sequences import bp, imap, mail_settings, outbox, quarantine, relay_check
 from app.tenancy import current_actor, get_or_404, role_required, scoped
 
 
@@ -21,7 +21,8 @@ def _settings_page(errors=None, section="", answer=None, status=200):
         mailbox_form=request.form if section == "mailbox" else {}, answer=answer,
         test_to=request.form.get("test_to", "") if section == "test" else actor.email,
         mailboxes=scoped(Mailbox).order_by(Mailbox.id).all(),
-        users=scoped(User).filter_by(active=True).order_by(User.name).all()), status
+        users=scoped(User).filter_by(active=True).order_by(User.name).all(),
+        quarantined=quarantine.held_count(actor.org_id)), status
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -76,9 +77,9 @@ def test_message():
 def delete_mailbox(mailbox_id):
     """Stop polling an inbox and forget its password."""
     mailbox = get_or_404(Mailbox, mailbox_id)
-    db.session.delete(mailbox)
-    db.session.commit()
-    flash(f"Removed the inbox {mailbox.username}; it is no longer checked.", "success")
+    username = mailbox.username
+    imap.delete_mailbox(mailbox)
+    flash(f"Removed the inbox {username}; it is no longer checked.", "success")
     return redirect(url_for("sequences.settings"))
 
 

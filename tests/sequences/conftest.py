@@ -2,12 +2,17 @@
 
 import asyncio
 import email
+import subprocess
+import sys
 import threading
+import time
 from email import policy
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
+from imapclient import IMAPClient
 
 from app.sequences import service
 from tests import factories
@@ -105,3 +110,81 @@ def sequence(org, manager):
 def _outbox_in_tmp(app, tmp_path, monkeypatch):
     """With no SMTP_URL, messages go to <instance>/outbox: keep that inside the test's tmp dir."""
     monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))
+
+
+DSN = """From: MAILER-DAEMON@mx.example
+To: rep@agency.example
+Subject: Undelivered Mail Returned to Sender
+Message-ID: <{tag}@mx.example>
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Your message could not be delivered.
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example
+
+Final-Recipient: rfc822; {to}
+Action: failed
+Status: 5.1.1
+
+--B
+Content-Type: text/rfc822-headers
+
+Message-ID: {mid}
+Subject: Hello
+
+--B--
+"""
+
+
+def dsn(tag: str, to: str, mid: str) -> bytes:
+    """A delivery status report (bounce) naming `to` as the failed recipient of our message `mid`."""
+    return DSN.format(tag=tag, to=to, mid=mid).replace("\n", "\r\n").encode("utf-8", "surrogateescape")
+
+
+IMAP_USER, IMAP_PASSWORD = "rae", "s3cret-imap"
+
+
+def start_pymap() -> tuple[subprocess.Popen, int]:
+    """Start a real IMAP server (pymap, in-memory, with its demo messages) on a free loopback port."""
+    port = free_port()
+    pymap = Path(sys.executable).with_name("pymap")
+    process = subprocess.Popen([str(pymap), "--host", "127.0.0.1", "--port", str(port), "--no-tls", "dict",
+                                "--demo-data", "--demo-user", IMAP_USER, "--demo-password", IMAP_PASSWORD],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            IMAPClient("127.0.0.1", port=port, ssl=False, timeout=2).logout()
+            return process, port
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail("pymap did not start")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def imap_server():
+    process, port = start_pymap()
+    yield port
+    process.terminate()
+    process.wait(10)
+
+
+def deliver(port, *raws: bytes) -> list[int]:
+    """APPEND messages to the inbox as a mail server would deliver them; return their UIDs."""
+    client = IMAPClient("127.0.0.1", port=port, ssl=False, timeout=5)
+    client.login(IMAP_USER, IMAP_PASSWORD)
+    uids = []
+    for raw in raws:
+        answer = client.append("INBOX", raw)
+        uids.append(int(answer.split(b"APPENDUID", 1)[1].split()[1].rstrip(b"]")))
+    client.logout()
+    return uids

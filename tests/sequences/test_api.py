@@ -10,6 +10,7 @@ from app.sequences import service
 from app.sequences.sending import sweep_due
 from tests.api.conftest import row_counts
 from tests.factories import make_contact
+from tests.sequences.conftest import dsn
 
 STEPS = [{"type": "email", "wait_days": 0, "subject": "Hi {{first_name}}", "body": "Hello from {{owner_name}}"},
          {"type": "linkedin", "wait_days": 2}]
@@ -169,40 +170,9 @@ def test_out_of_office_pauses_until_the_return_date_it_gives_then_resumes(client
     assert db.session.get(Enrollment, enrollment.id).status == "active"
 
 
-BOUNCE = """From: MAILER-DAEMON@mx.example
-To: {rep}
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <bounce-1@mx.example>
-Auto-Submitted: auto-replied
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-Your message could not be delivered.
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example
-
-Final-Recipient: rfc822; {to}
-Action: failed
-Status: 5.1.1
-
---B
-Content-Type: text/rfc822-headers
-
-Message-ID: {mid}
-Subject: Hello
-
---B--
-"""
-
-
 def test_delivery_status_report_is_a_bounce_that_ends_and_suppresses(client, smtp, sequence, contact, rep, key_for):
     enrollment, send = _sent(sequence, contact, rep, smtp)
-    raw = BOUNCE.format(rep=rep.email, to=contact.email, mid=send.message_id).replace("\n", "\r\n").encode()
+    raw = dsn("bounce-1", contact.email, send.message_id)
     response = post_mail(client, key_for("admin"), raw)
     assert response.json == {"matched": True, "enrollment_id": enrollment.id, "kind": "bounce"}
     db.session.expire_all()
