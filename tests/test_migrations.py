@@ -147,6 +147,9 @@ def test_stage_tally_is_backfilled_and_kept_by_the_migrations_triggers(tmp_path)
         _drop(cleanup)
 
 
+BEFORE_HELD = "c5d8a1f3e7b2"  # the revision held review (8d4a1f7c2e95) follows
+
+
 def test_submissions_stored_before_held_review_stay_processable_and_held_ones_go_on_downgrade(tmp_path):
     """Rows from before the status column are `received` (the worker still finds them); a downgrade, which
     has no way to keep a row from being processed, deletes the held ones rather than let them through."""
@@ -157,7 +160,9 @@ def test_submissions_stored_before_held_review_stay_processable_and_held_ones_go
                      SELECT org_id, id, :nonce, false, '{}', '', '{"lead": {"email": "a@b.example"}}', :at
                      FROM lead_form ORDER BY id LIMIT 1""").bindparams(bindparam("at", type_=DateTime))
     try:
-        _run(url, ["db", "upgrade", "6b2e9d4f1c08"], ["seed-demo"])
+        # The demo is seeded by today's code (on today's schema), then the schema goes back to just
+        # before held review, where an older release would have stored a submission.
+        _run(url, ["db", "upgrade"], ["seed-demo"], ["db", "downgrade", BEFORE_HELD])
         with engine.begin() as conn:
             conn.execute(insert, {"nonce": "before", "at": datetime(2026, 1, 1)})
         _run(url, ["db", "upgrade"])
@@ -165,7 +170,7 @@ def test_submissions_stored_before_held_review_stay_processable_and_held_ones_go
             assert conn.execute(text("SELECT status, held_reason FROM lead_submission")).all() == [("received", "")]
             conn.execute(insert, {"nonce": "held-one", "at": datetime(2026, 1, 2)})
             conn.execute(text("UPDATE lead_submission SET status = 'held' WHERE nonce = 'held-one'"))
-        _run(url, ["db", "downgrade", "6b2e9d4f1c08"])
+        _run(url, ["db", "downgrade", BEFORE_HELD])
         with engine.connect() as conn:
             assert conn.execute(text("SELECT nonce FROM lead_submission")).scalars().all() == ["before"]
     finally:
