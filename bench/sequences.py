@@ -106,13 +106,16 @@ def _mailbox(org, tag):
 
 def main() -> dict:
     from app import create_app
-    from app.extensions import db
-    from app.sequences.replies import handle_inbound
-    from app.sequences.sending import build_message, sweep_due
     from bench.seed import bench_config, database_url, describe
 
     url = database_url()
+    # The app first: it imports the blueprints in the order that settles their import circle
+    # (importing a service module first fails today).
     app = create_app(bench_config(url))
+    from app.extensions import db
+    from app.sequences.replies import handle_inbound
+    from app.sequences.sending import build_message, sweep_due
+
     controller, handler, port = _smtp_server()
     figures = {}
     try:
