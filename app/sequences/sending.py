@@ -179,20 +179,38 @@ def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, e
     values = merge.values_for(contact, sender)
     link = f"{base or base_url(enrollment.org_id)}/u/{token}"
     message = EmailMessage(policy=SMTP_POLICY)
-    message["From"] = formataddr((sender.name, sender.email))
-    message["To"] = formataddr((contact.name, contact.email))
-    message["Subject"] = merge.render(step.subject, values)
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id
+    _put(message, "From", formataddr((sender.name, sender.email)))
+    _put(message, "To", formataddr((contact.name, contact.email)))
+    _put(message, "Subject", merge.render(step.subject, values))
+    _put(message, "Date", formatdate(usegmt=True))
+    _put(message, "Message-ID", message_id)
     if earlier_ids:  # follow-ups thread under the first email
-        message["In-Reply-To"] = earlier_ids[-1]
-        message["References"] = " ".join(earlier_ids[-10:])
+        _put(message, "In-Reply-To", earlier_ids[-1])
+        _put(message, "References", " ".join(earlier_ids[-10:]))
     # Set as written: the email package would turn a long unbreakable link into an RFC 2047 encoded-word.
     message.set_raw("List-Unsubscribe", list_unsubscribe(link, token))
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     body = merge.render(step.body, values).rstrip() + "\n\n" + footer_text(enrollment.org_id, link, footer) + "\n"
-    message.set_content(body)
+    if body.isascii() and "\x00" not in body and max(len(line) for line in body.splitlines()) <= 998:
+        for name, value in (("MIME-Version", "1.0"), ("Content-Type", 'text/plain; charset="utf-8"'),
+                            ("Content-Transfer-Encoding", "7bit")):
+            message.set_raw(name, value)
+        message.set_payload(body)
+    else:  # the library picks the encoding (quoted-printable or base64)
+        message.set_content(body)
     return message
+
+
+def _put(message: EmailMessage, name: str, value: str) -> None:
+    """Set a header; a short printable ASCII value as written, anything else through the email package.
+
+    The package parses every header it is given (most of the cost of building a message);
+    a value that needs no encoding and no folding comes out the same either way.
+    """
+    if value.isascii() and value.isprintable() and len(name) + 2 + len(value) <= 78:
+        message.set_raw(name, value)
+    else:
+        message[name] = value
 
 
 # ---------------------------------------------------------------- the sweep
@@ -328,14 +346,19 @@ def _claim(ids: list, now: datetime, run: _OrgRun, outcomes: list) -> list:
         else:
             outcomes.append(outcome)
     claims = []
+    groups: dict = {}
+    for enrollment, step, retry in ready:
+        groups.setdefault((enrollment.owner_id, enrollment.sequence.daily_cap), []).append((enrollment, step, retry))
     # Counter rows in one order, so two workers' claims never wait on each other in a circle.
-    for enrollment, step, retry in sorted(ready, key=lambda r: (r[0].owner_id, r[0].id)):
-        if not _take_slot(enrollment.owner_id, enrollment.sequence.daily_cap, run):
-            enrollment.next_due_at = window_start(enrollment.sequence, run.bounds[1], run.zone) + \
-                _spacing(enrollment.sequence)
-            outcomes.append("capped")
-            continue
-        claims.append((enrollment, step, _claim_send(enrollment, step, retry, now, run)))
+    for (sender_id, cap), group in sorted(groups.items(), key=lambda item: item[0]):
+        granted = _take_slots(sender_id, cap, len(group), run)
+        with db.session.no_autoflush:
+            for enrollment, _step, _retry in group[granted:]:
+                enrollment.next_due_at = window_start(enrollment.sequence, run.bounds[1], run.zone) + \
+                    _spacing(enrollment.sequence)
+                outcomes.append("capped")
+            for enrollment, step, retry in group[:granted]:
+                claims.append((enrollment, step, _claim_send(enrollment, step, retry, now, run)))
     db.session.flush()  # the sends' ids: each message's unsubscribe token names its send
     built = []
     for enrollment, step, (send, claim) in claims:
@@ -426,16 +449,33 @@ def _insert_ignoring_duplicates(table):
     return (pg_insert if _dialect() == "postgresql" else sqlite_insert)(table)
 
 
-def _take_slot(sender_id: int, cap: int, run: _OrgRun) -> bool:
-    """Count one email against the sender's day, unless the day is at `cap` (a row lock orders workers)."""
-    take = (update(SenderDay).where(SenderDay.user_id == sender_id, SenderDay.day == run.day, SenderDay.sent < cap)
-            .values(sent=SenderDay.sent + 1).execution_options(synchronize_session=False))
-    if db.session.execute(take).rowcount:
-        return True
-    if sender_id in run.counters:
-        return False
-    run.counters.add(sender_id)
-    # The day's first send: the row starts from what was claimed today before it existed.
+def _take_slots(sender_id: int, cap: int, wanted: int, run: _OrgRun) -> int:
+    """Count up to `wanted` emails against the sender's day without passing `cap`; return how many were granted.
+
+    `sent = sent + k WHERE sent + k <= cap`: the row lock orders concurrent workers, and each
+    sees the count the one before it committed.
+    """
+    if sender_id not in run.counters:
+        run.counters.add(sender_id)
+        _ensure_counter(sender_id, run)
+
+    def take(k: int) -> bool:
+        return bool(db.session.execute(
+            update(SenderDay).where(SenderDay.user_id == sender_id, SenderDay.day == run.day, SenderDay.sent + k <= cap)
+            .values(sent=SenderDay.sent + k).execution_options(synchronize_session=False)).rowcount)
+
+    if take(wanted):
+        return wanted
+    granted = 0  # fewer slots left than wanted: take them one at a time
+    while granted < wanted - 1 and take(1):
+        granted += 1
+    return granted
+
+
+def _ensure_counter(sender_id: int, run: _OrgRun) -> None:
+    """The sender's row for the day; a new one starts from what was claimed today before it existed."""
+    if db.session.query(exists().where(SenderDay.user_id == sender_id, SenderDay.day == run.day)).scalar():
+        return
     start, end = run.bounds
     already = db.session.query(func.count(StepSend.id)).filter(
         StepSend.sender_id == sender_id, StepSend.claimed_at >= start, StepSend.claimed_at < end,
@@ -443,7 +483,6 @@ def _take_slot(sender_id: int, cap: int, run: _OrgRun) -> bool:
     db.session.execute(_insert_ignoring_duplicates(SenderDay.__table__)
                        .values(org_id=run.org_id, user_id=sender_id, day=run.day, sent=already)
                        .on_conflict_do_nothing(index_elements=["user_id", "day"]))
-    return bool(db.session.execute(take).rowcount)
 
 
 def _give_back(sender_ids: list, run: _OrgRun) -> None:

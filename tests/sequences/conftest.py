@@ -113,7 +113,8 @@ def smtp(app):
         auth = {}
         if password is not None:
             def check(server, session, envelope, mechanism, auth_data):
-                return AuthResult(success=getattr(auth_data, "password", b"") == password.encode())
+                ok = getattr(auth_data, "password", b"") == password.encode()
+                return AuthResult(success=ok, handled=False)
 
             auth = {"authenticator": check, "auth_require_tls": False, "auth_required": True}
         controller = Controller(inbox, hostname="127.0.0.1", port=port, server_kwargs={"timeout": 30}, **auth)
