@@ -26,7 +26,7 @@ ID_KINDS = {
     "contact_id": "contact", "company_id": "company", "task_id": "task", "key_id": "api_key",
     "notification_id": "notification", "import_id": "import", "reason_id": "loss_reason",
     "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
-    "form_id": "lead_form", "rule_id": "fit_rule",
+    "form_id": "lead_form", "rule_id": "fit_rule", "pause_id": "sender_pause",
 }
 
 _app = create_app(TestConfig)
@@ -86,7 +86,7 @@ def make_objects(org) -> dict:
 
 
 def _make_sequence_objects(org, contact) -> dict:
-    from app.models import BulkEnrollJob, Enrollment, Mailbox, Sequence, SequenceStep
+    from app.models import BulkEnrollJob, Enrollment, Mailbox, SenderPause, Sequence, SequenceStep
 
     admin = factories.user(org, "admin")
     sequence = Sequence(org_id=org.id, name="Outreach")
@@ -96,9 +96,12 @@ def _make_sequence_objects(org, contact) -> dict:
     enrollment = Enrollment(org_id=org.id, sequence_id=sequence.id, contact_id=contact.id, owner_id=admin.id)
     job = BulkEnrollJob(org_id=org.id, sequence_id=sequence.id, user_id=admin.id)
     mailbox = Mailbox(org_id=org.id, host="imap.example", username="u", password_encrypted="x")
-    db.session.add_all([enrollment, job, mailbox])
+    pause = SenderPause(org_id=org.id, kind="connection", reason="Could not connect to the relay.",
+                        open_key=f"{org.id}:*")
+    db.session.add_all([enrollment, job, mailbox, pause])
     db.session.commit()
-    return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id}
+    return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id,
+            "sender_pause": pause.id}
 
 
 def _make_lead_objects(org) -> dict:

@@ -350,7 +350,8 @@ def enroll(sequence: Sequence, contact: Contact, actor, *, deal=None, confirm_co
     first = sequence.steps[0]
     enrollment = Enrollment(
         org_id=actor.org_id, sequence_id=sequence.id, contact_id=contact.id,
-        owner_id=preferred_sender(contact, actor).id, enrolled_by_id=actor.id, deal_id=deal.id if deal is not None else None, status="active", position=first.position,
+        owner_id=preferred_sender(contact, actor).id, enrolled_by_id=actor.id,
+        deal_id=deal.id if deal is not None else None, status="active", position=first.position,
         open_key=f"{sequence.id}:{contact.id}", enrolled_at=now, next_due_at=schedule(sequence, first, now),
     )
     db.session.add(enrollment)
