@@ -388,6 +388,11 @@ def end_enrollment(enrollment: Enrollment, status: str, now: datetime | None = N
     enrollment.next_due_at = None
     enrollment.open_key = None
     enrollment.ended_at = now
+    # A step waiting to be tried again never will be: its row says so (nothing went out).
+    db.session.execute(update(StepSend).where(StepSend.enrollment_id == enrollment.id,
+                                              StepSend.status == "retrying")
+                       .values(status="skipped", next_attempt_at=None, error=f"Not sent: the enrollment ended ({status}).")
+                       .execution_options(synchronize_session=False))
     if status == "replied" and enrollment.replied_at is None:
         enrollment.replied_at = now
     return True
@@ -489,11 +494,10 @@ def start_bulk_enroll(sequence: Sequence, actor, contact_ids: list, query: str =
     job = BulkEnrollJob(org_id=actor.org_id, sequence_id=sequence.id, user_id=actor.id, contact_ids=ids,
                         search=(query or "")[:200], total=len(ids))
     db.session.add(job)
-    from app.jobs import run_bulk_enroll
     from app.queue import enqueue_after_commit
 
     db.session.flush()
-    enqueue_after_commit(run_bulk_enroll, job.id)
+    enqueue_after_commit("app.jobs.run_bulk_enroll", job.id)
     db.session.commit()
     return job
 
@@ -604,17 +608,17 @@ def band(rate) -> str | None:
 
 def unknown_sends(org_id: int, owner_id: int | None = None, limit: int = 50) -> list:
     """Sends cut off by a crash: the owner decides, nothing resends them."""
-    query = StepSend.query.join(Enrollment, Enrollment.id == StepSend.enrollment_id).filter(
-        StepSend.org_id == org_id, StepSend.status == "unknown", Enrollment.status == "paused")
-    if owner_id is not None:
-        query = query.filter(Enrollment.owner_id == owner_id)
-    return query.order_by(StepSend.claimed_at.desc()).limit(limit).all()
+    return _paused_on(org_id, "unknown", owner_id, limit)
 
 
 def failed_sends(org_id: int, owner_id: int | None = None, limit: int = 50) -> list:
     """Emails still refused after their retries: the owner tries again or stops."""
+    return _paused_on(org_id, "failed", owner_id, limit)
+
+
+def _paused_on(org_id: int, status: str, owner_id: int | None, limit: int) -> list:
     query = StepSend.query.join(Enrollment, Enrollment.id == StepSend.enrollment_id).filter(
-        StepSend.org_id == org_id, StepSend.status == "failed", Enrollment.status == "paused")
+        StepSend.org_id == org_id, StepSend.status == status, Enrollment.status == "paused")
     if owner_id is not None:
         query = query.filter(Enrollment.owner_id == owner_id)
     return query.order_by(StepSend.claimed_at.desc()).limit(limit).all()

@@ -60,6 +60,19 @@ def test_greylisting_at_rcpt_is_retried_after_five_minutes_then_sent_once(smtp, 
     assert Enrollment.query.one().position == 2
 
 
+def test_a_reply_while_a_step_waits_for_its_retry_means_it_is_never_sent(smtp, sequence, contact, rep):
+    from app.sequences.replies import record_reply
+
+    inbox = smtp(data={"*": ["451 4.7.1 Try again later", "250 OK"]})
+    enrollment = service.enroll(sequence, contact, rep)
+    assert sweep()["retrying"] == 1
+    record_reply(db.session.get(Enrollment, enrollment.id), utcnow(), subject="Re: Hello")
+    db.session.commit()
+    sweep(utcnow() + timedelta(hours=3))
+    send = _one_send()
+    assert send.status == "skipped" and "replied" in send.error and inbox.messages == []
+
+
 def test_temporary_refusals_after_the_message_back_off_then_fail_and_tell_the_owner(client, login_as, smtp, sequence,
                                                                                      contact):
     inbox = smtp(data={"*": "451 4.3.0 Temporary local problem, please try later"})
