@@ -30,9 +30,9 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.extensions import db
 from app.models import (
@@ -192,13 +192,17 @@ def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, e
     message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     body = merge.render(step.body, values).rstrip() + "\n\n" + footer_text(enrollment.org_id, link, footer) + "\n"
     if body.isascii() and "\x00" not in body and max(len(line) for line in body.splitlines()) <= 998:
-        for name, value in (("MIME-Version", "1.0"), ("Content-Type", 'text/plain; charset="utf-8"'),
-                            ("Content-Transfer-Encoding", "7bit")):
+        for name, value in _PLAIN_TEXT:
             message.set_raw(name, value)
         message.set_payload(body)
     else:  # the library picks the encoding (quoted-printable or base64)
         message.set_content(body)
     return message
+
+
+# A 7-bit text body's headers, parsed once: the generator reads Content-Type for every message.
+_PLAIN_TEXT = tuple((name, SMTP_POLICY.header_factory(name, value)) for name, value in (
+    ("MIME-Version", "1.0"), ("Content-Type", 'text/plain; charset="utf-8"'), ("Content-Transfer-Encoding", "7bit")))
 
 
 def _put(message: EmailMessage, name: str, value: str) -> None:
@@ -324,11 +328,12 @@ def _claim(ids: list, now: datetime, run: _OrgRun, outcomes: list) -> list:
         # Take the writer lock first, so everything read below is current until the commit.
         db.session.execute(update(Enrollment).where(Enrollment.id.in_(ids)).values(position=Enrollment.position)
                            .execution_options(synchronize_session=False))
+    # The rows each claim reads come with it: one statement for the people, two for the sequence and the sends.
     query = (select(Enrollment).where(Enrollment.id.in_(ids), _due(now))
              .order_by(Enrollment.next_due_at, Enrollment.id)
-             .options(selectinload(Enrollment.contact).selectinload(Contact.company),
-                      selectinload(Enrollment.contact).selectinload(Contact.owner),
-                      selectinload(Enrollment.owner), selectinload(Enrollment.enrolled_by),
+             .options(joinedload(Enrollment.contact, innerjoin=True).joinedload(Contact.company),
+                      joinedload(Enrollment.contact, innerjoin=True).joinedload(Contact.owner),
+                      joinedload(Enrollment.owner, innerjoin=True), joinedload(Enrollment.enrolled_by),
                       selectinload(Enrollment.sequence).selectinload(Sequence.steps),
                       selectinload(Enrollment.sends)))
     if _dialect() == "postgresql":  # skip rows another worker (or a reply) holds right now
@@ -359,6 +364,9 @@ def _claim(ids: list, now: datetime, run: _OrgRun, outcomes: list) -> list:
                 outcomes.append("capped")
             for enrollment, step, retry in group[:granted]:
                 claims.append((enrollment, step, _claim_send(enrollment, step, retry, now, run)))
+    if claims:  # off the due list while their messages are on their way (one statement for the batch)
+        db.session.execute(update(Enrollment).where(Enrollment.id.in_([e.id for e, _, _ in claims]))
+                           .values(next_due_at=None).execution_options(synchronize_session=False))
     db.session.flush()  # the sends' ids: each message's unsubscribe token names its send
     built = []
     for enrollment, step, (send, claim) in claims:
@@ -438,7 +446,6 @@ def _claim_send(enrollment: Enrollment, step: SequenceStep, retry: StepSend | No
         deal_id=enrollment.deal_id, sequence_id=enrollment.sequence_id,
         summary=f"Sequence “{enrollment.sequence.name}”, step {step.position}: "
                 f"{merge.render(step.subject, merge.values_for(contact, enrollment.owner))}"[:2000])
-    enrollment.next_due_at = None  # off the due list while the message is on its way
     return send, claim
 
 
@@ -516,21 +523,36 @@ def _deliver(mailer, claims: list) -> list:
 
 def _record(claims: list, results: list, now: datetime, run: _OrgRun, counts: dict) -> None:
     """Write down what the relay answered to each claim of the batch, in one transaction."""
-    sends = {s.id: s for s in StepSend.query.filter(StepSend.id.in_([c.send_id for c in claims]))}
+    if _dialect() == "postgresql":
+        # Only the claim must be on disk before a message leaves (that is what makes it at most
+        # once); if the database itself crashed before this record reached the disk, the claims
+        # would stay `sending` and become `unknown`, never resent. So this commit skips the wait.
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     query = (select(Enrollment).where(Enrollment.id.in_([c.enrollment_id for c in claims])).order_by(Enrollment.id)
              .options(selectinload(Enrollment.sequence).selectinload(Sequence.steps)))
     if _dialect() == "postgresql":  # a reply recorded meanwhile waits, then finds the step done
         query = query.with_for_update(of=Enrollment)
     enrollments = {e.id: e for e in db.session.execute(query).scalars()}
-    give_back, through, outcomes = [], set(), []
-    for claim, result in zip(claims, results, strict=True):
+    delivered = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, str)]
+    others = [(c, r) for c, r in zip(claims, results, strict=True) if not isinstance(r, str)]
+    if delivered:  # the usual case, written in bulk: each send's row, then its timeline entry
+        db.session.execute(update(StepSend), [
+            {"id": c.send_id, "status": "sent", "sent_at": now, "relay_reply": reply[:300], "error": ""}
+            for c, reply in delivered])
+        db.session.execute(insert(Activity), [
+            {"org_id": run.org_id, "contact_id": c.contact_id, "deal_id": c.deal_id, "user_id": c.sender_id,
+             "kind": "email", "at": now, "unique_key": f"seqsend:{c.send_id}", "body": c.summary}
+            for c, _ in delivered])
+    for claim, _ in delivered:
+        _advance_sent(enrollments[claim.enrollment_id], claim, now, run)
+    sends = {s.id: s for s in StepSend.query.filter(StepSend.id.in_([c.send_id for c, _ in others]))} \
+        if others else {}
+    give_back, outcomes = [], ["sent"] * len(delivered)
+    through = {c.sender_id for c, _ in delivered}
+    for claim, result in others:
         send, enrollment = sends[claim.send_id], enrollments[claim.enrollment_id]
         current = enrollment.status == "active" and enrollment.position == claim.position
-        if isinstance(result, str):
-            _mark_sent(send, enrollment, claim, result, current, now, run)
-            through.add(claim.sender_id)
-            outcomes.append("sent")
-        elif result is None or isinstance(result, InstallationFailure):
+        if result is None or isinstance(result, InstallationFailure):
             _release(send, enrollment, claim, current)
             give_back.append(claim.sender_id)
             outcomes.append("held")
@@ -558,16 +580,12 @@ def _record(claims: list, results: list, now: datetime, run: _OrgRun, counts: di
     _tally(counts, outcomes)
 
 
-def _mark_sent(send, enrollment, claim, reply: str, current: bool, now: datetime, run: _OrgRun) -> None:
-    send.status, send.sent_at, send.relay_reply, send.error = "sent", now, reply[:300], ""
+def _advance_sent(enrollment, claim, now: datetime, run: _OrgRun) -> None:
     if enrollment.first_sent_at is None:
         enrollment.first_sent_at = now
     # A reply may have ended it while the message was on the wire: then it stays ended.
-    if current:
+    if enrollment.status == "active" and enrollment.position == claim.position:
         advance(enrollment, enrollment.sequence, now, run.zone)
-    db.session.add(Activity(org_id=send.org_id, contact_id=claim.contact_id, deal_id=claim.deal_id,
-                            user_id=claim.sender_id, kind="email", at=now, unique_key=f"seqsend:{send.id}",
-                            body=claim.summary))
 
 
 def _release(send, enrollment, claim, current: bool) -> None:
