@@ -140,18 +140,23 @@ def main() -> dict:
                        build_message(e, sequence.steps[0], f"<b{e.id}@bench>", [], send_token(e.id)))
                       for e in Enrollment.query.filter_by(org_id=org.id).order_by(Enrollment.id)]
             db.session.rollback()
-            baseline = _baseline_send(port, sample)
+            first = _baseline_send(port, sample)
             before = handler.count
             started = time.perf_counter()
             result = sweep_due()
             elapsed = time.perf_counter() - started
             delivered = handler.count - before
             assert result.get("sent") == SENDS and delivered == SENDS, (result, delivered)
+            # The baseline runs on each side of the sweep and the faster counts: a neighbour's
+            # burst during one of them does not flatter the ratio.
+            second = _baseline_send(port, sample)
+            baseline = min(first, second)
             figures["send_rate"] = SENDS / elapsed
             figures["send_baseline_rate"] = SENDS / baseline
             print(f"(a) {SENDS:,} sends by one sweep: {elapsed:.2f} s = {figures['send_rate']:,.0f} messages/s; "
-                  f"bare smtplib baseline {figures['send_baseline_rate']:,.0f} messages/s; "
-                  f"ratio {elapsed / baseline:.1f}x the baseline's time", flush=True)
+                  f"bare smtplib baseline {figures['send_baseline_rate']:,.0f} messages/s (the faster of "
+                  f"{SENDS / first:,.0f} before and {SENDS / second:,.0f} after); "
+                  f"{100 * figures['send_rate'] / figures['send_baseline_rate']:.0f} % of the baseline", flush=True)
 
             raws = _mailbox(org, tag)
             parser = BytesParser(policy=policy.default)
