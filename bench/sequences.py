@@ -1,9 +1,11 @@
 """Bench: sequence sending and reply matching.
 
 (a) 1,000 email steps sent by one worker's sweep to a local aiosmtpd server: messages/s.
-    Baseline in the same run: the same 1,000 messages sent with bare smtplib over one
-    connection (no database), so the ratio is the cost of the at-most-once bookkeeping
-    (claim committed, send, mark sent, timeline entry) per message.
+    Baseline in the same run: the same 1,000 messages (the same bytes, made before the clock
+    starts) sent with bare smtplib over one connection (no database), so the ratio is the cost
+    of building each message and of the at-most-once
+    bookkeeping (a batch's claims and cap slots committed, send, the relay's answers and
+    timeline entries recorded) per message.
 (b) Reply matching over a mailbox of 3,000 inbound messages (a tenth of them replies to the
     sent messages by In-Reply-To, a tenth by sender only, the rest unmatched), handed over in
     batches as the IMAP poll does (200 messages, 25 MB at most): ms a message (target <= 2 ms). Baseline in the same
@@ -78,10 +80,14 @@ def _seed(app, tag):
 
 
 def _baseline_send(port, messages) -> float:
+    """Bare smtplib over one connection, the messages' bytes made beforehand: only the SMTP conversation is timed."""
+    from app.sequences.mailer import wire_bytes
+
+    ready = [(sender, recipient, wire_bytes(message)) for sender, recipient, message in messages]
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as conn:
-        for sender, recipient, message in messages:
-            conn.sendmail(sender, [recipient], bytes(message))
+        for sender, recipient, data in ready:
+            conn.sendmail(sender, [recipient], data)
     return time.perf_counter() - started
 
 
@@ -206,7 +212,7 @@ def main() -> dict:
     url = database_url()
     app = create_app(bench_config(url))  # first: it imports the areas in an order without a circle
     from app.extensions import db
-    from app.sequences.sending import build_message, sweep_due
+    from app.sequences.sending import build_message, send_token, sweep_due
 
     controller, handler, port = _smtp_server()
     figures = {}
@@ -222,21 +228,27 @@ def main() -> dict:
             app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
             from app.models import Enrollment
 
-            sample = [(e.owner.email, e.contact.email, build_message(e, sequence.steps[0], f"<b{e.id}@bench>", []))
+            sample = [(e.owner.email, e.contact.email,
+                       build_message(e, sequence.steps[0], f"<b{e.id}@bench>", [], send_token(e.id)))
                       for e in Enrollment.query.filter_by(org_id=org.id).order_by(Enrollment.id)]
             db.session.rollback()
-            baseline = _baseline_send(port, sample)
+            first = _baseline_send(port, sample)
             before = handler.count
             started = time.perf_counter()
             result = sweep_due()
             elapsed = time.perf_counter() - started
             delivered = handler.count - before
             assert result.get("sent") == SENDS and delivered == SENDS, (result, delivered)
+            # The baseline runs on each side of the sweep and the faster counts: a neighbour's
+            # burst during one of them does not flatter the ratio.
+            second = _baseline_send(port, sample)
+            baseline = min(first, second)
             figures["send_rate"] = SENDS / elapsed
             figures["send_baseline_rate"] = SENDS / baseline
             print(f"(a) {SENDS:,} sends by one sweep: {elapsed:.2f} s = {figures['send_rate']:,.0f} messages/s; "
-                  f"bare smtplib baseline {figures['send_baseline_rate']:,.0f} messages/s; "
-                  f"ratio {elapsed / baseline:.1f}x the baseline's time", flush=True)
+                  f"bare smtplib baseline {figures['send_baseline_rate']:,.0f} messages/s (the faster of "
+                  f"{SENDS / first:,.0f} before and {SENDS / second:,.0f} after); "
+                  f"{100 * figures['send_rate'] / figures['send_baseline_rate']:.0f} % of the baseline", flush=True)
 
             figures.update(_reply_matching(org, tag))
     finally:

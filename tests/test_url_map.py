@@ -28,6 +28,7 @@ ID_KINDS = {
     "sequence_id": "sequence", "enrollment_id": "enrollment", "bulk_id": "bulk_enroll", "mailbox_id": "mailbox",
     "form_id": "lead_form", "rule_id": "fit_rule", "submission_id": "lead_submission",
     "quarantine_id": "quarantined_email",
+    "pause_id": "sender_pause",
 }
 
 _app = create_app(TestConfig)
@@ -92,6 +93,7 @@ def _make_sequence_objects(org, contact) -> dict:
         Enrollment,
         Mailbox,
         QuarantinedEmail,
+        SenderPause,
         Sequence,
         SequenceStep,
     )
@@ -106,10 +108,12 @@ def _make_sequence_objects(org, contact) -> dict:
     mailbox = Mailbox(org_id=org.id, host="imap.example", username="u", password_encrypted="x")
     held = QuarantinedEmail(org_id=org.id, source="webhook", message_key=f"k{org.id}", raw=b"Subject: x\r\n\r\n",
                             reason="It could not be read.")
-    db.session.add_all([enrollment, job, mailbox, held])
+    pause = SenderPause(org_id=org.id, kind="connection", reason="Could not connect to the relay.",
+                        open_key=f"{org.id}:*")
+    db.session.add_all([enrollment, job, mailbox, held, pause])
     db.session.commit()
     return {"sequence": sequence.id, "enrollment": enrollment.id, "bulk_enroll": job.id, "mailbox": mailbox.id,
-            "quarantined_email": held.id}
+            "quarantined_email": held.id, "sender_pause": pause.id}
 
 
 def _make_lead_objects(org) -> dict:

@@ -124,7 +124,13 @@ SCHEMAS = {
                 "type": "object", "required": ["position", "type", "status", "due_at", "sent_at", "message_id"],
                 "properties": {
                     "position": {"type": "integer"}, "type": {"enum": ["email", "call", "linkedin"]},
-                    "status": {"enum": ["pending", "sending", "sent", "unknown", "skipped", "task"]},
+                    "status": {"enum": ["pending", "sending", "retrying", "sent", "bounced", "failed", "unknown",
+                                        "skipped", "task"],
+                               "description": "sent: the relay answered 250 after the message. retrying: it answered "
+                                              "4xx; tried again (5 min, 30 min, 2 h), due_at says when. bounced: it "
+                                              "refused the recipient or the message (5xx). failed: still refused "
+                                              "after the retries; the owner decides. unknown: cut off during the "
+                                              "message; never resent on its own."},
                     "due_at": TIME, "sent_at": TIME, "message_id": {"type": ["string", "null"]}}}},
         },
     },

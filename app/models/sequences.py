@@ -6,8 +6,16 @@ from app.models.base import TenantMixin, utcnow
 STEP_TYPES = {"email": "Email", "call": "Call task", "linkedin": "LinkedIn task"}
 ENROLLMENT_STATUSES = ("active", "paused", "replied", "finished", "bounced", "unsubscribed", "stopped")
 OPEN_STATUSES = ("active", "paused")
-# sending: claimed and committed before the SMTP conversation; a crash leaves it, the sweep calls it unknown.
-SEND_STATUSES = ("sending", "sent", "unknown", "skipped", "task")
+# What happened to one step of one enrollment (StepSend.status):
+#   sending   claimed and committed before the SMTP conversation; a crash leaves it, a later sweep calls it unknown
+#   retrying  the relay answered 4xx for this recipient or message; tried again at next_attempt_at (5 min, 30 min, 2 h)
+#   sent      the relay answered 250 after the message (relay_reply holds its words, e.g. "250 2.0.0 Ok: queued as X")
+#   bounced   the relay refused this recipient or this message for good (5xx); relay_reply says why
+#   failed    still refused for the moment after the last retry: the enrollment pauses and its owner is told
+#   unknown   the conversation broke during or after the message: it may have arrived; never resent on its own
+#   skipped   the message could not be built (e.g. an address the email library cannot write)
+#   task      a call or LinkedIn step became a task
+SEND_STATUSES = ("sending", "retrying", "sent", "bounced", "failed", "unknown", "skipped", "task")
 
 
 class Sequence(TenantMixin, db.Model):
@@ -56,7 +64,10 @@ class Enrollment(TenantMixin, db.Model):
     sequence_id = db.Column(db.Integer, db.ForeignKey("sequence.id"), nullable=False, index=True)
     contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"), nullable=False, index=True)
     deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"))
-    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)  # the sending rep
+    # The sender: From and {{owner_name}}. The contact's owner (else the enroller) until the first email
+    # goes out, then fixed: a thread keeps one voice, and replies land in that sender's inbox.
+    owner_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    enrolled_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
     status = db.Column(db.String(12), nullable=False, default="active")
     position = db.Column(db.Integer, nullable=False, default=1)  # the next step to run
     next_due_at = db.Column(db.DateTime)  # when the next step runs; NULL when nothing is due
@@ -71,7 +82,8 @@ class Enrollment(TenantMixin, db.Model):
 
     sequence = db.relationship(Sequence)
     contact = db.relationship("Contact")
-    owner = db.relationship("User")
+    owner = db.relationship("User", foreign_keys=[owner_id])
+    enrolled_by = db.relationship("User", foreign_keys=[enrolled_by_id])
     sends = db.relationship("StepSend", order_by="StepSend.position", back_populates="enrollment")
 
     __table_args__ = (
@@ -93,7 +105,10 @@ class StepSend(TenantMixin, db.Model):
     message_id = db.Column(db.String(200), unique=True)  # stored before the message leaves
     to_email = db.Column(db.String(254), nullable=False, default="")
     task_id = db.Column(db.Integer, db.ForeignKey("task.id"))
-    error = db.Column(db.String(300), nullable=False, default="")
+    error = db.Column(db.String(300), nullable=False, default="")  # what went wrong, in words
+    relay_reply = db.Column(db.String(300), nullable=False, default="", server_default="")  # the relay's last answer
+    attempts = db.Column(db.Integer, nullable=False, default=0, server_default="0")  # times handed to the relay
+    next_attempt_at = db.Column(db.DateTime)  # retrying: when the sweep tries again
     claimed_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     sent_at = db.Column(db.DateTime)
 
@@ -104,12 +119,51 @@ class StepSend(TenantMixin, db.Model):
         db.UniqueConstraint("enrollment_id", "step_id", name="uq_step_send_enrollment_step"),
         db.Index("ix_step_send_sender_claimed", "sender_id", "claimed_at"),
         db.Index("ix_step_send_status_claimed", "status", "claimed_at"),
-        db.CheckConstraint("status in ('sending','sent','unknown','skipped','task')", name="status"),
+        db.CheckConstraint("status in ('sending','retrying','sent','bounced','failed','unknown','skipped','task')",
+                           name="status"),
     )
 
 
 # The outbox page: an organisation's latest sends, newest first (a rep's use ix_step_send_sender_claimed).
 db.Index("ix_step_send_org_claimed", StepSend.org_id, StepSend.claimed_at)
+class SenderPause(TenantMixin, db.Model):
+    """Sending held because the installation failed, not a recipient: nobody is suppressed, nothing is counted.
+
+    One sender's (user_id: the relay refused that From) or every sender's of the organisation
+    (user_id NULL: connection, TLS, authentication, a relay that stops answering). The sweep
+    leaves the held enrollments alone (still active and due) until the pause is cleared: by
+    "Resume sending", or, for a failure that can pass (retry_at set), by the first send that
+    gets through once retry_at has come.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    kind = db.Column(db.String(12), nullable=False)  # sender | connection | timeout | tls | auth | relay
+    reason = db.Column(db.String(300), nullable=False)  # in words, with the relay's answer
+    since = db.Column(db.DateTime, nullable=False, default=utcnow)
+    retry_at = db.Column(db.DateTime)  # NULL: held until someone resumes it
+    failures = db.Column(db.Integer, nullable=False, default=1)  # tries that failed in a row
+    cleared_at = db.Column(db.DateTime)
+    cleared_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))  # NULL with cleared_at: a send got through
+    # "<org>:<user>" or "<org>:*" while open, NULL once cleared: one open pause per sender and scope.
+    open_key = db.Column(db.String(40), unique=True)
+
+    user = db.relationship("User", foreign_keys=[user_id])
+
+
+class SenderDay(TenantMixin, db.Model):
+    """Emails one sender handed to the relay on one day of the organisation's calendar: the daily cap.
+
+    The claim takes a slot with `sent = sent + 1 WHERE sent < cap` in its own transaction, so
+    concurrent sweeps and workers queue on this row and never pass the cap together.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"), nullable=False)
+    day = db.Column(db.Date, nullable=False)
+    sent = db.Column(db.Integer, nullable=False, default=0)
+
+    __table_args__ = (db.UniqueConstraint("user_id", "day", name="uq_sender_day_user_day"),)
 
 
 class Suppression(TenantMixin, db.Model):

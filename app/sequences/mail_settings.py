@@ -18,11 +18,11 @@ from sqlalchemy import select
 
 from app import crypto
 from app.contacts.service import clean_email
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import OutreachSettings
 from app.netguard import HostRefused, check_host
-from app.sequences.mailer import NotSent, Outbox, SmtpMailer, SmtpTarget, parse_smtp_url
+from app.sequences.mailer import InstallationFailure, Outbox, SmtpMailer, SmtpTarget, parse_smtp_url
 
 SECURITY = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "no encryption"}
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -164,8 +164,9 @@ class HeldMailer:
     def __init__(self, problems: tuple[str, ...]):
         self.problems = problems
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
-        raise NotSent("Real sending is off until this is set: " + " ".join(self.problems))
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> str:
+        raise InstallationFailure("Real sending is off until this is set: " + " ".join(self.problems), "settings",
+                                  "relay", permanent=True)
 
     def close(self) -> None:
         pass
@@ -177,8 +178,8 @@ class GuardedSmtpMailer(SmtpMailer):
     def _connect(self) -> smtplib.SMTP:
         try:
             check_host(self.target.host, self.target.port)
-        except HostRefused as exc:
-            raise NotSent(str(exc)) from None
+        except HostRefused as exc:  # the name now points inside the network: an admin must fix it
+            raise InstallationFailure(str(exc), "connect", "connection", permanent=True) from None
         return super()._connect()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.extensions import db
 from app.models import Notification, QuarantinedEmail, User, utcnow
 from app.sequences.replies import MAX_INBOUND_BYTES, Unhandled, describe, handle_messages

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
 from app.contacts.service import clean_email
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.netguard import HostRefused, check_host
 from app.sequences.mail_settings import (
     ORGANISATION,

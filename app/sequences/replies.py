@@ -350,7 +350,7 @@ class _Batch:
         from app.sequences.sending import unsubscribe_mailbox
 
         self.org_id, self.inbounds, self.now = org_id, inbounds, now
-        self.unsubscribe_to = unsubscribe_mailbox().lower()
+        self.unsubscribe_to = unsubscribe_mailbox(org_id).lower()
         self.sends: dict = {}  # our Message-ID -> (send id, enrollment id)
         self.enrollments: dict = {}  # id -> Enrollment
         self.by_address: dict = {}  # contact address -> ids of its enrollments that were sent something

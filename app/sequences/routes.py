@@ -4,9 +4,9 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from app.contacts.service import search_contacts
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
-from app.models import BulkEnrollJob, Contact, Deal, Enrollment, Sequence
+from app.models import BulkEnrollJob, Contact, Deal, Enrollment, SenderPause, Sequence
 from app.models.sequences import STEP_TYPES
 from app.redirects import safe_next
 from app.sequences import bp, replies, service
@@ -32,9 +32,10 @@ def index():
     """List sequences with their headline numbers."""
     actor = current_actor()
     rows = [(s, service.sequence_stats(s)) for s in service.active_sequences(actor.org_id)]
-    unknown = service.unknown_sends(actor.org_id, None if actor.has_role("manager") else actor.id)
-    return render_template("sequences/index.html", rows=rows, unknown=unknown, sending=sending_config(actor.org_id),
-                           bands=service.BANDS)
+    owner_id = None if actor.has_role("manager") else actor.id
+    return render_template("sequences/index.html", rows=rows, unknown=service.unknown_sends(actor.org_id, owner_id),
+                           failed=service.failed_sends(actor.org_id, owner_id), sending=sending_config(actor.org_id),
+                           pauses=service.open_pauses(actor.org_id, actor), bands=service.BANDS)
 
 
 def _form_values() -> dict:
@@ -130,6 +131,7 @@ def show(sequence_id):
                   Enrollment.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1).all()
     return render_template("sequences/show.html", sequence=sequence, stats=service.sequence_stats(sequence),
                            enrollments=rows[:PAGE], has_more=len(rows) > PAGE, page=page,
+                           pauses=service.open_pauses(sequence.org_id, current_actor()),
                            sending=sending_config(sequence.org_id), bands=service.BANDS, step_types=STEP_TYPES)
 
 
@@ -156,7 +158,8 @@ def enroll():
     deal = _scoped_id(Deal, "deal_id") if request.form.get("deal_id") else None
     back = url_for("deals.show", deal_id=deal.id) if deal else url_for("contacts.show", contact_id=contact.id)
     try:
-        service.enroll(sequence, contact, actor, deal=deal, confirm_company=bool(request.form.get("confirm")))
+        enrollment = service.enroll(sequence, contact, actor, deal=deal,
+                                    confirm_company=bool(request.form.get("confirm")))
     except service.CompanyWarning as exc:
         return render_template("sequences/confirm_enroll.html", contact=contact, sequence=sequence, deal=deal,
                                warning=exc.message, back=back)
@@ -165,7 +168,9 @@ def enroll():
     except Invalid as exc:
         flash(f"Not enrolled: {exc.message}", "error")
     else:
-        flash(f"Enrolled {contact.display} in “{sequence.name}”. You are the sender.", "success")
+        sender = "You are the sender." if enrollment.owner_id == actor.id else \
+            f"{enrollment.owner.name}, the contact's owner, is the sender."
+        flash(f"Enrolled {contact.display} in “{sequence.name}”. {sender}", "success")
     return redirect(back)
 
 
@@ -210,6 +215,22 @@ def mark_replied(enrollment_id):
 def resume(enrollment_id):
     """Resume a paused enrollment (an unknown send counts as sent: it is never resent)."""
     return _enrollment_action(enrollment_id, service.resume_enrollment, "Resumed the sequence for {who}.")
+
+
+@bp.post("/pauses/<int:pause_id>/resume")
+@login_required
+def resume_sending(pause_id):
+    """Clear a sending pause (the paused sender or an admin): the next sweep tries again."""
+    pause = get_or_404(SenderPause, pause_id)
+    try:
+        service.resume_sending(pause, current_actor())
+    except Forbidden as exc:
+        flash(exc.message, "error")
+    else:
+        whose = f"from {pause.user.email}" if pause.user_id else "for everyone"
+        flash(f"Sending resumed {whose}. The next run tries again; if the relay still refuses, "
+              "it pauses again and says why.", "success")
+    return redirect(url_for("sequences.index"))
 
 
 @bp.route("/bulk", methods=["GET", "POST"])

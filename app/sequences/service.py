@@ -12,7 +12,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
 from app.contacts.service import clean_email
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import (
     BulkEnrollJob,
@@ -20,10 +20,12 @@ from app.models import (
     Enrollment,
     Notification,
     OutreachSettings,
+    SenderPause,
     Sequence,
     SequenceStep,
     StepSend,
     Suppression,
+    User,
     org_zone,
     utcnow,
 )
@@ -212,7 +214,7 @@ def preview(subject: str, body: str, contact: Contact, owner, org_id: int) -> Pr
         issues = merge.problems(text or "")
         if issues:
             found[name] = " ".join(issues)
-    values = merge.values_for(contact, owner)
+    values = merge.values_for(contact, preferred_sender(contact, owner))
     footer = footer_text(org_id, "(unsubscribe link)")
     return Preview(merge.render(subject, values), merge.render(body, values) + "\n\n" + footer, found,
                    merge.empty_fields([subject, body], values))
@@ -279,11 +281,11 @@ def _utc():
     return UTC
 
 
-def schedule(sequence: Sequence, step: SequenceStep, after: datetime, rng=random) -> datetime:
+def schedule(sequence: Sequence, step: SequenceStep, after: datetime, rng=random, zone=None) -> datetime:
     """When `step` is due: `wait_days` after `after`, inside the window for email, plus random spacing."""
     due = after + timedelta(days=step.wait_days)
     if step.type == "email":
-        due = window_start(sequence, due, org_zone(sequence.org_id))
+        due = window_start(sequence, due, zone or org_zone(sequence.org_id))
         if sequence.spacing_minutes:
             due += timedelta(seconds=rng.randint(0, sequence.spacing_minutes * 60))
     return due
@@ -320,9 +322,17 @@ def company_overlap(sequence: Sequence, contact: Contact) -> list:
             .limit(5).all())
 
 
+def preferred_sender(contact: Contact, fallback):
+    """Who signs a contact's outreach: their owner (the rep the lead was routed to) if active, else `fallback`."""
+    owner = contact.owner if contact.owner_id else None
+    if owner is not None and owner.active and owner.org_id == contact.org_id:
+        return owner
+    return fallback
+
+
 def enroll(sequence: Sequence, contact: Contact, actor, *, deal=None, confirm_company: bool = True,
            now: datetime | None = None, commit: bool = True) -> Enrollment:
-    """Enroll `contact`; the actor becomes the sender. Raises Invalid, AlreadyEnrolled or CompanyWarning."""
+    """Enroll `contact`, sent by their owner (else the actor). Raises Invalid, AlreadyEnrolled or CompanyWarning."""
     if sequence.org_id != actor.org_id or contact.org_id != actor.org_id:
         raise Invalid({"contact": "is not in your organisation"})
     if sequence.archived:
@@ -343,7 +353,8 @@ def enroll(sequence: Sequence, contact: Contact, actor, *, deal=None, confirm_co
     now = now or utcnow()
     first = sequence.steps[0]
     enrollment = Enrollment(
-        org_id=actor.org_id, sequence_id=sequence.id, contact_id=contact.id, owner_id=actor.id,
+        org_id=actor.org_id, sequence_id=sequence.id, contact_id=contact.id,
+        owner_id=preferred_sender(contact, actor).id, enrolled_by_id=actor.id,
         deal_id=deal.id if deal is not None else None, status="active", position=first.position,
         open_key=f"{sequence.id}:{contact.id}", enrolled_at=now, next_due_at=schedule(sequence, first, now),
     )
@@ -381,6 +392,11 @@ def end_enrollment(enrollment: Enrollment, status: str, now: datetime | None = N
     enrollment.next_due_at = None
     enrollment.open_key = None
     enrollment.ended_at = now
+    # A step waiting to be tried again never will be: its row says so (nothing went out).
+    db.session.execute(update(StepSend).where(StepSend.enrollment_id == enrollment.id,
+                                              StepSend.status == "retrying")
+                       .values(status="skipped", next_attempt_at=None, error=f"Not sent: the enrollment ended ({status}).")
+                       .execution_options(synchronize_session=False))
     if status == "replied" and enrollment.replied_at is None:
         enrollment.replied_at = now
     return True
@@ -395,7 +411,10 @@ def stop_enrollment(enrollment: Enrollment, actor) -> Enrollment:
 
 
 def resume_enrollment(enrollment: Enrollment, actor, *, skip_unknown: bool = True) -> Enrollment:
-    """Resume a paused enrollment; a step whose send is unknown counts as done (it is never resent)."""
+    """Resume a paused enrollment: an unknown send counts as done (never resent), a failed one is tried again.
+
+    A deactivated sender hands over to the contact's owner, else to the person resuming.
+    """
     check_can_work(enrollment, actor)
     if enrollment.status != "paused":
         raise Invalid({"enrollment": "is not paused"})
@@ -405,8 +424,13 @@ def resume_enrollment(enrollment: Enrollment, actor, *, skip_unknown: bool = Tru
     enrollment.status = "active"
     enrollment.paused_until = None
     enrollment.pause_reason = ""
+    if not enrollment.owner.active:
+        enrollment.owner = preferred_sender(enrollment.contact, actor)
     if current is not None and current.status == "unknown":
         advance(enrollment, sequence, now)
+    elif current is not None and current.status == "failed":
+        current.status, current.attempts, current.next_attempt_at = "retrying", 0, now
+        enrollment.next_due_at = now
     else:
         step = step_at(sequence, enrollment.position)
         enrollment.next_due_at = schedule(sequence, step, now) if step else now
@@ -418,22 +442,22 @@ def resume_enrollment(enrollment: Enrollment, actor, *, skip_unknown: bool = Tru
 def check_can_work(enrollment: Enrollment, actor) -> None:
     if enrollment.org_id != actor.org_id:
         raise Forbidden("That enrollment is not in your organisation.")
-    if enrollment.owner_id != actor.id and not actor.has_role("manager"):
-        raise Forbidden("Only the enrolling rep or a manager can change this enrollment.")
+    if actor.id not in (enrollment.owner_id, enrollment.enrolled_by_id) and not actor.has_role("manager"):
+        raise Forbidden("Only the sender, the enrolling rep or a manager can change this enrollment.")
 
 
 def step_at(sequence: Sequence, position: int) -> SequenceStep | None:
     return next((s for s in sequence.steps if s.position == position), None)
 
 
-def advance(enrollment: Enrollment, sequence: Sequence, done_at: datetime) -> None:
+def advance(enrollment: Enrollment, sequence: Sequence, done_at: datetime, zone=None) -> None:
     """Point the enrollment at its next step (or finish it); no commit."""
     nxt = next((s for s in sequence.steps if s.position > enrollment.position), None)
     if nxt is None:
         end_enrollment(enrollment, "finished", done_at)
         return
     enrollment.position = nxt.position
-    enrollment.next_due_at = schedule(sequence, nxt, done_at)
+    enrollment.next_due_at = schedule(sequence, nxt, done_at, zone=zone)
 
 
 def enrollment_json(enrollment: Enrollment) -> dict:
@@ -450,6 +474,8 @@ def enrollment_json(enrollment: Enrollment) -> dict:
         else:
             status = "skipped"
         due = enrollment.next_due_at if send is None and step.position == enrollment.position else None
+        if send is not None and send.status == "retrying":
+            due = send.next_attempt_at
         steps.append({"position": step.position, "type": step.type, "status": status, "due_at": iso(due),
                       "sent_at": iso(send.sent_at) if send else None,
                       "message_id": send.message_id if send else None})
@@ -586,8 +612,17 @@ def band(rate) -> str | None:
 
 def unknown_sends(org_id: int, owner_id: int | None = None, limit: int = 50) -> list:
     """Sends cut off by a crash: the owner decides, nothing resends them."""
+    return _paused_on(org_id, "unknown", owner_id, limit)
+
+
+def failed_sends(org_id: int, owner_id: int | None = None, limit: int = 50) -> list:
+    """Emails still refused after their retries: the owner tries again or stops."""
+    return _paused_on(org_id, "failed", owner_id, limit)
+
+
+def _paused_on(org_id: int, status: str, owner_id: int | None, limit: int) -> list:
     query = StepSend.query.join(Enrollment, Enrollment.id == StepSend.enrollment_id).filter(
-        StepSend.org_id == org_id, StepSend.status == "unknown", Enrollment.status == "paused")
+        StepSend.org_id == org_id, StepSend.status == status, Enrollment.status == "paused")
     if owner_id is not None:
         query = query.filter(Enrollment.owner_id == owner_id)
     return query.order_by(StepSend.claimed_at.desc()).limit(limit).all()
@@ -631,3 +666,76 @@ def active_sequences(org_id: int) -> list:
 
 def clean_contact_email(raw) -> str:
     return clean_email(raw)
+
+
+# ---------------------------------------------------------------- when the installation, not a recipient, fails
+
+# A pause that can pass (no connection, a relay that stops answering, a 4xx to the sender) is
+# tried again by the sweep after these waits, and the first message that gets through clears
+# it: a relay restart must not need a person. One that will not pass by itself (sender refused,
+# wrong password, TLS) waits for "Resume sending": retrying it only piles refusals on the
+# relay (and a wrong password can lock the account).
+PAUSE_RETRY = (timedelta(minutes=10), timedelta(minutes=30), timedelta(hours=1))
+
+
+def hold_sending(org_id: int, user_id: int | None, kind: str, reason: str, permanent: bool, now: datetime,
+                 affected_id: int | None = None) -> SenderPause:
+    """Pause a sender's (or, user_id None, every sender's) email and tell them and the admins once (no commit)."""
+    key = f"{org_id}:{user_id or '*'}"
+    pause = SenderPause.query.filter_by(open_key=key).first()
+    if pause is None:
+        pause = SenderPause(org_id=org_id, user_id=user_id, kind=kind, reason=reason[:300], since=now, failures=0,
+                            open_key=key)
+        try:
+            with db.session.begin_nested():
+                db.session.add(pause)
+        except IntegrityError:  # another worker opened it a moment ago
+            pause = SenderPause.query.filter_by(open_key=key).one()
+    pause.failures += 1
+    pause.kind, pause.reason = kind, reason[:300]
+    pause.retry_at = None if permanent else now + PAUSE_RETRY[min(pause.failures, len(PAUSE_RETRY)) - 1]
+    whose = "from " + db.session.get(User, user_id).email if user_id else "for everyone in your organisation"
+    later = ("It stays paused until someone presses Resume sending." if permanent else
+             "Stagegate tries again by itself in a few minutes.")
+    text = f"Sequence email {whose} is paused: {reason} Nobody was marked as bounced. {later}"
+    for uid in _admin_ids(org_id) | {u for u in (user_id, affected_id) if u}:
+        notify(org_id, uid, "sequence", text, "/sequences/", f"pause:{pause.id}:{uid}")
+    return pause
+
+
+def _admin_ids(org_id: int, roles=("admin",)) -> set:
+    return {uid for (uid,) in db.session.query(User.id).filter(User.org_id == org_id, User.role.in_(roles),
+                                                               User.active.is_(True))}
+
+
+def open_pauses(org_id: int, viewer) -> list:
+    """Open sending pauses the viewer should see: everyone's, and their own (managers and admins: all)."""
+    query = SenderPause.query.filter(SenderPause.org_id == org_id, SenderPause.cleared_at.is_(None))
+    if not viewer.has_role("manager"):
+        query = query.filter(db.or_(SenderPause.user_id.is_(None), SenderPause.user_id == viewer.id))
+    return query.order_by(SenderPause.since).all()
+
+
+def can_resume_sending(pause: SenderPause, actor) -> bool:
+    return actor.org_id == pause.org_id and (actor.has_role("admin") or pause.user_id == actor.id)
+
+
+def resume_sending(pause: SenderPause, actor) -> SenderPause:
+    """Clear a sending pause (the paused sender or an admin); the next sweep tries again."""
+    if not can_resume_sending(pause, actor):
+        raise Forbidden("Only an admin or the paused sender can resume sending.")
+    if pause.cleared_at is None:
+        pause.cleared_at, pause.cleared_by_id, pause.open_key = utcnow(), actor.id, None
+        db.session.commit()
+        _wake()
+    return pause
+
+
+def mark_sender_inactive(enrollment: Enrollment, sender) -> None:
+    """Pause an enrollment whose sender was deactivated; tell the managers and admins once (no commit)."""
+    enrollment.status, enrollment.pause_reason, enrollment.next_due_at = "paused", "sender deactivated", None
+    text = (f"{sender.name} ({sender.email}) is deactivated, so the sequence emails they send are paused. "
+            "Resume each one: the contact's owner, or you, becomes the sender.")
+    for uid in _admin_ids(enrollment.org_id, ("admin", "manager")):
+        notify(enrollment.org_id, uid, "sequence", text, "/sequences/",
+               f"sender-off:{sender.id}:{sender.session_epoch}:{uid}")

@@ -4,7 +4,7 @@ from app.models import Enrollment
 from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
 from tests.factories import make_contact
-from tests.sequences.conftest import make_sequence
+from tests.sequences.conftest import _outbox_in_tmp, make_sequence, smtp  # noqa: F401
 
 
 def test_live_preview_shows_a_real_contact_and_a_broken_merge_field_before_saving(new_page, org):
@@ -53,3 +53,33 @@ def assert_fits_phone(page):
     wide = page.evaluate("""[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 391)
         .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))""")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390, wide
+
+
+def test_a_paused_sender_sees_why_and_resumes_sending_on_a_phone(new_page, org, smtp):  # noqa: F811
+    from app.models import SenderPause
+    from app.sequences import service
+    from app.sequences.sending import sweep_due
+
+    rep = factories.user(org, "rep")
+    inbox = smtp(mail_from={"*": f"550 5.7.1 <{rep.email}>: Sender address rejected: Access denied"})
+    service.enroll(make_sequence(org, factories.user(org, "manager")), make_contact(org), rep)
+    sweep_due()
+    desktop = new_page(rep, viewport=DESKTOP)
+    desktop.goto("/sequences/")
+    desktop.get_by_text("Sender address rejected: Access denied").wait_for()
+    screenshot(desktop, "sequences-sending-paused-desktop")
+    page = new_page(rep, viewport=PHONE)
+    page.goto("/sequences/")
+    section = page.get_by_role("region", name="Sending is paused")
+    section.get_by_text("nobody was marked as bounced").wait_for()
+    button = section.get_by_role("button", name="Resume sending")
+    assert button.bounding_box()["height"] >= 44
+    screenshot(page, "sequences-sending-paused-phone")
+    assert_fits_phone(page)
+    inbox.script["MAIL"] = {}
+    button.click()
+    page.get_by_text("Sending resumed").wait_for()
+    assert page.get_by_role("region", name="Sending is paused").count() == 0
+    assert SenderPause.query.one().cleared_by_id == rep.id
+    sweep_due()
+    assert len(inbox.messages) == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult
 from imapclient import IMAPClient
 
 from app.sequences import service
@@ -20,31 +21,78 @@ from tests.conftest import free_port
 
 
 class Inbox:
-    """What the SMTP server accepted: parsed messages, by recipient."""
+    """What the SMTP server accepted (parsed messages by recipient, and the raw bytes), and how it misbehaves.
 
-    def __init__(self, refuse=(), drop_data_for=(), delay=0.0):
+    `mail_from`, `rcpt` and `data` script the server's answer at MAIL FROM, at RCPT TO and at
+    the end of DATA. Each maps an address (the sender at MAIL FROM, the recipient otherwise) or
+    "*" to what happens: a reply line ("550 5.7.1 Sender address rejected"), "stall" (no answer
+    for `stall` seconds), "drop" (the connection dies), or a list of these taken one per
+    attempt (the last one repeats). A 2xx at the end of DATA delivers the message.
+    """
+
+    def __init__(self, refuse=(), drop_data_for=(), delay=0.0, mail_from=None, rcpt=None, data=None, stall=5.0):
         self.messages = []
-        self.refuse = {a.lower() for a in refuse}
-        self.drop_data_for = {a.lower() for a in drop_data_for}
+        self.raw = []  # (mail_from, rcpt_tos, envelope.content) exactly as received
+        self.attempts = []  # (command, address) for every MAIL FROM and RCPT TO the server saw
+        self.sessions = set()  # one per connection that delivered a message
+        self.script = {"MAIL": dict(mail_from or {}), "RCPT": dict(rcpt or {}), "DATA": dict(data or {})}
+        for address in refuse:
+            self.script["RCPT"][address] = "550 5.1.1 No such user here"
+        for address in drop_data_for:
+            self.script["DATA"][address] = "drop"
         self.delay = delay
+        self.stall = stall
+        self.used: dict = {}
         self.lock = threading.Lock()
 
+    def _scripted(self, command, address):
+        table = self.script[command]
+        key = address.lower() if address.lower() in {k.lower() for k in table} else "*"
+        plan = next((v for k, v in table.items() if k.lower() == key), None)
+        if isinstance(plan, list):
+            with self.lock:
+                turn = self.used.get((command, key), 0)
+                self.used[(command, key)] = turn + 1
+            plan = plan[min(turn, len(plan) - 1)]
+        return plan
+
+    async def _act(self, server, plan, default):
+        if plan == "drop":
+            server.transport.abort()
+            return "421 4.3.0 gone"
+        if plan == "stall":
+            await asyncio.sleep(self.stall)
+            return default
+        return plan or default
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.attempts.append(("MAIL", address))
+        reply = await self._act(server, self._scripted("MAIL", address), "250 OK")
+        if reply.startswith("2"):
+            envelope.mail_from = address
+            envelope.mail_options.extend(mail_options)
+        return reply
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.lower() in self.refuse:
-            return "550 5.1.1 No such user here"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
+        self.attempts.append(("RCPT", address))
+        reply = await self._act(server, self._scripted("RCPT", address), "250 OK")
+        if reply.startswith("2"):
+            envelope.rcpt_tos.append(address)
+        return reply
 
     async def handle_DATA(self, server, session, envelope):
-        if any(r.lower() in self.drop_data_for for r in envelope.rcpt_tos):
-            server.transport.abort()  # the connection dies after the data, before the reply
-            return None
+        plan = self._scripted("DATA", envelope.rcpt_tos[0]) if envelope.rcpt_tos else None
         if self.delay:
             await asyncio.sleep(self.delay)
+        reply = await self._act(server, plan, "250 2.0.0 Ok: queued as 4F2C1")
+        if not reply.startswith("2"):
+            return reply
         message = email.message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
             self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), message))
-        return "250 Message accepted"
+            self.raw.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+            self.sessions.add(id(session))
+        return reply
 
     def to(self, address):
         return [m for _, rcpts, m in self.messages if address.lower() in (r.lower() for r in rcpts)]
@@ -55,10 +103,18 @@ def smtp(app):
     """Start an aiosmtpd server on loopback and point SMTP_URL at it; yields a factory taking Inbox options."""
     started = []
 
-    def start(**options):
+    def start(port=None, password=None, **options):
+        """Serve on `port` (default: a free one); with `password`, demand AUTH as user "relay"."""
         inbox = Inbox(**options)
-        port = free_port()
-        controller = Controller(inbox, hostname="127.0.0.1", port=port, server_kwargs={"timeout": 30})
+        port = port or free_port()
+        auth = {}
+        if password is not None:
+            def check(server, session, envelope, mechanism, auth_data):
+                ok = getattr(auth_data, "password", b"") == password.encode()
+                return AuthResult(success=ok, handled=False)
+
+            auth = {"authenticator": check, "auth_require_tls": False, "auth_required": True}
+        controller = Controller(inbox, hostname="127.0.0.1", port=port, server_kwargs={"timeout": 30}, **auth)
         controller.start()
         started.append(controller)
         app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"

@@ -117,7 +117,7 @@ def test_another_rep_cannot_stop_my_enrollment(client, login_as, org, sequence):
     other = create_user(org, "other@rep.example", "Other Rep", "rep", factories.PASSWORD)
     login_as(who=other)
     response = client.post(f"/sequences/enrollments/{enrollment.id}/stop", follow_redirects=True)
-    assert "Only the enrolling rep or a manager" in response.get_data(as_text=True)
+    assert "Only the sender, the enrolling rep or a manager" in response.get_data(as_text=True)
     assert db.session.get(Enrollment, enrollment.id).status == "active"
 
 

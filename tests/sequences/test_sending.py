@@ -107,18 +107,19 @@ def test_reply_that_lands_after_the_sweep_picked_the_row_still_stops_the_step(sm
 
     inbox = smtp()
     enrollment = service.enroll(sequence, contact, rep)
-    original = sending.run_step
+    original = sending._claim
 
-    def reply_first(enrollment_id, now, mailer, cache=None):
-        record_reply(db.session.get(Enrollment, enrollment_id), now, subject="Re: hi")
+    def reply_first(ids, now, run, outcomes):
+        for enrollment_id in ids:
+            record_reply(db.session.get(Enrollment, enrollment_id), now, subject="Re: hi")
         db.session.commit()
-        return original(enrollment_id, now, mailer, cache)
+        return original(ids, now, run, outcomes)
 
-    sending.run_step = reply_first
+    sending._claim = reply_first
     try:
         result = sweep()
     finally:
-        sending.run_step = original
+        sending._claim = original
     assert result.get("sent", 0) == 0 and inbox.to(contact.email) == []
     assert db.session.get(Enrollment, enrollment.id).status == "replied"
 
@@ -131,7 +132,8 @@ def test_refused_recipient_is_a_bounce_that_suppresses_the_address(smtp, sequenc
     assert inbox.messages == []
     assert Enrollment.query.one().status == "bounced"
     assert Suppression.query.filter_by(email=gone.email, reason="bounced").count() == 1
-    assert StepSend.query.one().status == "skipped"
+    send = StepSend.query.one()
+    assert send.status == "bounced" and send.relay_reply == "550 5.1.1 No such user here"
 
 
 def test_connection_dropped_mid_data_is_unknown_shown_to_the_owner_and_never_resent(smtp, sequence, rep, org):
@@ -151,18 +153,18 @@ def test_connection_dropped_mid_data_is_unknown_shown_to_the_owner_and_never_res
     assert service.unknown_sends(org.id, rep.id) == [StepSend.query.filter_by(to_email=flaky.email).one()]
 
 
-def test_no_smtp_server_listening_leaves_nothing_claimed_and_retries_later(app, sequence, contact, rep):
+def test_no_smtp_server_listening_leaves_nothing_claimed_and_holds_sending(app, sequence, contact, rep):
     from tests.conftest import free_port
 
     app.config["SMTP_URL"] = f"smtp://127.0.0.1:{free_port()}"
     try:
         service.enroll(sequence, contact, rep)
-        assert sweep()["retry"] == 1
+        assert sweep()["held"] == 1
     finally:
         app.config["SMTP_URL"] = ""
-    assert StepSend.query.count() == 0
+    assert StepSend.query.count() == 0 and Suppression.query.count() == 0
     enrollment = Enrollment.query.one()
-    assert enrollment.status == "active" and enrollment.next_due_at > utcnow()
+    assert enrollment.status == "active" and enrollment.next_due_at <= utcnow()  # still due, held by the pause
 
 
 def test_crashed_claim_becomes_unknown_on_the_next_sweep(smtp, sequence, contact, rep):

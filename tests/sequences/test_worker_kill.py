@@ -9,6 +9,7 @@ from datetime import timedelta
 from app.extensions import db
 from app.models import Enrollment, StepSend, utcnow
 from app.sequences import service
+from app.sequences.sending import BATCH as CLAIM_BATCH
 from app.sequences.sending import sweep_due
 from tests.factories import make_contact
 from tests.sequences.conftest import make_sequence
@@ -29,7 +30,7 @@ def _statuses() -> dict:
 
 
 def test_sigkill_during_a_batch_of_200_sends_never_sends_a_step_twice(app, org, smtp, start_worker):  # noqa: F811
-    inbox = smtp(delay=0.03)  # each message takes a moment, so the kill lands mid-batch
+    inbox = smtp(delay=0.03)  # each message takes a moment, so the kill lands mid-batch (50 is mid third batch)
     from tests import factories
 
     rep = factories.user(org, "rep")
@@ -40,7 +41,7 @@ def test_sigkill_during_a_batch_of_200_sends_never_sends_a_step_twice(app, org, 
     db.session.remove()
 
     first = start_worker(SMTP_URL=inbox.url, STAGEGATE_TICK_SECONDS=3600)  # ticks once on start
-    wait_for(lambda: len(inbox.messages) >= 40, 60, what=f"sends to start; worker log:\n{first.output()}")
+    wait_for(lambda: len(inbox.messages) >= 50, 60, what=f"sends to start; worker log:\n{first.output()}")
     for pid in _children(first.process.pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -48,7 +49,7 @@ def test_sigkill_during_a_batch_of_200_sends_never_sends_a_step_twice(app, org, 
     received_at_kill = len(inbox.messages)
     assert received_at_kill < BATCH, "the batch finished before the kill; slow the server down"
     cut_off = _statuses().get("sending", 0)
-    assert cut_off <= 1  # one worker sends one message at a time: at most one claim in flight
+    assert cut_off <= CLAIM_BATCH  # one worker claims one batch at a time: at most that batch in flight
     print(f"killed after {received_at_kill} messages; {cut_off} send cut off")
 
     # The next sweep, later, calls the cut-off claims unknown; nothing resends them.
