@@ -96,3 +96,4 @@ class TestConfig(Config):
     API_AUTH_FAIL_LIMIT = "10000 per minute"  # schemathesis tries missing and wrong keys on purpose
     LEAD_FORM_MIN_SECONDS = 0  # tests that check the minimum time set it themselves
     ALLOW_INTERNAL_HOSTS = True  # the suite's servers listen on loopback; the guard's tests turn it off
+    BASE_URL = "https://stagegate.test"  # an https public address (real sending needs one); never resolved

@@ -14,6 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import AuthResult
 from imapclient import IMAPClient
+from sqlalchemy import select
 
 from app.sequences import service
 from tests import factories
@@ -98,6 +99,17 @@ class Inbox:
         return [m for _, rcpts, m in self.messages if address.lower() in (r.lower() for r in rcpts)]
 
 
+def _give_every_org_a_postal_address():
+    from app.extensions import db
+    from app.models import Organization, OutreachSettings
+
+    for org_id in db.session.execute(select(Organization.id)).scalars():
+        row = OutreachSettings.query.filter_by(org_id=org_id).first() or OutreachSettings(org_id=org_id)
+        row.postal_address = row.postal_address or "1 Test Street, Testville"
+        db.session.add(row)
+    db.session.commit()
+
+
 @pytest.fixture
 def smtp(app):
     """Start an aiosmtpd server on loopback and point SMTP_URL at it; yields a factory taking Inbox options."""
@@ -119,6 +131,7 @@ def smtp(app):
         started.append(controller)
         app.config["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
         inbox.url = app.config["SMTP_URL"]
+        _give_every_org_a_postal_address()  # with a relay, real sending needs one (and the https BASE_URL)
         return inbox
 
     previous = app.config.get("SMTP_URL", "")
@@ -166,6 +179,19 @@ def sequence(org, manager):
 def _outbox_in_tmp(app, tmp_path, monkeypatch):
     """With no SMTP_URL, messages go to <instance>/outbox: keep that inside the test's tmp dir."""
     monkeypatch.setattr(app, "instance_path", str(tmp_path / "instance"))
+
+
+@pytest.fixture(autouse=True)
+def _org_can_send(request):
+    """The test org has a postal address, so a relay (SMTP_URL) is enough for real sending.
+
+    Without one, sending is held (test_mail_settings checks that); tests that point SMTP_URL
+    at a dead port before starting the server still mean "the relay is down", not "held".
+    A module that tests the settings themselves sets ORG_STARTS_BLANK = True.
+    """
+    if "org" in request.fixturenames and not getattr(request.module, "ORG_STARTS_BLANK", False):
+        request.getfixturevalue("org")
+        _give_every_org_a_postal_address()
 
 
 DSN = """From: MAILER-DAEMON@mx.example

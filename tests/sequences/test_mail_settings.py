@@ -18,7 +18,7 @@ from app.sequences.mail_settings import (
     org_transport,
     sending_config,
 )
-from app.sequences.mailer import NotSent, Outbox, SmtpMailer
+from app.sequences.mailer import InstallationFailure, Outbox, SmtpMailer
 from app.sequences.sending import sweep_due
 from tests import factories
 from tests.conftest import free_port
@@ -32,6 +32,9 @@ relays = relay_server.relays  # the fixture: real aiosmtpd relays on loopback
 READY = {"form": "sending", "relay_host": "127.0.0.1", "relay_port": "", "relay_security": "none",
          "relay_username": "", "relay_password": "", "public_url": "https://crm.example.com",
          "postal_address": "9 Harbour Rd, Leith", "unsubscribe_mailto": ""}
+
+
+ORG_STARTS_BLANK = True  # these tests set the outreach settings themselves (see conftest._org_can_send)
 
 
 @pytest.fixture
@@ -220,7 +223,7 @@ def test_a_password_the_secret_key_cannot_read_holds_sending(app, client, login_
 
 
 def test_held_sending_hands_nothing_over(org, defaults):
-    with pytest.raises(NotSent, match="Real sending is off until this is set: Set up a relay"):
+    with pytest.raises(InstallationFailure, match="Real sending is off until this is set: Set up a relay"):
         HeldMailer(sending_config(org.id).problems).send(None, "a@example.com", "b@example.com")
 
 
@@ -231,7 +234,7 @@ def test_the_organisations_relay_is_checked_again_before_it_is_used(app, client,
     save(client, relay_port=str(port))
     mailer = org_transport(org.id)
     monkeypatch.setitem(app.config, "ALLOW_INTERNAL_HOSTS", False)
-    with pytest.raises(NotSent, match="is a local or private network address"):
+    with pytest.raises(InstallationFailure, match="is a local or private network address"):
         mailer.send(_message(), "ann@example.com", "pat@prospect.example")
     monkeypatch.setitem(app.config, "ALLOW_INTERNAL_HOSTS", True)
     mailer.send(_message(), "ann@example.com", "pat@prospect.example")

@@ -83,6 +83,7 @@ class WorkerProcess:
             "REDIS_URL": REDIS_URL,
             "STAGEGATE_QUEUE": queue_name,
             "SECRET_KEY": "worker-test",
+            "BASE_URL": app.config["BASE_URL"],  # https: real sending needs it (Settings → Email sending)
             "PYTHONUNBUFFERED": "1",
             **{k: str(v) for k, v in env.items()},
         }
