@@ -19,13 +19,27 @@ def is_blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def encodes(value: str) -> bool:
+    """Whether a string can be stored as UTF-8 at all (no lone surrogate such as "\\ud800")."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_text(value: str) -> bool:
     """No NUL, no lone surrogate, no U+FFFD (what a broken encoding decodes to)."""
     return not any(c in "\x00\ufffd" or 0xD800 <= ord(c) <= 0xDFFF for c in value)
 
 
-def clean_text(value, name: str, errors: dict, limit: int, required: bool = False) -> str:
-    """Return `value` trimmed; record in `errors[name]` why it is not text of at most `limit` characters."""
+def clean_text(value, name: str, errors: dict, limit: int, required: bool = False,
+               replacement_ok: bool = False) -> str:
+    """Return `value` trimmed; record in `errors[name]` why it is not text of at most `limit` characters.
+
+    `replacement_ok` keeps U+FFFD (a sequence's subject and body have always taken it: an email
+    pasted from elsewhere can hold one, and the API's document allows it there).
+    """
     if value is None:
         value = ""
     if not isinstance(value, str):
@@ -36,7 +50,7 @@ def clean_text(value, name: str, errors: dict, limit: int, required: bool = Fals
         errors[name] = "is required"
     elif len(value) > limit:
         errors[name] = f"must be at most {limit:,} characters"
-    elif not is_text(value):
+    elif not is_text(value.replace("\ufffd", "") if replacement_ok else value):
         errors[name] = NOT_TEXT
     return value
 
@@ -56,6 +70,8 @@ def clean_int(value, name: str, errors: dict, low: int, high: int, default=None,
         number = None
     elif isinstance(text, int):
         number = text
+    elif isinstance(text, float) and text.is_integer():  # JSON's 3.0 is a whole number (as JSON Schema says)
+        number = int(text)
     elif isinstance(text, str) and WHOLE_NUMBER.fullmatch(text):
         number = int(text)
     else:
@@ -87,3 +103,8 @@ def clean_day(value, name: str, message: str = "must be a date like 2026-12-01")
         return date.fromisoformat(str(value).strip())
     except ValueError:
         raise Invalid({name: message}) from None
+
+
+def page_number(raw) -> int:
+    """A list's `?page=`: ASCII digits from 1 to 99,999, anything else is page 1."""
+    return int(raw) if isinstance(raw, str) and raw.isascii() and raw.isdigit() and 0 < int(raw) < 100_000 else 1

@@ -13,7 +13,6 @@ from app.api.parse import (
     EMAIL_MAX,
     check_keys,
     id_value,
-    is_text,
     json_object,
     object_value,
     paginate,
@@ -42,7 +41,7 @@ from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import Company, Deal, Pipeline, Stage, StageTransition, User, iso
 from app.tenancy import current_actor, get_or_404, scoped
-from app.text import clean_title
+from app.text import clean_title, encodes
 
 MAX_NUMBER_AMOUNT = MAX_AMOUNT - Decimal("0.005")  # the largest number that rounds below MAX_AMOUNT
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
@@ -87,7 +86,7 @@ def _company_ref(body: dict, errors: dict):
     name = text_value(body, "company", errors, limit=200)
     if "company" in errors:
         return None
-    if name is not None and not is_text(name):
+    if name is not None and not encodes(name):
         errors["company"] = "must be valid Unicode text"
         return None
     return ("name", name.strip()) if name and name.strip() else ("clear",)

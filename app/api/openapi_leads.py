@@ -9,20 +9,12 @@ from app.api.openapi_base import (
     error_schema,
     json_response,
     nullable,
+    ref,
     text,
 )
 from app.api.parse import EMAIL_MAX, TIME_MAX
 from app.leads.service import LIMITS, UTM_KEYS, UTM_LIMIT
 from app.models.leads import EVENT_TYPES
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
 
 # 401 and 429 (and a body's 400 and 413) are added to every operation by openapi.document().
 BODY_ERRORS = {"422": error("422", "Invalid fields (error 'invalid'), each named in 'fields'.", "Invalid")}
@@ -90,15 +82,15 @@ PATHS = {
     "/leads": {"post": {
         "operationId": "createLead",
         "summary": "Create a lead (201), or update the contact with this email (200); scored from fit alone.",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LeadCreate")}}},
-        "responses": {"201": _json(_ref("LeadResult"), "A new lead."),
-                      "200": _json(_ref("LeadResult"), "The existing contact with this email, updated."),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref("LeadCreate")}}},
+        "responses": {"201": json_response(ref("LeadResult"), "A new lead."),
+                      "200": json_response(ref("LeadResult"), "The existing contact with this email, updated."),
                       **BODY_ERRORS},
     }},
     "/events": {"post": {
         "operationId": "createEvent", "summary": "Record what a lead did and rescore it.",
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EventCreate")}}},
-        "responses": {"202": _json(_ref("EventResult"), "Recorded and rescored."),
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref("EventCreate")}}},
+        "responses": {"202": json_response(ref("EventResult"), "Recorded and rescored."),
                       "404": json_response(error_schema("unknown_contact"), "No contact with that email."),
                       **BODY_ERRORS},
     }},
@@ -107,15 +99,15 @@ PATHS = {
         "parameters": [{"name": "email", "in": "query", "required": True,
                         "schema": text(EMAIL_MAX, min_length=1, blank=False),
                         "description": "The email address."}],
-        "responses": {"200": _json({"type": "object", "required": ["items"],
-                                    "properties": {"items": {"type": "array", "items": _ref("Contact")}}},
+        "responses": {"200": json_response({"type": "object", "required": ["items"],
+                                    "properties": {"items": {"type": "array", "items": ref("Contact")}}},
                                    "Zero or one contact."),
                       "422": error("422", "No email, or one that is too long.", "Invalid")},
     }},
     "/contacts/{contact_id}": {"get": {
         "operationId": "getContact", "summary": "One contact with its score and breakdown.",
         "parameters": [CONTACT_ID],
-        "responses": {"200": _json(_ref("Contact"), "The contact."),
+        "responses": {"200": json_response(ref("Contact"), "The contact."),
                       "404": error("404", "No such contact in your organisation.")},
     }},
 }

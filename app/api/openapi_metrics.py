@@ -1,16 +1,8 @@
 """OpenAPI paths and schemas of GET /api/v1/metrics (merged into app/api/openapi.py)."""
 
-from app.api.openapi_base import error
+from app.api.openapi_base import error, json_response, ref
 from app.ids import MAX_ID
 from app.reports.service import MAX_YEAR, MIN_YEAR, PRESETS
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
 def _query(name: str, schema: dict, description: str) -> dict:
@@ -89,7 +81,7 @@ PATHS = {
             _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
         ],
         "responses": {
-            "200": _json(_ref("Metrics"), "The metrics."),
+            "200": json_response(ref("Metrics"), "The metrics."),
             "404": error("404", "No such pipeline in this organisation."),
             "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
         },

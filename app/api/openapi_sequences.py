@@ -4,8 +4,10 @@ from app.api.openapi_base import (
     EMAIL,
     ONE_LINE,
     error,
+    json_response,
     nullable,
     path_id,
+    ref,
     text,
 )
 from app.models.sequences import STEP_TYPES
@@ -21,16 +23,8 @@ from app.sequences.service import (
 )
 
 
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict, description: str) -> dict:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
 def _error(description: str, schema: str = "Error") -> dict:
-    return _json(_ref(schema), description)
+    return json_response(ref(schema), description)
 
 
 def _id(name: str) -> dict:
@@ -76,13 +70,13 @@ STEP_SCHEMAS = _step_schemas()
 
 SCHEMAS = {
     **STEP_SCHEMAS,
-    "SequenceStepIn": {"oneOf": [_ref(name) for name in STEP_SCHEMAS],
+    "SequenceStepIn": {"oneOf": [ref(name) for name in STEP_SCHEMAS],
                        "description": "A step; what it needs depends on its type."},
     "SequenceCreate": {
         "type": "object", "required": ["name", "steps"], "additionalProperties": False,
         "properties": {
             "name": text(MAX_NAME, min_length=1, blank=False, description="Surrounding spaces are trimmed."),
-            "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": _ref("SequenceStepIn")},
+            "steps": {"type": "array", "minItems": 1, "maxItems": MAX_STEPS, "items": ref("SequenceStepIn")},
             "send_days": {"type": "string", "pattern": "^[1-7]{1,7}$",
                           "description": "ISO weekdays of the send window (1 = Monday), default 12345; "
                                          "a day written twice counts once."},
@@ -154,14 +148,14 @@ PATHS = {
     "/sequences": {
         "get": {
             "operationId": "listSequences", "summary": "The organisation's sequences.",
-            "responses": {"200": _json({"type": "object", "required": ["items"],
-                                        "properties": {"items": {"type": "array", "items": _ref("Sequence")}}},
+            "responses": {"200": json_response({"type": "object", "required": ["items"],
+                                        "properties": {"items": {"type": "array", "items": ref("Sequence")}}},
                                        "Sequences.")},
         },
         "post": {
             "operationId": "createSequence", "summary": "Create a sequence of email, call and LinkedIn steps.",
-            "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("SequenceCreate")}}},
-            "responses": {"201": _json(_ref("Sequence"), "The new sequence."), "400": _BODY_400,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref("SequenceCreate")}}},
+            "responses": {"201": json_response(ref("Sequence"), "The new sequence."), "400": _BODY_400,
                           "403": error("403", "Only managers' and admins' keys build sequences."),
                           "422": _INVALID},
         },
@@ -169,15 +163,15 @@ PATHS = {
     "/sequences/{sequence_id}": {"get": {
         "operationId": "getSequence", "summary": "One sequence with its stats per step.",
         "parameters": [_id("sequence_id")],
-        "responses": {"200": _json(_ref("Sequence"), "The sequence."), "404": error("404", "No such sequence."),
+        "responses": {"200": json_response(ref("Sequence"), "The sequence."), "404": error("404", "No such sequence."),
                       },
     }},
     "/sequences/{sequence_id}/enrollments": {"post": {
         "operationId": "enrollContact", "summary": "Enroll a contact; the key's user is the sender.",
         "parameters": [_id("sequence_id")],
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("EnrollmentCreate")}}},
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref("EnrollmentCreate")}}},
         "responses": {
-            "201": _json(_ref("Enrollment"), "The enrollment."), "400": _BODY_400,
+            "201": json_response(ref("Enrollment"), "The enrollment."), "400": _BODY_400,
             "404": error("404", "No such sequence in your organisation."),
             "409": _error("The contact has an active or paused enrollment in this sequence.", "AlreadyEnrolled"),
             "422": error("422", "Invalid email, no contact with that email, or the contact is unsubscribed, bounced or "
@@ -188,7 +182,7 @@ PATHS = {
     "/enrollments/{enrollment_id}": {"get": {
         "operationId": "getEnrollment", "summary": "An enrollment with each step's status.",
         "parameters": [_id("enrollment_id")],
-        "responses": {"200": _json(_ref("Enrollment"), "The enrollment."), "404": error("404", "No such enrollment."),
+        "responses": {"200": json_response(ref("Enrollment"), "The enrollment."), "404": error("404", "No such enrollment."),
                       },
     }},
     "/inbound-email": {"post": {
@@ -205,7 +199,7 @@ PATHS = {
         "requestBody": {"required": True, "content": {"message/rfc822": {
             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_INBOUND_BYTES,
                        "description": "The raw message, headers first."}}}},
-        "responses": {"202": _json(_ref("InboundResult"), "What the message was and what it matched."),
+        "responses": {"202": json_response(ref("InboundResult"), "What the message was and what it matched."),
                       "403": error("403", "Only managers' and admins' keys may post inbound mail."),
                       "413": error("413", f"Larger than {MAX_INBOUND_BYTES // 2**20} MB."),
                       "422": error("422", "Not an email message (empty, no headers).", "Invalid")},

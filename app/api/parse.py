@@ -107,15 +107,6 @@ def id_value(body: dict, name: str, errors: dict, required: bool = False):
     return int(value)
 
 
-def is_text(value: str) -> bool:
-    """Tell whether a string can be stored as UTF-8 (no lone surrogates such as "\\ud800")."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def text_value(body: dict, name: str, errors: dict, limit: int = 10_000):
     """Return an optional string from the body (None when absent)."""
     value = body.get(name)

@@ -4,7 +4,6 @@ from flask import jsonify
 
 from app.api import bp
 from app.models import Pipeline
-from app.reports.service import org_zone
 from app.tenancy import current_actor, scoped
 
 
@@ -38,7 +37,7 @@ def organization():
     """Describe the key's organisation: its name, slug, time zone and currency (any key of it may read)."""
     org = current_actor().org
     # The zone reports and "today" are counted in: an unknown stored name counts as UTC there too.
-    return jsonify({"name": org.name, "slug": org.slug, "time_zone": org_zone(org).key, "currency": org.currency})
+    return jsonify({"name": org.name, "slug": org.slug, "time_zone": org.zone.key, "currency": org.currency})
 
 
 @bp.get("/pipelines")

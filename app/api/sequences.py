@@ -6,7 +6,7 @@ from app.api import bp
 from app.api.errors import error_response
 from app.api.parse import check_keys, json_object, raise_if, text_value, whole_number
 from app.contacts.service import clean_email
-from app.deals.service import Forbidden, Invalid
+from app.errors import Forbidden, Invalid
 from app.models import Contact, Enrollment, Sequence
 from app.sequences import service
 from app.sequences.quarantine import receive

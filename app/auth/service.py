@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.errors import Invalid
 from app.extensions import db
 from app.models import ROLES, Organization, User
 from app.pipelines.service import create_from_template, ensure_loss_reasons
@@ -15,10 +16,11 @@ from app.pipelines.service import create_from_template, ensure_loss_reasons
 MIN_PASSWORD = 8
 
 
-class AccountError(Exception):
+class AccountError(Invalid):
+    """Bad account details (an Invalid whose message names every bad field, for the CLI)."""
+
     def __init__(self, fields: dict):
-        super().__init__("; ".join(f"{k} {v}" for k, v in fields.items()))
-        self.fields = fields
+        super().__init__(fields, "; ".join(f"{k} {v}" for k, v in fields.items()))
 
 
 def normalize_email(email) -> str:

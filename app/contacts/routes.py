@@ -9,6 +9,7 @@ from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.models import Company, Contact
 from app.tenancy import current_actor, get_or_404, role_required, scoped
+from app.text import page_number
 
 
 def show_errors(form, fields: dict) -> None:
@@ -24,8 +25,7 @@ def show_errors(form, fields: dict) -> None:
 
 
 def page_arg() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return page_number(request.args.get("page"))
 
 
 @bp.route("/")

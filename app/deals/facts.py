@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 from email_validator import EmailNotValidError, validate_email
 
 from app.pipelines.patterns import PatternError, full_match
-from app.text import is_blank
+from app.text import encodes, is_blank
 
 MAX_TEXT = 500
 MAX_LONG_TEXT = 10_000
@@ -66,19 +66,11 @@ def _decimal(raw, money=False) -> Decimal:
     return number
 
 
-def _encodable(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _text(field, raw, limit) -> str:
     if not isinstance(raw, str | int | float) or isinstance(raw, bool):
         raise FactError("must be text")
     value = str(raw).strip()
-    if not value.isascii() and not _encodable(value):
+    if not value.isascii() and not encodes(value):
         raise FactError("must be valid text (it contains a broken character such as a lone surrogate)")
     if len(value) > limit:
         raise FactError(f"must be at most {limit:,} characters")

@@ -36,9 +36,6 @@ OTHER = "Other"  # how a loss reason that is not on the organisation's list is r
 UNDO_REASON = "Undo of the previous move"  # on the deal's history like any other move
 # Deal.amount is Numeric(14, 2): twelve digits before the point.
 MAX_AMOUNT = Decimal("1e12")
-# The errors this module raises live in app/errors.py; their names stay importable from here
-# (other areas' code still imports them from this module), and the base under its former name.
-DealError = StagegateError
 
 
 @dataclass(frozen=True)

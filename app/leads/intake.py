@@ -20,7 +20,8 @@ from datetime import timedelta
 import redis
 from sqlalchemy import func, or_
 
-from app.deals.service import DealError, create_deal
+from app.deals.service import create_deal
+from app.errors import StagegateError
 from app.extensions import db
 from app.leads import scoring
 from app.leads.routing import company_domain, prefetch_company_owners
@@ -301,7 +302,7 @@ def form_deal(form: LeadForm, contact, facts: dict, outcome: Outcome) -> int | N
     try:
         deal = create_deal(form.pipeline, owner, title=title, stage=form.stage, owner=owner, facts=facts,
                            contact=contact, company=company, commit=False)
-    except DealError as exc:
+    except StagegateError as exc:
         note = f"No deal was created from “{form.name}”: {exc.message}"
         outcome.notes.append(note)
         db.session.add(Activity(org_id=form.org_id, contact_id=contact.id, kind="note", body=note[:10_000]))

@@ -18,14 +18,14 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import JSON, bindparam, func, text
 
 from app.deals.facts import parse_facts
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.extensions import db
 from app.leads.intake import Outcome, wake_intake
 from app.leads.service import UTM_KEYS, UTM_LIMIT, lead_values
 from app.models import Pipeline, Stage, utcnow
 from app.models.leads import LeadForm, LeadFormView, LeadSubmission
 from app.statements import dialect_insert
-from app.text import clean_text, is_text
+from app.text import clean_int, clean_text, is_text
 
 CONTACT_TARGETS = {
     "email": ("Work email", "email"), "name": ("Your name", "text"), "phone": ("Phone", "tel"),
@@ -73,19 +73,6 @@ def stage_options(pipeline: Pipeline | None, required_keys: set) -> list:
             for s in pipeline.open_stages]
 
 
-def _int(value, name, errors, low, high, default=None):
-    if value in (None, ""):
-        return default
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        number = None
-    if number is None or not low <= number <= high:
-        errors[name] = f"must be a whole number from {low} to {high}"
-        return default
-    return number
-
-
 def _web_address(url: str) -> bool:
     """An http(s) address whose host is a plain host name or address (it goes into a CSP header)."""
     parsed = urlparse(url)
@@ -114,10 +101,10 @@ def save_form(actor, values: dict, rows: list, form: LeadForm | None = None) -> 
     url = clean["redirect_url"]
     if url and not _web_address(url):
         errors["redirect_url"] = "must be a full web address like https://example.com/thanks"
-    follow_up = _int(values.get("follow_up_minutes"), "follow_up_minutes", errors, 0, 10080, 60)
+    follow_up = clean_int(values.get("follow_up_minutes"), "follow_up_minutes", errors, 0, 10080, 60)
     origins = _origins(values.get("allowed_origins") or "", errors)
     pipeline = stage = None
-    pipeline_id = _int(values.get("pipeline_id"), "pipeline_id", errors, 1, 2**31 - 1)
+    pipeline_id = clean_int(values.get("pipeline_id"), "pipeline_id", errors, 1, 2**31 - 1)
     if pipeline_id:
         pipeline = db.session.get(Pipeline, pipeline_id)
         if pipeline is None or pipeline.org_id != actor.org_id or pipeline.archived:
@@ -134,7 +121,7 @@ def save_form(actor, values: dict, rows: list, form: LeadForm | None = None) -> 
         fields.append({"maps_to": target, "label": label, "required": bool(row.get("required")) or target == "email"})
     if "email" not in seen:
         errors["fields"] = "must include the email address (it is how the lead is matched)"
-    stage_id = _int(values.get("stage_id"), "stage_id", errors, 1, 2**31 - 1)
+    stage_id = clean_int(values.get("stage_id"), "stage_id", errors, 1, 2**31 - 1)
     if stage_id:
         stage = db.session.get(Stage, stage_id)
         if pipeline is None or stage is None or stage.pipeline_id != pipeline.id or stage.kind != "open" \

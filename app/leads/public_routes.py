@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from sqlalchemy import bindparam, select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from app.deals.service import Invalid
+from app.errors import Invalid
 from app.extensions import csrf, db, limiter
 from app.headers import CSP
 from app.leads import lead_forms

@@ -22,7 +22,6 @@ from app.reports.service import (
     add_months,
     forecast_category,
     local_today,
-    org_zone,
     quarter_start,
 )
 from app.statements import dialect_insert, prebuilt
@@ -39,7 +38,7 @@ def snapshot_forecasts(now: datetime | None = None) -> dict:
     now = now or utcnow()
     created = 0
     for org in Organization.query.order_by(Organization.id):
-        week = week_start(local_today(org_zone(org), now))
+        week = week_start(local_today(org.zone, now))
         pipelines = Pipeline.query.filter_by(org_id=org.id, archived=False).all()
         people = [user_id for (user_id,) in db.session.query(User.id).filter_by(org_id=org.id, active=True)]
         taken = {pid for (pid,) in db.session.query(ForecastSnapshot.pipeline_id).filter(
@@ -133,7 +132,7 @@ def accuracy(pipeline, org, now: datetime | None = None, owner_id: int | None = 
     With `owner_id` (a rep's view, as every other report table): that owner's frozen share against what
     their deals won. Two statements whatever the number of periods.
     """
-    zone = org_zone(org)
+    zone = org.zone
     periods = _periods(zone, local_today(zone, now))
     earliest = min(p.start for _, p in periods) - timedelta(days=7)
     model = ForecastSnapshot if owner_id is None else OwnerForecastSnapshot

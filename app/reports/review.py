@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from app.deals.service import exit_missing
 from app.extensions import db
 from app.models import Activity, Deal, DealFieldChange, StageTransition, User, utcnow
-from app.reports.service import local_today, org_zone
+from app.reports.service import local_today
 
 WEEK = timedelta(days=7)
 AUDIT_SIZE = 20
@@ -47,7 +47,7 @@ def weekly_review(pipeline, viewer, now: datetime | None = None) -> dict:
     """Per owner: deals missing criteria, stale deals, slipped next steps, and the week's changes."""
     now = now or utcnow()
     since = now - WEEK
-    zone = org_zone(viewer.org)
+    zone = viewer.org.zone
     today = local_today(zone, now)
     stages = {s.id: s for s in pipeline.stages}
     stage_kinds = {s.id: s.kind for s in pipeline.stages}

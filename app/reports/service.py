@@ -47,11 +47,6 @@ class ReportInvalid(Invalid):
         super().__init__(fields, "Some report parameters are not valid.")
 
 
-def org_zone(org: Organization) -> ZoneInfo:
-    """The organisation's time zone, for callers holding its row (Organization.zone)."""
-    return org.zone
-
-
 @dataclass(frozen=True)
 class Period:
     """Dates [start, end) in the organisation's zone."""
@@ -130,7 +125,7 @@ def _parse_day(raw, name: str, errors: dict):
 
 def parse_period(args, org: Organization, now: datetime | None = None) -> Period:
     """Read `preset` or `from`/`to` (dates, `to` not included) from a mapping; raise ReportInvalid."""
-    zone = org_zone(org)
+    zone = org.zone
     today = local_today(zone, now)
     errors = {}
     preset = args.get("preset") or None

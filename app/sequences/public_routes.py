@@ -2,10 +2,10 @@
 
 from flask import current_app, render_template, request
 
-from app.extensions import csrf, db, limiter
+from app.extensions import csrf, limiter
 from app.sequences import public_bp
 from app.sequences.sending import read_unsubscribe_token
-from app.sequences.service import suppress
+from app.sequences.service import unsubscribe
 
 
 def _limit() -> str:
@@ -31,8 +31,7 @@ def one_click(token):
     if parsed is None:
         return render_template("sequences/unsubscribe.html", state="invalid"), 404
     org_id, email = parsed
-    suppress(org_id, email, "unsubscribed")
-    db.session.commit()
+    unsubscribe(org_id, email)
     if request.form.get("List-Unsubscribe") == "One-Click":
         return "", 200
     return render_template("sequences/unsubscribe.html", state="done", email=email)

@@ -13,6 +13,7 @@ from app.sequences import bp, replies, service
 from app.sequences.mail_settings import sending_config
 from app.sequences.merge import FIELDS
 from app.tenancy import current_actor, get_or_404, role_required, scoped
+from app.text import page_number
 
 WEEKDAYS = [("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun")]
 PAGE = 50
@@ -124,8 +125,7 @@ def preview():
 def show(sequence_id):
     """A sequence: steps with their numbers, and its enrollments (50 a page)."""
     sequence = get_or_404(Sequence, sequence_id)
-    raw = request.args.get("page", "1")
-    page = int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    page = page_number(request.args.get("page"))
     rows = scoped(Enrollment).filter_by(sequence_id=sequence.id) \
         .order_by(Enrollment.status.in_(("active", "paused")).desc(), Enrollment.enrolled_at.desc(),
                   Enrollment.id.desc()).offset((page - 1) * PAGE).limit(PAGE + 1).all()
@@ -140,10 +140,7 @@ def show(sequence_id):
 def archive(sequence_id):
     """Archive a sequence (its enrollments carry on; no new ones)."""
     sequence = get_or_404(Sequence, sequence_id)
-    sequence.archived = True
-    from app.extensions import db
-
-    db.session.commit()
+    service.archive_sequence(sequence)
     flash(f"Archived “{sequence.name}”. Enrollments already running carry on.", "success")
     return redirect(url_for("sequences.index"))
 

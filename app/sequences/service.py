@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.models.sequences import OPEN_STATUSES, STEP_TYPES
 from app.sequences import merge
+from app.text import clean_int, clean_text
 from app.timezones import to_utc
 
 MAX_STEPS = 20
@@ -67,36 +68,8 @@ class CompanyWarning(Exception):
 
 
 def _int(values: dict, name: str, errors: dict, low: int, high: int, default: int, label: str = "") -> int:
-    raw = values.get(name, default)
-    if raw in (None, ""):
-        return default
-    try:
-        if isinstance(raw, bool) or isinstance(raw, float) and not raw.is_integer():
-            raise ValueError
-        number = int(str(raw).strip()) if not isinstance(raw, int) else raw
-    except (TypeError, ValueError):
-        errors[label or name] = "must be a whole number"
-        return default
-    if not low <= number <= high:
-        errors[label or name] = f"must be from {low} to {high}"
-        return default
-    return number
-
-
-def _text(value, name: str, errors: dict, limit: int, required: bool = False) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        errors[name] = "must be text"
-        return ""
-    value = value.strip()
-    if required and not value:
-        errors[name] = "is required"
-    elif len(value) > limit:
-        errors[name] = f"must be at most {limit:,} characters"
-    elif "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-        errors[name] = "contains characters that are not valid text"
-    return value
+    """`values[name]` as a whole number (app.text.clean_int), its error filed under `label` when given."""
+    return clean_int(values.get(name, default), label or name, errors, low, high, default)
 
 
 def clean_steps(raw_steps, errors: dict) -> list[dict]:
@@ -121,8 +94,10 @@ def clean_steps(raw_steps, errors: dict) -> list[dict]:
             errors[f"{key}.type"] = "must be email, call or linkedin"
         wait = _int(raw, "wait_days", errors, 0, MAX_WAIT_DAYS, 0 if i == 0 else 2, label=f"{key}.wait_days")
         required = STEP_TEXT_REQUIRED.get(kind, ()) if isinstance(kind, str) else ()
-        subject = _text(raw.get("subject"), f"{key}.subject", errors, MAX_SUBJECT, required="subject" in required)
-        body = _text(raw.get("body"), f"{key}.body", errors, MAX_BODY, required="body" in required)
+        subject = clean_text(raw.get("subject"), f"{key}.subject", errors, MAX_SUBJECT, required="subject" in required,
+                             replacement_ok=True)
+        body = clean_text(raw.get("body"), f"{key}.body", errors, MAX_BODY, required="body" in required,
+                          replacement_ok=True)
         for field, text in (("subject", subject), ("body", body)):
             found = merge.problems(text)
             if found and f"{key}.{field}" not in errors:
@@ -160,7 +135,7 @@ def save_sequence(actor, values: dict, sequence: Sequence | None = None) -> Sequ
     """Create or update a sequence with its steps and send window (managers and admins)."""
     _check_builder(actor)
     errors: dict = {}
-    name = _text(values.get("name"), "name", errors, MAX_NAME, required=True)
+    name = clean_text(values.get("name"), "name", errors, MAX_NAME, required=True, replacement_ok=True)
     settings = _settings_values(values, errors)
     steps = clean_steps(values.get("steps"), errors)
     if errors:
@@ -230,7 +205,7 @@ def save_postal_address(actor, address) -> OutreachSettings:
     if not actor.has_role("admin"):
         raise Forbidden("Only admins change the sending settings.")
     errors: dict = {}
-    address = _text(address, "postal_address", errors, 300)
+    address = clean_text(address, "postal_address", errors, 300)
     if errors:
         raise Invalid(errors)
     row = OutreachSettings.query.filter_by(org_id=actor.org_id).first()
@@ -653,6 +628,19 @@ def suppress(org_id: int, email: str, reason: str) -> int:
                                               Enrollment.status.in_(OPEN_STATUSES)).with_for_update():
         ended += end_enrollment(enrollment, status)
     return ended
+
+
+def unsubscribe(org_id: int, email: str) -> int:
+    """The recipient's own unsubscribe (link, one-click POST or mailto): suppress and commit; return ended."""
+    ended = suppress(org_id, email, "unsubscribed")
+    db.session.commit()
+    return ended
+
+
+def archive_sequence(sequence: Sequence) -> None:
+    """Archive a sequence and commit: no new enrollments; those already running carry on."""
+    sequence.archived = True
+    db.session.commit()
 
 
 def contact_enrollments(contact: Contact) -> list:

@@ -10,6 +10,7 @@ from app.htmx import is_htmx
 from app.models import Mailbox, User
 from app.sequences import bp, imap, mail_settings, outbox, quarantine, relay_check
 from app.tenancy import current_actor, get_or_404, role_required, scoped
+from app.text import page_number
 
 
 def _settings_page(errors=None, section="", answer=None, status=200):
@@ -90,8 +91,7 @@ def outbox_list():
     actor = current_actor()
     state = request.args.get("state", "")
     state = state if state in outbox.states() else ""
-    raw = request.args.get("page", "1")
-    page = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 1
+    page = page_number(request.args.get("page"))
     rows, has_more = outbox.outbox_page(actor, state, page)
     return render_template("sequences/outbox.html", rows=rows, has_more=has_more, page=max(1, min(page, outbox.MAX_PAGES)),
                            state=state, states=outbox.states(), sending=mail_settings.sending_config(actor.org_id))

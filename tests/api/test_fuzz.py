@@ -153,7 +153,8 @@ def test_lone_surrogates_are_refused_by_name_and_never_stored(client, org, admin
 
 
 def test_a_surrogate_in_a_text_fact_is_refused_by_the_service_too(org):
-    from app.deals.service import Invalid, update_deal
+    from app.deals.service import update_deal
+    from app.errors import Invalid
 
     deal = factories.make_deal(org, owner=factories.user(org, "admin"))
     with pytest.raises(Invalid) as refused:

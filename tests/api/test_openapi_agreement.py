@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.formats import email_values, email_values_within
 
 from app.api.openapi import document
 from app.contacts.service import clean_email
-from app.deals.service import Invalid
+from app.errors import Invalid
 
 
 def allows(schema_name: str, body: dict) -> bool:

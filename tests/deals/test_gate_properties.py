@@ -8,14 +8,10 @@ from sqlalchemy import func
 
 from app.deals.facts import is_met
 from app.deals.service import (
-    Conflict,
-    DealError,
-    Forbidden,
-    GateRefused,
-    Invalid,
     move_deal,
     plan_move,
 )
+from app.errors import Conflict, Forbidden, GateRefused, Invalid, StagegateError
 from app.extensions import db
 from app.models import Deal, Notification, StageTransition, Task, User
 from tests import factories
@@ -92,7 +88,7 @@ def run_sequence(org, pipeline_name, steps):
             if checked is None:  # who-may and version are checked before the plan
                 assert isinstance(exc, Invalid | Forbidden | Conflict)
             continue
-        except DealError as exc:  # pragma: no cover - any other refusal is a new kind: fail loudly
+        except StagegateError as exc:  # pragma: no cover - any other refusal is a new kind: fail loudly
             raise AssertionError(f"unexpected {exc!r}") from exc
 
         assert checked is not None, "a move plan_move calls impossible went through"

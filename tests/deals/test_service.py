@@ -6,10 +6,6 @@ import pytest
 from sqlalchemy import func
 
 from app.deals.service import (
-    Conflict,
-    Forbidden,
-    GateRefused,
-    Invalid,
     can_edit,
     create_deal,
     exit_missing,
@@ -17,6 +13,7 @@ from app.deals.service import (
     plan_move,
     update_deal,
 )
+from app.errors import Conflict, Forbidden, GateRefused, Invalid
 from app.extensions import db
 from app.models import (
     Contact,

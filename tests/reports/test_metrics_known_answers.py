@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.extensions import db
-from app.reports.service import Period, metrics, org_zone
+from app.reports.service import Period, metrics
 from tests import factories
 from tests.reports.history import expected_metrics, make_history, random_histories, second_rep
 
@@ -47,7 +47,7 @@ def _check(actual, expected, pipeline):
 
 def test_every_metric_matches_an_independent_computation_for_a_manager(book):
     org, pipeline = book["org"], book["pipeline"]
-    period = Period(book["start"], book["end"], org_zone(org))
+    period = Period(book["start"], book["end"], org.zone)
     actual = metrics(pipeline, period, factories.user(org, "manager"))
     expected = expected_metrics(org, pipeline, book["start"], book["end"], ZONE)
     assert sum(r["entered"] for r in actual["stage_conversion"]) > 10  # the data set is not trivial
@@ -59,7 +59,7 @@ def test_every_metric_matches_an_independent_computation_for_a_manager(book):
 def test_a_rep_sees_their_own_numbers_and_the_team_medians(book):
     org, pipeline = book["org"], book["pipeline"]
     rep = factories.user(org, "rep")
-    period = Period(book["start"], book["end"], org_zone(org))
+    period = Period(book["start"], book["end"], org.zone)
     mine = metrics(pipeline, period, rep)
     everyone = metrics(pipeline, period, factories.user(org, "manager"))
     expected = expected_metrics(org, pipeline, book["start"], book["end"], ZONE, owner_id=rep.id)
@@ -76,12 +76,12 @@ def test_period_edges_are_midnight_in_the_organisations_zone(org):
     db.session.commit()
     rep = factories.user(org, "rep")
     day = datetime.utcnow().date() - timedelta(days=20)
-    offset = 5 if org_zone(org).utcoffset(datetime(day.year, day.month, day.day, 12)) == timedelta(hours=-5) else 4
+    offset = 5 if org.zone.utcoffset(datetime(day.year, day.month, day.day, 12)) == timedelta(hours=-5) else 4
     midnight_utc = datetime(day.year, day.month, day.day, offset)  # 00:00 that day in New York
     before = make_history(org, rep, [("Qualified", midnight_utc - timedelta(minutes=1))], title="Before")
     after = make_history(org, rep, [("Qualified", midnight_utc)], title="After")
     pipeline = factories.pipeline(org)
-    period = Period(day, day + timedelta(days=1), org_zone(org))
+    period = Period(day, day + timedelta(days=1), org.zone)
     numbers = metrics(pipeline, period, factories.user(org, "admin"))
     qualified = factories.stage(pipeline, "Qualified")
     row = next(r for r in numbers["stage_conversion"] if r["stage_id"] == qualified.id)
@@ -98,7 +98,7 @@ def test_a_loss_never_counts_as_advancing_and_a_back_dated_move_counts_when_it_h
     pipeline = factories.pipeline(org)
     qualified = factories.stage(pipeline, "Qualified")
     today = now.date()
-    numbers = metrics(pipeline, Period(today - timedelta(days=30), today + timedelta(days=1), org_zone(org)),
+    numbers = metrics(pipeline, Period(today - timedelta(days=30), today + timedelta(days=1), org.zone),
                       factories.user(org, "admin"))
     row = next(r for r in numbers["stage_conversion"] if r["stage_id"] == qualified.id)
     assert (row["entered"], row["advanced"], row["rate"]) == (2, 1, 0.5)
@@ -106,6 +106,6 @@ def test_a_loss_never_counts_as_advancing_and_a_back_dated_move_counts_when_it_h
     # Both stays in Qualified ended (one by the loss, after 1 day; one by the advance, after 2).
     assert (stay["n"], stay["median_days"], stay["mean_days"]) == (2, 1.5, 1.5)
     # A period that ended before the back-dated moves sees none of them.
-    early = metrics(pipeline, Period(today - timedelta(days=60), today - timedelta(days=11), org_zone(org)),
+    early = metrics(pipeline, Period(today - timedelta(days=60), today - timedelta(days=11), org.zone),
                     factories.user(org, "admin"))
     assert all(r["entered"] == 0 for r in early["stage_conversion"])

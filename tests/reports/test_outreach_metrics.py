@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from app.extensions import db
 from app.models import Contact, Enrollment, Sequence
 from app.models.leads import LeadForm, LeadFormView
-from app.reports.service import Period, metrics, org_zone
+from app.reports.service import Period, metrics
 from tests import factories
 from tests.reports.history import make_history
 
@@ -14,7 +14,7 @@ DAY = timedelta(days=1)
 
 def _period(org, days=30):
     today = datetime.utcnow().date()
-    return Period(today - timedelta(days=days - 1), today + DAY, org_zone(org))
+    return Period(today - timedelta(days=days - 1), today + DAY, org.zone)
 
 
 def test_reply_rate_counts_enrollments_first_emailed_in_the_period_that_got_a_reply_later(org):

@@ -28,6 +28,21 @@ def test_manager_key_creates_a_sequence_with_its_steps(client, key_for):
     assert body["daily_cap"] == 40
 
 
+def test_what_the_document_allows_is_kept_as_sent_and_a_nul_is_named(client, key_for):
+    """A pasted body may hold U+FFFD and a JSON client may send 3.0 days: both are what the document allows."""
+    steps = [{"type": "email", "wait_days": 0, "subject": "Re: caf\ufffd", "body": "Prices \ufffd attached"},
+             {"type": "call", "wait_days": 3.0}]
+    response = client.post("/api/v1/sequences", json={"name": "Pasted \ufffd", "steps": steps},
+                           headers=key_for("manager"))
+    assert response.status_code == 201, response.json
+    assert response.json["name"] == "Pasted \ufffd" and response.json["steps"][1]["wait_days"] == 3
+    assert response.json["steps"][0]["body"] == "Prices \ufffd attached"
+    steps[0]["body"] = "Prices\x00"
+    refused = client.post("/api/v1/sequences", json={"name": "NUL", "steps": steps}, headers=key_for("manager"))
+    assert refused.status_code == 422, refused.json
+    assert set(refused.json["fields"]) == {"steps[0].body"}, refused.json
+
+
 def test_rep_key_cannot_build_sequences(client, key_for):
     response = client.post("/api/v1/sequences", json={"name": "Mine", "steps": STEPS}, headers=key_for("rep"))
     assert response.status_code == 403 and response.json["error"] == "forbidden"

@@ -1,6 +1,7 @@
 """Settings → Email sending: the relay, public address and footer, the test message, sending_config, the outbox."""
 
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -163,6 +164,28 @@ def test_odd_input_is_a_clear_422_never_a_500(client, login_as, org):
 
 
 # ---------------------------------------------------------------- sending_config
+
+def test_a_relay_without_a_postal_address_hands_nothing_over_until_the_address_is_saved(
+        app, client, login_as, org, defaults, relays):
+    relay, port = relays()
+    manager = factories.user(org, "manager")
+    sequence = make_sequence(org, manager)
+    contact = make_contact(org, "pat@prospect.example", "Pat", None)
+    service.enroll(sequence, contact, manager)
+    login_as("admin")
+    assert save(client, relay_port=str(port), postal_address="").status_code == 303
+    assert sending_config(org.id).held
+    assert sweep_due()["held"] == 1
+    assert relay.messages == [] and StepSend.query.count() == 0  # nothing claimed, nothing counted
+    enrollment = Enrollment.query.one()
+    assert enrollment.status == "active" and enrollment.position == 1  # still waiting at its first step
+    page = page_of(client.get(f"/sequences/{sequence.id}"))
+    assert "Real sending is off" in page and "postal address" in page
+    assert save(client, relay_port=str(port)).status_code == 303  # READY has the postal address
+    assert sweep_due(utcnow() + timedelta(minutes=11))["sent"] == 1  # picked up at its next check
+    assert [m[1] for m in relay.messages] == [["pat@prospect.example"]]
+    assert StepSend.query.one().status == "sent"
+
 
 def test_sending_config_names_what_stops_real_sending(app, org, defaults):
     config = sending_config(org.id)
