@@ -57,7 +57,7 @@ def _smtp_server():
 def _seed(app, tag):
     from app.auth.service import create_organization, create_user
     from app.extensions import db
-    from app.models import Contact
+    from app.models import Contact, OutreachSettings
     from app.sequences.service import enroll, save_sequence
 
     org = create_organization(f"Seq bench {tag}", f"admin-{tag}@bench.example.com", "bench-password-1",
@@ -72,6 +72,10 @@ def _seed(app, tag):
                   {"type": "email", "wait_days": 3, "subject": "Following up", "body": "Any thoughts?"}]})
     db.session.add_all([Contact(org_id=org.id, email=f"p{i}-{tag}@prospect.example", name=f"Pat {i}")
                         for i in range(SENDS)])
+    # What real sending needs besides the relay (else every email is held): an https public
+    # address for the unsubscribe links and the postal address in the footer.
+    db.session.add(OutreachSettings(org_id=org.id, postal_address="1 Bench Street, Leith",
+                                    public_url="https://crm.bench.example"))
     db.session.commit()
     for contact in Contact.query.filter_by(org_id=org.id).order_by(Contact.id):
         enroll(sequence, contact, rep, commit=False)
