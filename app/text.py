@@ -70,9 +70,8 @@ def clean_int(value, name: str, errors: dict, low: int, high: int, default=None,
         number = None
     elif isinstance(text, int):
         number = text
-    elif isinstance(text, float) and text.is_integer():  # JSON's 3.0 is a whole number (as JSON Schema says)
-        number = int(text)
-    elif isinstance(text, str) and WHOLE_NUMBER.fullmatch(text):
+    # JSON's 3.0 is a whole number too (as JSON Schema says).
+    elif (isinstance(text, float) and text.is_integer()) or (isinstance(text, str) and WHOLE_NUMBER.fullmatch(text)):
         number = int(text)
     else:
         number = None

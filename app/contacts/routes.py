@@ -1,4 +1,13 @@
-from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import login_required
 
 from app.contacts import bp
@@ -106,11 +115,16 @@ def submit_activity(**target):
     if not form.validate_on_submit():
         return form, 422
     try:
-        contacts.log_activity(current_actor(), form.kind.data, form.body.data, **target)
+        activity = contacts.log_activity(current_actor(), form.kind.data, form.body.data, **target)
     except Invalid as exc:
         show_errors(form, exc.fields)
         return form, 422
+    g.closed_tasks = activity.closed_tasks
     return ActivityForm(formdata=None), 200
+
+
+def _closed_note(count: int) -> str:
+    return f" It answers the lead: {count} speed-to-lead task{'s' if count != 1 else ''} marked done." if count else ""
 
 
 @bp.route("/<int:contact_id>/activities", methods=["POST"])
@@ -119,13 +133,21 @@ def log_contact_activity(contact_id):
     """Log a note, call or meeting on a contact; return the refreshed timeline."""
     contact = get_or_404(Contact, contact_id)
     form, status = submit_activity(contact=contact)
+    closed = g.get("closed_tasks", 0) if status == 200 else 0
     if not is_htmx():
         if status != 200:
             flash(" ".join(e for errs in form.errors.values() for e in errs) or "Could not log that.", "error")
+        else:
+            flash("Logged." + _closed_note(closed), "success")
         return redirect(url_for("contacts.show", contact_id=contact.id), 303)
-    return render_template("contacts/_timeline.html", timeline=contacts.timeline(contact=contact),
-                           activity_form=form, post_url=url_for("contacts.log_contact_activity",
-                                                                contact_id=contact.id)), status
+    page = render_template("contacts/_timeline.html", timeline=contacts.timeline(contact=contact),
+                           activity_form=form, logged_note=_closed_note(closed),
+                           post_url=url_for("contacts.log_contact_activity", contact_id=contact.id))
+    if closed:  # the lead's score panel (first touch), its task panel and the header count follow at once
+        page += render_template("leads/_score.html", contact=contact, oob=True)
+        page += render_template("tasks/_quick_add.html", task_contact=contact, oob=True)
+        page += render_template("tasks/_bell.html", bell_oob=True)
+    return page, status
 
 
 @bp.route("/export.csv")

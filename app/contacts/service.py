@@ -20,9 +20,10 @@ from app.models import (
     Deal,
     DealContact,
     StageTransition,
+    Task,
     utcnow,
 )
-from app.models.activity import ACTIVITY_KINDS, LOGGABLE_KINDS
+from app.models.activity import ACTIVITY_KINDS, LEAD_TASK_KINDS, LOGGABLE_KINDS, TOUCH_KINDS
 from app.text import clean_text
 
 PAGE_SIZE = 50
@@ -310,8 +311,22 @@ def log_activity(actor, kind: str, body: str, *, deal: Deal | None = None,
     activity = Activity(org_id=actor.org_id, user_id=actor.id, kind=kind, body=body, at=at or utcnow(),
                         deal_id=deal.id if deal else None, contact_id=contact.id if contact else None)
     db.session.add(activity)
+    if contact is not None and kind in TOUCH_KINDS:
+        activity.closed_tasks = close_speed_tasks(contact, actor, ACTIVITY_KINDS[kind].lower())
     db.session.commit()
     return activity
+
+
+def close_speed_tasks(contact: Contact, actor, touch: str) -> int:
+    """Close the lead's open speed-to-lead tasks as done by this touch (no commit); return how many."""
+    now = utcnow()
+    tasks = Task.query.filter(Task.org_id == contact.org_id, Task.contact_id == contact.id,
+                              Task.kind.in_(LEAD_TASK_KINDS), Task.done_at.is_(None)).with_for_update().all()
+    for task in tasks:
+        task.done_at = now
+        note = f"Done by the {touch} {actor.name} logged."
+        task.notes = f"{task.notes}\n\n{note}".strip()[:10_000] if task.notes else note
+    return len(tasks)
 
 
 @dataclass

@@ -204,6 +204,11 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
         result = scoring.score_contact(scoring.fit_facts(contact), events[contact.id], rules, now)
         scoring.apply_score(contact, result, rules, now, crossings)
         results[submission.id] = result
+    # A lead that a form made an MQL is followed up when the form says (its clock honours business hours).
+    delays = {people[s.id].id: timedelta(minutes=forms[s.form_id].follow_up_minutes) for s in submissions}
+    for spec in crossings:
+        if spec.kind == "mql":
+            spec.follow_up = delays.get(spec.contact.id)
     scoring.fire_crossings(crossings, settings, rules.cache)
     follow_ups = []
     for submission in submissions:

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from app.extensions import db
 from app.models import Activity, Contact, Notification, Task, utcnow
+from app.models.activity import TOUCH_KINDS
 from app.models.leads import (
     DEFAULT_ENGAGEMENT,
     EVENT_TYPES,
@@ -28,7 +29,6 @@ from app.statements import dialect_insert
 
 MAX_SCORE = 100
 AUTO_STATUSES = ("new", "mql", "hot")  # statuses the score moves; a rep's own status stays
-TOUCH_KINDS = ("call", "email", "meeting")
 MQL_FOLLOW_UP = timedelta(hours=24)
 
 
@@ -359,6 +359,7 @@ class CrossingSpec:
     high_intent: bool = False
     result: ScoreResult | None = None
     route: bool = True  # False: an arrival that stays marketing's (no owner) until it crosses MQL
+    follow_up: timedelta | None = None  # an MQL's follow-up delay when a lead form set one (else MQL_FOLLOW_UP)
 
 
 def fire_crossing(contact: Contact, kind: str, now: datetime, settings: LeadSettings,
@@ -412,7 +413,7 @@ def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = Non
             handed.append({"contact": crossing.contact_id, "owner": owner.id})
         if spec.result is not None:
             spec.result.crossed.append(spec.kind)
-        task = _crossing_task(spec.contact, crossing, owner, start, settings, spec.high_intent)
+        task = _crossing_task(spec.contact, crossing, owner, start, settings, spec.high_intent, spec.follow_up)
         if task is not None and spec.kind == "hot":
             if spec.contact.id in open_hot:
                 task = None  # still answering the last hot moment: one task, not two
@@ -455,18 +456,20 @@ def _open_hot_tasks(contact_ids: set) -> set:
         Task.contact_id.in_(contact_ids), Task.kind == "hot_lead", Task.done_at.is_(None)).distinct()}
 
 
-def _crossing_task(contact, crossing, owner, start, settings, high_intent) -> Task | None:
+def _crossing_task(contact, crossing, owner, start, settings, high_intent, follow_up=None) -> Task | None:
     who = contact.name or contact.email
     if crossing.kind == "hot":
-        reason = "asked for it" if high_intent else f"score {contact.lead_score}"
+        # No score in the title: it would freeze a number that moves; the task row shows the live score.
+        reason = " (asked for it)" if high_intent else ""
         return Task(org_id=contact.org_id, owner_id=owner.id, contact_id=contact.id, kind="hot_lead",
-                    title=f"Hot lead: call {who} now ({reason})"[:200], due_at=crossing.due_at,
+                    title=f"Hot lead: call {who} now{reason}"[:200], due_at=crossing.due_at,
                     unique_key=f"task:{crossing.unique_key}",
                     notes=f"Answer within {settings.speed_minutes} minutes: speed wins the deal.")
     if crossing.kind == "mql":
         return Task(org_id=contact.org_id, owner_id=owner.id, contact_id=contact.id, kind="lead_follow_up",
-                    title=f"Follow up with {who} (MQL, score {contact.lead_score})"[:200],
-                    due_at=start + MQL_FOLLOW_UP, unique_key=f"task:{crossing.unique_key}",
+                    title=f"Follow up with {who} (MQL)"[:200],
+                    due_at=start + (MQL_FOLLOW_UP if follow_up is None else follow_up),
+                    unique_key=f"task:{crossing.unique_key}",
                     notes="Marketing handed this lead to sales: qualify it and log the call.")
     return None
 

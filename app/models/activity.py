@@ -13,11 +13,16 @@ ACTIVITY_KINDS = {
     "lead": "Lead status",
 }
 LOGGABLE_KINDS = ("note", "call", "meeting", "email")  # what a person logs by hand (an email sent or received outside Stagegate)
+# A call, an email or a meeting is a touch: it answers a lead (speed to lead); a note is not.
+TOUCH_KINDS = ("call", "email", "meeting")
+# The tasks a lead's crossing makes (app/leads/scoring.py); a touch on the lead closes them.
+LEAD_TASK_KINDS = ("hot_lead", "lead_follow_up")
 IMPORT_KINDS = {"companies": "Companies", "contacts": "Contacts", "deals": "Deals"}
 IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
 
 
 class Activity(TenantMixin, db.Model):
+    closed_tasks = 0  # not stored: how many speed-to-lead tasks logging this touch closed (log_activity)
     """Something that happened with a deal or contact (stage changes live in StageTransition)."""
 
     id = db.Column(db.Integer, primary_key=True)

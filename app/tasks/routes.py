@@ -11,6 +11,7 @@ from app.tasks import bp
 from app.tasks.forms import ReassignForm, SnoozeForm, TaskForm
 from app.tasks.service import (
     KINDS,
+    SPEED_KINDS,
     assignable_users,
     complete_task,
     create_task,
@@ -23,10 +24,16 @@ from app.tasks.service import (
     task_groups,
     today_bounds,
     unread_count,
+    waiting_hot_leads,
 )
 from app.tenancy import get_or_404, role_required
 
 bp.record_once(lambda state: state.app.jinja_env.globals.update(task_kinds=KINDS))
+
+
+@bp.app_template_global()
+def hot_leads_waiting() -> int:
+    return waiting_hot_leads(current_user) if current_user.is_authenticated else 0
 
 
 @bp.app_template_global()
@@ -157,7 +164,10 @@ def _load(task_id) -> Task:
 def _row(task, error=None):
     """Answer a row action: the row itself for htmx, else back to where the user was."""
     if is_htmx():
-        return render_template("tasks/_row.html", task=task, row_error=error)
+        row = render_template("tasks/_row.html", task=task, row_error=error)
+        if task.kind in SPEED_KINDS:  # the header's count of hot leads waiting follows the change
+            row += render_template("tasks/_bell.html", bell_oob=True)
+        return row
     flash(error or "Task updated.", "error" if error else "success")
     return redirect(same_site_referrer() or url_for("tasks.mine"))
 

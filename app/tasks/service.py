@@ -8,7 +8,7 @@ import calendar
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -82,6 +82,10 @@ def local_day(value: datetime, zone: ZoneInfo) -> date:
 
 # ---------------------------------------------------------------- reading tasks
 
+# Speed-to-lead: a hot lead's task is answered in minutes, so it goes above everything else.
+SPEED_KINDS = ("hot_lead",)
+
+
 @dataclass
 class TaskGroups:
     overdue: list
@@ -89,10 +93,11 @@ class TaskGroups:
     upcoming: list
     done: list
     truncated: bool = False
+    speed: list = field(default_factory=list)  # hot leads due by the end of today, overdue first
 
     @property
     def open_count(self) -> int:
-        return len(self.overdue) + len(self.today) + len(self.upcoming)
+        return len(self.speed) + len(self.overdue) + len(self.today) + len(self.upcoming)
 
 
 def _with_links(query):
@@ -108,8 +113,10 @@ def task_groups(owner: User, now: datetime | None = None) -> TaskGroups:
         .order_by(Task.due_at.is_(None), Task.due_at, Task.id).limit(OPEN_LIMIT + 1).all()
     truncated = len(open_tasks) > OPEN_LIMIT
     groups = TaskGroups([], [], [], [], truncated)
-    for task in open_tasks[:OPEN_LIMIT]:
-        if task.due_at is not None and task.due_at < start:
+    for task in open_tasks[:OPEN_LIMIT]:  # soonest first, so each group is in due order
+        if task.kind in SPEED_KINDS and (task.due_at is None or task.due_at < tomorrow):
+            groups.speed.append(task)
+        elif task.due_at is not None and task.due_at < start:
             groups.overdue.append(task)
         elif task.due_at is not None and task.due_at < tomorrow:
             groups.today.append(task)
@@ -291,6 +298,17 @@ def _notify_assigned(task: Task, actor: User, owner: User) -> None:
 def _unread_statement():
     return (select(func.count(Notification.id))
             .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
+
+
+@prebuilt
+def _waiting_hot_statement():
+    return (select(func.count(func.distinct(Task.contact_id)))
+            .where(Task.owner_id == bindparam("user_id"), Task.kind.in_(SPEED_KINDS), Task.done_at.is_(None)))
+
+
+def waiting_hot_leads(user: User) -> int:
+    """How many of the user's hot leads wait for an answer (one COUNT, for the header on every page)."""
+    return db.session.execute(_waiting_hot_statement(), {"user_id": user.id}).scalar() or 0
 
 
 def unread_count(user: User) -> int:
