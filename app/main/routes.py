@@ -19,6 +19,12 @@ def home():
     return redirect(url_for("deals.board", pipeline_id=pipeline.id))
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on every page that names no icon (a 404 in every log otherwise)."""
+    return redirect(url_for("static", filename="favicon.svg"), 301)
+
+
 @bp.route("/healthz")
 def healthz():
     """Report the database, Redis and the worker's last tick; 503 when any fails (for supervisors)."""
