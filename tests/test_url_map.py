@@ -16,7 +16,7 @@ from config import TestConfig
 from tests import factories
 
 # Reachable without signing in, on purpose. Keep this list short and explicit.
-PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "api.openapi",
+PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "main.favicon", "api.openapi",
           "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
           "forms.show", "forms.submit", "forms.view_pixel"}  # the public lead form
 

@@ -67,6 +67,13 @@ def new_page(browser, live_server):
         context.close()
 
 
+def no_sideways_scroll(page):
+    """Assert the page fits its viewport's width, measured once its stylesheets have loaded
+    (a page measured before its CSS arrives, as under a loaded machine, is wider than anyone sees it)."""
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+
+
 def screenshot(page, name):
     """Keep a screenshot under test-artifacts/ for people to look at."""
     os.makedirs(ARTIFACTS, exist_ok=True)

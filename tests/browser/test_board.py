@@ -129,6 +129,7 @@ def test_phone_shows_one_stage_with_tabs_and_moves_through_the_menu(new_page, or
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.locator(f"#card-{deal.id} h3 a").click()
     expect(page.locator("#history")).to_contain_text("Qualified → Discovery")
+    page.wait_for_load_state("load")  # measured once its stylesheets have loaded, as a person sees it
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "deal-page-phone")
 

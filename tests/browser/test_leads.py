@@ -12,7 +12,7 @@ from app.leads.service import create_or_update_lead
 from app.models import Contact, Task
 from app.models.leads import LeadFormView, LeadSubmission
 from tests import factories
-from tests.browser.conftest import PHONE, screenshot
+from tests.browser.conftest import PHONE, no_sideways_scroll, screenshot
 from tests.browser.test_accessibility import blocking_violations
 from tests.conftest import drain_queue
 
@@ -20,10 +20,6 @@ ROWS = [{"maps_to": "email", "label": "Work email", "required": True},
         {"maps_to": "name", "label": "Your name", "required": True},
         {"maps_to": "company", "label": "Company", "required": False},
         {"maps_to": "message", "label": "What should we prepare?", "required": False}]
-
-
-def no_sideways_scroll(page):
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from app.extensions import db
 from app.models import Task
 from tests import factories
-from tests.browser.conftest import DESKTOP, PHONE, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, no_sideways_scroll, screenshot
 from tests.leads.test_rep_day import hot_lead
 
 
@@ -21,7 +21,7 @@ def test_the_hot_lead_comes_first_and_logging_the_call_answers_it(new_page, org,
     first_group = page.locator(".task-group").first
     assert first_group.locator("h2").inner_text().startswith("Hot leads: answer now")
     assert "Hot lead: call Dana Ortiz now" in first_group.inner_text()
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+    no_sideways_scroll(page)
     screenshot(page, f"rep-day-today-{'phone' if viewport is PHONE else 'desktop'}")
 
     first_group.get_by_role("link", name="Dana Ortiz").click()
@@ -36,7 +36,7 @@ def test_the_hot_lead_comes_first_and_logging_the_call_answers_it(new_page, org,
     assert "No open tasks" in page.locator("[id^=task-panel-contact]").inner_text()
     assert page.locator("#hot-waiting").is_hidden()
     assert page.evaluate("window.notReloaded") is True
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), "scrolls sideways"
+    no_sideways_scroll(page)
     screenshot(page, f"rep-day-logged-{'phone' if viewport is PHONE else 'desktop'}")
     db.session.expire_all()
     assert Task.query.filter_by(contact_id=lead.id, kind="hot_lead").one().done_at is not None
