@@ -125,3 +125,11 @@ def test_the_follow_up_of_a_lead_a_form_made_an_mql_is_due_when_the_form_says(cl
     scoring.record_event(lee, "meeting_booked", utcnow())
     lee_task = Task.query.filter_by(contact_id=lee.id, kind="lead_follow_up").one()
     assert timedelta(hours=23, minutes=59) < lee_task.due_at - before < timedelta(hours=24, minutes=1)
+
+
+def test_the_lead_page_uses_the_words_people_use(client, org, login_as):
+    lee = make_contact(org, "lee@acme.example", "Lee", None)
+    scoring.record_event(lee, "meeting_booked")  # 40 points: MQL
+    login_as("manager")
+    page = client.get(f"/contacts/{lee.id}").get_data(as_text=True)
+    assert "<dd>MQL · score 40" in page and "Mql" not in page
