@@ -55,7 +55,7 @@ def unlink(deal_id, contact_id):
 def log_deal_activity(deal_id):
     """Log a note, call or meeting on a deal; return the refreshed timeline."""
     deal = get_or_404(Deal, deal_id)
-    form, status = submit_activity(deal=deal)
+    form, status, _closed = submit_activity(deal=deal)
     return render_template("contacts/_timeline.html", timeline=contacts.timeline(deal=deal), activity_form=form,
                            post_url=url_for("contacts.log_deal_activity", deal_id=deal.id)), status
 

@@ -1,7 +1,6 @@
 from flask import (
     Response,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -110,17 +109,18 @@ def edit(contact_id):
 
 
 def submit_activity(**target):
-    """Validate the posted activity form and log it on `target` (deal= or contact=); return (form, status)."""
+    """Validate the posted activity form and log it on `target` (deal= or contact=).
+
+    Return (form, status, how many speed-to-lead tasks the touch closed)."""
     form = ActivityForm()
     if not form.validate_on_submit():
-        return form, 422
+        return form, 422, 0
     try:
-        activity = contacts.log_activity(current_actor(), form.kind.data, form.body.data, **target)
+        _activity, closed = contacts.log_activity(current_actor(), form.kind.data, form.body.data, **target)
     except Invalid as exc:
         show_errors(form, exc.fields)
-        return form, 422
-    g.closed_tasks = activity.closed_tasks
-    return ActivityForm(formdata=None), 200
+        return form, 422, 0
+    return ActivityForm(formdata=None), 200, closed
 
 
 def _closed_note(count: int) -> str:
@@ -132,8 +132,7 @@ def _closed_note(count: int) -> str:
 def log_contact_activity(contact_id):
     """Log a note, call or meeting on a contact; return the refreshed timeline."""
     contact = get_or_404(Contact, contact_id)
-    form, status = submit_activity(contact=contact)
-    closed = g.get("closed_tasks", 0) if status == 200 else 0
+    form, status, closed = submit_activity(contact=contact)
     if not is_htmx():
         if status != 200:
             flash(" ".join(e for errs in form.errors.values() for e in errs) or "Could not log that.", "error")

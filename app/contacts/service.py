@@ -292,8 +292,9 @@ def unlink_contact(deal: Deal, actor, contact: Contact) -> None:
 
 
 def log_activity(actor, kind: str, body: str, *, deal: Deal | None = None,
-                 contact: Contact | None = None, at: datetime | None = None) -> Activity:
-    """Log a note, call or meeting on a deal or contact."""
+                 contact: Contact | None = None, at: datetime | None = None) -> tuple[Activity, int]:
+    """Log a note, call, meeting or email on a deal or contact; return it and how many of the
+    contact's speed-to-lead tasks it closed (a touch answers the lead)."""
     errors = {}
     if kind not in LOGGABLE_KINDS:
         errors["kind"] = "must be one of: " + ", ".join(ACTIVITY_KINDS[k] for k in LOGGABLE_KINDS)
@@ -311,10 +312,11 @@ def log_activity(actor, kind: str, body: str, *, deal: Deal | None = None,
     activity = Activity(org_id=actor.org_id, user_id=actor.id, kind=kind, body=body, at=at or utcnow(),
                         deal_id=deal.id if deal else None, contact_id=contact.id if contact else None)
     db.session.add(activity)
+    closed = 0
     if contact is not None and kind in TOUCH_KINDS:
-        activity.closed_tasks = close_speed_tasks(contact, actor, ACTIVITY_KINDS[kind].lower())
+        closed = close_speed_tasks(contact, actor, ACTIVITY_KINDS[kind].lower())
     db.session.commit()
-    return activity
+    return activity, closed
 
 
 def close_speed_tasks(contact: Contact, actor, touch: str) -> int:

@@ -2,16 +2,15 @@
 
 from flask import flash, redirect, render_template, request, url_for
 
+from app.ids import parse_id
 from app.leads import bp, held
 from app.models.leads import LeadForm, LeadSubmission
 from app.tenancy import current_actor, get_or_404, role_required, scoped
 
 
 def _form_filter() -> LeadForm | None:
-    raw = request.values.get("form_id", "")
-    if not (raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31):
-        return None
-    return scoped(LeadForm).filter_by(id=int(raw)).first()
+    form_id = parse_id(request.values.get("form_id", ""))
+    return None if form_id is None else scoped(LeadForm).filter_by(id=form_id).first()
 
 
 def _back(form: LeadForm | None):

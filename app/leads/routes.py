@@ -5,6 +5,7 @@ from flask_login import login_required
 
 from app.errors import Invalid
 from app.htmx import is_htmx
+from app.ids import parse_id
 from app.leads import bp, held, scoring, service
 from app.leads import settings as lead_settings
 from app.models import User, utcnow
@@ -39,8 +40,7 @@ def minutes_between(start, end):
 
 
 def _id_arg(name):
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isascii() and raw.isdigit() and 0 < int(raw) < 2**31 else None
+    return parse_id(request.args.get(name, ""))
 
 
 @bp.route("/")

@@ -22,7 +22,6 @@ IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
 
 
 class Activity(TenantMixin, db.Model):
-    closed_tasks = 0  # not stored: how many speed-to-lead tasks logging this touch closed (log_activity)
     """Something that happened with a deal or contact (stage changes live in StageTransition)."""
 
     id = db.Column(db.Integer, primary_key=True)

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import OutreachSettings
 from app.netguard import HostRefused, check_host
 from app.sequences.mailer import InstallationFailure, Outbox, SmtpMailer, SmtpTarget, parse_smtp_url
+from app.text import is_text
 
 SECURITY = {"starttls": "STARTTLS", "ssl": "SSL/TLS", "none": "no encryption"}
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
@@ -204,7 +205,7 @@ def _text(values: dict, name: str, label: str, errors: dict, limit: int) -> str:
     value = value.strip() if isinstance(value, str) else ""
     if len(value) > limit:
         errors[name] = f"The {label} must be at most {limit:,} characters."
-    elif any(c < " " and c not in "\r\n\t" or 0xD800 <= ord(c) <= 0xDFFF or c == "\ufffd" for c in value):
+    elif not is_text(value) or any(c < " " and c not in "\r\n\t" for c in value):
         errors[name] = f"The {label} contains characters that are not valid text."
     return value
 

@@ -16,6 +16,7 @@ from app.tasks.service import (
     complete_task,
     create_task,
     find_owner,
+    header_counts,
     open_tasks_for,
     reassign_task,
     reopen_task,
@@ -23,8 +24,6 @@ from app.tasks.service import (
     stale_by_owner,
     task_groups,
     today_bounds,
-    unread_count,
-    waiting_hot_leads,
 )
 from app.tenancy import get_or_404, role_required
 
@@ -32,13 +31,9 @@ bp.record_once(lambda state: state.app.jinja_env.globals.update(task_kinds=KINDS
 
 
 @bp.app_template_global()
-def hot_leads_waiting() -> int:
-    return waiting_hot_leads(current_user) if current_user.is_authenticated else 0
-
-
-@bp.app_template_global()
-def unread_notification_count() -> int:
-    return unread_count(current_user) if current_user.is_authenticated else 0
+def header_numbers() -> tuple[int, int]:
+    """(unread notifications, hot leads waiting) for the header: one statement per render."""
+    return header_counts(current_user) if current_user.is_authenticated else (0, 0)
 
 
 @bp.app_template_global()

@@ -295,25 +295,20 @@ def _notify_assigned(task: Task, actor: User, owner: User) -> None:
 # ---------------------------------------------------------------- notifications
 
 @prebuilt
-def _unread_statement():
-    return (select(func.count(Notification.id))
-            .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None)))
+def _header_statement():
+    unread = (select(func.count(Notification.id))
+              .where(Notification.user_id == bindparam("user_id"), Notification.read_at.is_(None))
+              .scalar_subquery())
+    hot = (select(func.count(func.distinct(Task.contact_id)))
+           .where(Task.owner_id == bindparam("user_id"), Task.kind.in_(SPEED_KINDS), Task.done_at.is_(None))
+           .scalar_subquery())
+    return select(unread, hot)
 
 
-@prebuilt
-def _waiting_hot_statement():
-    return (select(func.count(func.distinct(Task.contact_id)))
-            .where(Task.owner_id == bindparam("user_id"), Task.kind.in_(SPEED_KINDS), Task.done_at.is_(None)))
-
-
-def waiting_hot_leads(user: User) -> int:
-    """How many of the user's hot leads wait for an answer (one COUNT, for the header on every page)."""
-    return db.session.execute(_waiting_hot_statement(), {"user_id": user.id}).scalar() or 0
-
-
-def unread_count(user: User) -> int:
-    """Count the user's unread notifications (one COUNT, for the header bell on every page)."""
-    return db.session.execute(_unread_statement(), {"user_id": user.id}).scalar() or 0
+def header_counts(user: User) -> tuple[int, int]:
+    """The header's two numbers in one statement, on every page: (unread notifications, hot leads waiting)."""
+    unread, hot = db.session.execute(_header_statement(), {"user_id": user.id}).one()
+    return unread or 0, hot or 0
 
 
 def recent_notifications(user: User, limit: int = 50) -> list:
