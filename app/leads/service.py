@@ -188,12 +188,6 @@ def breakdown(contact: Contact, now: datetime | None = None) -> Breakdown:
     return Breakdown(result.fit, result.engagement, result.score, result.level, result.breakdown)
 
 
-def first_touch_at(contact_id: int, since: datetime) -> datetime | None:
-    return (db.session.query(func.min(Activity.at))
-            .filter(Activity.contact_id == contact_id, Activity.kind.in_(scoring.TOUCH_KINDS),
-                    Activity.at >= since).scalar())
-
-
 def _touch_subquery():
     return (db.session.query(func.min(Activity.at))
             .filter(Activity.contact_id == LeadCrossing.contact_id, Activity.kind.in_(scoring.TOUCH_KINDS),

@@ -298,11 +298,3 @@ def _refusal(code: int, text: str, stage: str) -> SendFailure:
     enhanced = _ENHANCED.match(text)
     gone = stage == "RCPT TO" and (enhanced.group(2) == "1" if enhanced else code in (550, 551, 553))
     return Refused(reply, stage, address_gone=gone)
-
-
-
-def make_mailer(smtp_url: str, outbox_dir: str):
-    """Return the transport the configuration asks for."""
-    if not smtp_url:
-        return Outbox(outbox_dir)
-    return SmtpMailer(parse_smtp_url(smtp_url))

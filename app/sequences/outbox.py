@@ -53,6 +53,6 @@ def outbox_page(actor, state: str = "", page: int = 1) -> tuple[list[OutboxRow],
     rows = db.session.execute(query.order_by(StepSend.claimed_at.desc(), StepSend.id.desc())
                               .offset((page - 1) * PAGE).limit(PAGE + 1)).all()
     items = [OutboxRow(send.to_email, name, sequence_id, send.position, STATE_NAMES[send.status],
-                       send.sent_at or send.claimed_at, getattr(send, "relay_reply", "") or send.error)
+                       send.sent_at or send.claimed_at, send.relay_reply or send.error)
              for send, name, sequence_id in rows[:PAGE]]
     return items, len(rows) > PAGE and page < MAX_PAGES

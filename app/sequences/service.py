@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 
-from app.contacts.service import clean_email
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import (
@@ -650,10 +649,6 @@ def contact_enrollments(contact: Contact) -> list:
 
 def active_sequences(org_id: int) -> list:
     return Sequence.query.filter_by(org_id=org_id, archived=False).order_by(Sequence.name, Sequence.id).all()
-
-
-def clean_contact_email(raw) -> str:
-    return clean_email(raw)
 
 
 # ---------------------------------------------------------------- when the installation, not a recipient, fails
