@@ -1,12 +1,4 @@
-from flask import (
-    Response,
-    flash,
-    redirect,
-    render_template,
-    request,
-    stream_with_context,
-    url_for,
-)
+from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import login_required
 
 from app.contacts import bp
