@@ -43,6 +43,9 @@ class Contact(TenantMixin, db.Model):
     source_form_id = db.Column(db.Integer, db.ForeignKey("lead_form.id", ondelete="SET NULL"))
     utm = db.Column(db.JSON, nullable=False, default=dict)
     referrer = db.Column(db.String(500), nullable=False, default="")
+    # Why the lead went to its owner, in words, written when routing chose the owner
+    # ("owner of Acme's other deals", "round robin among 3 reps"); "" before routing or when set by hand.
+    routed_because = db.Column(db.String(200), nullable=False, default="", server_default="")
 
     company = db.relationship(Company)
     owner = db.relationship("User", foreign_keys=[owner_id])
@@ -75,6 +78,8 @@ class Deal(TenantMixin, db.Model):
     loss_reason_other = db.Column(db.Text)
     next_step = db.Column(db.String(200), nullable=False, default="")
     next_step_due = db.Column(db.Date)
+    # When the rep expects the deal to close (optional): the forecast counts open deals by it.
+    expected_close_date = db.Column(db.Date)
     stage_entered_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
     closed_at = db.Column(db.DateTime)
@@ -100,6 +105,8 @@ class Deal(TenantMixin, db.Model):
         # A contact's or a company's deals (their pages, lead routing, the visitor-to-customer rate).
         db.Index("ix_deal_contact", "contact_id"),
         db.Index("ix_deal_company", "company_id"),
+        # The forecast and the deals list: open deals expected to close in a period.
+        db.Index("ix_deal_expected_close", "org_id", "pipeline_id", "status", "expected_close_date"),
         db.CheckConstraint("status in ('open','won','lost')", name="status"),
     )
 

@@ -35,7 +35,8 @@ def test_four_sweeps_and_two_workers_at_once_send_exactly_the_cap(app, org, smtp
     db.session.remove()
 
     env = {**os.environ, "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"], "SMTP_URL": inbox.url,
-           "SECRET_KEY": "worker-test", "FLASK_APP": "wsgi", "REDIS_URL": ""}
+           "SECRET_KEY": "worker-test", "FLASK_APP": "wsgi", "REDIS_URL": "",
+           "BASE_URL": app.config["BASE_URL"]}  # https, as the workers': without it a sweep holds every step
     env.pop("STAGEGATE_EMBEDDED_WORKER", None)
     sweeps = [subprocess.Popen([sys.executable, "-m", "flask", "run-due"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True) for _ in range(4)]
