@@ -42,15 +42,27 @@ def _active(user_id) -> User | None:
 
 def company_owner(company: Company) -> User | None:
     """The account owner: the owner of the company's latest open deal, else of its contacts."""
+    return company_owner_and_why(company)[0]
+
+
+def company_owner_and_why(company: Company) -> tuple[User | None, str]:
+    """The account owner and, in words, what made them the owner (`routed_because`)."""
     deal_owner = (db.session.query(Deal.owner_id).join(User, User.id == Deal.owner_id)
                   .filter(Deal.company_id == company.id, Deal.status == "open", User.active.is_(True))
                   .order_by(Deal.created_at.desc()).limit(1).scalar())
     if deal_owner:
-        return _active(deal_owner)
+        return _active(deal_owner), _owner_of(company, DEALS)
     contact_owner = (db.session.query(Contact.owner_id).join(User, User.id == Contact.owner_id)
                      .filter(Contact.company_id == company.id, User.active.is_(True))
                      .order_by(Contact.id).limit(1).scalar())
-    return _active(contact_owner)
+    return _active(contact_owner), _owner_of(company, CONTACTS)
+
+
+DEALS, CONTACTS = "deals", "contacts"
+
+
+def _owner_of(company: Company, what: str) -> str:
+    return f"owner of {company.name or company.domain}'s other {'open deals' if what == DEALS else 'contacts'}"[:200]
 
 
 def rotation(org_id: int, weights: dict) -> list:
@@ -106,42 +118,53 @@ def prefetch_company_owners(org_id: int, contacts, settings: LeadSettings, cache
             company_of[c.id] = company_of[c.id] or by_domain.get(company_domain(c.email))
     ids = {company.id for company in company_of.values() if company is not None}
     owners: dict = dict.fromkeys(ids)
+    why: dict = {}
     if ids:
         for company_id, owner_id in (db.session.query(Contact.company_id, Contact.owner_id)
                                      .join(User, User.id == Contact.owner_id)
                                      .filter(Contact.company_id.in_(ids), User.active.is_(True))
                                      .order_by(Contact.id.desc())):
-            owners[company_id] = owner_id  # the lowest id is written last
+            owners[company_id], why[company_id] = owner_id, CONTACTS  # the lowest id is written last
         for company_id, owner_id in (db.session.query(Deal.company_id, Deal.owner_id)
                                      .join(User, User.id == Deal.owner_id)
                                      .filter(Deal.company_id.in_(ids), Deal.status == "open", User.active.is_(True))
                                      .order_by(Deal.created_at)):
-            owners[company_id] = owner_id  # a deal's owner wins; the latest deal is written last
+            owners[company_id], why[company_id] = owner_id, DEALS  # a deal's owner wins; the latest is written last
     cache.setdefault("company_of", {}).update(company_of)
     cache["company_owners"] = {**cache.get("company_owners", {}), **{k: _active(v) for k, v in owners.items()}}
+    cache["company_owner_why"] = {**cache.get("company_owner_why", {}), **why}
 
 
 def route(contact: Contact, settings: LeadSettings, cache: dict | None = None) -> User:
-    """Give the lead its owner (keeping an active one) and return it."""
+    """Give the lead its owner (keeping an active one), record why in words, and return it."""
+    cache = {} if cache is None else cache
     owner = _active(contact.owner_id)
-    owners = (cache or {}).get("company_owners")
-    company_of = (cache or {}).get("company_of") or {}
+    owners = cache.get("company_owners")
+    company_of = cache.get("company_of") or {}
     company = None
+    because = contact.routed_because or "already the contact's owner"
     if owner is None and settings.routing != "round_robin":
         if owners is not None and contact.id in company_of:  # a batch: its companies and owners are known
             company = company_of[contact.id]
             owner = owners.get(company.id) if company is not None else None
+            if owner is not None:
+                because = _owner_of(company, cache.get("company_owner_why", {}).get(company.id, CONTACTS))
         else:
             company = contact.company or company_for_email(contact.org_id, contact.email)
-            owner = company_owner(company) if company is not None else None
+            owner, because = company_owner_and_why(company) if company is not None else (None, because)
     if owner is None:
         owner = next_in_rotation(settings, cache)
+        reps = len({rep.id for rep in cache.get("reps", [])})
+        because = f"round robin among {reps} active rep{'' if reps == 1 else 's'}"
     if owner is None:
         owner = (User.query.filter_by(org_id=contact.org_id, role="admin", active=True)
                  .order_by(User.id).first())
+        because = "no active rep to rotate to, so the first admin"
     contact.owner_id = owner.id
+    contact.routed_because = because
     if owners is not None and company is not None and owners.get(company.id) is None:
         owners[company.id] = owner  # this lead's owner now owns the company for the batch
+        cache.setdefault("company_owner_why", {})[company.id] = CONTACTS
     return owner
 
 

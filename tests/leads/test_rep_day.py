@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from app.extensions import db
 from app.leads import scoring
-from app.models import Contact, Task, utcnow
+from app.models import Company, Contact, Task, User, utcnow
 from app.tasks.service import create_task
 from tests import factories
 from tests.factories import make_contact
@@ -133,3 +133,29 @@ def test_the_lead_page_uses_the_words_people_use(client, org, login_as):
     login_as("manager")
     page = client.get(f"/contacts/{lee.id}").get_data(as_text=True)
     assert "<dd>MQL · score 40" in page and "Mql" not in page
+
+
+def test_the_lead_page_says_why_the_lead_went_to_its_owner(client, org, login_as, make_form, fill):
+    """Issue 18 item 7: the owner of Acme's open deal gets Acme's next lead, and the page says so;
+    a lead from nowhere known goes round robin, and the page names the rotation."""
+    acme = Company(org_id=org.id, name="Acme", domain="acme.example")
+    db.session.add(acme)
+    db.session.commit()
+    sam = factories.user(org, "rep")
+    deal = factories.make_deal(org, owner=sam)
+    deal.company_id = acme.id
+    db.session.commit()
+    reps = User.query.filter_by(org_id=org.id, role="rep", active=True).count()
+    form = make_form()
+    fill(form, f_email="dana@acme.example", f_name="Dana")  # the form's worker batch routes it
+    lee = make_contact(org, "lee@nowhere.example", "Lee", None)
+    scoring.record_event(lee, "meeting_booked")  # MQL, routed on the spot
+
+    login_as("manager")
+    dana = Contact.query.filter_by(email="dana@acme.example").one()
+    page = client.get(f"/contacts/{dana.id}").get_data(as_text=True)
+    assert dana.owner_id == sam.id
+    assert re.search(rf"<dt>Owner</dt><dd>{re.escape(sam.name)} <small[^>]*>\(owner of Acme&#39;s other open deals\)",
+                     page), page
+    page = client.get(f"/contacts/{lee.id}").get_data(as_text=True)
+    assert f"(round robin among {reps} active rep{'' if reps == 1 else 's'})" in page
