@@ -2,6 +2,7 @@
 
 from app.api.openapi_base import error, json_response, ref
 from app.ids import MAX_ID
+from app.reports.drill import METRICS
 from app.reports.service import MAX_YEAR, MIN_YEAR, PRESETS
 
 
@@ -62,11 +63,21 @@ SCHEMAS = {
         "no_data": {"type": "object", "additionalProperties": {"type": "string"},
                     "description": "Why a metric is null for lack of data (e.g. no sequences yet)."},
     }),
+    "MetricDeals": _object({
+        "items": {"type": "array", "items": _object({
+            "id": ID, "title": {"type": "string"}, "stage_id": ID, "owner_email": {"type": ["string", "null"]},
+            "amount": {**MONEY, "type": ["string", "null"]}, "status": {"enum": ["open", "won", "lost"]}})},
+        "count": {**COUNT, "description": "The number the list explains (entered, advanced, n, won, closed, "
+                                          "open_count); a deal with two stays is one item and counts twice."},
+        "next_page": {"type": ["integer", "null"], "minimum": 2},
+    }),
 }
 
 DATE = {"type": "string", "format": "date", "minLength": 10, "maxLength": 10,
         "pattern": "^(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}$"}
 assert (MIN_YEAR, MAX_YEAR) == (1970, 2100), "update DATE's pattern"
+OWNER = _query("owner_email", {"type": "string", "format": "email", "maxLength": 254},
+               "Only this owner's deals (managers and admins: anyone's; a rep's key: its own only).")
 PATHS = {
     "/metrics": {"get": {
         "operationId": "getMetrics",
@@ -79,9 +90,37 @@ PATHS = {
             _query("from", DATE, "First day of the period, YYYY-MM-DD."),
             _query("to", DATE, "The day after the period, YYYY-MM-DD (not included)."),
             _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
+            OWNER,
         ],
         "responses": {
             "200": json_response(ref("Metrics"), "The metrics."),
+            "403": error("403", "A rep's key asked for someone else's numbers."),
+            "404": error("404", "No such pipeline in this organisation."),
+            "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
+        },
+    }},
+    "/metrics/deals": {"get": {
+        "operationId": "getMetricDeals",
+        "summary": "The deals behind one number of GET /metrics, for the same parameters, 50 a page.",
+        "description": "metric and part: stage_conversion (entered | advanced, with stage_id), time_in_stage "
+                       "(stays, with stage_id), win_rate (closed | won), meeting_to_close (closed | won), "
+                       "cycle_days (won), forecast (open). count equals the number it explains. A rep's key "
+                       "lists the rep's own deals (for time_in_stage: their own stays).",
+        "parameters": [
+            _query("pipeline_id", {**ID, "maximum": MAX_ID}, "The pipeline (default: the first one)."),
+            _query("from", DATE, "First day of the period, YYYY-MM-DD."),
+            _query("to", DATE, "The day after the period, YYYY-MM-DD (not included)."),
+            _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
+            OWNER,
+            {**_query("metric", {"enum": list(METRICS)}, "Which number's deals."), "required": True},
+            _query("part", {"enum": sorted({p for parts, _ in METRICS.values() for p in parts})},
+                   "Which part of the number (default: the metric's first)."),
+            _query("stage_id", {**ID, "maximum": MAX_ID}, "The stage, for stage_conversion and time_in_stage."),
+            _query("page", {"type": "integer", "minimum": 1, "maximum": 100_000}, "Page number (default 1)."),
+        ],
+        "responses": {
+            "200": json_response(ref("MetricDeals"), "The deals and the count they explain."),
+            "403": error("403", "A rep's key asked for someone else's deals."),
             "404": error("404", "No such pipeline in this organisation."),
             "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
         },

@@ -26,7 +26,8 @@ def days_between(start: str, end: str) -> str:
     return f"(julianday({end}) - julianday({start}))"
 
 
-def _owner(alias: str, owner_id) -> str:
+def owner_filter(alias: str, owner_id) -> str:
+    """The owner condition of a statement (" AND d.owner_id = :owner_id"), or none for the whole team."""
     return f" AND {alias}.owner_id = :owner_id" if owner_id is not None else ""
 
 
@@ -49,6 +50,27 @@ def explain(sql: str, params: dict, expanding=()) -> list[str]:
     return [str(row[-1]) for row in _run(sql, params, expanding, prefix)]
 
 
+_RANK = "CASE WHEN rs.kind = 'won' THEN 1000000 WHEN rs.kind = 'open' THEN rs.position ELSE -1 END"
+# Each deal's first entry into each open stage in the period, and whether it advanced after it
+# (conversion_rows counts these; the drill-down lists them).
+CONVERSION_ENTRIES = f"""
+    WITH hist AS (
+      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at,
+             CASE WHEN rs.kind = 'open' THEN rs.position END AS open_rank,
+             MAX({_RANK}) OVER (PARTITION BY t.deal_id ORDER BY t.at DESC, t.id DESC
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach_after
+      FROM stage_transition t JOIN stage rs ON rs.id = t.to_stage_id
+      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start
+    ), entries AS (
+      SELECT h.deal_id, h.stage_id, MAX(CASE WHEN h.reach_after > h.open_rank THEN 1 ELSE 0 END) AS advanced
+      FROM hist h WHERE h.at < :end AND h.open_rank IS NOT NULL
+      GROUP BY h.deal_id, h.stage_id
+    )"""
+# A closed deal `d` ever entered the pipeline's meeting stage (closed_row counts these; the drill-down lists them).
+MET_MEETING_STAGE = """EXISTS (SELECT 1 FROM stage_transition m
+                          WHERE m.deal_id = d.id AND m.to_stage_id IN :meeting_ids AND m.at <= d.closed_at)"""
+
+
 def conversion_rows(org_id, stage_ids, start, end, owner_id=None):
     """Per open stage: deals entering it in the period, how many advanced, how many closed and won.
 
@@ -62,24 +84,11 @@ def conversion_rows(org_id, stage_ids, start, end, owner_id=None):
     of its entries' values: a GROUP BY takes it (no second window to find the first entry).
     Every later transition of an entry is at or after it, so none before the period is needed.
     """
-    rank = "CASE WHEN rs.kind = 'won' THEN 1000000 WHEN rs.kind = 'open' THEN rs.position ELSE -1 END"
-    sql = f"""
-    WITH hist AS (
-      SELECT t.deal_id, t.to_stage_id AS stage_id, t.at,
-             CASE WHEN rs.kind = 'open' THEN rs.position END AS open_rank,
-             MAX({rank}) OVER (PARTITION BY t.deal_id ORDER BY t.at DESC, t.id DESC
-                               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach_after
-      FROM stage_transition t JOIN stage rs ON rs.id = t.to_stage_id
-      WHERE t.org_id = :org_id AND t.to_stage_id IN :stage_ids AND t.at >= :start
-    ), entries AS (
-      SELECT h.deal_id, h.stage_id, MAX(CASE WHEN h.reach_after > h.open_rank THEN 1 ELSE 0 END) AS advanced
-      FROM hist h WHERE h.at < :end AND h.open_rank IS NOT NULL
-      GROUP BY h.deal_id, h.stage_id
-    )
+    sql = f"""{CONVERSION_ENTRIES}
     SELECT e.stage_id, COUNT(*) AS entered, SUM(e.advanced) AS advanced,
       SUM(CASE WHEN cd.status IN ('won', 'lost') THEN 1 ELSE 0 END) AS closed,
       SUM(CASE WHEN cd.status = 'won' THEN 1 ELSE 0 END) AS won
-    FROM entries e JOIN deal cd ON cd.id = e.deal_id{_owner("cd", owner_id)}
+    FROM entries e JOIN deal cd ON cd.id = e.deal_id{owner_filter("cd", owner_id)}
     GROUP BY e.stage_id
     """
     params = {"org_id": org_id, "stage_ids": list(stage_ids), "start": start, "end": end, "owner_id": owner_id}
@@ -138,12 +147,10 @@ def closed_row(org_id, pipeline_id, meeting_stage_ids, start, end, owner_id=None
     sql = f"""
     WITH closed AS (
       SELECT d.status, {days} AS cycle,
-        CASE WHEN EXISTS (SELECT 1 FROM stage_transition m
-                          WHERE m.deal_id = d.id AND m.to_stage_id IN :meeting_ids AND m.at <= d.closed_at)
-             THEN 1 ELSE 0 END AS met
+        CASE WHEN {MET_MEETING_STAGE} THEN 1 ELSE 0 END AS met
       FROM deal d
       WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status IN ('won', 'lost')
-        AND d.closed_at >= :start AND d.closed_at < :end{_owner("d", owner_id)}
+        AND d.closed_at >= :start AND d.closed_at < :end{owner_filter("d", owner_id)}
     ), outcome AS (
       SELECT COUNT(CASE WHEN status = 'won' THEN 1 END) AS won, COUNT(CASE WHEN status = 'lost' THEN 1 END) AS lost,
              COUNT(CASE WHEN met = 1 THEN 1 END) AS met_closed,
@@ -171,7 +178,7 @@ def open_by_stage_rows(org_id, pipeline_id, owner_id=None):
     sql = f"""
     SELECT d.stage_id, COUNT(*), SUM({cents}), SUM({cents} * s.probability)
     FROM deal d JOIN stage s ON s.id = d.stage_id
-    WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status = 'open'{_owner("d", owner_id)}
+    WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status = 'open'{owner_filter("d", owner_id)}
     GROUP BY d.stage_id
     """
     params = {"org_id": org_id, "pipeline_id": pipeline_id, "owner_id": owner_id}
@@ -200,9 +207,9 @@ def outreach_row(org_id, start, end, start_day, end_day, owner_id=None):
     sql = f"""
     SELECT
       (SELECT COUNT(*) FROM enrollment e WHERE e.org_id = :org_id AND e.first_sent_at >= :start
-         AND e.first_sent_at < :end{_owner("e", owner_id)}),
+         AND e.first_sent_at < :end{owner_filter("e", owner_id)}),
       (SELECT COUNT(*) FROM enrollment e WHERE e.org_id = :org_id AND e.first_sent_at >= :start
-         AND e.first_sent_at < :end AND e.replied_at IS NOT NULL{_owner("e", owner_id)}),
+         AND e.first_sent_at < :end AND e.replied_at IS NOT NULL{owner_filter("e", owner_id)}),
       (SELECT COUNT(*) FROM contact c WHERE c.org_id = :org_id AND c.source_form_id IS NOT NULL
          AND c.created_at >= :start AND c.created_at < :end),
       (SELECT COUNT(*) FROM contact c WHERE c.org_id = :org_id AND c.source_form_id IS NOT NULL

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from app.errors import Invalid
+from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.leads.service import speed_to_lead
 from app.models import Organization, User, utcnow
@@ -168,6 +168,21 @@ def scope_owner(viewer) -> int | None:
     return None if viewer.has_role("manager") else viewer.id
 
 
+def report_owner(viewer, email: str):
+    """The user of `viewer`'s organisation whose numbers are asked for by email, or None for no filter.
+
+    Managers and admins may ask for anyone's; a rep for their own only (Forbidden otherwise).
+    """
+    if not email:
+        return None
+    owner = User.query.filter_by(org_id=viewer.org_id, email=email.strip().lower()).one_or_none()
+    if owner is None:
+        raise ReportInvalid({"owner_email": "is not a user of this organisation"})
+    if owner.id != viewer.id and not viewer.has_role("manager"):
+        raise Forbidden("Reps see their own numbers only: owner_email can only be your own.")
+    return owner
+
+
 def forecast_category(stage) -> str:
     """The forecast category a stage counts in: the admin's mapping, else one from its kind and probability."""
     if stage.kind == "won":
@@ -181,10 +196,14 @@ def forecast_category(stage) -> str:
     return "best_case" if stage.probability >= 40 else "pipeline"
 
 
-def metrics(pipeline, period: Period, viewer) -> dict:
-    """Compute every METRICS.md number for `pipeline` over `period`, as `viewer` may see them."""
+def metrics(pipeline, period: Period, viewer, owner=None) -> dict:
+    """Compute every METRICS.md number for `pipeline` over `period`, as `viewer` may see them.
+
+    `owner` (a user `viewer` may report on: see `report_owner`) narrows every number to that
+    owner's deals, time in stage included (the team's stays are the default, for comparison).
+    """
     org_id = pipeline.org_id
-    owner_id = scope_owner(viewer)
+    owner_id = owner.id if owner is not None else scope_owner(viewer)
     stages = sorted(pipeline.stages, key=lambda s: (s.position, s.id))
     stage_ids = [s.id for s in stages]
     shown = [s for s in stages if s.kind == "open" and not s.archived]
@@ -203,6 +222,7 @@ def metrics(pipeline, period: Period, viewer) -> dict:
     users = {u.id: u for u in User.query.filter_by(org_id=org_id)}
 
     team = {row[0]: row for row in stays if row[1] is None}
+    mine = {row[0]: row for row in stays if owner is not None and row[1] == owner.id}
     by_owner = [row for row in stays if row[1] is not None and (owner_id is None or row[1] == owner_id)]
     stage_rank = {s.id: i for i, s in enumerate(stages)}
     by_owner.sort(key=lambda r: (stage_rank.get(r[0], 0), users[r[1]].name if r[1] in users else ""))
@@ -215,7 +235,7 @@ def metrics(pipeline, period: Period, viewer) -> dict:
         "time_zone": period.zone.key,
         "scope": "all" if owner_id is None else "own",
         "stage_conversion": [_conversion(s, conversion.get(s.id)) for s in shown],
-        "time_in_stage": [_stay(s.id, team.get(s.id)) for s in shown],
+        "time_in_stage": [_stay(s.id, team.get(s.id) if owner is None else mine.get(s.id)) for s in shown],
         "time_in_stage_by_owner": [
             {"owner_email": users[r[1]].email if r[1] in users else None, "stage_id": r[0],
              "median_days": _days(r[4]), "mean_days": _days(r[3]), "n": int(r[2])}
