@@ -176,10 +176,15 @@ def report_owner(viewer, email: str):
     if not email:
         return None
     owner = User.query.filter_by(org_id=viewer.org_id, email=email.strip().lower()).one_or_none()
-    if owner is None:
-        raise ReportInvalid({"owner_email": "is not a user of this organisation"})
+    return allowed_owner(viewer, owner, "owner_email")
+
+
+def allowed_owner(viewer, owner, field: str):
+    """`owner` when `viewer` may see that owner's numbers; ReportInvalid when there is no such user."""
+    if owner is None or owner.org_id != viewer.org_id:
+        raise ReportInvalid({field: "is not a user of this organisation"})
     if owner.id != viewer.id and not viewer.has_role("manager"):
-        raise Forbidden("Reps see their own numbers only: owner_email can only be your own.")
+        raise Forbidden(f"Reps see their own numbers only: {field} can only be you.")
     return owner
 
 
