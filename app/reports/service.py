@@ -21,6 +21,8 @@ from app.reports import queries
 DEFAULT_DAYS = 90
 PRESETS = {
     "last_90_days": "Last 90 days",
+    "this_week": "This week",
+    "last_week": "Last week",
     "this_month": "This month",
     "last_month": "Last month",
     "this_quarter": "This quarter",
@@ -91,7 +93,14 @@ def add_months(day: date, months: int) -> date:
 
 
 def preset_period(preset: str, zone: ZoneInfo, today: date) -> Period:
-    """Return the named period around `today` (a date in the organisation's zone)."""
+    """Return the named period around `today` (a date in the organisation's zone).
+
+    Weeks start on Monday (ISO 8601, the working week of the article's teams); there is no
+    per-organisation week start yet.
+    """
+    if preset in ("this_week", "last_week"):
+        start = today - timedelta(days=today.weekday()) - timedelta(days=7 if preset == "last_week" else 0)
+        return Period(start, start + timedelta(days=7), zone, preset)
     if preset == "this_month":
         start = today.replace(day=1)
         return Period(start, start + timedelta(days=monthrange(start.year, start.month)[1]), zone, preset)
