@@ -1,12 +1,25 @@
 """The weekly pipeline review and the deal audit: what a manager reads on Monday."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, or_, select
 
 from app.deals.service import exit_missing
 from app.extensions import db
-from app.models import Activity, Deal, DealFieldChange, StageTransition, User, utcnow
-from app.reports.service import local_today
+from app.formatting import money
+from app.models import (
+    Activity,
+    Deal,
+    DealFieldChange,
+    LossReason,
+    Stage,
+    StageTransition,
+    User,
+    utcnow,
+)
+from app.reports.service import Period, local_today
 
 WEEK = timedelta(days=7)
 AUDIT_SIZE = 20
@@ -43,10 +56,89 @@ def _change_kind(transition, stage_kinds) -> str | None:
     return None
 
 
-def weekly_review(pipeline, viewer, now: datetime | None = None) -> dict:
-    """Per owner: deals missing criteria, stale deals, slipped next steps, and the week's changes."""
+@dataclass(frozen=True)
+class WeekTotals:
+    """What a window of the pipeline did, for the review's head: money as Decimal, counts as int."""
+
+    won: int
+    won_value: Decimal
+    lost: int
+    lost_value: Decimal
+    reasons: list  # [(label, count)], the top three loss reasons, most first
+    added: int
+    added_value: Decimal
+    forward: int
+    back: int
+    slipped: int
+    slipped_value: Decimal
+
+
+def review_week(raw: str | None, zone, now: datetime | None = None) -> Period | None:
+    """The calendar week (Monday first, the organisation's zone) holding the day `raw` (YYYY-MM-DD),
+    or None for the rolling last seven days; ValueError when `raw` is not a date of the past or today."""
+    if not raw:
+        return None
+    if len(raw) != 10 or not raw.isascii():
+        raise ValueError(raw)
+    day = date.fromisoformat(raw)
+    if day.year < 1970 or day > local_today(zone, now):
+        raise ValueError(raw)
+    monday = day - timedelta(days=day.weekday())
+    return Period(monday, monday + WEEK, zone)
+
+
+def week_totals(pipeline, viewer, start: datetime, end: datetime, start_day: date, end_day: date) -> WeekTotals:
+    """Won, lost (with the top reasons), pipeline added, moves forward and back, and slipped close
+    dates in [start, end) (UTC; the days for expected close dates), as `viewer` may see them: five
+    aggregate statements whatever the data."""
+    scope = [Deal.org_id == pipeline.org_id, Deal.pipeline_id == pipeline.id]
+    if not viewer.has_role("manager"):
+        scope.append(Deal.owner_id == viewer.id)
+    amount = func.coalesce(func.sum(Deal.amount), 0)
+    closed = dict((status, (n, value)) for status, n, value in db.session.execute(
+        select(Deal.status, func.count(), amount).where(*scope, Deal.status.in_(("won", "lost")),
+                                                        Deal.closed_at >= start, Deal.closed_at < end)
+        .group_by(Deal.status)))
+    label = func.coalesce(LossReason.label, "Other")
+    reasons = db.session.execute(
+        select(label, func.count()).select_from(Deal).outerjoin(LossReason, LossReason.id == Deal.loss_reason_id)
+        .where(*scope, Deal.status == "lost", Deal.closed_at >= start, Deal.closed_at < end)
+        .group_by(label).order_by(func.count().desc(), label).limit(3)).all()
+    added, added_value = db.session.execute(
+        select(func.count(), amount).where(*scope, Deal.created_at >= start, Deal.created_at < end)).one()
+    source, target = db.aliased(Stage), db.aliased(Stage)
+    both_open = and_(source.kind == "open", target.kind == "open")
+    forward, back = db.session.execute(
+        select(func.count(case((and_(both_open, target.position > source.position), 1))),
+               func.count(case((and_(both_open, target.position < source.position), 1))))
+        .select_from(StageTransition).join(Deal, Deal.id == StageTransition.deal_id)
+        .join(source, source.id == StageTransition.from_stage_id).join(target, target.id == StageTransition.to_stage_id)
+        .where(*scope, StageTransition.org_id == pipeline.org_id, StageTransition.at >= start,
+               StageTransition.at < end)).one()
+    slipped, slipped_value = db.session.execute(
+        select(func.count(), amount).where(
+            *scope, Deal.expected_close_date >= start_day, Deal.expected_close_date < end_day,
+            or_(Deal.status == "open", Deal.closed_at >= end))).one()
+    won, won_value = closed.get("won", (0, 0))
+    lost, lost_value = closed.get("lost", (0, 0))
+    return WeekTotals(int(won), Decimal(won_value), int(lost), Decimal(lost_value), [tuple(r) for r in reasons],
+                      int(added), Decimal(added_value), int(forward), int(back), int(slipped), Decimal(slipped_value))
+
+
+def weekly_review(pipeline, viewer, now: datetime | None = None, week: Period | None = None) -> dict:
+    """Per owner: deals missing criteria, stale deals, slipped next steps, and the week's changes;
+    first, the week's totals against the week before. `week`: a calendar week, else the last 7 days."""
     now = now or utcnow()
-    since = now - WEEK
+    if week is not None:
+        since, now = week.utc_start, min(now, week.utc_end)
+        days = (week.start, week.end)
+    else:
+        since = now - WEEK
+        today = local_today(viewer.org.zone, now)
+        days = (today - WEEK + timedelta(days=1), today + timedelta(days=1))
+    before_days = (days[0] - WEEK, days[0])
+    totals = week_totals(pipeline, viewer, since, now, *days)
+    before = week_totals(pipeline, viewer, since - WEEK, since, *before_days)
     zone = viewer.org.zone
     today = local_today(zone, now)
     stages = {s.id: s for s in pipeline.stages}
@@ -93,13 +185,14 @@ def weekly_review(pipeline, viewer, now: datetime | None = None) -> dict:
     for change, deal in edits:
         if change.field == "amount":
             review_of(deal.owner).changes["amount"].append(
-                (deal, change.at, f"{change.old_value or '—'} → {change.new_value or '—'}"))
+                (deal, change.at, f"{money(change.old_value, deal.currency)} → {money(change.new_value, deal.currency)}"))
         elif change.old_value and change.new_value and change.new_value > change.old_value:
             review_of(deal.owner).slipped.append(
                 (deal, f"next step pushed from {change.old_value} to {change.new_value} on "
                        f"{change.at.date().isoformat()}"))
     ordered = sorted(owners.values(), key=lambda r: r.owner.name.lower())
-    return {"owners": ordered, "since": since, "now": now, "stages": stages, "kinds": CHANGE_KINDS}
+    return {"owners": ordered, "since": since, "now": now, "stages": stages, "kinds": CHANGE_KINDS,
+            "totals": totals, "before": before, "week": week, "days": days}
 
 
 def deal_audit(pipeline, viewer, size: int = AUDIT_SIZE) -> list:

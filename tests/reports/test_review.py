@@ -27,7 +27,7 @@ def test_weekly_review_lists_each_change_of_the_week_per_rep(client, org, login_
     page = client.get(f"/reports/{factories.pipeline(org).id}/review").get_data(as_text=True)
     section = page[page.index(rep.name):]
     for expected in ("Advanced deal", "Backward deal", "Lost deal", "Brand new deal", "Repriced deal",
-                     "1000.00 → 2500.00", "next step pushed from", "Quiet stale deal"):
+                     "$1,000 → $2,500", "next step pushed from", "Quiet stale deal"):
         assert expected in section, expected
     assert "Moved back" in section and "Amount changed" in section
     assert "Quiet stale deal" not in section.split("Needs attention")[0]  # it did not change this week
@@ -47,3 +47,53 @@ def test_deal_audit_shows_activities_beside_the_facts_that_let_each_move_through
     assert "Qualified → Discovery" in page
     assert "Let through by: Budget range captured, Decision maker identified" in page
     assert "Reason: Price" in page
+
+
+def _totals(page: str) -> dict:
+    """The review's totals table: {row label: (this week, week before, change)} as the page shows them."""
+    import re
+
+    table = page[page.index('id="rev-totals"'):page.index("</table>", page.index('id="rev-totals"'))]
+    return {label: tuple(cells) for label, *cells in
+            (re.findall(r'<th scope="row">([^<]+)</th>' + r'<td class="num">([^<]*(?:<[^>]+>[^<]*</[^>]+>)?)</td>' * 3,
+                        table))}
+
+
+def test_the_review_of_a_chosen_week_leads_with_its_totals_against_the_week_before(client, org, login_as):
+    from app.models import Deal
+
+    rep = factories.user(org, "rep")
+    org.timezone = "America/New_York"
+    db.session.commit()
+    monday = date.today() - timedelta(days=date.today().weekday() + 14)  # two weeks back: a whole week
+    at = datetime(monday.year, monday.month, monday.day, 17)  # Monday noon in New York
+    won = make_history(org, rep, [("Qualified", at - timedelta(days=20)), ("Discovery", at - timedelta(days=19)),
+                                  ("Proposal", at - timedelta(days=15)), ("Negotiation", at - timedelta(days=10)),
+                                  ("Closed Won", at + timedelta(days=1))], amount="48000", title="Won deal")
+    make_history(org, rep, [("Qualified", at + timedelta(days=2)), ("Closed Lost", at + timedelta(days=3))],
+                 amount="5000", title="Lost deal")
+    make_history(org, rep, [("Qualified", at - timedelta(days=3)), ("Discovery", at - timedelta(days=2))],
+                 amount="700", title="Last week's deal")  # added and moved in the week before
+    slipping = make_history(org, rep, [("Qualified", at - timedelta(days=30))], amount="9000", title="Slipping")
+    slipping.expected_close_date = monday + timedelta(days=4)
+    won_deal = db.session.get(Deal, won.id)
+    won_deal.expected_close_date = monday + timedelta(days=1)  # it closed in time: not slipped
+    db.session.commit()
+    login_as("manager")
+    page = client.get(f"/reports/{factories.pipeline(org).id}/review?week={(monday + timedelta(days=3)).isoformat()}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Week of" in html
+    totals = _totals(html)
+    assert totals["Won"] == ("1 · $48,000", "0 · $0", "+$48,000")
+    assert totals["Lost"][0] == "1 · $5,000" and "Price (1)" in html
+    assert totals["Pipeline added"][:2] == ("1 · $5,000", "1 · $700")
+    assert totals["Moves forward"][:2] == ("0", "1")
+    assert totals["Close dates slipped"][:2] == ("1 · $9,000", "0 · $0")
+
+
+def test_a_week_that_is_not_a_past_date_says_so_and_shows_the_last_seven_days(client, org, login_as):
+    login_as("manager")
+    pipeline = factories.pipeline(org)
+    for bad in ("2999-01-01", "yesterday", "%ED%A0%80", "2026-02-30"):
+        html = client.get(f"/reports/{pipeline.id}/review?week={bad}").get_data(as_text=True)
+        assert "Pick a day of a past week" in html and "The last 7 days" in html
