@@ -83,6 +83,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.contacts.deal_routes
     import app.contacts.routes
     import app.deals.deal_routes
+    import app.deals.list_routes
     import app.deals.move_routes
     import app.deals.routes
     import app.imports.routes
@@ -91,6 +92,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.leads.public_routes
     import app.leads.routes
     import app.main.routes
+    import app.reports.drill_routes
     import app.reports.routes
     import app.sequences.public_routes
     import app.sequences.quarantine_routes
