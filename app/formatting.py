@@ -60,6 +60,15 @@ def exact(value) -> str:
     return ""
 
 
+def day_month(value, today: date | None = None) -> str:
+    """Say a day briefly: '3 Nov', with the year when it is not this year's ('3 Nov 2025')."""
+    if value is None:
+        return ""
+    day = value.date() if isinstance(value, datetime) else value
+    text = f"{day.day} {day:%b}"
+    return text if day.year == (today or utcnow().date()).year else f"{text} {day.year}"
+
+
 def sentence(text) -> str:
     """Make a field message a sentence: "must be a number" -> "Must be a number.",
     "is needed to enter this stage" -> "Needed to enter this stage."."""
@@ -101,6 +110,6 @@ def cached_url_for(flask_url_for):
 
 
 def init_app(app) -> None:
-    app.jinja_env.filters.update(money=money, relative=relative, exact=exact, sentence=sentence)
+    app.jinja_env.filters.update(money=money, relative=relative, exact=exact, sentence=sentence, day_month=day_month)
     app.jinja_env.globals.update(days_between=days_between)
     app.jinja_env.globals["url_for"] = cached_url_for(app.jinja_env.globals["url_for"])

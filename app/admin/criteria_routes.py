@@ -27,10 +27,9 @@ def save_criteria(stage_id):
     """Save one stage's checklist; the stage's card swaps itself with a confirmation."""
     stage = get_or_404(Stage, stage_id)
     entry, exit_ = request.form.getlist("entry"), request.form.getlist("exit")
-    error, saved = None, False
+    error, saved = None, None
     try:
-        save_requirements(stage, entry, exit_)
-        saved = True
+        saved = save_requirements(stage, entry, exit_)
     except Invalid as exc:
         error = exc.message
     if is_htmx():
@@ -38,8 +37,20 @@ def save_criteria(stage_id):
         return render_template("admin/_criteria_card.html", stage=stage, pipeline=stage.pipeline,
                                saved=saved, error=error, expanded=True,
                                apply_form=CriteriaApplyForm(formdata=None))
-    flash(f"Criteria for {stage.name} saved." if saved else error, "success" if saved else "error")
+    if saved is None:
+        flash(error, "error")
+    else:
+        flash(f"Criteria for {stage.name} saved.{lacking_note(saved)}", "success")
     return redirect(url_for("admin.criteria", pipeline_id=stage.pipeline_id) + f"#criteria-stage-{stage.id}")
+
+
+def lacking_note(saved) -> str:
+    """' 3 open deals in Proposal lack a fact newly required to leave it.', or '' when none does."""
+    if not saved.lacking:
+        return ""
+    many = saved.lacking != 1
+    return (f" {saved.lacking} open deal{'s' if many else ''} in {saved.stage.name} "
+            f"lack{'' if many else 's'} a fact newly required to leave it.")
 
 
 @bp.route("/stages/<int:stage_id>/criteria/apply", methods=["POST"])

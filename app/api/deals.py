@@ -32,6 +32,7 @@ from app.deals.service import (
     MAX_AMOUNT,
     MAX_REASON,
     MAX_TITLE,
+    clean_close_date,
     create_deal,
     move_deal,
     parse_new_facts,
@@ -45,8 +46,10 @@ from app.text import clean_title, encodes
 
 MAX_NUMBER_AMOUNT = MAX_AMOUNT - Decimal("0.005")  # the largest number that rounds below MAX_AMOUNT
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
-               "stage_id", "created_at", "stage_entered_at", "reason", "override_reason", "company", "company_id"}
-PATCH_KEYS = {"version", "title", "amount", "facts", "company", "company_id"}
+               "stage_id", "created_at", "stage_entered_at", "reason", "override_reason", "company", "company_id",
+               "expected_close_date"}
+PATCH_KEYS = {"version", "title", "amount", "facts", "company", "company_id", "expected_close_date"}
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)  # exactly YYYY-MM-DD, as the document says
 MOVE_KEYS = {"stage_id", "version", "facts", "reason", "loss_reason_id", "at", "override_reason"}
 PATCH_HINTS = {"stage_id": "cannot be changed here; POST /api/v1/deals/<id>/move"}
 
@@ -68,7 +71,24 @@ def deal_json(deal: Deal) -> dict:
         "closed_at": iso(deal.closed_at),
         "company_id": deal.company_id,
         "company": deal.company.name if deal.company_id else None,
+        "contact_email": deal.contact.email if deal.contact_id else None,
+        "expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else None,
     }
+
+
+def _close_date(body: dict, errors: dict):
+    """`expected_close_date` as a date: "YYYY-MM-DD" only (no spaces, no other ISO spelling); None when null."""
+    value = body.get("expected_close_date")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not DAY.fullmatch(value):
+        errors["expected_close_date"] = 'must be a date as "YYYY-MM-DD", e.g. "2026-11-03"'
+        return None
+    try:
+        return clean_close_date(value)
+    except Invalid as exc:
+        errors.update(exc.fields)
+        return None
 
 
 def _company_ref(body: dict, errors: dict):
@@ -195,6 +215,7 @@ def create():
     created_at = time_value(body, "created_at", errors)
     stage_entered_at = time_value(body, "stage_entered_at", errors)
     company_ref = _company_ref(body, errors)
+    expected_close_date = _close_date(body, errors)
     raise_if(_also_service_errors(errors, pipeline_id, title, facts))
     pipeline = get_or_404(Pipeline, pipeline_id)
     if pipeline.archived:
@@ -206,7 +227,7 @@ def create():
     deal = create_deal(
         pipeline, actor, title=title, stage=stage, owner=owner, amount=amount, currency=currency,
         facts=facts, contact=contact, reason=reason or "", override_reason=override_reason,
-        company=None if company is KEEP else company,
+        company=None if company is KEEP else company, expected_close_date=expected_close_date,
         # History moved over from another CRM: a deal that entered a stage then existed then.
         created_at=created_at or stage_entered_at, stage_entered_at=stage_entered_at,
     )
@@ -226,7 +247,7 @@ def index():
     page = query_page(errors)
     owner_email = query_text("owner_email", errors).lower()
     raise_if(errors)
-    query = scoped(Deal).options(db.joinedload(Deal.owner))
+    query = scoped(Deal).options(db.joinedload(Deal.owner), db.joinedload(Deal.contact))
     if pipeline_id is not None:
         query = query.filter(Deal.pipeline_id == pipeline_id)
     if stage_id is not None:
@@ -247,7 +268,7 @@ def show(deal_id):
 
 @bp.patch("/deals/<int:deal_id>")
 def edit(deal_id):
-    """Edit a deal's title, amount and facts at the version the caller read."""
+    """Edit a deal's title, amount, company, expected close date and facts at the version the caller read."""
     deal = get_or_404(Deal, deal_id)
     body = json_object()
     errors = {}
@@ -260,9 +281,12 @@ def edit(deal_id):
     if "facts" in body and not isinstance(body["facts"], dict):
         errors["facts"] = "must be an object of field keys to values"
     company_ref = _company_ref(body, errors)
+    expected_close_date = _close_date(body, errors)
     raise_if(_also_service_errors(errors, deal.pipeline_id, title, body.get("facts")))
     update_deal(
         deal, current_actor(), version=version, title=title, company=_company(company_ref, deal.org_id),
+        # null clears the date; an absent key leaves it alone.
+        expected_close_date=expected_close_date if "expected_close_date" in body else KEEP,
         # An explicit null clears the amount; an absent key leaves it alone.
         amount=("" if amount is None else amount) if "amount" in body else None,
         facts=body.get("facts"),
@@ -273,8 +297,9 @@ def edit(deal_id):
 @bp.post("/deals/<int:deal_id>/move")
 def move(deal_id):
     """Move a deal to a stage if the gate passes, saving sent facts with the move."""
-    # The owner and company the reply shows come with the deal (one statement, not three).
-    deal = get_or_404(Deal, deal_id, options=[joinedload(Deal.owner), joinedload(Deal.company)])
+    # The owner, company and contact the reply shows come with the deal (one statement, not four).
+    deal = get_or_404(Deal, deal_id, options=[joinedload(Deal.owner), joinedload(Deal.company),
+                                              joinedload(Deal.contact)])
     body = json_object()
     errors = {}
     check_keys(body, MOVE_KEYS, errors)

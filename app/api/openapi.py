@@ -39,7 +39,7 @@ from app.api.openapi_base import (
 from app.api.openapi_base import SCHEMAS as BASE_SCHEMAS
 from app.api.parse import AMOUNT_PATTERN, CURRENCY_PATTERN, TIME_MAX
 from app.deals.facts import MAX_LONG_TEXT
-from app.deals.service import MAX_REASON, MAX_TITLE
+from app.deals.service import CLOSE_YEARS, MAX_REASON, MAX_TITLE
 from app.models import FIELD_TYPES
 
 DEAL_ID = path_id("deal_id", "A deal of your organisation.")
@@ -64,6 +64,11 @@ REASON = nullable(text(MAX_REASON))
 OVERRIDE_REASON = {**REASON, "description": "Managers' and admins' keys only (a rep's key gets 403): pass the "
                    "gate without the missing facts; recorded as an override in the history."}
 VERSION = {"type": "integer", "description": "The deal's version as you read it (optimistic locking)."}
+assert CLOSE_YEARS == (1970, 2100), "update CLOSE_DATE's pattern"
+CLOSE_DATE = nullable({"type": "string", "format": "date", "minLength": 10, "maxLength": 10,
+                       "pattern": "^(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}$",
+                       "description": "When the deal is expected to close: YYYY-MM-DD, a real day from 1970 to "
+                                      "2100; null: none (on PATCH, null clears it)."})
 
 SCHEMAS = {
     **BASE_SCHEMAS,
@@ -108,7 +113,8 @@ SCHEMAS = {
     "Deal": {
         "type": "object", "additionalProperties": False,
         "required": ["id", "title", "pipeline_id", "stage_id", "status", "owner_email", "amount", "currency",
-                     "facts", "version", "stage_entered_at", "created_at", "closed_at"],
+                     "facts", "version", "stage_entered_at", "created_at", "closed_at", "contact_email",
+                     "expected_close_date"],
         "properties": {
             "id": ID, "title": {"type": "string"}, "pipeline_id": ID,
             "stage_id": ID, "status": {"enum": ["open", "won", "lost"]},
@@ -118,6 +124,8 @@ SCHEMAS = {
             "facts": {"type": "object", "additionalProperties": FACT_VALUE},
             "version": {"type": "integer"}, "stage_entered_at": TIME, "created_at": TIME,
             "closed_at": NULLABLE_TIME,
+            "contact_email": {"type": ["string", "null"], "description": "The deal's contact (its person)."},
+            "expected_close_date": {"type": ["string", "null"], "format": "date"},
         },
     },
     "DealCreate": {
@@ -128,7 +136,9 @@ SCHEMAS = {
                                   "description": "ISO 4217 code; default: the organisation's currency."}),
             "owner_email": nullable({**EMAIL, "description": "A user of your organisation (managers' and "
                                                            "admins' keys); default: the key's user."}),
-            "contact_email": nullable({**EMAIL, "description": "The contact, added if new."}),
+            "contact_email": nullable({**EMAIL, "description": "The deal's contact (its person), found by email in "
+                                                             "your organisation, added there if new."}),
+            "expected_close_date": CLOSE_DATE,
             "facts": nullable(FACTS),
             "stage_id": nullable({**ID, "description": "Default: the pipeline's first open stage."}),
             "created_at": nullable({**TIME_IN, "description": "In the past; for history moved from another CRM."}),
@@ -139,7 +149,8 @@ SCHEMAS = {
     },
     "DealPatch": {
         "type": "object", "required": ["version"], "additionalProperties": False,
-        "properties": {"version": VERSION, "title": TITLE, "amount": AMOUNT, "facts": FACTS},
+        "properties": {"version": VERSION, "title": TITLE, "amount": AMOUNT, "facts": FACTS,
+                       "expected_close_date": CLOSE_DATE},
     },
     "DealMove": {
         "type": "object", "required": ["stage_id"], "additionalProperties": False,
@@ -242,7 +253,8 @@ PATHS = {
             "responses": {"200": _deal_answer("The deal."), "404": DEAL_404},
         },
         "patch": {
-            "operationId": "updateDeal", "summary": "Edit title, amount and facts at the version you read.",
+            "operationId": "updateDeal",
+            "summary": "Edit title, amount, company, expected close date and facts at the version you read.",
             "parameters": [DEAL_ID], "requestBody": body("DealPatch"),
             "responses": {"200": _deal_answer("The updated deal."),
                           "403": error("403", "The key's user may not edit this deal."),

@@ -5,6 +5,7 @@ from app.contacts import bp
 from app.contacts import service as contacts
 from app.contacts.forms import ActivityForm, ContactForm
 from app.csv_files import csv_lines
+from app.deals.board import pipeline_choices
 from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.models import Company, Contact
@@ -69,7 +70,8 @@ def show(contact_id):
     contact = get_or_404(Contact, contact_id)
     return render_template("contacts/show.html", contact=contact, deals=contacts.contact_deals(contact),
                            timeline=contacts.timeline(contact=contact), activity_form=ActivityForm(),
-                           can_edit=contacts.can_edit_contact(contact, current_actor()))
+                           can_edit=contacts.can_edit_contact(contact, current_actor()),
+                           pipelines=pipeline_choices(contact.org_id))  # "Create deal" asks which one
 
 
 def _contact_data(contact) -> dict:
@@ -131,9 +133,13 @@ def log_contact_activity(contact_id):
         else:
             flash("Logged." + _closed_note(closed), "success")
         return redirect(url_for("contacts.show", contact_id=contact.id), 303)
-    page = render_template("contacts/_timeline.html", timeline=contacts.timeline(contact=contact),
-                           activity_form=form, logged_note=_closed_note(closed),
+    timeline = contacts.timeline(contact=contact)
+    # The form (first on the page) swaps itself; the entries further down follow out of band.
+    page = render_template("contacts/_timeline.html", timeline=timeline, entries_apart=True,
+                           activity_form=form, logged=status == 200, logged_note=_closed_note(closed),
                            post_url=url_for("contacts.log_contact_activity", contact_id=contact.id))
+    page += render_template("contacts/_timeline_entries.html", timeline=timeline, entries_apart=True,
+                            entries_oob=True)
     if closed:  # the lead's score panel (first touch), its task panel and the header count follow at once
         page += render_template("leads/_score.html", contact=contact, oob=True)
         page += render_template("tasks/_quick_add.html", task_contact=contact, oob=True)

@@ -68,6 +68,7 @@ class Card:
     show_url: str = ""
     move_url: str = ""
     neglected: bool = False  # no open task and no activity for the stage's max days
+    close_passed: date | None = None  # the expected close date, once it has passed on an open deal
 
     @property
     def cursor(self) -> str:
@@ -342,26 +343,28 @@ class _Plain:
 
 # The columns of a card's row, in the order of _page_select (and of deal_row for a loaded Deal).
 CARD_COLUMNS = ("id", "title", "amount", "currency", "stage_id", "owner_id", "company", "facts",
-                "stage_entered_at", "next_step", "next_step_due", "version")
+                "stage_entered_at", "next_step", "next_step_due", "version", "expected_close_date")
+NEGLECTED = len(CARD_COLUMNS)  # the neglected flag comes after CARD_COLUMNS in the page query's rows
 
 
 def deal_row(deal: Deal) -> tuple:
     """A loaded deal as the card query's row (CARD_COLUMNS order)."""
     return (deal.id, deal.title, deal.amount, deal.currency, deal.stage_id, deal.owner_id,
             deal.company.name if deal.company is not None else None, deal.facts, deal.stage_entered_at,
-            deal.next_step, deal.next_step_due, deal.version)
+            deal.next_step, deal.next_step_due, deal.version, deal.expected_close_date)
 
 
-def make_card(row, stage, users: dict, exit_fields, now=None, links=None) -> Card:
+def make_card(row, stage, users: dict, exit_fields, now=None, links=None, today=None) -> Card:
     """Build a card from a card row (CARD_COLUMNS order), counting its missing exit facts.
 
     The row is unpacked by position: reading a SQLAlchemy Row's attributes by name cost ~0.4 µs
-    each, over half of a card's build time on an 80-card board.
+    each, over half of a card's build time on an 80-card board. `today` is the organisation's
+    (default: UTC's), against which an expected close date has passed.
     """
     now = now or utcnow()
     show, move = links or card_links()
     (deal_id, title, amount, currency, stage_id, owner_id, company, facts, entered, next_step,
-     next_step_due, version) = row[:12]
+     next_step_due, version, close) = row[:NEGLECTED]
     owner = users.get(owner_id)
     facts = facts or {}
     days = max(0, (now - entered).days)
@@ -374,11 +377,15 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None) -> Car
         missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))) if stage.kind == "open" else 0,
         next_step=next_step or "", next_step_due=next_step_due, version=version,
         max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
+        close_passed=close if close is not None and stage.kind == "open" and close < (today or now.date()) else None,
     )
 
 
-def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
-    """Return {stage_id: (cards, next_cursor)}: one keyset page per stage in one statement."""
+def load_cards(pipeline, stages, filters, users, limit, after=None, today=None) -> dict:
+    """Return {stage_id: (cards, next_cursor)}: one keyset page per stage in one statement.
+
+    `today`: the organisation's day, against which a card's expected close date has passed.
+    """
     if not stages:
         return {}
     now, links = utcnow(), card_links()
@@ -400,19 +407,19 @@ def load_cards(pipeline, stages, filters, users, limit, after=None) -> dict:
         exit_fields = [_Plain(key=f.key, type=f.type) for f in stage.required_fields("exit")]
         cards = []
         for row in rows[:limit]:
-            card = make_card(row, stage, owners, exit_fields, now, links)
+            card = make_card(row, stage, owners, exit_fields, now, links, today)
             # Only an open deal past its stage's max days (an overdue card) can be neglected.
-            card.neglected = card.overdue and bool(row[12])  # the neglected flag after CARD_COLUMNS
+            card.neglected = card.overdue and bool(row[NEGLECTED])
             cards.append(card)
         result[stage.id] = (cards, cards[-1].cursor if len(rows) > limit else None)
     return result
 
 
-def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int) -> list:
+def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int, today=None) -> list:
     """Return the board's columns with their totals and first page of cards."""
     stages = board_stages(pipeline)
     totals = column_totals(pipeline, filters, stages)
-    pages = load_cards(pipeline, stages, filters, users, page_size)
+    pages = load_cards(pipeline, stages, filters, users, page_size, today=today)
     columns = []
     for stage in stages:
         count, total = totals.get(stage.id, (0, Decimal(0)))

@@ -6,10 +6,10 @@ from sqlalchemy.orm import joinedload
 
 from app.contacts.service import company_named
 from app.deals import bp
-from app.deals.board import board_stages
+from app.deals.board import board_stages, load_structure
 from app.deals.facts import is_met
 from app.deals.forms import DealDetailsForm, build_facts_form, company_choices
-from app.deals.service import KEEP, can_edit, update_deal
+from app.deals.service import KEEP, can_edit, facts_asked, update_deal
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.htmx import is_htmx
@@ -21,7 +21,8 @@ def _details_form(deal, formdata=None):
     data = {"title": deal.title, "amount": "" if deal.amount is None else f"{deal.amount:f}",
             "company": deal.company.name if deal.company_id else "",
             "next_step": deal.next_step or "", "version": deal.version,
-            "next_step_due": deal.next_step_due.isoformat() if deal.next_step_due else ""}
+            "next_step_due": deal.next_step_due.isoformat() if deal.next_step_due else "",
+            "expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else ""}
     return DealDetailsForm(formdata=formdata, data=data)
 
 
@@ -50,8 +51,9 @@ def show(deal_id):
     )
     labels = {f.key: f.label for f in deal.pipeline.fields}
     money_keys = {f.key for f in deal.pipeline.fields if f.type == "money"}  # history shows $40,000, not 40000.00
+    stages = board_stages(load_structure(deal.pipeline_id))  # stages and criteria in 3 reads, for the menu
     return render_template("deals/show.html", transitions=transitions, labels=labels, money_keys=money_keys,
-                           stages=board_stages(deal.pipeline),
+                           stages=stages, move_asks=facts_asked(deal, stages),
                            currency=current_user.org.currency, **_facts_context(deal))
 
 
@@ -77,7 +79,10 @@ def update(deal_id):
         update_deal(deal, current_user, version=details.version.data or None, company=company,
                     title=details.title.data or "", amount=details.amount.data or "",
                     facts=facts_form.facts(), next_step=details.next_step.data or "",
-                    next_step_due=details.next_step_due.data or "")
+                    next_step_due=details.next_step_due.data or "",
+                    # Blank clears it; a form from before the field existed leaves it alone.
+                    expected_close_date=details.expected_close_date.data or ""
+                    if "expected_close_date" in request.form else KEEP)
     except Invalid as exc:
         db.session.rollback()
         for key, text in exc.fields.items():

@@ -132,6 +132,11 @@ class DealDetailsForm(FlaskForm):
     next_step = StringField("Next step", render_kw={"maxlength": 200,
                                                     "placeholder": "e.g. Send the proposal"})
     next_step_due = StringField("Next step date", widget=DateInput())
+    expected_close_date = StringField("Expected close date", widget=DateInput(),
+                                      description="When you expect the buyer to sign (optional)")
+
+
+PERSON_HINT = "Pick a contact, or type a name with an email and role if you know them (Dana Ortiz, CFO)"
 
 
 class NewDealForm(FlaskForm):
@@ -140,7 +145,16 @@ class NewDealForm(FlaskForm):
 
     title = StringField("Title", render_kw={"maxlength": 200, "autofocus": True})
     amount = StringField("Amount", render_kw={"inputmode": "decimal", "autocomplete": "off"})
+    # The person as a contact fact is typed (parsed by the gate's parse_contact); contact_id keeps the
+    # contact the form was opened from, so a pick that nobody retyped is that contact exactly.
+    person = StringField("Person", description=PERSON_HINT,
+                         render_kw={"maxlength": MAX_TEXT, "autocomplete": "off", "list": "contact-options"})
+    contact_id = HiddenField()
+    company = StringField("Company", render_kw={"maxlength": 200, "autocomplete": "off", "list": "company-options"},
+                          description="Pick one, or type a new name to add it")
     owner_id = SelectField("Owner", choices=[], validate_choice=False)
+    expected_close_date = StringField("Expected close date", widget=DateInput(),
+                                      description="When you expect the buyer to sign (optional)")
     stage_id = SelectField("Stage", choices=[], validate_choice=False)
 
 
@@ -170,5 +184,9 @@ def contact_choices(org_id: int, limit: int = 300) -> list:
     rows = (Contact.query.filter_by(org_id=org_id)
             .order_by(Contact.name, Contact.id).limit(limit)
             .with_entities(Contact.name, Contact.email, Contact.title))
-    return [(name + (f" <{email}>" if email else "") if name else email or "")
-            + (f", {title}" if title else "") for name, email, title in rows]
+    return [contact_text(name, email, title) for name, email, title in rows]
+
+
+def contact_text(name, email, title) -> str:
+    """A contact as a contact fact writes it: "Dana Ortiz <dana@acme.com>, CFO"."""
+    return (name + (f" <{email}>" if email else "") if name else email or "") + (f", {title}" if title else "")

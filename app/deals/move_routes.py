@@ -16,13 +16,14 @@ from app.deals.board import (
 )
 from app.deals.forms import build_facts_form, contact_choices, fact_labels, read_loss_reason
 from app.deals.losses import listed_reasons
-from app.deals.service import missing_for_move, move_deal, once_per_fact
+from app.deals.service import facts_asked, missing_for_move, move_deal, once_per_fact
 from app.errors import Conflict, Forbidden, GateRefused, Invalid
 from app.extensions import db
 from app.htmx import is_htmx
 from app.ids import parse_id
 from app.models import Deal, Stage
 from app.models.leads import icp_summary, is_icp_fact
+from app.readonly import read_only
 from app.tenancy import get_or_404
 
 FIELD_NAMES = {"stage_id": "Stage", "version": "Version", "reason": "Reason",
@@ -114,6 +115,22 @@ def _conflict(deal_id, exc, source):
                                filters=parse_filters(request.form, current_user))
         return html, 200, {"HX-Retarget": "#move-dialog-slot", "HX-Reswap": "innerHTML"}
     return render_template("error.html", code=409, message=exc.message), 409
+
+
+@bp.route("/<int:deal_id>/move-asks")
+@read_only
+@login_required
+def move_asks(deal_id):
+    """Say which stages of the board's move menu would ask this deal for facts, as the menu opens.
+
+    Asked for when the menu opens, not with every card: the board's cards are plain rows with
+    their stage's exit facts only, and the gate's reckoning wants the deal and every stage's
+    requirements, a few reads a card that only the opened menu needs.
+    """
+    deal = get_or_404(Deal, deal_id)
+    pipeline = load_structure(deal.pipeline_id)  # the gate's lookups then come from the session
+    return render_template("deals/_move_asks.html", deal=deal,
+                           asks=facts_asked(deal, pipeline.active_stages))
 
 
 @bp.route("/<int:deal_id>/move", methods=["POST"])

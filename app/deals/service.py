@@ -5,14 +5,15 @@ explicit arguments, never read the request, own their transaction, and raise the
 domain errors of app/errors.py, which each caller turns into a form, a flash or a JSON body.
 """
 
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.deals.facts import FactError, is_met, parse_fact, parse_facts, split_contact
+from app.deals.facts import FactError, is_met, parse_contact, parse_fact, parse_facts, split_contact
 from app.deals.history import record_changes, tracked_values
 from app.errors import Conflict, Forbidden, GateRefused, Invalid, StagegateError
 from app.extensions import db
@@ -27,7 +28,7 @@ from app.models import (
     Task,
     utcnow,
 )
-from app.text import clean_day, clean_title
+from app.text import NOT_TEXT, clean_day, clean_title, is_text
 
 MAX_TITLE = 200
 MAX_REASON = 2000
@@ -120,6 +121,25 @@ def missing_for_move(deal: Deal, to_stage: Stage) -> list:
     facts = deal.facts or {}
     return once_per_fact([r for r in plan_move(deal, to_stage).requirements
                           if not is_met(r.field, facts.get(r.field.key))])
+
+
+def facts_asked(deal: Deal, stages) -> dict:
+    """How many facts a move to each of `stages` would ask for: {stage_id: count}, asking stages only.
+
+    The gate's own reckoning (missing_for_move) per stage, for the "Move to…" menus; a stage the
+    deal cannot move to as it is (its own, a closed one from a closed deal) is left out.
+    """
+    asked = {}
+    for stage in stages:
+        if stage.id == deal.stage_id:
+            continue
+        try:
+            count = len(missing_for_move(deal, stage))
+        except Invalid:
+            continue
+        if count:
+            asked[stage.id] = count
+    return asked
 
 
 def entry_requirements(stage: Stage) -> list:
@@ -480,6 +500,48 @@ class _Money:
 
 
 _MONEY = _Money()
+CLOSE_YEARS = (1970, 2100)  # an expected close date outside these is a typo, not a plan
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def clean_close_date(value, name: str = "expected_close_date") -> date | None:
+    """Return an expected close date from a date or "YYYY-MM-DD" text (blank: None); raise Invalid naming `name`.
+
+    Only that one spelling: Python also reads "20261103" and "2026-W45-2" as dates, which a person
+    reading the API's answer or the page would not recognise as what they sent.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, datetime):
+        value = value.date()
+    if not isinstance(value, date):
+        text = value.strip() if isinstance(value, str) else ""
+        try:
+            value = date.fromisoformat(text) if _DAY.fullmatch(text) else None
+        except ValueError:
+            value = None
+        if value is None:
+            raise Invalid({name: "must be a date (YYYY-MM-DD), e.g. 2026-11-03"})
+    if not CLOSE_YEARS[0] <= value.year <= CLOSE_YEARS[1]:
+        raise Invalid({name: f"must be a date from {CLOSE_YEARS[0]} to {CLOSE_YEARS[1]}"})
+    return value
+
+
+def _clean_person(person, contact, errors: dict) -> str | None:
+    """The deal's person as a contact fact stores it ("Dana Ortiz <dana@acme.com>, CFO"); None when blank."""
+    if person is None or (isinstance(person, str) and not person.strip()):
+        return None
+    if contact is not None:
+        errors["person"] = "give a contact or a person, not both"
+        return None
+    if isinstance(person, str) and not is_text(person):
+        errors["person"] = NOT_TEXT
+        return None
+    try:
+        return parse_contact(person)
+    except FactError as exc:
+        errors["person"] = str(exc)
+        return None
 
 
 
@@ -502,28 +564,36 @@ def create_deal(
     override_reason: str = "",
     loss_reason_id: int | None = None,
     commit: bool = True,
+    person: str | None = None,
+    expected_close_date=None,
 ) -> Deal:
     """Create a deal in `stage` (default: the first open stage) if the gate from the pipeline's start passes.
+
+    `person` names the deal's contact as a contact fact does ("Dana Ortiz, CFO", "dana@acme.com"):
+    found by email, else by name, else added, and only once the gate lets the deal in (a refusal
+    adds no one). Give `contact` or `person`, not both.
 
     commit=False leaves the transaction to the caller (e.g. an import committing rows in batches):
     the deal is only flushed, inside a savepoint, and a refusal or error rolls back that savepoint
     alone, never the caller's other work in the session.
     """
+    extra = {"person": person, "expected_close_date": expected_close_date}
     if not commit:
         with db.session.begin_nested():  # any exception rolls back this savepoint and re-raises
             return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
                            created_at, stage_entered_at, reason, override_reason, loss_reason_id, company,
-                           commit=False)
+                           commit=False, **extra)
     try:
         return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
-                       created_at, stage_entered_at, reason, override_reason, loss_reason_id, company)
+                       created_at, stage_entered_at, reason, override_reason, loss_reason_id, company, **extra)
     except StagegateError:
         db.session.rollback()
         raise
 
 
 def _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
-            created_at, stage_entered_at, reason, override_reason, loss_reason_id, company=None, commit=True):
+            created_at, stage_entered_at, reason, override_reason, loss_reason_id, company=None, commit=True,
+            person=None, expected_close_date=None):
     if actor.org_id != pipeline.org_id:
         raise Forbidden("Only people of this organisation can create its deals.")
     errors = {}
@@ -550,6 +620,11 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         currency = currency.upper()
     if contact is not None and contact.org_id != pipeline.org_id:
         errors["contact_id"] = "is not a contact of this organisation"
+    person = _clean_person(person, contact, errors)
+    try:
+        expected_close_date = clean_close_date(expected_close_date)
+    except Invalid as exc:
+        errors.update(exc.fields)
     if company is not None and company.org_id != pipeline.org_id:
         errors["company_id"] = "is not a company of this organisation"
     for name, value in (("reason", reason), ("override_reason", override_reason)):
@@ -585,13 +660,15 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     # A deal cannot be created after it entered its first stage.
     created_at = created_at or stage_entered_at or now
     entered = stage_entered_at or created_at
+    if person:  # the gate let the deal in: only now may a typed person become a contact
+        contact, _ = _fact_contact(pipeline.org_id, owner.id, person)
     deal = Deal(
         org_id=pipeline.org_id, pipeline=pipeline, stage=stage, owner_id=owner.id, title=title,
         amount=amount, currency=currency, facts=merged, status=stage.kind,
         contact_id=contact.id if contact else None, company_id=company.id if company else None,
         created_at=created_at, stage_entered_at=entered,
         closed_at=entered if stage.kind != "open" else None, loss_reason=loss_reason,
-        loss_reason_other=loss_other or None,
+        loss_reason_other=loss_other or None, expected_close_date=expected_close_date,
     )
     db.session.add(deal)
     db.session.flush()
@@ -623,8 +700,9 @@ KEEP = object()  # update_deal(company=KEEP): leave the deal's company as it is
 
 
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
-                next_step=None, next_step_due=None, company=KEEP) -> Deal:
-    """Edit a deal's title, amount, company and facts; a fact its current stage requires cannot be cleared."""
+                next_step=None, next_step_due=None, company=KEEP, expected_close_date=KEEP) -> Deal:
+    """Edit a deal's title, amount, company, expected close date and facts; a fact its current stage
+    requires cannot be cleared. `expected_close_date`: a date, "YYYY-MM-DD", or None or "" to clear it."""
     with _refusal_rolls_back(deal.id):
         if not can_edit(deal, actor):
             raise Forbidden("Only the deal's owner or a manager can edit it.")
@@ -653,6 +731,11 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
         if next_step_due is not None:
             try:
                 deal.next_step_due = clean_day(next_step_due, "next_step_due", "must be a date (YYYY-MM-DD)")
+            except Invalid as exc:
+                errors.update(exc.fields)
+        if expected_close_date is not KEEP:
+            try:
+                deal.expected_close_date = clean_close_date(expected_close_date)
             except Invalid as exc:
                 errors.update(exc.fields)
         if company is not KEEP:  # a Company of the deal's organisation, or None to clear it

@@ -53,6 +53,14 @@ def forms():
                            subs=subs, held=held.held_counts(org_id))
 
 
+@bp.route("/forms/preview", methods=["POST"])
+@role_required("admin")
+def form_preview():
+    """Show what a visitor would see of the form as the builder stands, saved or not."""
+    shown = lead_forms.preview(current_actor().org_id, request.form, _rows(request.form))
+    return render_template("leads/_form_preview.html", values={}, errors={}, **shown)
+
+
 @bp.route("/forms/new", methods=["GET", "POST"])
 @role_required("admin")
 def new_form():

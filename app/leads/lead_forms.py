@@ -159,6 +159,45 @@ def save_form(actor, values: dict, rows: list, form: LeadForm | None = None) -> 
     return form
 
 
+@dataclass(frozen=True)
+class _Draft:
+    """An unsaved form as input_for reads one: its pipeline (for deal facts' inputs) only."""
+
+    pipeline: Pipeline | None
+
+
+def _shown(value, limit: int) -> str:
+    """Builder text as the preview shows it: trimmed, cut at the field's limit, '' when not text."""
+    text_value = str(value or "").strip()[:limit]
+    return text_value if is_text(text_value) else ""
+
+
+def preview(org_id: int, values, rows: list) -> dict:
+    """What a visitor would see of a form built from the builder's unsaved values (nothing is written).
+
+    The rows are read as save_form reads them (known targets, each once, email always required),
+    so the preview shows the form the Save would store: {"title", "intro", "consent_text", "inputs"}.
+    """
+    pipeline = None
+    pipeline_id = str(values.get("pipeline_id") or "")
+    if pipeline_id.isdigit() and 0 < int(pipeline_id) < 2**31:
+        pipeline = db.session.get(Pipeline, int(pipeline_id))
+        if pipeline is None or pipeline.org_id != org_id or pipeline.archived:
+            pipeline = None
+    targets, draft, seen, inputs = targets_for(pipeline), _Draft(pipeline), set(), []
+    for row in rows:
+        target = row.get("maps_to")
+        if target not in targets or target in seen:
+            continue
+        seen.add(target)
+        spec = {"maps_to": target, "label": _shown(row.get("label"), LIMITS["label"]) or targets[target],
+                "required": bool(row.get("required")) or target == "email"}
+        inputs.append(input_for(draft, spec))
+    return {"title": _shown(values.get("title"), LIMITS["title"]) or _shown(values.get("name"), LIMITS["name"]),
+            "intro": _shown(values.get("intro"), LIMITS["intro"]),
+            "consent_text": _shown(values.get("consent_text"), LIMITS["consent_text"]), "inputs": inputs}
+
+
 def input_for(form: LeadForm, spec: dict) -> dict:
     """How a form field renders: its input name, type, label, and choices."""
     target = spec["maps_to"]

@@ -1,6 +1,7 @@
 """Pipeline shaping: templates, requirement sets, and the rules for editing them."""
 
 import re
+from dataclasses import dataclass
 
 from app.errors import Invalid
 from app.extensions import db
@@ -16,6 +17,7 @@ from app.models import (
     StageRequirement,
 )
 from app.pipelines.catalog import LOSS_REASONS, REQUIREMENT_SETS, TEMPLATES
+from app.pipelines.lacking import open_deals_lacking
 from app.pipelines.patterns import PatternError, compile_pattern
 from app.text import clean_text, is_blank
 
@@ -479,8 +481,19 @@ def _clean_ids(values, allowed: dict, name: str, errors: dict) -> set[int]:
     return ids
 
 
-def save_requirements(stage: Stage, entry_ids, exit_ids) -> Stage:
-    """Set which of the pipeline's active fields `stage` requires on entry and on exit."""
+@dataclass(frozen=True)
+class SavedCriteria:
+    stage: Stage
+    added: list  # the fields the stage now requires to leave it and did not before
+    lacking: int  # open deals in the stage without at least one of them
+
+
+def save_requirements(stage: Stage, entry_ids, exit_ids) -> SavedCriteria:
+    """Set which of the pipeline's active fields `stage` requires on entry and on exit.
+
+    Say which fields it newly requires to leave and how many open deals in the stage lack one
+    of them: the deals its next move will stop (the deals already in it are past its entry).
+    """
     errors: dict = {}
     allowed = {f.id: f for f in stage.pipeline.active_fields}
     wanted = {"entry": _clean_ids(entry_ids, allowed, "entry", errors),
@@ -488,6 +501,7 @@ def save_requirements(stage: Stage, entry_ids, exit_ids) -> Stage:
     if stage.kind == "lost" and (wanted["entry"] or wanted["exit"]):
         errors["entry"] = "a Lost stage takes no facts; the gate asks for a loss reason instead"
     _fail(errors, "Nothing was saved: " + "; ".join(errors.values()) if errors else "")
+    before = {r.field_id for r in stage.requirements if r.when == "exit"}
     for req in list(stage.requirements):
         if req.field_id in allowed and req.field_id not in wanted[req.when]:
             stage.requirements.remove(req)
@@ -495,7 +509,8 @@ def save_requirements(stage: Stage, entry_ids, exit_ids) -> Stage:
         for field_id in ids:
             _require(stage, allowed[field_id], when)
     db.session.commit()
-    return stage
+    added = [f for f in stage.pipeline.active_fields if f.id in wanted["exit"] - before]
+    return SavedCriteria(stage, added, open_deals_lacking(stage, added))
 
 
 def apply_set_to_stage(stage: Stage, set_key: str, when: str) -> list[FieldDef]:

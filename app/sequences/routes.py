@@ -59,15 +59,23 @@ def _builder(sequence, values, errors=None, status=200):
     preview_contact = scoped(Contact).order_by(Contact.id).first()
     return render_template("sequences/builder.html", sequence=sequence, values=values, errors=errors or {},
                            step_types=STEP_TYPES, weekdays=WEEKDAYS, merge_fields=FIELDS,
-                           preview_contact=preview_contact,
+                           preview_contact=preview_contact, preview_as=request.form.get("contact_id", ""),
                            contacts=scoped(Contact).order_by(Contact.name, Contact.id).limit(200).all()), status
+
+
+def _add_step(sequence, values):
+    """Add an empty email step: over htmx only the steps come back, so "Preview as" and the rest stay."""
+    values["steps"].append({"type": "email", "wait_days": 3, "subject": "", "body": ""})
+    if is_htmx():
+        return render_template("sequences/_steps.html", values=values, errors={}, step_types=STEP_TYPES,
+                               added=len(values["steps"]) - 1)
+    return _builder(sequence, values)
 
 
 def _save(sequence):
     values = _form_values()
     if request.form.get("add_step"):
-        values["steps"].append({"type": "email", "wait_days": 3, "subject": "", "body": ""})
-        return _builder(sequence, values)
+        return _add_step(sequence, values)
     try:
         saved = service.save_sequence(current_actor(), values, sequence)
     except Invalid as exc:

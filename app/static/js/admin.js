@@ -1,5 +1,5 @@
 // Admin screens: confirm destructive forms, show type-specific field options,
-// mark unsaved criteria cards, copy a new API key. No inline scripts (CSP).
+// mark unsaved criteria cards, copy a new API key or an embed code. No inline scripts (CSP).
 (function () {
   document.addEventListener("submit", (event) => {
     const form = event.target.closest("form[data-confirm]");
@@ -30,13 +30,37 @@
     }
   });
 
+  // Copy buttons (a new API key, a lead form's embed code): the clipboard API where the browser
+  // allows it, else the selected text and the old copy command; when both fail the text stays
+  // selected for Ctrl+C. The page says which, in the button's status (data-copy-status) or the button.
+  function copied(button, text) {
+    const status = button.dataset.copyStatus && document.querySelector(button.dataset.copyStatus);
+    if (status) status.textContent = text;
+    else button.textContent = text;
+  }
+  function copyBySelection(button, input) {
+    input.focus();
+    input.select();
+    let done = false;
+    try {
+      done = document.execCommand("copy");
+    } catch (err) {
+      done = false;
+    }
+    copied(button, done ? "Copied" : "Selected: press Ctrl+C (⌘C on a Mac) to copy");
+  }
   document.addEventListener("click", (event) => {
     const button = event.target.closest("[data-copy]");
     if (!button) return;
     const input = document.querySelector(button.dataset.copy);
+    if (!input) return;
     input.select();
-    if (navigator.clipboard) navigator.clipboard.writeText(input.value).catch(() => {});
-    button.textContent = "Copied";
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(() => copied(button, "Copied"),
+        () => copyBySelection(button, input));
+    } else {
+      copyBySelection(button, input);
+    }
   });
   document.addEventListener("focusin", (event) => {
     if (event.target.matches("[data-select-on-focus]")) event.target.select();

@@ -60,7 +60,19 @@
     window.setTimeout(() => item.classList.remove("card-returned"), 1200);
   }
 
+  // A drag may start on the card's title (a link): the click that ends it must not open the deal.
+  let dragStarted = false;
+  let justDragged = false;
+  document.addEventListener("pointerdown", () => { justDragged = false; }, true);
+  document.addEventListener("click", (evt) => {
+    if (!justDragged) return;
+    justDragged = false;
+    if (evt.target.closest && evt.target.closest(".card h3 a")) evt.preventDefault();
+  }, true);
+
   function onDrop(evt) {
+    justDragged = dragStarted;
+    dragStarted = false;
     if (evt.from === evt.to || !origin) return;
     pending = { item: evt.item, from: origin.from, next: origin.next };
     origin = null;
@@ -78,14 +90,20 @@
         sort: false,
         disabled: phone.matches,
         draggable: ".card",
-        filter: "select, button, input, label, textarea, a",
+        // Not "a": a drag that starts on the title moves the card; a click without movement
+        // (fallbackTolerance) still opens the deal.
+        filter: "select, button, input, label, textarea",
         preventOnFilter: false,
+        fallbackTolerance: 4,
         animation: 150,
         forceFallback: true, // pointer events, not native drag: the same on mouse and pen
         fallbackOnBody: true,
         ghostClass: "card-ghost",
         chosenClass: "card-chosen",
-        onStart: (evt) => { origin = { from: evt.from, next: evt.item.nextElementSibling }; },
+        onStart: (evt) => {
+          origin = { from: evt.from, next: evt.item.nextElementSibling };
+          dragStarted = true;
+        },
         onEnd: onDrop,
       });
     });
@@ -128,6 +146,21 @@
     card.scrollIntoView({ block: "nearest", inline: "nearest" });
   }
 
+  // Which stages would ask this deal for facts it lacks: the server's gate answers as the menu
+  // opens (deals.move_asks), and each such stage reads "Proposal · asks 2 facts".
+  function loadAsks(picker, card) {
+    const sink = document.getElementById("move-asks");
+    if (!sink) return;
+    htmx.ajax("GET", `${moveUrl(card)}-asks`, { source: sink, target: sink, swap: "innerHTML" }).then(() => {
+      const list = sink.querySelector("[data-deal]");
+      if (pickerCard !== card || !list || card.id !== `card-${list.dataset.deal}`) return;
+      list.querySelectorAll("li[data-stage]").forEach((line) => {
+        const asks = picker.querySelector(`button[name=stage_id][value="${line.dataset.stage}"] .move-asks`);
+        if (asks) asks.textContent = ` · ${line.textContent.trim()}`;
+      });
+    });
+  }
+
   // The one move menu: which stages it offers and how each reads depends on the card in hand.
   function openPicker(card) {
     const picker = document.getElementById("move-picker");
@@ -157,6 +190,8 @@
       b.className = `move-option move-option-${b.dataset.kind}${back ? " is-back" : ""}`;
       if (!first && b !== here && !back) first = b;
     });
+    picker.querySelectorAll(".move-asks").forEach((el) => { el.textContent = ""; });
+    loadAsks(picker, card);
     const title = card.querySelector("h3");
     picker.querySelector("[data-picker-title]").textContent = title ? `“${title.textContent.trim()}”` : "";
     picker.showModal();
