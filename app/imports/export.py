@@ -8,7 +8,8 @@ def deal_export(org_id: int, pipeline=None, status: str | None = None, owner_id:
 
     fields = pipeline.active_fields if pipeline is not None else []
     header = ["Deal Title", "Amount", "Currency", "Stage", "Status", "Pipeline", "Owner", "Company Name",
-              "Contact Email", "Created On", "Stage entered", "Closed On"] + [f.label for f in fields]
+              "Contact Email", "Created On", "Stage entered", "Closed On", "Expected Close Date"] + [
+                  f.label for f in fields]
     query = (db.session.query(Deal, Stage.name, Pipeline.name, User.email, Company.name, Contact.email)
              .join(Stage, Deal.stage_id == Stage.id).join(Pipeline, Deal.pipeline_id == Pipeline.id)
              .join(User, Deal.owner_id == User.id)
@@ -26,6 +27,7 @@ def deal_export(org_id: int, pipeline=None, status: str | None = None, owner_id:
         for deal, stage, pipeline_name, owner, company, contact in query:
             facts = deal.facts or {}
             yield [deal.title, deal.amount, deal.currency, stage, deal.status, pipeline_name, owner, company,
-                   contact, deal.created_at, deal.stage_entered_at, deal.closed_at] + [facts.get(f.key) for f in fields]
+                   contact, deal.created_at, deal.stage_entered_at, deal.closed_at,
+                   deal.expected_close_date] + [facts.get(f.key) for f in fields]
 
     return header, rows()

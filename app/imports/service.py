@@ -12,7 +12,7 @@ import csv
 import io
 import logging
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -33,6 +33,7 @@ from app.models import (
     StageTransition,
     Task,
     User,
+    org_zone,
     utcnow,
 )
 from app.models.activity import IMPORT_KINDS
@@ -52,7 +53,7 @@ TARGETS = {
               "status": "Status (open / won / lost)", "pipeline": "Pipeline", "owner": "Owner (name or email)",
               "company": "Company name", "contact_name": "Contact name", "contact_email": "Contact email",
               "contact_phone": "Contact phone", "created_at": "Created on", "close_date": "Closed on",
-              "lost_reason": "Lost reason"},
+              "expected_close_date": "Expected close date", "lost_reason": "Lost reason"},
 }
 REQUIRED = {"companies": ("name",), "contacts": ("email",), "deals": ("title",)}
 
@@ -98,7 +99,10 @@ GUESSES = {
         "created_at": ["deal - deal created", "deal - created", "create date", "created", "created on",
                        "created at"],
         "close_date": ["deal - won time", "deal - lost time", "deal - deal closed on", "deal - close date",
-                       "close date", "closed on", "closed date"],
+                       "closed on", "closed date"],
+        # HubSpot's "Close Date" is when an open deal is expected to close (and when a closed one closed).
+        "expected_close_date": ["deal - expected close date", "expected close date", "expected_close_date",
+                                "close date"],
         "lost_reason": ["deal - lost reason", "closed lost reason", "lost reason"],
     },
 }
@@ -385,8 +389,23 @@ def _parse_time(value: str, column: str):
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _RowFailed([{"column": column, "message": f"“{value}” is not a date (use YYYY-MM-DD)"}]) from None
+        raise _RowFailed([{"column": column, "message": f"“{value[:80]}” is not a date (use YYYY-MM-DD)"}]) \
+            from None
     return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed
+
+
+def _local_day(parsed: datetime | None, value: str, column: str, zone) -> date | None:
+    """The day of a parsed date or time; a UTC one ("…Z" or with an offset) is the organisation's day at
+    that instant, as the exporting CRM showed it to its users."""
+    if parsed is None:
+        return None
+    if parsed.tzinfo is not None or value.strip().upper().endswith("Z"):
+        try:
+            parsed = parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(zone)
+        except OverflowError:  # year 1 or 9999 moved past the calendar's end
+            raise _RowFailed([{"column": column, "message": f"“{value.strip()[:80]}” is not a date in range "
+                                                            "(use YYYY-MM-DD)"}]) from None
+    return parsed.date()
 
 
 def _amount(value: str) -> str:
@@ -418,7 +437,9 @@ class _Importer:
         self._learnt: list = []  # (cache, key) set during the current row
         self.touched: list = []  # contacts this batch created or updated: rescored before it commits
         self.counts = dict.fromkeys(("processed", "created", "updated", "errors", "warnings"), 0)
+        self.closed_from = "close_date"  # the column a closed row's closing time came from
         if job.kind == "deals":
+            self.zone = org_zone(self.org_id)
             self.pipeline = db.session.get(Pipeline, job.pipeline_id)
             self.pipelines = {_norm(p.name): p for p in Pipeline.query.filter_by(org_id=self.org_id, archived=False)}
             self.users = {}
@@ -704,6 +725,14 @@ class _Importer:
                                                       f"yours ({self.actor.email})"))
         created_at = _parse_time(self.value(cells, "created_at"), self.header_of.get("created_at", ""))
         closed_at = _parse_time(self.value(cells, "close_date"), self.header_of.get("close_date", ""))
+        raw_expected, expected_column = self.value(cells, "expected_close_date"), self.header_of.get(
+            "expected_close_date", "")
+        expected_at = _parse_time(raw_expected, expected_column)
+        expected_close = _local_day(expected_at, raw_expected, expected_column, self.zone)
+        self.closed_from = "close_date"
+        if expected_at is not None and "close_date" not in self.columns:
+            # HubSpot and Salesforce keep one close date: for a closed deal it is when the deal closed.
+            closed_at, self.closed_from = expected_at, "expected_close_date"
         currency = self.value(cells, "currency").upper() or None
         facts = {}
         if pipeline.id == self.pipeline.id:
@@ -715,6 +744,7 @@ class _Importer:
         contact = self._contact(cells, warnings)
         row = dict(title=self.value(cells, "title"), owner=owner, amount=_amount(self.value(cells, "amount")),
                    currency=currency, facts=facts, contact=contact, company=company, created_at=created_at,
+                   expected_close_date=expected_close,
                    reason=self.value(cells, "lost_reason"), override_reason=self.job.override_reason or "")
 
         def create(stage):
@@ -764,7 +794,7 @@ class _Importer:
 
     def _field_problem(self, key: str, message: str) -> dict:
         target = {"owner_email": "owner", "stage_id": "stage", "reason": "lost_reason",
-                  "stage_entered_at": "close_date"}.get(key, key)
+                  "stage_entered_at": self.closed_from}.get(key, key)
         if f"fact:{key}" in self.columns:
             target = f"fact:{key}"
         label = targets(self.job.kind, self.pipeline).get(target, key.replace("_", " ").capitalize())

@@ -1,5 +1,5 @@
-"""Forecast snapshots (one per pipeline and week, with each owner's share) and forecast accuracy per month and
-quarter, the team's or one owner's."""
+"""Forecast snapshots (one per pipeline and week, with each owner's share), forecast accuracy per month and
+quarter, the team's or one owner's, and the open forecast by expected close date."""
 
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -13,6 +13,7 @@ from app.models import (
     Organization,
     OwnerForecastSnapshot,
     Pipeline,
+    Stage,
     User,
     utcnow,
 )
@@ -123,6 +124,86 @@ def _won_statement(periods: int, by_owner: bool):
                  for i in range(periods)))
         .where(*where)
     )
+
+
+def close_windows(today: date) -> list:
+    """The expected-close windows around `today` (a day in the organisation's zone): (key, label, from, before).
+
+    This and next month fall inside this or next quarter; before this quarter, this quarter, next quarter,
+    later and no date split the open deals with nothing counted twice.
+    """
+    month, quarter = today.replace(day=1), quarter_start(today)
+    return [
+        ("this_month", "This month", month, add_months(month, 1)),
+        ("next_month", "Next month", add_months(month, 1), add_months(month, 2)),
+        ("this_quarter", "This quarter", quarter, add_months(quarter, 3)),
+        ("next_quarter", "Next quarter", add_months(quarter, 3), add_months(quarter, 6)),
+        ("later", "Later", add_months(quarter, 6), None),
+        ("earlier", "Before this quarter (date passed)", None, quarter),
+        ("no_date", "No expected close date", None, None),
+    ]
+
+
+# Open deals are counted per month of expected close from this quarter's start (months 0-5: this and next
+# quarter), before it (-1), after them (6) and without a date (-2); every window of `close_windows` is a
+# union of these buckets.
+MONTHS_AHEAD, EARLIER, NO_DATE = 6, -1, -2
+
+
+@prebuilt
+def _by_close_statement(by_owner: bool):
+    """Open deals of a pipeline (or one owner's) per month bucket: (bucket, count, cents, cents × probability).
+
+    One pass over the pipeline's open deals (ix_deal_expected_close), each row's amount and bucket worked
+    out once; the buckets' bounds are bound days (m0 = this quarter's start ... m6).
+    """
+    close = Deal.expected_close_date
+    bucket = case((close.is_(None), NO_DATE), (close < bindparam("m0", type_=db.Date), EARLIER),
+                  *((close < bindparam(f"m{i + 1}", type_=db.Date), i) for i in range(MONTHS_AHEAD)),
+                  else_=MONTHS_AHEAD).label("bucket")
+    cents = cast(func.round(func.coalesce(Deal.amount, 0) * 100), BigInteger)
+    where = [Deal.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"), Deal.status == "open"]
+    if by_owner:
+        where.append(Deal.owner_id == bindparam("owner_id"))
+    return (select(bucket, func.count(), func.sum(cents), func.sum(cents * Stage.probability))
+            .select_from(Deal).join(Stage, Stage.id == Deal.stage_id).where(*where).group_by(bucket))
+
+
+def _amount(cents) -> Decimal:
+    """Cents (a fraction of a cent after weighting) as an amount rounded to the cent, as the forecast is."""
+    return (Decimal(cents or 0) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _buckets(key: str, today: date) -> set:
+    """The month buckets (see `_by_close_statement`) that the window `key` is made of."""
+    month = (today.month - 1) % 3  # this month's place in its quarter
+    return {"this_month": {month}, "next_month": {month + 1}, "this_quarter": {0, 1, 2}, "next_quarter": {3, 4, 5},
+            "later": {MONTHS_AHEAD}, "earlier": {EARLIER}, "no_date": {NO_DATE},
+            "all": {NO_DATE, EARLIER, *range(MONTHS_AHEAD + 1)}}[key]
+
+
+def by_expected_close(pipeline, org, now: datetime | None = None, owner_id: int | None = None) -> list:
+    """The weighted forecast of open deals by when they are expected to close, in the organisation's zone.
+
+    One row per window of `close_windows`, then every open deal (the weighted forecast of METRICS.md): open
+    deals, their amount and weighted amount (amount × stage probability / 100, rounded once per row as the
+    forecast is). With `owner_id` (a rep's view): that owner's deals only.
+    """
+    today = local_today(org.zone, now)
+    quarter = quarter_start(today)
+    params = {"org_id": org.id, "pipeline_id": pipeline.id}
+    params.update({f"m{i}": add_months(quarter, i) for i in range(MONTHS_AHEAD + 1)})
+    if owner_id is not None:
+        params["owner_id"] = owner_id
+    found = {int(b): (int(n), int(c or 0), Decimal(w or 0))
+             for b, n, c, w in db.session.execute(_by_close_statement(owner_id is not None), params)}
+    rows = []
+    for key, label, start, end in [*close_windows(today), ("all", "All open deals", None, None)]:
+        parts = [found[b] for b in _buckets(key, today) if b in found]
+        rows.append({"key": key, "label": label, "from": start, "before": end,
+                     "open_count": sum(p[0] for p in parts), "amount": _amount(sum(p[1] for p in parts)),
+                     "weighted": _amount(sum((p[2] for p in parts), Decimal(0)) / 100)})
+    return rows
 
 
 def accuracy(pipeline, org, now: datetime | None = None, owner_id: int | None = None) -> list:

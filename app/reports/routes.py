@@ -5,8 +5,8 @@ from flask_login import current_user, login_required
 
 from app.models import Pipeline, Stage
 from app.reports import bp
-from app.reports.forecast import accuracy
-from app.reports.review import deal_audit, weekly_review
+from app.reports.forecast import accuracy, by_expected_close
+from app.reports.review import deal_audit, review_week, weekly_review
 from app.reports.service import (
     BANDS,
     CATEGORIES,
@@ -20,7 +20,7 @@ from app.reports.service import (
     set_forecast_category,
     suggested_max_days,
 )
-from app.reports.tables import accuracy_table, build_tables, to_csv
+from app.reports.tables import accuracy_table, build_tables, close_table, to_csv
 from app.tenancy import get_or_404, role_required, scoped
 
 
@@ -60,6 +60,8 @@ def _report(pipeline_id):
     tables = build_tables(numbers, stages, people, org.currency)
     # Scoped like every other table: a rep's own frozen forecast against what their deals won.
     tables["accuracy"] = accuracy_table(accuracy(pipeline, org, owner_id=scope_owner(current_user)), org.currency)
+    tables["forecast_by_close"] = close_table(
+        by_expected_close(pipeline, org, owner_id=scope_owner(current_user)), org.currency)
     return pipeline, period, numbers, tables, errors
 
 
@@ -130,7 +132,12 @@ def category(stage_id):
 def review(pipeline_id):
     """Show the weekly pipeline review: per rep, what needs attention and what changed since last week."""
     pipeline = get_or_404(Pipeline, pipeline_id)
-    return render_template("reports/review.html", pipeline=pipeline, **weekly_review(pipeline, current_user))
+    try:
+        week = review_week(request.args.get("week"), current_user.org.zone)
+    except ValueError:
+        flash("Pick a day of a past week or of this week (YYYY-MM-DD): showing the last 7 days.", "error")
+        week = None
+    return render_template("reports/review.html", pipeline=pipeline, **weekly_review(pipeline, current_user, week=week))
 
 
 @bp.route("/<int:pipeline_id>/audit")

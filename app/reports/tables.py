@@ -112,6 +112,33 @@ def to_csv(table: Table) -> str:
     return "".join(csv_lines(table.headers, table.rows))
 
 
+def _quarter(day) -> str:
+    return f"Q{(day.month - 1) // 3 + 1} {day.year}"
+
+
+def _window(row) -> str:
+    """The days a row of the forecast by expected close covers, named as people say them."""
+    start, before = row["from"], row["before"]
+    if start is None:
+        return f"before {_quarter(before)}" if before else "—"
+    if before is None:
+        return f"from {_quarter(start)}"
+    return start.strftime("%B %Y") if row["key"].endswith("month") else _quarter(start)
+
+
+def close_table(rows: list, currency: str = "USD") -> Table:
+    """The weighted forecast of open deals by when they are expected to close, each window named."""
+    table = Table("forecast_by_close", "Weighted forecast by expected close date",
+                  ["Expected to close", "Period", "Weighted", "Open deals", "Amount"])
+    for row in rows:  # the weighted amount first: on a phone it is the column in view
+        table.rows.append([row["label"], _window(row), money(row["weighted"], currency), row["open_count"],
+                           money(row["amount"], currency)])
+        if row["key"] != "all":
+            table.chart.append((row["label"], float(row["weighted"]), money(row["weighted"], currency, compact=True),
+                                None))
+    return table
+
+
 def accuracy_table(rows: list, currency: str = "USD") -> Table:
     """Forecast accuracy per closed month and quarter, against the snapshot frozen at its start."""
     table = Table("accuracy", "Forecast accuracy", ["Period", "Forecast at start", "Won", "Accuracy", "Bias"])

@@ -79,3 +79,33 @@ def test_exported_contacts_import_again_without_remapping(client, org, login_as,
     drain()
     contact = Contact.query.one()
     assert (contact.name, contact.title, contact.company.name) == ("Round Trip", "Buyer", "Loop Co")
+
+
+def test_deal_export_has_each_deals_expected_close_date_and_imports_it_again(client, org, login_as, drain):
+    from datetime import date
+
+    from app.extensions import db
+    from app.models import Deal
+    from tests.imports.conftest import guessed, import_id_from, mapping_form, upload
+
+    login_as("manager")
+    planned = factories.make_deal(org, title="Planned deal")
+    factories.make_deal(org, title="Undated deal")
+    planned.expected_close_date = date(2026, 3, 31)
+    db.session.commit()
+    pipeline = factories.pipeline(org)
+    response = client.get(f"/imports/deals/export.csv?pipeline_id={pipeline.id}")
+    rows = _rows(response)
+    column = rows[0].index("Expected Close Date")
+    assert {r[0]: r[column] for r in rows[1:]} == {"Planned deal": "2026-03-31", "Undated deal": ""}
+
+    # The downloaded file goes into another organisation without remapping, dates and all.
+    other = factories.make_org()
+    login_as(who=factories.user(other, "manager"))
+    import_id = import_id_from(upload(client, response.get_data(), "deals.csv", "deals", factories.pipeline(other)))
+    page = client.get(f"/imports/{import_id}/mapping").get_data(as_text=True)
+    assert guessed(page)["Expected Close Date"] == "expected_close_date"
+    client.post(f"/imports/{import_id}/mapping", data=mapping_form(page))
+    drain()
+    assert {d.title: d.expected_close_date for d in Deal.query.filter_by(org_id=other.id)} == {
+        "Planned deal": date(2026, 3, 31), "Undated deal": None}

@@ -117,10 +117,12 @@ def test_hubspot_deals_export_maps_owner_by_email_and_stage_case_insensitively(c
     guesses = guessed(page)
     assert guesses["Deal Name"] == "title" and guesses["Deal Stage"] == "stage" and guesses["Amount"] == "amount"
     assert guesses["Deal owner"] == "owner" and guesses["Create Date"] == "created_at"
-    assert guesses["Close Date"] == "close_date" and guesses["Pipeline"] == "pipeline"
+    # HubSpot's Close Date is when an open deal is expected to close.
+    assert guesses["Close Date"] == "expected_close_date" and guesses["Pipeline"] == "pipeline"
     drain()
     deal = Deal.query.filter_by(org_id=org.id).one()
     assert deal.title == "Brightside expansion" and deal.owner_id == sam.id and deal.stage.name == "Qualified"
+    assert deal.expected_close_date.isoformat() == "2024-06-30" and deal.closed_at is None
     assert deal.company.name == "Brightside Insurance" and deal.facts["icp_confirmed"] is True
     assert [r[0] for r in _report(client, import_id)[1:]] == ["3", "3"]
 
