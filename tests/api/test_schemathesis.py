@@ -38,6 +38,7 @@ ABOUT_THE_DATA = re.compile("|".join([
     r"is not a stage of this deal's pipeline", r"is archived", r"is the deal's current stage",
     r"reopen the deal", r"is not one of this organisation's loss reasons", r"must be in the past",
     r"must not be before", r"is not a contact of this organisation", r"is not a company of this organisation",
+    r"is not a stage of this pipeline",
 ]))
 
 
@@ -47,6 +48,7 @@ ABOUT_THE_DATA = re.compile("|".join([
 BETWEEN_FIELDS = {
     "to": re.compile(r"^must be after from \(the period is \[from, to\)"),  # GET /metrics
     "send_end_hour": re.compile(r"^must be after the window's start$"),  # POST /sequences (default start 8)
+    "part": re.compile(r"^must be one of: [a-z_, ]+ \(for [a-z_]+\)$"),  # GET /metrics/deals: the metric's parts
 }
 
 
