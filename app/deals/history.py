@@ -1,9 +1,9 @@
-"""Field history: the deal service records each change of a deal's amount and next-step date."""
+"""Field history: the deal service records each change of a deal's amount, next-step date and expected close date."""
 
 from app.extensions import db
 from app.models import DealFieldChange, utcnow
 
-TRACKED = ("amount", "next_step_due")
+TRACKED = ("amount", "next_step_due", "expected_close_date")
 
 
 def _text(value) -> str | None:

@@ -204,7 +204,8 @@ class Notification(TenantMixin, db.Model):
 
 
 class DealFieldChange(TenantMixin, db.Model):
-    """A change of a deal's amount or next-step date: the weekly review's "what changed" is exact."""
+    """A change of a deal's amount, next-step date or expected close date: the weekly review's "what
+    changed" is exact, and the forecast of a past week can be rebuilt."""
 
     id = db.Column(db.Integer, primary_key=True)
     deal_id = db.Column(db.Integer, db.ForeignKey("deal.id"), nullable=False)
@@ -217,5 +218,5 @@ class DealFieldChange(TenantMixin, db.Model):
     __table_args__ = (
         db.Index("ix_deal_field_change_org_at", "org_id", "at"),
         db.Index("ix_deal_field_change_deal_at", "deal_id", "at"),
-        db.CheckConstraint("field in ('amount','next_step_due')", name="field"),
+        db.CheckConstraint("field in ('amount','next_step_due','expected_close_date')", name="field"),
     )

@@ -19,6 +19,13 @@ class ForecastSnapshot(TenantMixin, db.Model):
     commit_cents = db.Column(db.BigInteger, nullable=False, default=0)
     best_case_cents = db.Column(db.BigInteger, nullable=False, default=0)
     pipeline_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    # The weighted forecast of the open deals expected to close in the month and the quarter that hold
+    # the week's last day (a month or quarter starting this week): what accuracy compares with the won
+    # amount. NULL on snapshots taken before these were kept.
+    month_weighted_cents = db.Column(db.BigInteger)
+    quarter_weighted_cents = db.Column(db.BigInteger)
+    # Rebuilt afterwards from the stage history (a fresh install's past weeks), not frozen at the time.
+    reconstructed = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     # One snapshot per pipeline and week: a sweep that runs twice (or two workers) inserts one.
     __table_args__ = (db.UniqueConstraint("pipeline_id", "week_start", name="uq_forecast_snapshot_week"),)
@@ -38,6 +45,9 @@ class OwnerForecastSnapshot(TenantMixin, db.Model):
     open_count = db.Column(db.Integer, nullable=False, default=0)
     amount_cents = db.Column(db.BigInteger, nullable=False, default=0)
     weighted_cents = db.Column(db.BigInteger, nullable=False, default=0)
+    month_weighted_cents = db.Column(db.BigInteger)  # as ForecastSnapshot's
+    quarter_weighted_cents = db.Column(db.BigInteger)
+    reconstructed = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     __table_args__ = (db.UniqueConstraint("pipeline_id", "week_start", "owner_id",
                                           name="uq_owner_forecast_snapshot_week"),)

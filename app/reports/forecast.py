@@ -9,15 +9,16 @@ from sqlalchemy import BigInteger, and_, bindparam, case, cast, func, select
 from app.extensions import db
 from app.models import (
     Deal,
+    DealFieldChange,
     ForecastSnapshot,
     Organization,
     OwnerForecastSnapshot,
     Pipeline,
     Stage,
+    StageTransition,
     User,
     utcnow,
 )
-from app.reports import queries
 from app.reports.service import (
     Period,
     add_months,
@@ -35,59 +36,158 @@ def week_start(day: date) -> date:
 
 
 def snapshot_forecasts(now: datetime | None = None) -> dict:
-    """Freeze each active pipeline's open forecast once per week (the unique key makes it idempotent)."""
+    """Freeze each active pipeline's open forecast once per week (the unique key makes it idempotent),
+    and rebuild from the stage history the past weeks forecast accuracy reads and nobody froze."""
     now = now or utcnow()
-    created = 0
+    created = rebuilt = 0
     for org in Organization.query.order_by(Organization.id):
-        week = week_start(local_today(org.zone, now))
+        today = local_today(org.zone, now)
+        week = week_start(today)
         pipelines = Pipeline.query.filter_by(org_id=org.id, archived=False).all()
         people = [user_id for (user_id,) in db.session.query(User.id).filter_by(org_id=org.id, active=True)]
-        taken = {pid for (pid,) in db.session.query(ForecastSnapshot.pipeline_id).filter(
-            ForecastSnapshot.org_id == org.id, ForecastSnapshot.week_start == week)}
+        needed = sorted({week_start(period.start) for _, period in _periods(org.zone, today)} | {week})
+        taken = set(db.session.query(ForecastSnapshot.pipeline_id, ForecastSnapshot.week_start).filter(
+            ForecastSnapshot.org_id == org.id, ForecastSnapshot.week_start.in_(needed)))
         for pipeline in pipelines:
-            if pipeline.id in taken:
-                continue
-            values = _totals(pipeline)
-            result = db.session.execute(
-                dialect_insert(ForecastSnapshot.__table__).values(
-                    org_id=org.id, pipeline_id=pipeline.id, week_start=week, taken_at=now, **values)
-                .on_conflict_do_nothing(index_elements=["pipeline_id", "week_start"]),
-                execution_options={"preserve_rowcount": True})
-            if result.rowcount:  # this process took the week's snapshot: it writes the owners' shares too
-                created += result.rowcount
-                _snapshot_owners(pipeline, week, people)
+            for monday in needed:
+                if (pipeline.id, monday) in taken:
+                    continue
+                live = monday == week
+                shares = _live_shares(pipeline, monday) if live else _rebuilt_shares(pipeline, monday, org.zone)
+                if _insert_snapshot(pipeline, monday, now, shares, people, reconstructed=not live):
+                    created, rebuilt = created + live, rebuilt + (not live)
         db.session.commit()
-    return {"created": created}
+    return {"created": created, "rebuilt": rebuilt}
 
 
-def _snapshot_owners(pipeline, week: date, people: list) -> None:
-    """Freeze each owner's open forecast in `pipeline` (every active user gets a row, zeros included)."""
-    shares = {user_id: {"open_count": 0, "amount_cents": 0, "weighted_cents": 0} for user_id in people}
-    for owner_id, _, count, cents, weighted in queries.open_by_owner_stage_rows(pipeline.org_id, pipeline.id):
-        share = shares.setdefault(owner_id, {"open_count": 0, "amount_cents": 0, "weighted_cents": 0})
-        share["open_count"] += int(count)
-        share["amount_cents"] += int(cents or 0)
-        share["weighted_cents"] += int(Decimal(int(weighted or 0)) / 100)  # per stage, as the team's total
-    if shares:
-        db.session.execute(dialect_insert(OwnerForecastSnapshot.__table__).values([
-            {"org_id": pipeline.org_id, "pipeline_id": pipeline.id, "week_start": week, "owner_id": owner_id, **share}
-            for owner_id, share in shares.items()]).on_conflict_do_nothing(
-                index_elements=["pipeline_id", "week_start", "owner_id"]))
+def _month_and_quarter(monday: date) -> dict:
+    """The month and quarter a snapshot of the week of `monday` forecasts: those holding the week's last
+    day (so a month or quarter starting in that week), as bound days."""
+    last = monday + timedelta(days=6)
+    month, quarter = last.replace(day=1), quarter_start(last)
+    return {"ms": month, "me": add_months(month, 1), "qs": quarter, "qe": add_months(quarter, 3)}
 
 
-def _totals(pipeline) -> dict:
-    stages = {s.id: s for s in pipeline.stages}
-    totals = dict.fromkeys(("amount_cents", "weighted_cents", "commit_cents", "best_case_cents", "pipeline_cents"),
-                           0)
-    totals["open_count"] = 0
-    for stage_id, count, cents, weighted in queries.open_by_stage_rows(pipeline.org_id, pipeline.id):
-        totals["open_count"] += int(count)
-        totals["amount_cents"] += int(cents or 0)
-        totals["weighted_cents"] += int(Decimal(int(weighted or 0)) / 100)
+SHARE_KEYS = ("open_count", "amount_cents", "weighted_cents", "commit_cents", "best_case_cents", "pipeline_cents",
+              "month_weighted_cents", "quarter_weighted_cents")
+
+
+def _shares(rows, stages: dict) -> dict:
+    """Aggregate open deals (owner_id, stage_id, cents, expected close) into each owner's frozen forecast and
+    the team's (key None): weighted cents per stage truncated as the live forecast is, the month's and the
+    quarter's weighted cents (those expected to close in them) rounded once."""
+    per_stage: dict = {}
+    windows: dict = {}
+    for owner_id, stage_id, cents, in_month, in_quarter in rows:
+        stage = stages[stage_id]
+        for key in (owner_id, None):
+            n, amount, weighted = per_stage.get((key, stage_id), (0, 0, 0))
+            per_stage[(key, stage_id)] = (n + 1, amount + cents, weighted + cents * stage.probability)
+            month, quarter = windows.get(key, (0, 0))
+            windows[key] = (month + (cents * stage.probability if in_month else 0),
+                            quarter + (cents * stage.probability if in_quarter else 0))
+    shares: dict = {}
+    for (key, stage_id), (n, amount, weighted) in per_stage.items():
+        share = shares.setdefault(key, dict.fromkeys(SHARE_KEYS, 0))
+        share["open_count"] += n
+        share["amount_cents"] += amount
+        share["weighted_cents"] += int(Decimal(weighted) / 100)
         category = forecast_category(stages[stage_id])
         if category in ("commit", "best_case", "pipeline"):
-            totals[f"{category}_cents"] += int(cents or 0)
-    return totals
+            share[f"{category}_cents"] += amount
+    for key, (month, quarter) in windows.items():
+        shares[key]["month_weighted_cents"] = int(_amount(Decimal(month) / 100) * 100)  # cents × percent
+        shares[key]["quarter_weighted_cents"] = int(_amount(Decimal(quarter) / 100) * 100)
+    return shares
+
+
+@prebuilt
+def _open_now_statement():
+    """The pipeline's open deals now: (owner, stage, cents, expected in the month, expected in the quarter)."""
+    cents = cast(func.round(func.coalesce(Deal.amount, 0) * 100), BigInteger)
+    close = Deal.expected_close_date
+    return (select(Deal.owner_id, Deal.stage_id, cents,
+                   and_(close >= bindparam("ms", type_=db.Date), close < bindparam("me", type_=db.Date)),
+                   and_(close >= bindparam("qs", type_=db.Date), close < bindparam("qe", type_=db.Date)))
+            .where(Deal.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"),
+                   Deal.status == "open"))
+
+
+def _live_shares(pipeline, monday: date) -> dict:
+    rows = db.session.execute(_open_now_statement(), {"org_id": pipeline.org_id, "pipeline_id": pipeline.id,
+                                                      **_month_and_quarter(monday)})
+    return _shares([(o, s, int(c or 0), bool(m), bool(q)) for o, s, c, m, q in rows],
+                   {s.id: s for s in pipeline.stages})
+
+
+@prebuilt
+def _open_then_statement():
+    """Deals of a pipeline open at the instant :at, each with its stage then: the last transition at or before
+    it (creation is the first), when that stage is an open one. Amount and expected close are today's; the
+    edits after :at are read separately and undone."""
+    latest = (select(StageTransition.deal_id, StageTransition.to_stage_id,
+                     func.row_number().over(partition_by=StageTransition.deal_id,
+                                            order_by=(StageTransition.at.desc(), StageTransition.id.desc()))
+                     .label("rn"))
+              .join(Deal, Deal.id == StageTransition.deal_id)
+              .where(StageTransition.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"),
+                     StageTransition.at <= bindparam("at", type_=db.DateTime))
+              .subquery())
+    return (select(Deal.id, Deal.owner_id, latest.c.to_stage_id, Deal.amount, Deal.expected_close_date)
+            .join(latest, and_(latest.c.deal_id == Deal.id, latest.c.rn == 1))
+            .join(Stage, and_(Stage.id == latest.c.to_stage_id, Stage.kind == "open")))
+
+
+def _rebuilt_shares(pipeline, monday: date, zone) -> dict:
+    """What a snapshot taken at `monday`'s midnight (the organisation's zone) would have frozen, from the
+    stage history and the field history (amount and expected close edits since then are undone). The
+    stages' probabilities and the deals' owners are today's: their past values are not kept."""
+    at = Period(monday, monday, zone).utc_start
+    deals = db.session.execute(_open_then_statement(), {"org_id": pipeline.org_id, "pipeline_id": pipeline.id,
+                                                        "at": at}).all()
+    earliest: dict = {}
+    if deals:
+        for change in (DealFieldChange.query.filter(
+                DealFieldChange.org_id == pipeline.org_id, DealFieldChange.at > at,
+                DealFieldChange.field.in_(("amount", "expected_close_date")),
+                DealFieldChange.deal_id.in_([d[0] for d in deals]))
+                .order_by(DealFieldChange.at.desc(), DealFieldChange.id.desc())):
+            earliest[(change.deal_id, change.field)] = change.old_value  # the first edit after :at wins
+    window = _month_and_quarter(monday)
+    rows = []
+    for deal_id, owner_id, stage_id, amount, close in deals:
+        if (deal_id, "amount") in earliest:
+            amount = earliest[(deal_id, "amount")]
+        if (deal_id, "expected_close_date") in earliest:
+            old = earliest[(deal_id, "expected_close_date")]
+            close = date.fromisoformat(old) if old else None
+        cents = int((Decimal(amount or 0) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+        rows.append((owner_id, stage_id, cents, close is not None and window["ms"] <= close < window["me"],
+                     close is not None and window["qs"] <= close < window["qe"]))
+    return _shares(rows, {s.id: s for s in pipeline.stages})
+
+
+def _insert_snapshot(pipeline, monday: date, now: datetime, shares: dict, people: list, reconstructed: bool) -> bool:
+    """Insert the week's team snapshot and, when this process took it, each owner's (every active user gets a
+    row, zeros included); False when another process took the week first."""
+    team = shares.get(None) or dict.fromkeys(SHARE_KEYS, 0)
+    result = db.session.execute(
+        dialect_insert(ForecastSnapshot.__table__).values(
+            org_id=pipeline.org_id, pipeline_id=pipeline.id, week_start=monday, taken_at=now,
+            reconstructed=reconstructed, **team)
+        .on_conflict_do_nothing(index_elements=["pipeline_id", "week_start"]),
+        execution_options={"preserve_rowcount": True})
+    if not result.rowcount:
+        return False
+    owner_keys = ("open_count", "amount_cents", "weighted_cents", "month_weighted_cents", "quarter_weighted_cents")
+    owners = {user_id: dict.fromkeys(owner_keys, 0) for user_id in people}
+    owners.update({k: {key: v[key] for key in owner_keys} for k, v in shares.items() if k is not None})
+    if owners:
+        db.session.execute(dialect_insert(OwnerForecastSnapshot.__table__).values([
+            {"org_id": pipeline.org_id, "pipeline_id": pipeline.id, "week_start": monday, "owner_id": owner_id,
+             "reconstructed": reconstructed, **share} for owner_id, share in owners.items()])
+            .on_conflict_do_nothing(index_elements=["pipeline_id", "week_start", "owner_id"]))
+    return True
 
 
 def _periods(zone, today: date) -> list:
@@ -233,10 +333,13 @@ def accuracy(pipeline, org, now: datetime | None = None, owner_id: int | None = 
         snapshot = next((s for s in reversed(snapshots) if s.week_start <= period.start), None)
         if snapshot is not None and snapshot.week_start < period.start - timedelta(days=6):
             snapshot = None
-        forecast = Decimal(snapshot.weighted_cents) if snapshot else None
+        frozen = None if snapshot is None else (
+            snapshot.month_weighted_cents if kind == "month" else snapshot.quarter_weighted_cents)
+        forecast = Decimal(frozen) if frozen is not None else None
         actual = Decimal(int(won_cents or 0))
         row = {"kind": kind, "from": period.start, "to": period.end, "won": actual / 100,
-               "forecast": forecast / 100 if forecast is not None else None, "accuracy": None, "bias": None}
+               "forecast": forecast / 100 if forecast is not None else None, "accuracy": None, "bias": None,
+               "reconstructed": bool(snapshot is not None and snapshot.reconstructed)}
         if forecast:
             row["accuracy"] = _ratio(1 - abs(actual - forecast) / forecast)
             row["bias"] = _ratio((actual - forecast) / forecast)

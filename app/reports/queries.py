@@ -185,18 +185,6 @@ def open_by_stage_rows(org_id, pipeline_id, owner_id=None):
     return _run(sql, params)
 
 
-def open_by_owner_stage_rows(org_id, pipeline_id):
-    """Open deals now, per owner and stage: (owner_id, stage_id, count, amount_cents, weighted_cents_percent)."""
-    cents = "CAST(ROUND(COALESCE(d.amount, 0) * 100) AS BIGINT)"
-    sql = f"""
-    SELECT d.owner_id, d.stage_id, COUNT(*), SUM({cents}), SUM({cents} * s.probability)
-    FROM deal d JOIN stage s ON s.id = d.stage_id
-    WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status = 'open' AND d.owner_id IS NOT NULL
-    GROUP BY d.owner_id, d.stage_id
-    """
-    return _run(sql, {"org_id": org_id, "pipeline_id": pipeline_id})
-
-
 def outreach_row(org_id, start, end, start_day, end_day, owner_id=None):
     """(enrollments first emailed in the period, of them replied, form contacts created in the period,
     of them with a won deal, lead-form views on the period's days) in one statement.

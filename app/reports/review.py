@@ -187,8 +187,9 @@ def weekly_review(pipeline, viewer, now: datetime | None = None, week: Period | 
             review_of(deal.owner).changes["amount"].append(
                 (deal, change.at, f"{money(change.old_value, deal.currency)} → {money(change.new_value, deal.currency)}"))
         elif change.old_value and change.new_value and change.new_value > change.old_value:
+            what = "next step" if change.field == "next_step_due" else "expected close"
             review_of(deal.owner).slipped.append(
-                (deal, f"next step pushed from {change.old_value} to {change.new_value} on "
+                (deal, f"{what} pushed from {change.old_value} to {change.new_value} on "
                        f"{change.at.date().isoformat()}"))
     ordered = sorted(owners.values(), key=lambda r: r.owner.name.lower())
     return {"owners": ordered, "since": since, "now": now, "stages": stages, "kinds": CHANGE_KINDS,

@@ -146,6 +146,8 @@ def accuracy_table(rows: list, currency: str = "USD") -> Table:
         label = (row["from"].strftime("%B %Y") if row["kind"] == "month"
                  else f"Q{(row['from'].month - 1) // 3 + 1} {row['from'].year}")
         forecast = money(row["forecast"], currency) if row["forecast"] is not None else "no snapshot"
+        if row.get("reconstructed") and row["forecast"] is not None:
+            forecast += " (rebuilt)"
         bias = "—" if row["bias"] is None else f"{row['bias'] * 100:+.1f} %"
         table.rows.append([label, forecast, money(row["won"], currency), pct(row["accuracy"]), bias])
         if row["accuracy"] is not None:
