@@ -252,7 +252,8 @@ MONTHS_AHEAD, EARLIER, NO_DATE = 6, -1, -2
 
 @prebuilt
 def _by_close_statement(by_owner: bool):
-    """Open deals of a pipeline (or one owner's) per month bucket: (bucket, count, cents, cents × probability).
+    """Open deals of a pipeline (or one owner's) per month bucket and stage: (bucket, stage, count, cents,
+    cents × probability).
 
     One pass over the pipeline's open deals (ix_deal_expected_close), each row's amount and bucket worked
     out once; the buckets' bounds are bound days (m0 = this quarter's start ... m6).
@@ -265,8 +266,8 @@ def _by_close_statement(by_owner: bool):
     where = [Deal.org_id == bindparam("org_id"), Deal.pipeline_id == bindparam("pipeline_id"), Deal.status == "open"]
     if by_owner:
         where.append(Deal.owner_id == bindparam("owner_id"))
-    return (select(bucket, func.count(), func.sum(cents), func.sum(cents * Stage.probability))
-            .select_from(Deal).join(Stage, Stage.id == Deal.stage_id).where(*where).group_by(bucket))
+    return (select(bucket, Deal.stage_id, func.count(), func.sum(cents), func.sum(cents * Stage.probability))
+            .select_from(Deal).join(Stage, Stage.id == Deal.stage_id).where(*where).group_by(bucket, Deal.stage_id))
 
 
 def _amount(cents) -> Decimal:
@@ -295,15 +296,31 @@ def by_expected_close(pipeline, org, now: datetime | None = None, owner_id: int 
     params.update({f"m{i}": add_months(quarter, i) for i in range(MONTHS_AHEAD + 1)})
     if owner_id is not None:
         params["owner_id"] = owner_id
-    found = {int(b): (int(n), int(c or 0), Decimal(w or 0))
-             for b, n, c, w in db.session.execute(_by_close_statement(owner_id is not None), params)}
+    categories = {s.id: forecast_category(s) for s in pipeline.stages}
+    found: dict = {}  # bucket -> [(category, count, cents, cents × probability)]
+    for b, stage_id, n, c, w in db.session.execute(_by_close_statement(owner_id is not None), params):
+        found.setdefault(int(b), []).append((categories.get(stage_id, "pipeline"), int(n), int(c or 0),
+                                             Decimal(w or 0)))
     rows = []
     for key, label, start, end in [*close_windows(today), ("all", "All open deals", None, None)]:
-        parts = [found[b] for b in _buckets(key, today) if b in found]
+        parts = [part for b in _buckets(key, today) for part in found.get(b, ())]
         rows.append({"key": key, "label": label, "from": start, "before": end,
-                     "open_count": sum(p[0] for p in parts), "amount": _amount(sum(p[1] for p in parts)),
-                     "weighted": _amount(sum((p[2] for p in parts), Decimal(0)) / 100)})
+                     "open_count": sum(p[1] for p in parts), "amount": _amount(sum(p[2] for p in parts)),
+                     "weighted": _amount(sum((p[3] for p in parts), Decimal(0)) / 100),
+                     "categories": _cumulative(parts)})
     return rows
+
+
+# Forecast categories as forecasting tools show them: each includes the ones above it.
+CUMULATIVE = {"commit": ("commit",), "best_case": ("commit", "best_case"),
+              "pipeline": ("commit", "best_case", "pipeline")}
+
+
+def _cumulative(parts: list) -> dict:
+    """{category: (open deals, amount, weighted)}, commit ⊆ best case ⊆ pipeline."""
+    return {name: (sum(p[1] for p in parts if p[0] in inside), _amount(sum(p[2] for p in parts if p[0] in inside)),
+                   _amount(sum((p[3] for p in parts if p[0] in inside), Decimal(0)) / 100))
+            for name, inside in CUMULATIVE.items()}
 
 
 def accuracy(pipeline, org, now: datetime | None = None, owner_id: int | None = None) -> list:

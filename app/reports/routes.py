@@ -20,7 +20,7 @@ from app.reports.service import (
     set_forecast_category,
     suggested_max_days,
 )
-from app.reports.tables import accuracy_table, build_tables, close_table, to_csv
+from app.reports.tables import accuracy_table, build_tables, category_table, close_table, to_csv
 from app.tenancy import get_or_404, role_required, scoped
 
 
@@ -60,8 +60,10 @@ def _report(pipeline_id):
     tables = build_tables(numbers, stages, people, org.currency)
     # Scoped like every other table: a rep's own frozen forecast against what their deals won.
     tables["accuracy"] = accuracy_table(accuracy(pipeline, org, owner_id=scope_owner(current_user)), org.currency)
-    tables["forecast_by_close"] = close_table(
-        by_expected_close(pipeline, org, owner_id=scope_owner(current_user)), org.currency)
+    by_close = by_expected_close(pipeline, org, owner_id=scope_owner(current_user))
+    tables["forecast_by_close"] = close_table(by_close, org.currency)
+    tables["forecast_categories"] = category_table(by_close, sorted(pipeline.stages, key=lambda s: s.position),
+                                                   org.currency)
     return pipeline, period, numbers, tables, errors
 
 

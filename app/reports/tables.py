@@ -4,6 +4,8 @@ from dataclasses import dataclass, field
 
 from app.csv_files import csv_lines
 from app.formatting import money
+from app.reports.forecast import CUMULATIVE
+from app.reports.service import forecast_category
 
 
 @dataclass
@@ -136,6 +138,27 @@ def close_table(rows: list, currency: str = "USD") -> Table:
         if row["key"] != "all":
             table.chart.append((row["label"], float(row["weighted"]), money(row["weighted"], currency, compact=True),
                                 None))
+    return table
+
+
+CATEGORY_NAMES = {"commit": "Commit", "best_case": "Best case (with commit)",
+                  "pipeline": "Pipeline (every open deal: best case and commit included)"}
+
+
+def category_table(rows: list, stages, currency: str = "USD") -> Table:
+    """Forecast categories, each including the ones above it, for open deals expected to close this
+    quarter and for every open deal; each row names the stages it counts."""
+    by_key = {row["key"]: row for row in rows}
+    quarter, every = by_key["this_quarter"], by_key["all"]
+    table = Table("forecast_categories", "Forecast categories",
+                  ["Category", "Stages", "This quarter: weighted", "This quarter: amount", "All open: weighted",
+                   "All open: amount"])
+    for key, name in CATEGORY_NAMES.items():
+        names = [s.name for s in stages
+                 if s.kind == "open" and not s.archived and forecast_category(s) in CUMULATIVE[key]]
+        q, a = quarter["categories"][key], every["categories"][key]
+        table.rows.append([name, ", ".join(names) or "no stage", money(q[2], currency), money(q[1], currency),
+                           money(a[2], currency), money(a[1], currency)])
     return table
 
 

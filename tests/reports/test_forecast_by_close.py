@@ -141,3 +141,42 @@ def test_months_and_quarters_are_the_organisations(org):
     assert berlin["this_month"] == berlin["this_quarter"] == (1, "5000.00")  # April, Q2
     assert berlin["earlier"] == (1, "1000.00")  # 31 March has passed there
     assert berlin["next_month"] == berlin["next_quarter"] == (0, "0.00")
+
+
+def test_forecast_categories_are_cumulative_and_name_their_stages(client, org, login_as):
+    """Issue 19 item 3: commit ⊆ best case ⊆ pipeline, this quarter's and every open deal's, known answers."""
+    import csv as csv_module
+    import io
+    from datetime import datetime, timedelta
+
+    from app.extensions import db
+    from app.reports.forecast import forecast_category
+    from app.reports.service import add_months, local_today, quarter_start
+    from tests import factories
+    from tests.reports.history import make_history
+
+    pipeline = factories.pipeline(org)
+    by_name = {s.name: s for s in pipeline.stages}
+    assert [forecast_category(by_name[n]) for n in ("Discovery", "Proposal", "Negotiation")] == \
+        ["pipeline", "best_case", "commit"]  # 25 %, 50 %, 75 %
+    rep, t0 = factories.user(org, "rep"), datetime.utcnow() - timedelta(days=10)
+    today = local_today(org.zone)
+    next_quarter = add_months(quarter_start(today), 3) + timedelta(days=1)
+    path = ["Qualified", "Discovery", "Proposal", "Negotiation"]
+    for stage, amount, close in (("Negotiation", "10000", today), ("Proposal", "20000", today),
+                                 ("Discovery", "8000", None), ("Proposal", "4000", next_quarter)):
+        steps = path[:path.index(stage) + 1]
+        deal = make_history(org, rep, [(s, t0 + timedelta(days=i)) for i, s in enumerate(steps)], amount=amount)
+        deal.expected_close_date = close
+    db.session.commit()
+    login_as("manager")
+    body = client.get(f"/reports/{pipeline.id}/export?table=forecast_categories").get_data(as_text=True)
+    rows = {r[0]: r[1:] for r in csv_module.reader(io.StringIO(body.lstrip("\ufeff")))}
+    # This quarter: Negotiation 10,000 (7,500 weighted) and Proposal 20,000 (10,000). All open adds the
+    # undated Discovery 8,000 (2,000) and next quarter's Proposal 4,000 (2,000).
+    assert rows["Commit"] == ["Negotiation", "$7,500", "$10,000", "$7,500", "$10,000"]
+    assert rows["Best case (with commit)"] == ["Proposal, Negotiation", "$17,500", "$30,000", "$19,500", "$34,000"]
+    assert rows["Pipeline (every open deal: best case and commit included)"][1:] == \
+        ["$17,500", "$30,000", "$21,500", "$42,000"]
+    page = client.get(f"/reports/{pipeline.id}").get_data(as_text=True)
+    assert "commit ⊆ best case ⊆ pipeline" in page
