@@ -94,7 +94,10 @@ def _seed_deals(pipeline, users, rng) -> None:
         created = utcnow() - timedelta(days=age, hours=rng.randint(0, 20))
         deal = create_deal(pipeline, manager, title=f"{COMPANIES[i % len(COMPANIES)]} — {pipeline.name.split()[0]} {i + 1}",
                            owner=owner, amount=rng.choice([4800, 12000, 25000, 48000, 90000]),
-                           facts=facts, created_at=created)
+                           facts=facts, created_at=created,
+                           # Spread over the next months, a few already passed (no rng draw: the rest of
+                           # the demo stays as it was).
+                           expected_close_date=(created + timedelta(days=40 + (i * 11) % 90)).date())
         steps = rng.randint(0, len(opens))
         at = created
         for target in (opens[1:] + [pipeline.stage_by_kind("won")])[:steps]:

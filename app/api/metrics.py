@@ -52,6 +52,7 @@ def metrics_view():
         return invalid(errors, "Some report parameters are not valid.")
     numbers = metrics(pipeline, period, current_actor(), owner)
     numbers.pop("people")
+    numbers.pop("users")
     return jsonify(numbers)
 
 

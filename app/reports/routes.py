@@ -3,7 +3,9 @@
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from app.models import Pipeline, Stage
+from app.extensions import db
+from app.ids import parse_id
+from app.models import Pipeline, Stage, User
 from app.reports import bp
 from app.reports.forecast import accuracy, by_expected_close
 from app.reports.review import deal_audit, review_week, weekly_review
@@ -13,6 +15,7 @@ from app.reports.service import (
     PRESETS,
     ReportInvalid,
     adopt_probability,
+    allowed_owner,
     apply_max_days,
     metrics,
     parse_period,
@@ -34,7 +37,7 @@ def _pipelines():
 @login_required
 def index():
     """Open the report of the organisation's first pipeline."""
-    args = {k: v for k, v in request.args.items() if k in ("preset", "from", "to")}
+    args = {k: v for k, v in request.args.items() if k in ("preset", "from", "to", "owner") and v}
     chosen = request.args.get("pipeline", "")
     if chosen.isascii() and chosen.isdigit() and 0 < int(chosen) < 2**31:
         return redirect(url_for("reports.show", pipeline_id=int(chosen), **args))
@@ -54,13 +57,21 @@ def _report(pipeline_id):
     except ReportInvalid as exc:
         errors = exc.fields
         period = parse_period({}, org)
-    numbers = metrics(pipeline, period, current_user)
+    owner = None
+    if request.args.get("owner"):
+        try:
+            owner = allowed_owner(current_user, db.session.get(User, parse_id(request.args["owner"]) or 0), "owner")
+        except ReportInvalid as exc:
+            errors.update(exc.fields)
+    numbers = metrics(pipeline, period, current_user, owner)
+    numbers["owner"] = owner
     stages = {s.id: s for s in pipeline.stages}
-    people = {u.email: u.name for u in numbers["people"]}
-    tables = build_tables(numbers, stages, people, org.currency)
+    people = {u.email: (u.name, u.id) for u in numbers["people"]}
+    tables = build_tables(numbers, stages, people, org.currency, owner_filtered=owner is not None)
     # Scoped like every other table: a rep's own frozen forecast against what their deals won.
-    tables["accuracy"] = accuracy_table(accuracy(pipeline, org, owner_id=scope_owner(current_user)), org.currency)
-    by_close = by_expected_close(pipeline, org, owner_id=scope_owner(current_user))
+    owner_id = owner.id if owner is not None else scope_owner(current_user)
+    tables["accuracy"] = accuracy_table(accuracy(pipeline, org, owner_id=owner_id), org.currency)
+    by_close = by_expected_close(pipeline, org, owner_id=owner_id)
     tables["forecast_by_close"] = close_table(by_close, org.currency)
     tables["forecast_categories"] = category_table(by_close, sorted(pipeline.stages, key=lambda s: s.position),
                                                    org.currency)
@@ -78,6 +89,7 @@ def show(pipeline_id):
         "reports/show.html", pipeline=pipeline, pipelines=_pipelines(), period=period, numbers=numbers,
         tables=tables, errors=errors, presets=PRESETS, bands=BANDS, categories=CATEGORIES,
         suggestions=suggestions, stages={s.id: s for s in pipeline.stages},
+        owners=numbers["users"] if current_user.has_role("manager") else [],
     ), status
 
 

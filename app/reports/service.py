@@ -275,6 +275,7 @@ def metrics(pipeline, period: Period, viewer, owner=None) -> dict:
                     if (k == "reply_rate" and not sent) or (k == "visitor_to_customer" and not views)
                     or (k == "speed_to_lead" and not speed["n"])},
         "people": [users[r[1]] for r in by_owner if r[1] in users],
+        "users": sorted((u for u in users.values() if u.active), key=lambda u: u.name.lower()),  # the page's picker
     }
     return result
 

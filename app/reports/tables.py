@@ -15,6 +15,14 @@ class Table:
     headers: list
     rows: list = field(default_factory=list)  # lists of display values (str/int/float/None)
     chart: list = field(default_factory=list)  # (label, value, text) for the SVG bars
+    # (row, column) -> the drill-down's question ({"metric", "part", "stage_id"?}): the page links that
+    # cell to the deals behind it (reports.deals); the CSV writes the value only.
+    links: dict = field(default_factory=dict)
+
+    def link(self, column: int, metric: str, part: str, stage_id: int | None = None, **extra) -> None:
+        """Link a cell of the last row added to the deals behind its number."""
+        self.links[(len(self.rows) - 1, column)] = {"metric": metric, "part": part,
+                                                    **({"stage_id": stage_id} if stage_id else {}), **extra}
 
 
 def pct(value) -> str:
@@ -29,14 +37,19 @@ def deals(n: int, kind: str) -> str:
     return f"{n} {kind} deal{'' if n == 1 else 's'}"
 
 
-def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD") -> dict:
-    """Return the report's tables by key, named for people (stage names, owner names)."""
+def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD", owner_filtered: bool = False) -> dict:
+    """Return the report's tables by key, named for people (stage names, owner names).
+
+    `people`: {email: (name, user id)}. `owner_filtered`: the numbers are one chosen owner's (time in stage too).
+    """
     tables = {}
     conversion = Table("conversion", "Stage conversion",
                        ["Stage", "Entered", "Advanced", "Conversion"])
     for row in numbers["stage_conversion"]:
         name = stages[row["stage_id"]].name
         conversion.rows.append([name, row["entered"], row["advanced"], pct(row["rate"])])
+        conversion.link(1, "stage_conversion", "entered", row["stage_id"])
+        conversion.link(2, "stage_conversion", "advanced", row["stage_id"])
         conversion.chart.append((name, row["entered"], f"{row['advanced']} of {row['entered']}",
                                  row["advanced"]))
     tables["conversion"] = conversion
@@ -47,6 +60,8 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
         stage = stages[row["stage_id"]]
         time_in_stage.rows.append([stage.name, days(row["median_days"]), days(row["mean_days"]), row["n"],
                                    days(row["p75_days"]), stage.max_days])
+        if numbers["scope"] == "all" or owner_filtered:  # a rep's own view shows the team's: theirs are below
+            time_in_stage.link(3, "time_in_stage", "stays", row["stage_id"])
         time_in_stage.chart.append((stage.name, row["median_days"] or 0, f"{days(row['median_days'])} d",
                                     stage.max_days))
     tables["time_in_stage"] = time_in_stage
@@ -55,9 +70,11 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
     by_owner = Table("time_by_owner", "Time in stage by owner against the team median (days)",
                      ["Owner", "Stage", "Median", "Team median", "Stays"])
     for row in numbers["time_in_stage_by_owner"]:
-        who = people.get(row["owner_email"], row["owner_email"] or "—")
+        who, owner_id = people.get(row["owner_email"], (row["owner_email"] or "—", None))
         stage = stages[row["stage_id"]].name
         by_owner.rows.append([who, stage, days(row["median_days"]), days(team.get(row["stage_id"])), row["n"]])
+        if owner_id:
+            by_owner.link(4, "time_in_stage", "stays", row["stage_id"], owner=owner_id)
         by_owner.chart.append((f"{who} · {stage}", row["median_days"] or 0,
                                f"{days(row['median_days'])} / {days(team.get(row['stage_id']))}",
                                team.get(row["stage_id"])))
@@ -84,7 +101,7 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
     speed_table = Table("speed_to_lead", f"Speed to lead (first touch within {speed['window_minutes']} minutes)",
                         ["Owner", "Leads", "Touched", "Median minutes", "Within the window"])
     for row in speed["by_rep"]:
-        speed_table.rows.append([people.get(row["owner_email"], row["owner_email"] or "Unassigned"), row["n"],
+        speed_table.rows.append([people.get(row["owner_email"], (row["owner_email"] or "Unassigned",))[0], row["n"],
                                  row["touched"], days(row["median_minutes"]), pct(row["within_window_share"])])
     if speed["n"]:
         speed_table.rows.append(["Everyone", speed["n"], speed["touched"], days(speed["median_minutes"]),
@@ -93,18 +110,22 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
 
     outcomes = Table("outcomes", "Outcomes", ["Metric", "Value", "Based on", "Reference"])
     cycle = numbers["cycle_days"]
+    outcomes.rows.append(["Win rate", pct(numbers["win_rate"]), f"{numbers['won'] + numbers['lost']} closed", ""])
+    outcomes.link(2, "win_rate", "closed")
+    outcomes.rows.append(["Meeting-to-close", pct(numbers["meeting_to_close"]),
+                          f"{numbers['meeting_closed']} closed after a meeting", "20–30 %"])
+    outcomes.link(2, "meeting_to_close", "closed")
+    for label, value in (("median", cycle["median"]), ("mean", cycle["mean"])):
+        outcomes.rows.append([f"Deal cycle ({label} days)", days(value), f"{cycle['n']} won", ""])
+        outcomes.link(2, "cycle_days", "won")
     outcomes.rows += [
-        ["Win rate", pct(numbers["win_rate"]), f"{numbers['won'] + numbers['lost']} closed", ""],
-        ["Meeting-to-close", pct(numbers["meeting_to_close"]), f"{numbers['meeting_closed']} closed after a meeting",
-         "20–30 %"],
-        ["Deal cycle (median days)", days(cycle["median"]), f"{cycle['n']} won", ""],
-        ["Deal cycle (mean days)", days(cycle["mean"]), f"{cycle['n']} won", ""],
         ["Reply rate", pct(numbers["reply_rate"]), "no data yet" if numbers["reply_rate"] is None else "",
          "5–6 %, 10 % top"],
         ["Visitor-to-customer", pct(numbers["visitor_to_customer"]),
          "no data yet" if numbers["visitor_to_customer"] is None else "", "2–5 % B2B"],
         ["Weighted forecast", money(numbers["forecast"]["weighted"], currency), deals(numbers["forecast"]["open_count"], "open"), ""],
     ]
+    outcomes.link(2, "forecast", "open")
     tables["outcomes"] = outcomes
     return tables
 
