@@ -76,8 +76,20 @@ SCHEMAS = {
 DATE = {"type": "string", "format": "date", "minLength": 10, "maxLength": 10,
         "pattern": "^(19[7-9][0-9]|20[0-9][0-9]|2100)-[0-9]{2}-[0-9]{2}$"}
 assert (MIN_YEAR, MAX_YEAR) == (1970, 2100), "update DATE's pattern"
-OWNER = _query("owner_email", {"type": "string", "format": "email", "maxLength": 254},
-               "Only this owner's deals (managers and admins: anyone's; a rep's key: its own only).")
+# What every report endpoint takes, and how it refuses.
+REPORT_PARAMETERS = [
+    _query("pipeline_id", {**ID, "maximum": MAX_ID}, "The pipeline (default: the first one)."),
+    _query("from", DATE, "First day of the period, YYYY-MM-DD."),
+    _query("to", DATE, "The day after the period, YYYY-MM-DD (not included)."),
+    _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
+    _query("owner_email", {"type": "string", "format": "email", "maxLength": 254},
+           "Only this owner's deals (managers and admins: anyone's; a rep's key: its own only)."),
+]
+REPORT_ERRORS = {
+    "403": error("403", "A rep's key asked for someone else's numbers."),
+    "404": error("404", "No such pipeline in this organisation."),
+    "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
+}
 PATHS = {
     "/metrics": {"get": {
         "operationId": "getMetrics",
@@ -85,19 +97,8 @@ PATHS = {
         "description": f"Period [from, to) in the organisation's time zone (to must be after from; with only "
                        f"one of them the period is 90 days); default the last 90 days. Dates "
                        f"from {MIN_YEAR} to {MAX_YEAR}. A rep's key sees the rep's own deals and the team medians.",
-        "parameters": [
-            _query("pipeline_id", {**ID, "maximum": MAX_ID}, "The pipeline (default: the first one)."),
-            _query("from", DATE, "First day of the period, YYYY-MM-DD."),
-            _query("to", DATE, "The day after the period, YYYY-MM-DD (not included)."),
-            _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
-            OWNER,
-        ],
-        "responses": {
-            "200": json_response(ref("Metrics"), "The metrics."),
-            "403": error("403", "A rep's key asked for someone else's numbers."),
-            "404": error("404", "No such pipeline in this organisation."),
-            "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
-        },
+        "parameters": REPORT_PARAMETERS,
+        "responses": {"200": json_response(ref("Metrics"), "The metrics."), **REPORT_ERRORS},
     }},
     "/metrics/deals": {"get": {
         "operationId": "getMetricDeals",
@@ -107,22 +108,14 @@ PATHS = {
                        "cycle_days (won), forecast (open). count equals the number it explains. A rep's key "
                        "lists the rep's own deals (for time_in_stage: their own stays).",
         "parameters": [
-            _query("pipeline_id", {**ID, "maximum": MAX_ID}, "The pipeline (default: the first one)."),
-            _query("from", DATE, "First day of the period, YYYY-MM-DD."),
-            _query("to", DATE, "The day after the period, YYYY-MM-DD (not included)."),
-            _query("preset", {"enum": list(PRESETS)}, "A named period instead of from/to."),
-            OWNER,
+            *REPORT_PARAMETERS,
             {**_query("metric", {"enum": list(METRICS)}, "Which number's deals."), "required": True},
             _query("part", {"enum": sorted({p for parts, _ in METRICS.values() for p in parts})},
                    "Which part of the number (default: the metric's first)."),
             _query("stage_id", {**ID, "maximum": MAX_ID}, "The stage, for stage_conversion and time_in_stage."),
             _query("page", {"type": "integer", "minimum": 1, "maximum": 100_000}, "Page number (default 1)."),
         ],
-        "responses": {
-            "200": json_response(ref("MetricDeals"), "The deals and the count they explain."),
-            "403": error("403", "A rep's key asked for someone else's deals."),
-            "404": error("404", "No such pipeline in this organisation."),
-            "422": error("422", "A parameter is not valid (each one named in fields).", "Invalid"),
-        },
+        "responses": {"200": json_response(ref("MetricDeals"), "The deals and the count they explain."),
+                      **REPORT_ERRORS},
     }},
 }
