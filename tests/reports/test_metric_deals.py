@@ -6,25 +6,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from app.auth.service import create_api_key
-from app.extensions import db
 from app.models import Deal
 from tests import factories
-from tests.reports.history import make_history, random_histories, second_rep
-
-ZONE = "America/New_York"
-
-
-@pytest.fixture
-def book(org):
-    """Forty random stage histories across four owners (the known-answer tests' data)."""
-    org.timezone = ZONE
-    db.session.commit()
-    owners = [factories.user(org, "rep"), second_rep(org), factories.user(org, "manager"),
-              factories.user(org, "admin")]
-    start_day = datetime.utcnow().date() - timedelta(days=40)
-    random_histories(org, owners, datetime(start_day.year, start_day.month, start_day.day, 12), 40)
-    return {"pipeline": factories.pipeline(org), "owners": owners,
-            "query": f"from={start_day.isoformat()}&to={(start_day + timedelta(days=30)).isoformat()}"}
+from tests.reports.history import make_history
 
 
 def _headers(user):

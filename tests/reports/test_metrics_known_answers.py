@@ -2,29 +2,12 @@
 
 from datetime import datetime, timedelta
 
-import pytest
-
 from app.extensions import db
 from app.reports.service import Period, metrics
 from tests import factories
-from tests.reports.history import expected_metrics, make_history, random_histories, second_rep
+from tests.reports.history import expected_metrics, make_history
 
 ZONE = "America/New_York"
-
-
-@pytest.fixture
-def book(org):
-    """Forty random stage histories across four owners, in an organisation on New York time."""
-    org.timezone = ZONE
-    db.session.commit()
-    owners = [factories.user(org, "rep"), second_rep(org), factories.user(org, "manager"),
-              factories.user(org, "admin")]
-    today = datetime.utcnow().date()
-    start_day = today - timedelta(days=40)
-    base = datetime(start_day.year, start_day.month, start_day.day, 12)
-    random_histories(org, owners, base, 40)
-    return {"org": org, "pipeline": factories.pipeline(org), "start": start_day,
-            "end": start_day + timedelta(days=30), "owners": owners}
 
 
 def _check(actual, expected, pipeline):
