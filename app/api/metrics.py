@@ -7,12 +7,12 @@ from app.api import bp
 from app.api.errors import invalid
 from app.api.parse import query_id, query_page
 from app.models import Pipeline
-from app.reports.drill import METRICS, Question, deals_behind
+from app.reports.drill import deals_behind, read_question
 from app.reports.service import ReportInvalid, metrics, parse_period, report_owner, scope_owner
 from app.tenancy import current_actor, get_or_404, scoped
 
 KNOWN = {"pipeline_id", "from", "to", "preset", "owner_email"}
-DRILL_KNOWN = KNOWN | {"metric", "part", "stage_id", "page"}
+DRILL_KNOWN = KNOWN | {"metric", "part", "stage_id", "close", "category", "page"}
 
 
 def _report_args(known: set, errors: dict):
@@ -61,21 +61,9 @@ def metric_deals():
     """Return the deals behind one number of GET /metrics for the same parameters, 50 a page."""
     errors: dict = {}
     pipeline, period, owner = _report_args(DRILL_KNOWN, errors)
-    metric = request.args.get("metric", "")
-    parts, per_stage = METRICS.get(metric, ((), False))
-    if not parts:
-        errors["metric"] = "must be one of: " + ", ".join(METRICS)
-    part = request.args.get("part") or (parts[0] if parts else "")
-    if parts and part not in parts:
-        errors["part"] = f"must be one of: {', '.join(parts)} (for {metric})"
-    stage_id = query_id("stage_id", errors)
-    if per_stage and stage_id is None and "stage_id" not in errors:
-        errors["stage_id"] = f"is required for {metric}"
+    question = read_question(request.args, query_id("stage_id", errors), pipeline, errors)
     page = query_page(errors)
-    if pipeline is not None and stage_id is not None and stage_id not in {s.id for s in pipeline.stages}:
-        errors["stage_id"] = "is not a stage of this pipeline"
     if errors:
         return invalid(errors, "Some report parameters are not valid.")
     owner_id = owner.id if owner is not None else scope_owner(current_actor())
-    return jsonify(deals_behind(pipeline, period, Question(metric, part, stage_id if per_stage else None),
-                                owner_id, page))
+    return jsonify(deals_behind(pipeline, period, question, owner_id, page))

@@ -2,7 +2,7 @@
 
 from app.api.openapi_base import error, json_response, ref
 from app.ids import MAX_ID
-from app.reports.drill import METRICS
+from app.reports.drill import CATEGORY_KEYS, CLOSE_KEYS, METRICS
 from app.reports.service import MAX_YEAR, MIN_YEAR, PRESETS
 
 
@@ -104,15 +104,24 @@ PATHS = {
         "operationId": "getMetricDeals",
         "summary": "The deals behind one number of GET /metrics, for the same parameters, 50 a page.",
         "description": "metric and part: stage_conversion (entered | advanced, with stage_id), time_in_stage "
-                       "(stays, with stage_id), win_rate (closed | won), meeting_to_close (closed | won), "
-                       "cycle_days (won), forecast (open). count equals the number it explains. A rep's key "
-                       "lists the rep's own deals (for time_in_stage: their own stays).",
+                       "(stays, with stage_id), win_rate (closed | won | lost), meeting_to_close (closed | won), "
+                       "cycle_days (won), forecast (open; stage_id, close and category narrow it as the "
+                       "report's forecast tables do), and the weekly review's totals: pipeline_added "
+                       "(created), moves (forward | back, between open stages), slipped_close (open: "
+                       "expected to close in the period, not closed by its end). count equals the number it "
+                       "explains. A rep's key lists the rep's own deals (for time_in_stage: their own stays).",
         "parameters": [
             *REPORT_PARAMETERS,
             {**_query("metric", {"enum": list(METRICS)}, "Which number's deals."), "required": True},
             _query("part", {"enum": sorted({p for parts, _ in METRICS.values() for p in parts})},
                    "Which part of the number (default: the metric's first)."),
-            _query("stage_id", {**ID, "maximum": MAX_ID}, "The stage, for stage_conversion and time_in_stage."),
+            _query("stage_id", {**ID, "maximum": MAX_ID},
+                   "The stage, for stage_conversion and time_in_stage (required) and forecast (optional)."),
+            _query("close", {"enum": list(CLOSE_KEYS)},
+                   "forecast only: open deals expected to close in this window (the organisation's months and "
+                   "quarters; earlier = a date before this quarter)."),
+            _query("category", {"enum": list(CATEGORY_KEYS)},
+                   "forecast only: open deals in this category, cumulative (best_case includes commit)."),
             _query("page", {"type": "integer", "minimum": 1, "maximum": 100_000}, "Page number (default 1)."),
         ],
         "responses": {"200": json_response(ref("MetricDeals"), "The deals and the count they explain."),

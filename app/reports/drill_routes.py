@@ -7,7 +7,7 @@ from app.extensions import db
 from app.ids import parse_id
 from app.models import Pipeline, User
 from app.reports import bp
-from app.reports.drill import METRICS, PAGE_SIZE, Question, deals_behind
+from app.reports.drill import PAGE_SIZE, deals_behind, read_question
 from app.reports.service import ReportInvalid, allowed_owner, parse_period, scope_owner
 from app.tenancy import get_or_404
 
@@ -21,24 +21,29 @@ TITLES = {
     ("meeting_to_close", "closed"): "Closed deals that had a meeting",
     ("meeting_to_close", "won"): "Won deals that had a meeting",
     ("cycle_days", "won"): "Won deals (deal cycle)",
+    ("win_rate", "lost"): "Deals lost",
     ("forecast", "open"): "Open deals in the forecast",
+    ("pipeline_added", "created"): "Deals added to the pipeline",
+    ("moves", "forward"): "Deals moved forward",
+    ("moves", "back"): "Deals moved back",
+    ("slipped_close", "open"): "Deals expected to close in the period that had not closed by its end",
 }
+CLOSE_WORDS = {"this_month": "expected to close this month", "next_month": "expected to close next month",
+               "this_quarter": "expected to close this quarter", "next_quarter": "expected to close next quarter",
+               "later": "expected to close after next quarter", "earlier": "whose expected close date has passed",
+               "no_date": "with no expected close date", "all": ""}
+CATEGORY_WORDS = {"commit": "in commit", "best_case": "in best case or commit", "pipeline": "in any category"}
+
+
+def _title(question, stage) -> str:
+    """The list's heading, in the words of the number it explains."""
+    title = TITLES[(question.metric, question.part)].format(stage=stage.name if stage else "")
+    if question.metric == "forecast":
+        words = [f"in {stage.name}" if stage else "", CATEGORY_WORDS.get(question.category or "", ""),
+                 CLOSE_WORDS.get(question.close or "", "")]
+        title = " ".join([title, *filter(None, words)])
+    return title
 PERIOD_ARGS = ("preset", "from", "to")
-
-
-def _question(pipeline, errors: dict) -> Question:
-    metric = request.args.get("metric", "")
-    parts, per_stage = METRICS.get(metric, ((), False))
-    if not parts:
-        errors["metric"] = "is not a number of this report"
-        return Question("forecast", "open")
-    part = request.args.get("part") or parts[0]
-    if part not in parts:
-        errors["part"] = f"must be one of: {', '.join(parts)}"
-    stage_id = parse_id(request.args.get("stage_id")) if per_stage else None
-    if per_stage and stage_id not in {s.id for s in pipeline.stages}:
-        errors["stage_id"] = "is not a stage of this pipeline"
-    return Question(metric, part if part in parts else parts[0], stage_id)
 
 
 @bp.route("/<int:pipeline_id>/deals")
@@ -59,14 +64,17 @@ def deals(pipeline_id):
             owner = allowed_owner(current_user, db.session.get(User, owner_id) if owner_id else None, "owner")
         except ReportInvalid as exc:
             errors.update(exc.fields)
-    question = _question(pipeline, errors)
+    stage_id = parse_id(request.args.get("stage_id"))
+    if request.args.get("stage_id") and stage_id is None:
+        errors["stage_id"] = "is not a stage of this pipeline"
+    question = read_question(request.args, stage_id, pipeline, errors)
     page = parse_id(request.args.get("page")) or 1
     if errors:
         return render_template("reports/deals.html", pipeline=pipeline, errors=errors, period=period,
                                title="Deals behind a number", result=None, back=_back(pipeline, period, owner)), 422
     result = deals_behind(pipeline, period, question, owner.id if owner else scope_owner(current_user), page)
     stage = next((s for s in pipeline.stages if s.id == question.stage_id), None)
-    title = TITLES[(question.metric, question.part)].format(stage=stage.name if stage else "")
+    title = _title(question, stage)
     args = {k: v for k, v in request.args.items() if k != "page"}
     return render_template(
         "reports/deals.html", pipeline=pipeline, period=period, title=title, result=result, errors={},

@@ -129,17 +129,17 @@ def weekly_review(pipeline, viewer, now: datetime | None = None, week: Period | 
     """Per owner: deals missing criteria, stale deals, slipped next steps, and the week's changes;
     first, the week's totals against the week before. `week`: a calendar week, else the last 7 days."""
     now = now or utcnow()
-    if week is not None:
-        since, now = week.utc_start, min(now, week.utc_end)
-        days = (week.start, week.end)
-    else:
-        since = now - WEEK
-        today = local_today(viewer.org.zone, now)
-        days = (today - WEEK + timedelta(days=1), today + timedelta(days=1))
-    before_days = (days[0] - WEEK, days[0])
-    totals = week_totals(pipeline, viewer, since, now, *days)
-    before = week_totals(pipeline, viewer, since - WEEK, since, *before_days)
     zone = viewer.org.zone
+    if week is None:  # today and the six days before, whole days in the organisation's zone
+        today = local_today(zone, now)
+        window = Period(today - timedelta(days=6), today + timedelta(days=1), zone)
+    else:
+        window = week
+    earlier = Period(window.start - WEEK, window.start, zone)
+    since, now = window.utc_start, min(now, window.utc_end)
+    days = (window.start, window.end)
+    totals = week_totals(pipeline, viewer, since, now, *days)
+    before = week_totals(pipeline, viewer, earlier.utc_start, since, earlier.start, earlier.end)
     today = local_today(zone, now)
     stages = {s.id: s for s in pipeline.stages}
     stage_kinds = {s.id: s.kind for s in pipeline.stages}
@@ -193,7 +193,7 @@ def weekly_review(pipeline, viewer, now: datetime | None = None, week: Period | 
                        f"{change.at.date().isoformat()}"))
     ordered = sorted(owners.values(), key=lambda r: r.owner.name.lower())
     return {"owners": ordered, "since": since, "now": now, "stages": stages, "kinds": CHANGE_KINDS,
-            "totals": totals, "before": before, "week": week, "days": days}
+            "totals": totals, "before": before, "week": week, "days": days, "window": window, "earlier": earlier}
 
 
 def deal_audit(pipeline, viewer, size: int = AUDIT_SIZE) -> list:

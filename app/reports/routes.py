@@ -1,5 +1,10 @@
 """Reports: the metrics page per pipeline and period, its CSV tables, and the admin's one-click fixes."""
 
+import io
+import re
+import unicodedata
+import zipfile
+
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -93,17 +98,40 @@ def show(pipeline_id):
     ), status
 
 
+def _file_stem(pipeline, period) -> str:
+    """A download's name: the pipeline and the period, in letters any file system keeps."""
+    name = unicodedata.normalize("NFKD", pipeline.name).encode("ascii", "ignore").decode()
+    name = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "pipeline"
+    return f"{name}-{period.start.isoformat()}-to-{period.last_day.isoformat()}"
+
+
 @bp.route("/<int:pipeline_id>/export")
 @login_required
 def export(pipeline_id):
-    """Download one of the report's tables as CSV."""
-    _, period, _, tables, errors = _report(pipeline_id)
+    """Download one of the report's tables as CSV: numbers as numbers, for a spreadsheet."""
+    pipeline, period, _, tables, errors = _report(pipeline_id)
     table = tables.get(request.args.get("table", ""))
     if table is None or errors:
         abort(404)
-    name = f"{table.key}-{period.start.isoformat()}-to-{period.last_day.isoformat()}.csv"
+    name = f"{_file_stem(pipeline, period)}-{table.key.replace('_', '-')}.csv"
     return Response(to_csv(table), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/<int:pipeline_id>/export.zip")
+@login_required
+def export_all(pipeline_id):
+    """Download every table of the report as CSV files in one zip, for a workbook."""
+    pipeline, period, _, tables, errors = _report(pipeline_id)
+    if errors:
+        abort(404)
+    stem = _file_stem(pipeline, period)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for position, table in enumerate(tables.values(), start=1):
+            bundle.writestr(f"{position:02d}-{table.key.replace('_', '-')}.csv", to_csv(table))
+    return Response(buffer.getvalue(), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{stem}.zip"'})
 
 
 def _stage_action(stage_id, action, field, done):

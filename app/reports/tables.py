@@ -1,6 +1,7 @@
 """The report's tables, built once from the metrics: the page renders them, the CSV writes them."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from app.csv_files import csv_lines
 from app.formatting import money
@@ -25,12 +26,50 @@ class Table:
                                                     **({"stage_id": stage_id} if stage_id else {}), **extra}
 
 
-def pct(value) -> str:
-    return "—" if value is None else f"{value * 100:.1f} %"
+@dataclass(frozen=True)
+class Cell:
+    """A figure as the page shows it (`text`, the exact figure in `exact` on hover) and as a spreadsheet
+    reads it (`value`: a number, or None for no figure; `currency` names an amount's)."""
+
+    text: str
+    value: object = None
+    exact: str = ""
+    currency: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
 
 
-def days(value) -> str:
-    return "—" if value is None else f"{value:.2f}"
+NONE = Cell("—")
+
+
+def pct(value) -> Cell:
+    """A rate: "91.7 %" on the page, 0.9167 in the CSV."""
+    return NONE if value is None else Cell(f"{value * 100:.1f} %", round(float(value), 4))
+
+
+def percent(value: int) -> Cell:
+    """A stage's probability (a whole percent): "45 %" on the page, 0.45 in the CSV."""
+    return Cell(f"{value} %", round(value / 100, 4))
+
+
+def days(value) -> Cell:
+    """Days as people say them ("3 d", "3.5 d"), the exact figure on hover and in the CSV."""
+    if value is None:
+        return NONE
+    short = f"{value:.1f}".removesuffix(".0")
+    return Cell(f"{short} d", round(float(value), 2), f"{value:.2f} days")
+
+
+def minutes(value) -> Cell:
+    return NONE if value is None else Cell(f"{value:.0f} min", round(float(value), 1), f"{value:.1f} minutes")
+
+
+def amount(value, currency: str) -> Cell:
+    """Money: "$50,500" on the page; 50500.00 with a currency column in the CSV."""
+    if value is None:
+        return NONE
+    return Cell(money(value, currency), Decimal(value).quantize(Decimal("0.01")), currency=currency)
 
 
 def deals(n: int, kind: str) -> str:
@@ -62,7 +101,7 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
                                    days(row["p75_days"]), stage.max_days])
         if numbers["scope"] == "all" or owner_filtered:  # a rep's own view shows the team's: theirs are below
             time_in_stage.link(3, "time_in_stage", "stays", row["stage_id"])
-        time_in_stage.chart.append((stage.name, row["median_days"] or 0, f"{days(row['median_days'])} d",
+        time_in_stage.chart.append((stage.name, row["median_days"] or 0, str(days(row["median_days"])),
                                     stage.max_days))
     tables["time_in_stage"] = time_in_stage
 
@@ -85,8 +124,9 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
     for row in numbers["forecast"]["by_stage"]:
         name = stages[row["stage_id"]].name
         forecast.rows.append([name, row["category"].replace("_", " "), row["open_count"],
-                              money(row["amount"], currency), f"{row['probability']} %",
-                              money(row["weighted"], currency)])
+                              amount(row["amount"], currency), percent(row["probability"]),
+                              amount(row["weighted"], currency)])
+        forecast.link(2, "forecast", "open", row["stage_id"])
         forecast.chart.append((name, float(row["weighted"]), money(row["weighted"], currency, compact=True), None))
     tables["forecast"] = forecast
 
@@ -94,17 +134,17 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
                         ["Stage", "Entered and since closed", "Won", "Measured win rate", "Probability set"])
     for row in numbers["stage_conversion"]:
         calibration.rows.append([stages[row["stage_id"]].name, row["closed"], row["won"], pct(row["win_rate"]),
-                                 f"{row['probability']} %"])
+                                 percent(row["probability"])])
     tables["calibration"] = calibration
 
     speed = numbers["speed_to_lead"]
     speed_table = Table("speed_to_lead", f"Speed to lead (first touch within {speed['window_minutes']} minutes)",
-                        ["Owner", "Leads", "Touched", "Median minutes", "Within the window"])
+                        ["Owner", "Leads", "Touched", "Median time to first touch", "Within the window"])
     for row in speed["by_rep"]:
         speed_table.rows.append([people.get(row["owner_email"], (row["owner_email"] or "Unassigned",))[0], row["n"],
-                                 row["touched"], days(row["median_minutes"]), pct(row["within_window_share"])])
+                                 row["touched"], minutes(row["median_minutes"]), pct(row["within_window_share"])])
     if speed["n"]:
-        speed_table.rows.append(["Everyone", speed["n"], speed["touched"], days(speed["median_minutes"]),
+        speed_table.rows.append(["Everyone", speed["n"], speed["touched"], minutes(speed["median_minutes"]),
                                  pct(speed["within_window_share"])])
     tables["speed_to_lead"] = speed_table
 
@@ -116,23 +156,37 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
                           f"{numbers['meeting_closed']} closed after a meeting", "20–30 %"])
     outcomes.link(2, "meeting_to_close", "closed")
     for label, value in (("median", cycle["median"]), ("mean", cycle["mean"])):
-        outcomes.rows.append([f"Deal cycle ({label} days)", days(value), f"{cycle['n']} won", ""])
+        outcomes.rows.append([f"Deal cycle ({label})", days(value), f"{cycle['n']} won", ""])
         outcomes.link(2, "cycle_days", "won")
     outcomes.rows += [
-        ["Reply rate", pct(numbers["reply_rate"]), "no data yet" if numbers["reply_rate"] is None else "",
-         "5–6 %, 10 % top"],
-        ["Visitor-to-customer", pct(numbers["visitor_to_customer"]),
+        ["Reply rate (company-wide)", pct(numbers["reply_rate"]),
+         "no data yet" if numbers["reply_rate"] is None else "", "5–6 %, 10 % top"],
+        ["Visitor-to-customer (company-wide)", pct(numbers["visitor_to_customer"]),
          "no data yet" if numbers["visitor_to_customer"] is None else "", "2–5 % B2B"],
-        ["Weighted forecast", money(numbers["forecast"]["weighted"], currency), deals(numbers["forecast"]["open_count"], "open"), ""],
+        ["Weighted forecast", amount(numbers["forecast"]["weighted"], currency),
+         deals(numbers["forecast"]["open_count"], "open"), ""],
     ]
     outcomes.link(2, "forecast", "open")
     tables["outcomes"] = outcomes
     return tables
 
 
+def csv_rows(table: Table) -> tuple[list, list]:
+    """(headers, rows) for a spreadsheet: each figure a number (a rate as a fraction, an amount as a
+    decimal, days as days) and, when the table holds money, its currency in a last column."""
+    money_table = any(isinstance(c, Cell) and c.currency for r in table.rows for c in r)
+    rows = []
+    for row in table.rows:
+        values = [cell.value if isinstance(cell, Cell) else cell for cell in row]
+        if money_table:
+            values.append(next((c.currency for c in row if isinstance(c, Cell) and c.currency), ""))
+        rows.append(values)
+    return table.headers + (["Currency"] if money_table else []), rows
+
+
 def to_csv(table: Table) -> str:
-    """Write a table as CSV (formula-safe cells, a BOM for Excel), as the deal export does."""
-    return "".join(csv_lines(table.headers, table.rows))
+    """Write a table as CSV (formula-safe text, a BOM for Excel), as the deal export does."""
+    return "".join(csv_lines(*csv_rows(table)))
 
 
 def _quarter(day) -> str:
@@ -154,8 +208,9 @@ def close_table(rows: list, currency: str = "USD") -> Table:
     table = Table("forecast_by_close", "Weighted forecast by expected close date",
                   ["Expected to close", "Period", "Weighted", "Open deals", "Amount"])
     for row in rows:  # the weighted amount first: on a phone it is the column in view
-        table.rows.append([row["label"], _window(row), money(row["weighted"], currency), row["open_count"],
-                           money(row["amount"], currency)])
+        table.rows.append([row["label"], _window(row), amount(row["weighted"], currency), row["open_count"],
+                           amount(row["amount"], currency)])
+        table.link(3, "forecast", "open", close=row["key"])
         if row["key"] != "all":
             table.chart.append((row["label"], float(row["weighted"]), money(row["weighted"], currency, compact=True),
                                 None))
@@ -172,14 +227,16 @@ def category_table(rows: list, stages, currency: str = "USD") -> Table:
     by_key = {row["key"]: row for row in rows}
     quarter, every = by_key["this_quarter"], by_key["all"]
     table = Table("forecast_categories", "Forecast categories",
-                  ["Category", "Stages", "This quarter: weighted", "This quarter: amount", "All open: weighted",
-                   "All open: amount"])
+                  ["Category", "Stages", "Deals this quarter", "Weighted this quarter", "Amount this quarter",
+                   "All open deals", "Weighted, all open", "Amount, all open"])
     for key, name in CATEGORY_NAMES.items():
         names = [s.name for s in stages
                  if s.kind == "open" and not s.archived and forecast_category(s) in CUMULATIVE[key]]
         q, a = quarter["categories"][key], every["categories"][key]
-        table.rows.append([name, ", ".join(names) or "no stage", money(q[2], currency), money(q[1], currency),
-                           money(a[2], currency), money(a[1], currency)])
+        table.rows.append([name, ", ".join(names) or "no stage", q[0], amount(q[2], currency),
+                           amount(q[1], currency), a[0], amount(a[2], currency), amount(a[1], currency)])
+        table.link(2, "forecast", "open", close="this_quarter", category=key)
+        table.link(5, "forecast", "open", close="all", category=key)
     return table
 
 
@@ -189,11 +246,12 @@ def accuracy_table(rows: list, currency: str = "USD") -> Table:
     for row in rows:
         label = (row["from"].strftime("%B %Y") if row["kind"] == "month"
                  else f"Q{(row['from'].month - 1) // 3 + 1} {row['from'].year}")
-        forecast = money(row["forecast"], currency) if row["forecast"] is not None else "no snapshot"
-        if row.get("reconstructed") and row["forecast"] is not None:
-            forecast += " (rebuilt)"
-        bias = "—" if row["bias"] is None else f"{row['bias'] * 100:+.1f} %"
-        table.rows.append([label, forecast, money(row["won"], currency), pct(row["accuracy"]), bias])
+        forecast = amount(row["forecast"], currency) if row["forecast"] is not None else Cell("no snapshot")
+        if row.get("reconstructed") and row["forecast"] is not None:  # the CSV keeps the figure, a number
+            forecast = Cell(f"{forecast.text} (rebuilt)", forecast.value, "rebuilt from the stage history",
+                            currency)
+        bias = NONE if row["bias"] is None else Cell(f"{row['bias'] * 100:+.1f} %", round(float(row["bias"]), 4))
+        table.rows.append([label, forecast, amount(row["won"], currency), pct(row["accuracy"]), bias])
         if row["accuracy"] is not None:
-            table.chart.append((label, max(row["accuracy"], 0), pct(row["accuracy"]), None))
+            table.chart.append((label, max(row["accuracy"], 0), str(pct(row["accuracy"])), None))
     return table

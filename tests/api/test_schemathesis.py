@@ -49,6 +49,8 @@ BETWEEN_FIELDS = {
     "to": re.compile(r"^must be after from \(the period is \[from, to\)"),  # GET /metrics
     "send_end_hour": re.compile(r"^must be after the window's start$"),  # POST /sequences (default start 8)
     "part": re.compile(r"^must be one of: [a-z_, ]+ \(for [a-z_]+\)$"),  # GET /metrics/deals: the metric's parts
+    "close": re.compile(r"^only narrows the forecast$"),  # GET /metrics/deals: close and category are the
+    "category": re.compile(r"^only narrows the forecast$"),  # forecast's (said in the parameters' text)
 }
 
 

@@ -2,9 +2,11 @@
 and owner; the owner filter narrows every number (item 2); the linked list's count is the number."""
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from html import unescape
 
+from app.extensions import db
+from app.reports.drill import CLOSE_KEYS
 from tests import factories
 from tests.reports.history import random_histories, second_rep
 
@@ -21,13 +23,17 @@ def _count(page: str) -> int:
 
 def test_every_linked_number_opens_exactly_that_many_deals(client, org, login_as):
     owners = [factories.user(org, "rep"), second_rep(org), factories.user(org, "manager")]
-    random_histories(org, owners, datetime.utcnow() - timedelta(days=40), 30, seed=5)
+    deals = random_histories(org, owners, datetime.utcnow() - timedelta(days=40), 30, seed=5)
+    for i, deal in enumerate(deals):  # the forecast by close date: every window holds some, one has none
+        deal.expected_close_date = None if i % 7 == 0 else date.today() + timedelta(days=(i * 37) % 400 - 120)
+    db.session.commit()
     pipeline = factories.pipeline(org)
     login_as("manager")
     for query in ("preset=last_90_days", f"preset=last_90_days&owner={owners[1].id}"):
         page = client.get(f"/reports/{pipeline.id}?{query}").get_data(as_text=True)
         links = _links(page)
         kinds = {re.search(r"metric=(\w+)", href).group(1) for href, _ in links}
+        closes: set = set()
         assert kinds == {"stage_conversion", "time_in_stage", "win_rate", "meeting_to_close", "cycle_days",
                          "forecast"}, kinds
         for href, text in links:
@@ -37,9 +43,14 @@ def test_every_linked_number_opens_exactly_that_many_deals(client, org, login_as
                 assert f"owner={owners[1].id}" in href
             elif "owner=" in href:  # else only the coaching table's rows name an owner
                 assert "metric=time_in_stage" in href
+            if "close=" in href:
+                closes.add(href)
             listed = client.get(href)
             assert listed.status_code == 200, href
             assert _count(listed.get_data(as_text=True)) == number, (href, text)
+        # every window of the forecast by close date and both category columns (by close window) linked
+        assert {re.search(r"close=(\w+)", h).group(1) for h in closes} == set(CLOSE_KEYS)
+        assert sum("category=" in h for h in closes) == 6
 
 
 def test_the_owner_filter_narrows_every_number_and_reps_cannot_use_it(client, org, login_as):

@@ -46,9 +46,11 @@ def test_the_owner_filter_narrows_the_list_and_a_rep_sees_only_their_own(client,
 
 
 @pytest.mark.parametrize("query, words", [
-    ("metric=everything", "“metric” is not a number of this report"),
+    ("metric=everything", "“metric” must be one of: stage_conversion, time_in_stage"),
     ("metric=stage_conversion&stage_id=99999999999", "“stage_id” is not a stage of this pipeline"),
-    ("metric=win_rate&part=lost", "“part” must be one of: closed, won"),
+    ("metric=win_rate&part=open", "“part” must be one of: closed, won, lost (for win_rate)"),
+    ("metric=win_rate&close=this_month", "“close” only narrows the forecast"),
+    ("metric=forecast&category=maybe", "“category” must be one of: commit, best_case, pipeline"),
     ("metric=forecast&owner=2147483648", "“owner” is not a user of this organisation"),
     ("metric=forecast&owner=%ED%A0%80", "“owner” is not a user of this organisation"),
     ("metric=forecast&from=2026-02-30", "“from”"),

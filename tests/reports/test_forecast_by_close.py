@@ -6,11 +6,13 @@ The Article pipeline's probabilities: Qualified 10 %, Discovery 25 %, Proposal 5
 import csv
 import io
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from app.auth.service import create_api_key
 from app.deals.service import create_deal
 from app.extensions import db
+from app.formatting import money
 from app.pipelines.service import create_pipeline
 from app.reports.forecast import by_expected_close
 from app.reports.service import add_months, quarter_start
@@ -24,13 +26,16 @@ def _download(client, pipeline) -> list:
     response = client.get(f"/reports/{pipeline.id}/export?table=forecast_by_close")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
-    assert rows[0] == ["Expected to close", "Period", "Weighted", "Open deals", "Amount"]
+    assert rows[0] == ["Expected to close", "Period", "Weighted", "Open deals", "Amount", "Currency"]
     return rows[1:]
 
 
 def _table(client, pipeline) -> dict:
-    """The forecast_by_close CSV as {row label: [open deals, amount, weighted]}."""
-    return {row[0]: [row[3], row[4], row[2]] for row in _download(client, pipeline)}
+    """The forecast_by_close CSV as {row label: [open deals, amount, weighted]}, amounts shown as money (the
+    CSV holds them as numbers, with a currency column: a spreadsheet can add them up)."""
+    rows = _download(client, pipeline)
+    assert {row[5] for row in rows} == {"USD"}
+    return {row[0]: [row[3], money(Decimal(row[4])), money(Decimal(row[2]))] for row in rows}
 
 
 def _quarter(day) -> str:
@@ -174,9 +179,12 @@ def test_forecast_categories_are_cumulative_and_name_their_stages(client, org, l
     rows = {r[0]: r[1:] for r in csv_module.reader(io.StringIO(body.lstrip("\ufeff")))}
     # This quarter: Negotiation 10,000 (7,500 weighted) and Proposal 20,000 (10,000). All open adds the
     # undated Discovery 8,000 (2,000) and next quarter's Proposal 4,000 (2,000).
-    assert rows["Commit"] == ["Negotiation", "$7,500", "$10,000", "$7,500", "$10,000"]
-    assert rows["Best case (with commit)"] == ["Proposal, Negotiation", "$17,500", "$30,000", "$19,500", "$34,000"]
+    assert rows["Category"] == ["Stages", "Deals this quarter", "Weighted this quarter", "Amount this quarter",
+                                    "All open deals", "Weighted, all open", "Amount, all open", "Currency"]
+    assert rows["Commit"] == ["Negotiation", "1", "7500.00", "10000.00", "1", "7500.00", "10000.00", "USD"]
+    assert rows["Best case (with commit)"] == ["Proposal, Negotiation", "2", "17500.00", "30000.00", "3", "19500.00",
+                                              "34000.00", "USD"]
     assert rows["Pipeline (every open deal: best case and commit included)"][1:] == \
-        ["$17,500", "$30,000", "$21,500", "$42,000"]
+        ["2", "17500.00", "30000.00", "4", "21500.00", "42000.00", "USD"]
     page = client.get(f"/reports/{pipeline.id}").get_data(as_text=True)
     assert "commit ⊆ best case ⊆ pipeline" in page

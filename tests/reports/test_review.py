@@ -1,12 +1,14 @@
 """The weekly review and the deal audit over HTTP: what changed since last week, exactly."""
 
+import re
 from datetime import date, datetime, timedelta
+from html import unescape
 
 from app.deals.service import update_deal
 from app.extensions import db
 from app.models import Activity, DealFieldChange
 from tests import factories
-from tests.reports.history import make_history
+from tests.reports.history import make_history, random_histories, second_rep
 
 
 def test_weekly_review_lists_each_change_of_the_week_per_rep(client, org, login_as):
@@ -51,12 +53,37 @@ def test_deal_audit_shows_activities_beside_the_facts_that_let_each_move_through
 
 def _totals(page: str) -> dict:
     """The review's totals table: {row label: (this week, week before, change)} as the page shows them."""
-    import re
-
     table = page[page.index('id="rev-totals"'):page.index("</table>", page.index('id="rev-totals"'))]
-    return {label: tuple(cells) for label, *cells in
-            (re.findall(r'<th scope="row">([^<]+)</th>' + r'<td class="num">([^<]*(?:<[^>]+>[^<]*</[^>]+>)?)</td>' * 3,
-                        table))}
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', table)
+    return {label: tuple(unescape(re.sub(r"<[^>]+>", "", cell)).strip()
+                         for cell in re.findall(r'<td class="num">(.*?)</td>', cells)) for label, cells in rows}
+
+
+def _total_links(page: str) -> list:
+    """(href, the number it shows) of each count in the review's totals table."""
+    table = page[page.index('id="rev-totals"'):page.index("</table>", page.index('id="rev-totals"'))]
+    return [(unescape(href), int(number)) for href, number in re.findall(r'<a href="([^"]+)"[^>]*>(\d+)</a>', table)]
+
+
+def test_every_total_of_the_review_opens_exactly_its_deals(client, org, login_as):
+    rep, other = factories.user(org, "rep"), second_rep(org)
+    deals = random_histories(org, [rep, other], datetime.utcnow() - timedelta(days=28), 40, seed=8)
+    for i, deal in enumerate(deals):  # some expected to close in the weeks shown, some closed, some not
+        deal.expected_close_date = date.today() - timedelta(days=i % 15)
+    db.session.commit()
+    pipeline = factories.pipeline(org)
+    login_as("manager")
+    checked = set()
+    for query in ("", f"?week={(date.today() - timedelta(days=7)).isoformat()}"):
+        links = _total_links(client.get(f"/reports/{pipeline.id}/review{query}").get_data(as_text=True))
+        assert len(links) == 12  # six totals, this week and the week before
+        for href, number in links:
+            listed = client.get(href)
+            assert listed.status_code == 200, href
+            shown = int(re.search(r'<p class="drill-count">\s*(\d+)', listed.get_data(as_text=True)).group(1))
+            assert shown == number, (href, number, shown)
+            checked.add(number > 0)
+    assert checked == {True, False}  # the history gives both empty and non-empty totals
 
 
 def test_the_review_of_a_chosen_week_leads_with_its_totals_against_the_week_before(client, org, login_as):

@@ -51,7 +51,7 @@ def test_a_rep_sees_their_own_numbers_and_the_team_median(client, org, login_as)
     assert "These are your own deals" in page
     assert rep.name in page and other.name not in page
     rows = _csv(client, f"/reports/{factories.pipeline(org).id}/export?table=time_by_owner")
-    assert rows == [["Owner", "Stage", "Median", "Team median", "Stays"], [rep.name, "Qualified", "2.00", "4.00", "1"]]
+    assert rows == [["Owner", "Stage", "Median", "Team median", "Stays"], [rep.name, "Qualified", "2.0", "4.0", "1"]]
 
 
 def _csv(client, url):
@@ -123,5 +123,9 @@ def test_the_forecast_shows_amounts_as_money_on_the_page_and_in_the_csv(client, 
     page = client.get(f"/reports/{pipeline_id}").get_data(as_text=True)
     assert "$40,000" in page and weighted in page and "40000.00" not in page
     rows = _csv(client, f"/reports/{pipeline_id}/export?table=forecast")
-    assert ["Discovery", "pipeline", "1", "$40,000", f"{probability} %", weighted] in rows
-    assert ["Weighted forecast", weighted, "1 open deal", ""] in _csv(client, f"/reports/{pipeline_id}/export?table=outcomes")
+    # In the CSV an amount is a number with its currency beside it, a probability a fraction.
+    weighted_number = f"{40000 * probability // 100}.00"
+    assert rows[0][-1] == "Currency"
+    assert ["Discovery", "pipeline", "1", "40000.00", str(probability / 100), weighted_number, "USD"] in rows
+    assert ["Weighted forecast", weighted_number, "1 open deal", "", "USD"] in \
+        _csv(client, f"/reports/{pipeline_id}/export?table=outcomes")

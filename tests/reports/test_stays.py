@@ -32,7 +32,7 @@ def test_a_board_move_records_the_stay_it_ends_and_time_in_stage_counts_it(clien
     pipeline = factories.pipeline(org)
     entered = datetime.utcnow().replace(microsecond=0) - timedelta(days=3)
     deal = make_history(org, factories.user(org, "rep"), [("Qualified", entered)], title="Baker St Dental")
-    assert _time_in_stage(client, pipeline.id)["Qualified"] == ["—", "—", "0"]  # a stay still open is not counted
+    assert _time_in_stage(client, pipeline.id)["Qualified"] == ["", "", "0"]  # a stay still open is not counted (no figure)
 
     discovery = factories.stage(pipeline, "Discovery")
     response = client.post(f"/deals/{deal.id}/move", data={"stage_id": discovery.id, "version": deal.version,
@@ -43,8 +43,8 @@ def test_a_board_move_records_the_stay_it_ends_and_time_in_stage_counts_it(clien
     assert created.from_entered_at is None
     assert forward.from_stage_id == created.to_stage_id and forward.from_entered_at == created.at == entered
     table = _time_in_stage(client, pipeline.id)
-    assert table["Qualified"] == ["3.00", "3.00", "1"]  # entered 3 days ago, left just now
-    assert table["Discovery"] == ["—", "—", "0"]
+    assert table["Qualified"] == ["3.0", "3.0", "1"]  # entered 3 days ago, left just now
+    assert table["Discovery"] == ["", "", "0"]
 
 
 def test_api_moves_dated_in_the_past_make_stays_of_those_lengths(client, org, login_as):
@@ -64,7 +64,7 @@ def test_api_moves_dated_in_the_past_make_stays_of_those_lengths(client, org, lo
     login_as("manager")
     table = _time_in_stage(client, pipeline.id)
     assert table["Qualified"] == ["2.75", "2.75", "2"]  # 4 days, then 1.5 days after moving back
-    assert table["Discovery"] == ["0.50", "0.50", "1"]
+    assert table["Discovery"] == ["0.5", "0.5", "1"]
 
 
 def test_a_refused_move_records_no_stay(client, org, login_as):
