@@ -138,9 +138,11 @@ def _seed() -> None:
     db.session.commit()
 
 
-# Operations that no link leads to or from: in the chains they only use up steps (and a change to any
-# of them shifts which scenarios the 30 derandomized ones are); the per-operation test fuzzes them.
-UNCHAINED = ["getOrganization", "openapi", "inboundEmail", "createEvent", "getMetrics", "listTasks"]
+# The operations the chains walk, named (not "all but"): a new operation elsewhere in the document must
+# not shift which scenarios the 30 derandomized ones are (the per-operation test fuzzes every operation).
+CHAINED = ["listPipelines", "listDeals", "createDeal", "getDeal", "updateDeal", "moveDeal", "listTransitions",
+           "findContacts", "getContact", "createLead", "listSequences", "createSequence", "getSequence",
+           "enrollContact", "getEnrollment"]
 
 
 @pytest.fixture
@@ -159,7 +161,7 @@ def test_every_operation_keeps_the_documents_promise(case, auth):
 def test_chained_operations_keep_the_documents_promise(auth):
     seen = Counter()
 
-    class Workflow(schema.exclude(operation_id=UNCHAINED).as_state_machine()):
+    class Workflow(schema.include(operation_id=CHAINED).as_state_machine()):
         def setup(self):
             # Each scenario starts from the same data: what one chain created (a lead, a sequence)
             # must not change what the next one, replayed by Hypothesis, reaches (a flaky definition).
