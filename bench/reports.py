@@ -265,7 +265,38 @@ def _measure(org, dialect, url, seeded) -> dict:
         print(f"  plan: {name} (median of 3: {statistics.median(times) * 1000:.0f} ms)")
         for line in _plan(statement):
             print(f"    {line}")
-    return {"ms": median * 1000, "baseline_ms": base * 1000, "ok": median < target}
+    pages = _pages(pipeline, manager)
+    return {"ms": median * 1000, "baseline_ms": base * 1000, "ok": median < target, **pages}
+
+
+def _pages(pipeline, manager) -> dict:
+    """The pages a manager opens on Monday, through the real routes (signed in, the templates rendered,
+    every number linked to its deals): the reports page, the weekly review, and the deals behind the
+    largest number (entered Qualified) and behind this quarter's commit. Median of 3 each; the bare
+    figures print beside the numbers' own time above."""
+    from flask import current_app
+
+    client = current_app.test_client()
+    client.post("/auth/login", data={"email": manager.email, "password": "bench-password-1"})
+    qualified = min(pipeline.stages, key=lambda s: s.position)
+    paths = {
+        "reports page": f"/reports/{pipeline.id}",
+        "weekly review": f"/reports/{pipeline.id}/review",
+        "deals behind 'entered Qualified'": f"/reports/{pipeline.id}/deals?metric=stage_conversion&stage_id={qualified.id}",
+        "deals behind this quarter's commit": f"/reports/{pipeline.id}/deals?metric=forecast&close=this_quarter&category=commit",
+        "every table as a zip": f"/reports/{pipeline.id}/export.zip",
+    }
+    figures = {}
+    for name, path in paths.items():
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            response = client.get(path)
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 200, (path, response.status_code)
+        figures[name] = statistics.median(times) * 1000
+        print(f"  page: {name}: {figures[name]:.0f} ms ({len(response.data) / 1024:.0f} KB)")
+    return {"pages_ms": figures}
 
 
 if __name__ == "__main__":
