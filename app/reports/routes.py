@@ -179,7 +179,8 @@ def review(pipeline_id):
     except ValueError:
         flash("Pick a day of a past week or of this week (YYYY-MM-DD): showing the last 7 days.", "error")
         week = None
-    return render_template("reports/review.html", pipeline=pipeline, **weekly_review(pipeline, current_user, week=week))
+    return render_template("reports/review.html", pipeline=pipeline, expand=parse_id(request.args.get("expand")),
+                           **weekly_review(pipeline, current_user, week=week))
 
 
 @bp.route("/<int:pipeline_id>/audit")

@@ -124,3 +124,31 @@ def test_a_week_that_is_not_a_past_date_says_so_and_shows_the_last_seven_days(cl
     for bad in ("2999-01-01", "yesterday", "%ED%A0%80", "2026-02-30"):
         html = client.get(f"/reports/{pipeline.id}/review?week={bad}").get_data(as_text=True)
         assert "Pick a day of a past week" in html and "The last 7 days" in html
+
+
+def test_a_long_list_shows_ten_and_opens_the_rest_in_one_click(client, org, login_as):
+    """At 100,000 deals the review was 5.5 MB: each list shows ten, the rest behind a link."""
+    rep = factories.user(org, "rep")
+    old = datetime.utcnow() - timedelta(days=40)
+    for i in range(13):
+        deal = make_history(org, rep, [("Qualified", old), ("Discovery", old + timedelta(days=1))],
+                            title=f"Stuck deal {i:02d}")
+        deal.facts = {}  # nothing yet of what Discovery asks before a deal leaves it
+    db.session.commit()
+    pipeline = factories.pipeline(org)
+    assert factories.stage(pipeline, "Discovery").required_fields("exit")
+    login_as("manager")
+    page = client.get(f"/reports/{pipeline.id}/review").get_data(as_text=True)
+    section = page[page.index(f'id="rev-{rep.id}"'):]
+    stale = section[section.index("Stale"):section.index("Slipped next steps")]
+    assert len(re.findall(r"Stuck deal \d\d", stale)) == 10 and "and 3 more" in stale
+    expand = unescape(re.search(r'<a href="([^"]+expand=[^"]+)">show all of', stale).group(1))
+    assert expand.endswith(f"#rev-{rep.id}")
+    full = client.get(expand.split("#")[0]).get_data(as_text=True)
+    full_stale = full[full.index("Stale", full.index(f'id="rev-{rep.id}"')):full.index("Slipped next steps")]
+    assert len(re.findall(r"Stuck deal \d\d", full_stale)) == 13 and "more:" not in full_stale
+    missing = section[section.index("Criteria missing"):section.index("Stale")]
+    assert len(re.findall(r"Stuck deal \d\d", missing)) == 10 and "and 3 more" in missing
+    listed = unescape(re.search(r'<a href="([^"]+)">work through them in the deals list', missing).group(1))
+    rows = client.get(listed).get_data(as_text=True)  # the rep-day deals list, missing facts, this owner
+    assert len(set(re.findall(r"Stuck deal \d\d", rows))) == 13, listed
