@@ -201,9 +201,13 @@ def _schema(url):
 
 def _kept_org():
     """With BENCH_KEEP=1, measure again over the organisation a previous run kept (no re-seeding)."""
-    from app.models import Organization
+    from app.models import Deal, Organization
 
-    return Organization.query.filter(Organization.name.like("Reports bench %")).order_by(Organization.id.desc()).first()
+    # The latest one that still has its deals (a run stopped while deleting leaves an empty one behind).
+    return (Organization.query.filter(Organization.name.like("Reports bench %"),
+                                      Organization.query.session.query(Deal.id).filter(Deal.org_id == Organization.id)
+                                      .exists())
+            .order_by(Organization.id.desc()).first())
 
 
 def _measure(org, dialect, url, seeded) -> dict:

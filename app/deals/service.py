@@ -198,10 +198,12 @@ def parse_new_facts(pipeline, raw_facts) -> tuple[dict, dict]:
     return {k: v for k, v in clean.items() if v is not None}, errors
 
 
-def exit_missing(deal: Deal) -> list:
-    """Return the current stage's exit requirements the deal does not meet (board badge)."""
+def exit_missing(deal: Deal, required: list | None = None) -> list:
+    """Return the current stage's exit requirements the deal does not meet (board badge). `required`: the
+    stage's exit fields when the caller already has them (a list over thousands of deals reads them once)."""
     facts = deal.facts or {}
-    return [f for f in deal.stage.required_fields("exit") if not is_met(f, facts.get(f.key))]
+    fields = deal.stage.required_fields("exit") if required is None else required
+    return [f for f in fields if not is_met(f, facts.get(f.key))]
 
 
 def _fields_by_key(pipeline) -> dict:
