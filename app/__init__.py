@@ -86,6 +86,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.deals.list_routes
     import app.deals.move_routes
     import app.deals.routes
+    import app.documents.routes
     import app.imports.routes
     import app.leads.form_routes
     import app.leads.held_routes
@@ -106,6 +107,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.auth.bp, "/auth"),
         (app.admin.bp, "/admin"),
         (app.deals.bp, "/deals"),
+        (app.documents.bp, "/deals"),
         (app.api.bp, "/api/v1"),
         (app.contacts.bp, "/contacts"),
         (app.imports.bp, "/imports"),

@@ -13,6 +13,7 @@ from app.models.deals import (
     StageTransition,
     Task,
 )
+from app.models.documents import DOCUMENT_ASKS, DealDocument, DocumentEvent, DocumentVersion
 from app.models.health import WorkerTick
 from app.models.leads import (
     ContactEvent,
@@ -64,4 +65,5 @@ __all__ = [
     "LeadSubmission",
     "ForecastSnapshot", "OwnerForecastSnapshot",
     "StageTally",
+    "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
 ]
