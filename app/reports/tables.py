@@ -159,7 +159,7 @@ def build_tables(numbers: dict, stages: dict, people: dict, currency: str = "USD
         outcomes.rows.append([f"Deal cycle ({label})", days(value), f"{cycle['n']} won", ""])
         outcomes.link(2, "cycle_days", "won")
     outcomes.rows += [
-        ["Reply rate (company-wide)", pct(numbers["reply_rate"]),
+        ["Reply rate (all pipelines)", pct(numbers["reply_rate"]),
          "no data yet" if numbers["reply_rate"] is None else "", "5–6 %, 10 % top"],
         ["Visitor-to-customer (company-wide)", pct(numbers["visitor_to_customer"]),
          "no data yet" if numbers["visitor_to_customer"] is None else "", "2–5 % B2B"],
