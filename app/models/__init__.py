@@ -35,6 +35,7 @@ from app.models.pipeline import (
     StageRequirement,
 )
 from app.models.reports import ForecastSnapshot, OwnerForecastSnapshot
+from app.models.rooms import DealRoom, RoomInvite, RoomStep
 from app.models.sequences import (
     BulkEnrollJob,
     Enrollment,
@@ -64,4 +65,5 @@ __all__ = [
     "LeadSubmission",
     "ForecastSnapshot", "OwnerForecastSnapshot",
     "StageTally",
+    "DealRoom", "RoomInvite", "RoomStep",
 ]
