@@ -71,6 +71,9 @@ class Config:
     BOARD_PAGE_SIZE = 20
     LEAD_FORM_RATE_LIMIT = os.environ.get("LEAD_FORM_RATE_LIMIT", "20 per minute;200 per hour")  # per address
     LEAD_FORM_VIEW_LIMIT = os.environ.get("LEAD_FORM_VIEW_LIMIT", "120 per minute")
+    # The deal room's public pages (/r/<token>), per address: views, and confirmations posted.
+    ROOM_VIEW_LIMIT = os.environ.get("ROOM_VIEW_LIMIT", "120 per minute")
+    ROOM_POST_LIMIT = os.environ.get("ROOM_POST_LIMIT", "20 per minute;200 per hour")
     LEAD_FORM_MIN_SECONDS = float(os.environ.get("LEAD_FORM_MIN_SECONDS", "3"))  # faster is a bot
     # Reverse proxies in front of the app whose X-Forwarded-For/-Proto are believed; 0: none, the
     # headers are ignored (anyone can send them) and every visitor is the address that connected.

@@ -75,6 +75,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.api.leads
     import app.api.metrics
     import app.api.openapi
+    import app.api.rooms
     import app.api.routes
     import app.api.sequences
     import app.api.tasks
@@ -95,6 +96,8 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.main.routes
     import app.reports.drill_routes
     import app.reports.routes
+    import app.rooms.public_routes
+    import app.rooms.routes
     import app.sequences.public_routes
     import app.sequences.quarantine_routes
     import app.sequences.routes
@@ -117,6 +120,8 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.sequences.public_bp, None),
         (app.leads.bp, "/leads"),
         (app.leads.public_routes.bp, "/f"),
+        (app.rooms.bp, "/deals"),
+        (app.rooms.public_bp, "/r"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 

@@ -26,7 +26,7 @@ def register_cli(app: Flask) -> None:
     def create_org(name, admin_email, password, templates):
         """Create an organisation with its first admin; print its slug last."""
         try:
-            org = create_organization(name, admin_email, password, templates=templates)
+            org = create_organization(name, admin_email, password, templates=templates, buyer_confirms=True)
         except AccountError as exc:
             _fail(_errors(exc))
         click.echo(f"Created organisation {org.name!r} with admin {admin_email.strip().lower()}.")

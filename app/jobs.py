@@ -77,3 +77,12 @@ def process_lead_submissions() -> int:
         from app.leads.intake import process_all_pending
 
         return process_all_pending()
+
+
+def send_room_invite(invite_id: int) -> str:
+    """Email a deal-room invitation once (its link is kept, encrypted, only until it is handed over)."""
+    app = _app()
+    with app.app_context():
+        from app.rooms.service import send_invite
+
+        return send_invite(invite_id)

@@ -4,7 +4,7 @@ import random
 from datetime import timedelta
 
 from app.auth.service import create_organization, create_user
-from app.deals.service import create_deal, move_deal
+from app.deals.service import create_deal, move_deal, record_buyer_fact
 from app.extensions import db
 from app.models import Organization, Pipeline, User, utcnow
 
@@ -42,7 +42,7 @@ def seed_demo() -> tuple[Organization, bool]:
         seed_demo_sequence(org)
         return org, False
     org = create_organization("Demo Agency", DEMO_ADMIN, DEMO_PASSWORD, admin_name="Alex Admin",
-                              templates=["article", "b2b"])
+                              templates=["article", "b2b"], buyer_confirms=True)
     org.slug = DEMO_SLUG
     db.session.commit()
     users = [User.query.filter_by(email=DEMO_ADMIN).one()]
@@ -101,13 +101,26 @@ def _seed_deals(pipeline, users, rng) -> None:
         steps = rng.randint(0, len(opens))
         at = created
         for target in (opens[1:] + [pipeline.stage_by_kind("won")])[:steps]:
-            needed = {r.field.key: _value(r.field, i) for r in _needs(deal, target)}
+            needs = _needs(deal, target)
+            needed = {r.field.key: _value(r.field, i) for r in needs if not r.buyer}
             at = at + timedelta(days=rng.randint(1, max(1, age // (steps + 1))), hours=1)
             if at >= utcnow():
                 break
+            _buyer_confirms(deal, [r for r in needs if r.buyer], i)
             move_deal(deal, target, manager, facts=needed, at=at)
         if i % 9 == 4 and deal.status == "open":
             move_deal(deal, pipeline.stage_by_kind("lost"), manager, reason="Timing")
+
+
+def _buyer_confirms(deal, requirements, i) -> None:
+    """The demo's buyers confirm what only a buyer can (the templates mark those), as the room would:
+    a demo deal past Proposal has its acknowledgement from its buyer, not typed by the rep."""
+    if not requirements:
+        return
+    buyer = f"dm{i}@{COMPANIES[i % len(COMPANIES)].split()[0].lower()}.example"
+    for r in requirements:
+        record_buyer_fact(deal, r.field.key, "Demo Buyer", buyer, utcnow().date() + timedelta(days=10 + i % 20))
+    db.session.commit()
 
 
 def _needs(deal, target):

@@ -11,11 +11,15 @@ PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
 
 
-def make_org(name=None, templates=("article",)):
-    """Create an organisation with an admin, a manager and a rep."""
+def make_org(name=None, templates=("article",), buyer_confirms=False):
+    """Create an organisation with an admin, a manager and a rep.
+
+    `buyer_confirms`: with the templates' buyer marks (facts only the buyer's confirmation in the deal
+    room meets), as sign-up gives them; off by default, so deals can be built by typing every fact.
+    """
     n = next(_seq)
     org = create_organization(name or f"Org {n}", f"admin{n}@org{n}.example.com", PASSWORD,
-                              admin_name=f"Ada Admin{n}", templates=list(templates))
+                              admin_name=f"Ada Admin{n}", templates=list(templates), buyer_confirms=buyer_confirms)
     create_user(org, f"manager{n}@org{n}.example.com", f"Max Manager{n}", "manager", PASSWORD)
     create_user(org, f"rep{n}@org{n}.example.com", f"Rae Rep{n}", "rep", PASSWORD)
     return org

@@ -18,7 +18,8 @@ from tests import factories
 # Reachable without signing in, on purpose. Keep this list short and explicit.
 PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "main.favicon", "api.openapi",
           "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
-          "forms.show", "forms.submit", "forms.view_pixel"}  # the public lead form
+          "forms.show", "forms.submit", "forms.view_pixel",  # the public lead form
+          "room.show", "room.confirm"}  # the deal room's buyer side: its token is the key (tests/rooms/)
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {
@@ -29,6 +30,7 @@ ID_KINDS = {
     "form_id": "lead_form", "rule_id": "fit_rule", "submission_id": "lead_submission",
     "quarantine_id": "quarantined_email",
     "pause_id": "sender_pause",
+    "contact_email": "room_invitee",  # an invitee of the deal's room (DELETE .../room/invites/<contact_email>)
 }
 
 _app = create_app(TestConfig)
@@ -84,7 +86,18 @@ def make_objects(org) -> dict:
     ids["import"] = _make_import(org, pipeline)
     ids.update(_make_sequence_objects(org, contact))
     ids.update(_make_lead_objects(org))
+    ids["room_invitee"] = _make_room(org, deal)
     return ids
+
+
+def _make_room(org, deal) -> str:
+    """Open the deal's room and invite one person; return their email."""
+    from app.rooms.service import invite, open_room
+
+    room, _ = open_room(deal, factories.user(org, "admin"))
+    email = f"buyer{org.id}@umbrella.example"
+    invite(room, factories.user(org, "admin"), email, base_url="https://stagegate.test")
+    return email
 
 
 def _make_sequence_objects(org, contact) -> dict:

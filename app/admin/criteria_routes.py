@@ -27,9 +27,12 @@ def save_criteria(stage_id):
     """Save one stage's checklist; the stage's card swaps itself with a confirmation."""
     stage = get_or_404(Stage, stage_id)
     entry, exit_ = request.form.getlist("entry"), request.form.getlist("exit")
+    # The card's form always says which facts the buyer confirms (even none); a post without the
+    # marker (an older page) leaves those marks alone.
+    buyer = request.form.getlist("buyer") if request.form.get("buyer_marks") == "1" else None
     error, saved = None, None
     try:
-        saved = save_requirements(stage, entry, exit_)
+        saved = save_requirements(stage, entry, exit_, buyer)
     except Invalid as exc:
         error = exc.message
     if is_htmx():

@@ -65,7 +65,8 @@ def create_pipeline_view():
     if form.validate():
         try:
             if form.template.data:
-                pipeline = create_from_template(current_user.org, form.template.data, form.name.data or None)
+                pipeline = create_from_template(current_user.org, form.template.data, form.name.data or None,
+                                                buyer_confirms=True)
             else:
                 pipeline = create_pipeline(current_user.org, form.name.data)
         except Invalid as exc:

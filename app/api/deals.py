@@ -65,6 +65,7 @@ def deal_json(deal: Deal) -> dict:
         "amount": f"{deal.amount:.2f}" if deal.amount is not None else None,
         "currency": deal.currency,
         "facts": deal.facts or {},
+        "facts_meta": deal.facts_meta or {},
         "version": deal.version,
         "stage_entered_at": iso(deal.stage_entered_at),
         "created_at": iso(deal.created_at),
@@ -229,7 +230,7 @@ def create():
         facts=facts, contact=contact, reason=reason or "", override_reason=override_reason,
         company=None if company is KEEP else company, expected_close_date=expected_close_date,
         # History moved over from another CRM: a deal that entered a stage then existed then.
-        created_at=created_at or stage_entered_at, stage_entered_at=stage_entered_at,
+        created_at=created_at or stage_entered_at, stage_entered_at=stage_entered_at, source="api",
     )
     response = jsonify(deal_json(deal))
     response.status_code = 201
@@ -289,7 +290,7 @@ def edit(deal_id):
         expected_close_date=expected_close_date if "expected_close_date" in body else KEEP,
         # An explicit null clears the amount; an absent key leaves it alone.
         amount=("" if amount is None else amount) if "amount" in body else None,
-        facts=body.get("facts"),
+        facts=body.get("facts"), source="api",
     )
     return deal_json(deal)
 
@@ -318,7 +319,7 @@ def move(deal_id):
     pipeline = load_structure(deal.pipeline_id)
     stage = next((s for s in pipeline.stages if s.id == stage_id), None) or get_or_404(Stage, stage_id)
     move_deal(deal, stage, actor, facts=facts, version=version, reason=reason or "",
-              loss_reason_id=loss_reason_id, at=at, override_reason=override_reason)
+              loss_reason_id=loss_reason_id, at=at, override_reason=override_reason, source="api")
     return deal_json(deal)
 
 

@@ -14,7 +14,14 @@ tests/api/test_openapi_bounds.py needs a valid baseline body for each new operat
 
 from flask import jsonify, request
 
-from app.api import bp, openapi_board, openapi_leads, openapi_metrics, openapi_sequences
+from app.api import (
+    bp,
+    openapi_board,
+    openapi_leads,
+    openapi_metrics,
+    openapi_rooms,
+    openapi_sequences,
+)
 from app.api.auth import public
 from app.api.openapi_base import (
     EMAIL,
@@ -93,7 +100,10 @@ SCHEMAS = {
             "requirements": {
                 "type": "object", "required": ["entry", "exit"],
                 "properties": {"entry": {"type": "array", "items": {"type": "string"}},
-                               "exit": {"type": "array", "items": {"type": "string"}}},
+                               "exit": {"type": "array", "items": {"type": "string"}},
+                               "buyer": {"type": "array", "items": {"type": "string"},
+                                         "description": "Those of entry and exit that only a buyer's "
+                                                        "confirmation in the deal room meets."}},
             },
         },
     },
@@ -113,7 +123,7 @@ SCHEMAS = {
     "Deal": {
         "type": "object", "additionalProperties": False,
         "required": ["id", "title", "pipeline_id", "stage_id", "status", "owner_email", "amount", "currency",
-                     "facts", "version", "stage_entered_at", "created_at", "closed_at", "contact_email",
+                     "facts", "facts_meta", "version", "stage_entered_at", "created_at", "closed_at", "contact_email",
                      "expected_close_date"],
         "properties": {
             "id": ID, "title": {"type": "string"}, "pipeline_id": ID,
@@ -122,6 +132,12 @@ SCHEMAS = {
             "amount": {"type": ["string", "null"], "pattern": "^[0-9]+\\.[0-9]{2}$", "examples": ["12500.00"]},
             "currency": {"type": "string", "minLength": 3, "maxLength": 3},
             "facts": {"type": "object", "additionalProperties": FACT_VALUE},
+            "facts_meta": {"type": "object", "description": "Where each fact came from.",
+                           "additionalProperties": {
+                               "type": "object", "required": ["source", "by", "at"],
+                               "properties": {"source": {"enum": ["rep", "buyer", "form", "import", "api", "override"]},
+                                              "by": {"type": "string"}, "at": TIME,
+                                              "reason": {"type": "string"}}}},
             "version": {"type": "integer"}, "stage_entered_at": TIME, "created_at": TIME,
             "closed_at": NULLABLE_TIME,
             "contact_email": {"type": ["string", "null"], "description": "The deal's contact (its person)."},
@@ -305,6 +321,7 @@ def _area(module) -> None:
 _area(openapi_leads)
 _area(openapi_sequences)
 _area(openapi_metrics)
+_area(openapi_rooms)
 
 
 def _complete(operation: dict) -> dict:

@@ -165,7 +165,9 @@ SCHEMAS = {
             "missing": {"type": "array", "items": {
                 "type": "object", "required": ["field", "label", "when", "stage_id"],
                 "properties": {"field": {"type": "string"}, "label": {"type": "string"},
-                               "when": {"enum": ["entry", "exit"]}, "stage_id": {"type": "integer"}}}},
+                               "when": {"enum": ["entry", "exit"]}, "stage_id": {"type": "integer"},
+                               "buyer": {"const": True, "description": "Only the buyer's confirmation in the "
+                                                                      "deal room meets it (or an override)."}}}},
             "fields": {"type": "object", "additionalProperties": {"type": "string"}},
         },
     },

@@ -19,6 +19,8 @@ def stage_json(stage) -> dict:
         "requirements": {
             "entry": [f.key for f in stage.required_fields("entry")],
             "exit": [f.key for f in stage.required_fields("exit")],
+            # Those of them only a buyer's confirmation in the deal room meets (or an override with a reason).
+            "buyer": sorted(stage.buyer_keys("entry") | stage.buyer_keys("exit")),
         },
     }
 

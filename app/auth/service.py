@@ -70,8 +70,9 @@ def _new_user(org, email, name, role, password) -> User:
     return user
 
 
-def create_organization(name, admin_email, password, admin_name="", templates=()) -> Organization:
-    """Create an organisation, its first admin, and pipelines from the named templates."""
+def create_organization(name, admin_email, password, admin_name="", templates=(), buyer_confirms=False) -> Organization:
+    """Create an organisation, its first admin, and pipelines from the named templates (`buyer_confirms`:
+    with the templates' requirements that only the buyer's confirmation in the deal room meets)."""
     name = (name or "").strip()
     if not name or len(name) > 120:
         raise AccountError({"name": "is required (at most 120 characters)"})
@@ -94,7 +95,7 @@ def create_organization(name, admin_email, password, admin_name="", templates=()
     ensure_defaults(org.id)  # scoring defaults for every new organisation (shared/API.md)
     db.session.commit()
     for key in templates:
-        create_from_template(org, key)
+        create_from_template(org, key, buyer_confirms=buyer_confirms)
     return org
 
 

@@ -9,11 +9,13 @@ from app.deals import bp
 from app.deals.board import board_stages, load_structure
 from app.deals.facts import is_met
 from app.deals.forms import DealDetailsForm, build_facts_form, company_choices
+from app.deals.provenance import describe
 from app.deals.service import KEEP, can_edit, facts_asked, update_deal
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.htmx import is_htmx
 from app.models import Deal, StageTransition
+from app.rooms.service import get_room
 from app.tenancy import get_or_404
 
 
@@ -35,6 +37,8 @@ def _facts_context(deal, details=None, facts_form=None, message=None, kind=None)
         exit_checklist=[(f, is_met(f, (deal.facts or {}).get(f.key)))
                         for f in deal.stage.required_fields("exit")],
         company_options=company_choices(deal.org_id),
+        provenance={key: describe(record) for key, record in (deal.facts_meta or {}).items()},
+        buyer_keys=set().union(*(s.buyer_keys(w) for s in deal.pipeline.active_stages for w in ("entry", "exit"))),
     )
 
 
@@ -53,14 +57,14 @@ def show(deal_id):
     money_keys = {f.key for f in deal.pipeline.fields if f.type == "money"}  # history shows $40,000, not 40000.00
     stages = board_stages(load_structure(deal.pipeline_id))  # stages and criteria in 3 reads, for the menu
     return render_template("deals/show.html", transitions=transitions, labels=labels, money_keys=money_keys,
-                           stages=stages, move_asks=facts_asked(deal, stages),
+                           stages=stages, move_asks=facts_asked(deal, stages), deal_room=get_room(deal),
                            currency=current_user.org.currency, **_facts_context(deal))
 
 
 def _facts_response(context, status):
     if is_htmx():
         return render_template("deals/_facts.html", oob=True, **context)
-    return render_template("deals/show.html", transitions=[], labels={},
+    return render_template("deals/show.html", transitions=[], labels={}, deal_room=get_room(context["deal"]),
                            stages=board_stages(context["deal"].pipeline),
                            currency=current_user.org.currency, **context), status
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.deals.facts import FactError, is_met, parse_contact, parse_fact, parse_facts, split_contact
 from app.deals.history import record_changes, tracked_values
+from app.deals.provenance import confirmed_by_buyer, entry, stamp
 from app.errors import Conflict, Forbidden, GateRefused, Invalid, StagegateError
 from app.extensions import db
 from app.models import (
@@ -44,21 +45,38 @@ class Requirement:
     stage: Stage
     field: object
     when: str  # "entry" | "exit"
+    buyer: bool = False  # met only by the buyer's confirmation (or an override with a reason)
 
     def as_missing(self) -> dict:
-        return {
+        missing = {
             "field": self.field.key,
             "label": self.field.label,
             "when": self.when,
             "stage_id": self.stage.id,
         }
+        if self.buyer:
+            missing["buyer"] = True
+        return missing
 
-    def snapshot(self, facts: dict) -> dict:
+    def met(self, facts: dict, meta: dict | None) -> bool:
+        """Whether the deal's facts (and, for a buyer requirement, where the fact came from) meet it."""
+        key = self.field.key
+        if not is_met(self.field, (facts or {}).get(key)):
+            return False
+        return not self.buyer or confirmed_by_buyer((meta or {}).get(key))
+
+    def snapshot(self, facts: dict, meta: dict | None = None) -> dict:
         return {
             **self.as_missing(),
             "stage": self.stage.name,
-            "met": is_met(self.field, facts.get(self.field.key)),
+            "met": self.met(facts, meta),
         }
+
+
+def stage_requirements(stage: Stage, when: str) -> list:
+    """The requirements `stage` sets on `when` ('entry' or 'exit'), each knowing whether only a buyer meets it."""
+    buyer = stage.buyer_keys(when)
+    return [Requirement(stage, f, when, f.key in buyer) for f in stage.required_fields(when)]
 
 
 @dataclass
@@ -93,11 +111,10 @@ def plan_move(deal: Deal, to_stage: Stage) -> MovePlan:
     # Forward (or to Won): the current stage's exit, every skipped stage, the target's entry.
     between = [s for s in opens if current.position < s.position < to_stage.position] if to_stage.kind == "open" \
         else [s for s in opens if s.position > current.position]
-    reqs = [Requirement(current, f, "exit") for f in current.required_fields("exit")]
+    reqs = stage_requirements(current, "exit")
     for stage in between:
-        reqs += [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
-        reqs += [Requirement(stage, f, "exit") for f in stage.required_fields("exit")]
-    reqs += [Requirement(to_stage, f, "entry") for f in to_stage.required_fields("entry")]
+        reqs += stage_requirements(stage, "entry") + stage_requirements(stage, "exit")
+    reqs += stage_requirements(to_stage, "entry")
     kind = "close" if to_stage.kind == "won" else ("skip" if between else "forward")
     refusal = None
     if between and not pipeline.allow_skip:
@@ -118,9 +135,8 @@ def once_per_fact(requirements) -> list:
 
 def missing_for_move(deal: Deal, to_stage: Stage) -> list:
     """What the deal's stored facts lack for this move, each fact once: what the move dialog asks."""
-    facts = deal.facts or {}
     return once_per_fact([r for r in plan_move(deal, to_stage).requirements
-                          if not is_met(r.field, facts.get(r.field.key))])
+                          if not r.met(deal.facts, deal.facts_meta)])
 
 
 def facts_asked(deal: Deal, stages) -> dict:
@@ -143,7 +159,7 @@ def facts_asked(deal: Deal, stages) -> dict:
 
 
 def entry_requirements(stage: Stage) -> list:
-    return [Requirement(stage, f, "entry") for f in stage.required_fields("entry")]
+    return stage_requirements(stage, "entry")
 
 
 def _path_from_start(pipeline, stage: Stage) -> list:
@@ -167,20 +183,20 @@ def requirements_from_start(pipeline, stage: Stage) -> list:
     *before, last = _path_from_start(pipeline, stage)
     reqs = []
     for s in before:
-        reqs += entry_requirements(s)
-        reqs += [Requirement(s, f, "exit") for f in s.required_fields("exit")]
+        reqs += entry_requirements(s) + stage_requirements(s, "exit")
     return reqs + entry_requirements(last)
 
 
 def furthest_stage(pipeline, stage: Stage, facts: dict):
     """Return the furthest stage, up to `stage`, that a new deal with these stored facts may enter.
 
-    None when even the pipeline's first open stage asks for a fact the deal lacks.
+    None when even the pipeline's first open stage asks for a fact the deal lacks. A new deal has no
+    buyer's confirmation, so a requirement only a buyer meets stops it.
     """
     facts = facts or {}
 
     def met(s, when):
-        return all(is_met(f, facts.get(f.key)) for f in s.required_fields(when))
+        return all(r.met(facts, {}) for r in stage_requirements(s, when))
 
     reached = None
     for s in _path_from_start(pipeline, stage):
@@ -200,10 +216,10 @@ def parse_new_facts(pipeline, raw_facts) -> tuple[dict, dict]:
 
 def exit_missing(deal: Deal, required: list | None = None) -> list:
     """Return the current stage's exit requirements the deal does not meet (board badge). `required`: the
-    stage's exit fields when the caller already has them (a list over thousands of deals reads them once)."""
-    facts = deal.facts or {}
-    fields = deal.stage.required_fields("exit") if required is None else required
-    return [f for f in fields if not is_met(f, facts.get(f.key))]
+    stage's `stage_requirements(stage, "exit")` when the caller already has them (a list over thousands of
+    deals reads them once)."""
+    requirements = stage_requirements(deal.stage, "exit") if required is None else required
+    return [r.field for r in requirements if not r.met(deal.facts, deal.facts_meta)]
 
 
 def _fields_by_key(pipeline) -> dict:
@@ -232,8 +248,14 @@ def _overlay(deal_facts: dict, clean: dict) -> dict:
 
 
 def _refusal_message(missing) -> str:
-    labels = ", ".join(f"{r.field.label} ({r.stage.name} {r.when})" for r in missing)
+    labels = ", ".join(f"{r.field.label} ({r.stage.name} {r.when}"
+                       f"{', confirmed by the buyer in the deal room' if r.buyer else ''})" for r in missing)
     return f"Missing: {labels}."
+
+
+def _record(actor, source: str, reason: str = "") -> dict:
+    """The provenance record of facts `actor` writes now through `source` (rep, api, import, form)."""
+    return entry(source, actor.email, utcnow(), reason)
 
 
 def _fact_contact(org_id: int, owner_id, value: str) -> tuple:
@@ -323,16 +345,18 @@ def move_deal(
     override_reason: str = "",
     at: datetime | None = None,
     undo: bool = False,
+    source: str = "rep",
 ) -> StageTransition:
     """Move a deal to `to_stage` if the gate passes, saving sent facts in the same transaction.
 
     `undo` marks the move as taking back the previous one: without a reason of its own it is
-    recorded with UNDO_REASON (a loss still needs its loss reason).
+    recorded with UNDO_REASON (a loss still needs its loss reason). `source` says where sent facts
+    come from (rep, api, import, form): their provenance in `facts_meta`.
     """
     if undo and to_stage.kind != "lost" and not reason:
         reason = UNDO_REASON
     with _refusal_rolls_back(deal.id):
-        return _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at)
+        return _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at, source)
 
 
 @contextmanager
@@ -350,7 +374,7 @@ def _refusal_rolls_back(deal_id: int):
         raise Conflict(deal_id) from None
 
 
-def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at):
+def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, override_reason, at, source="rep"):
     if not can_edit(deal, actor):
         raise Forbidden("Only the deal's owner or a manager can move it.")
     _check_version(deal, version)
@@ -363,7 +387,8 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     if to_stage.kind == "lost":
         loss_reason, loss_other = _resolve_loss_reason(deal.org_id, loss_reason_id, reason, plan.kind, to_stage)
         reason = reason or loss_reason.label
-    missing = [r for r in plan.requirements if not is_met(r.field, merged.get(r.field.key))]
+    meta = stamp(deal.facts_meta, deal.facts, merged, _record(actor, source))
+    missing = [r for r in plan.requirements if not r.met(merged, meta)]
     overridden = False
     if missing or plan.refusal:
         message = " ".join(filter(None, [plan.refusal, _refusal_message(missing) if missing else ""]))
@@ -372,6 +397,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         if not actor.has_role("manager"):
             raise Forbidden("Only an admin or a manager can override the gate.")
         overridden = True
+        meta = _overridden(meta, missing, merged, actor, override_reason)
     when = utcnow()
     if at is not None:  # the latest transition only matters for a back-dated move
         latest = db.session.query(db.func.max(StageTransition.at)).filter_by(deal_id=deal.id).scalar()
@@ -380,6 +406,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     stay_began = deal.stage_entered_at  # when from_stage was entered: the stay this move ends (reports)
     before = dict(deal.facts or {})
     deal.facts = merged
+    deal.facts_meta = meta
     deal.stage = to_stage
     deal.stage_entered_at = when
     deal.status = to_stage.kind if to_stage.kind != "open" else "open"
@@ -396,7 +423,7 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         user_id=actor.id,
         at=when,
         facts=dict(merged),  # its own copy: history must not follow later edits of the deal
-        criteria=[r.snapshot(merged) for r in plan.requirements],
+        criteria=[r.snapshot(merged, meta) for r in plan.requirements],
         reason=override_reason if overridden else reason,
         override=overridden,
     )
@@ -407,6 +434,16 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
         _create_handoff(deal, transition)
     _commit_move(deal)
     return transition
+
+
+def _overridden(meta: dict, missing, facts: dict, actor, reason: str) -> dict:
+    """Mark the buyer facts an override let through as overridden, with its reason: a later move
+    (back and forward again) finds them met, and the facts panel says who overrode them and why."""
+    meta = dict(meta)
+    for r in missing:
+        if r.buyer and is_met(r.field, facts.get(r.field.key)):
+            meta[r.field.key] = entry("override", actor.email, utcnow(), reason)
+    return meta
 
 
 def _commit_move(deal: Deal) -> None:
@@ -568,6 +605,7 @@ def create_deal(
     commit: bool = True,
     person: str | None = None,
     expected_close_date=None,
+    source: str = "rep",
 ) -> Deal:
     """Create a deal in `stage` (default: the first open stage) if the gate from the pipeline's start passes.
 
@@ -579,7 +617,7 @@ def create_deal(
     the deal is only flushed, inside a savepoint, and a refusal or error rolls back that savepoint
     alone, never the caller's other work in the session.
     """
-    extra = {"person": person, "expected_close_date": expected_close_date}
+    extra = {"person": person, "expected_close_date": expected_close_date, "source": source}
     if not commit:
         with db.session.begin_nested():  # any exception rolls back this savepoint and re-raises
             return _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
@@ -595,7 +633,7 @@ def create_deal(
 
 def _create(pipeline, actor, title, stage, owner, amount, currency, facts, contact,
             created_at, stage_entered_at, reason, override_reason, loss_reason_id, company=None, commit=True,
-            person=None, expected_close_date=None):
+            person=None, expected_close_date=None, source="rep"):
     if actor.org_id != pipeline.org_id:
         raise Forbidden("Only people of this organisation can create its deals.")
     errors = {}
@@ -646,7 +684,8 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     reason = _clean_reason(reason, "reason")
     override_reason = _clean_reason(override_reason, "override_reason")
     reqs = requirements_from_start(pipeline, stage)  # creating in a later stage skips from the start
-    missing = [r for r in reqs if not is_met(r.field, merged.get(r.field.key))]
+    meta = stamp({}, {}, merged, _record(actor, source))
+    missing = [r for r in reqs if not r.met(merged, meta)]
     loss_reason, loss_other = None, ""
     if stage.kind == "lost":
         loss_reason, loss_other = _resolve_loss_reason(pipeline.org_id, loss_reason_id, reason, "create", stage)
@@ -658,6 +697,7 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         if not actor.has_role("manager"):
             raise Forbidden("Only an admin or a manager can override the gate.")
         overridden = True
+        meta = _overridden(meta, missing, merged, actor, override_reason)
     now = utcnow()
     # A deal cannot be created after it entered its first stage.
     created_at = created_at or stage_entered_at or now
@@ -666,7 +706,7 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
         contact, _ = _fact_contact(pipeline.org_id, owner.id, person)
     deal = Deal(
         org_id=pipeline.org_id, pipeline=pipeline, stage=stage, owner_id=owner.id, title=title,
-        amount=amount, currency=currency, facts=merged, status=stage.kind,
+        amount=amount, currency=currency, facts=merged, facts_meta=meta, status=stage.kind,
         contact_id=contact.id if contact else None, company_id=company.id if company else None,
         created_at=created_at, stage_entered_at=entered,
         closed_at=entered if stage.kind != "open" else None, loss_reason=loss_reason,
@@ -677,7 +717,7 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     transition = StageTransition(
         org_id=deal.org_id, deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id,
         kind="override" if overridden else "create", user_id=actor.id, at=entered,
-        facts=dict(merged), criteria=[r.snapshot(merged) for r in reqs],
+        facts=dict(merged), criteria=[r.snapshot(merged, meta) for r in reqs],
         reason=override_reason if overridden else reason, override=overridden,
     )
     db.session.add(transition)
@@ -702,9 +742,10 @@ KEEP = object()  # update_deal(company=KEEP): leave the deal's company as it is
 
 
 def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=None,
-                next_step=None, next_step_due=None, company=KEEP, expected_close_date=KEEP) -> Deal:
+                next_step=None, next_step_due=None, company=KEEP, expected_close_date=KEEP, source="rep") -> Deal:
     """Edit a deal's title, amount, company, expected close date and facts; a fact its current stage
-    requires cannot be cleared. `expected_close_date`: a date, "YYYY-MM-DD", or None or "" to clear it."""
+    requires cannot be cleared. `expected_close_date`: a date, "YYYY-MM-DD", or None or "" to clear it.
+    `source` (rep, api, import) is the provenance the changed facts get."""
     with _refusal_rolls_back(deal.id):
         if not can_edit(deal, actor):
             raise Forbidden("Only the deal's owner or a manager can edit it.")
@@ -758,8 +799,70 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
                     errors[f.key] = f"is required while the deal is in {deal.stage.name}"
         if errors:
             raise Invalid(errors)
+        deal.facts_meta = stamp(deal.facts_meta, deal.facts, merged, _record(actor, source))
         deal.facts = merged
         _link_contacts(deal, deal.pipeline, merged)
         record_changes(deal, actor, before)
         _commit(deal.id)
         return deal
+
+
+BUYER_TYPES = ("checkbox", "date", "choice", "contact", "email", "text", "long_text")  # what a buyer's tick can say
+
+
+def buyer_value(field, name: str, email: str, due_on: date | None = None):
+    """The value a buyer's confirmation writes for `field`: a tick is true, a date the step's day (else
+    today), a choice its first option ("Accepted"), a person the buyer; None for a field a tick cannot fill."""
+    if field.type == "checkbox":
+        return True
+    if field.type == "date":
+        return (due_on or utcnow().date()).isoformat()
+    if field.type == "choice":
+        return (field.choices or [None])[0]
+    if field.type == "contact":
+        return f"{name} <{email}>"
+    if field.type == "email":
+        return email
+    if field.type in ("text", "long_text"):
+        return f"Confirmed by {name} <{email}>"
+    return None
+
+
+def record_buyer_fact(deal: Deal, key: str, name: str, email: str, due_on: date | None = None) -> bool:
+    """Write the fact `key` as the buyer confirmed it in the deal room; never move the deal.
+
+    The caller (the room's confirmation) owns the transaction: the fact, its provenance ("buyer", by
+    the invitee's email) and the step are committed together. Return False when the deal's pipeline
+    has no such active field, or its type is not one a confirmation can fill.
+    """
+    field = next((f for f in deal.pipeline.active_fields if f.key == key), None)
+    value = buyer_value(field, name, email, due_on) if field is not None else None
+    if value is None:
+        return False
+    try:
+        value = parse_fact(field, value)
+    except FactError:
+        return False
+    before = dict(deal.facts or {})
+    merged = {**before, key: value}
+    meta = dict(deal.facts_meta or {})
+    meta[key] = entry("buyer", email, utcnow())
+    deal.facts = merged
+    deal.facts_meta = meta
+    _link_contacts(deal, deal.pipeline, merged, before)
+    return True
+
+
+def next_stage(deal: Deal):
+    """The stage a forward move would go to next: the next open stage, else the pipeline's won stage."""
+    later = [s for s in deal.pipeline.open_stages if s.position > deal.stage.position]
+    return later[0] if later else deal.pipeline.stage_by_kind("won")
+
+
+def ready_for(deal: Deal, stage) -> bool:
+    """Whether the gate would let the deal move to `stage` as it stands (nothing missing, no rule refusal)."""
+    try:
+        plan = plan_move(deal, stage)
+    except Invalid:
+        return False
+    return plan.refusal is None and all(r.met(deal.facts, deal.facts_meta) for r in plan.requirements)

@@ -109,7 +109,7 @@ def _add_version(document, actor, filename: str, content: bytes) -> DocumentVers
 
 def _log(deal, contact_id, body: str, user_id=None) -> None:
     db.session.add(Activity(org_id=deal.org_id, deal_id=deal.id, contact_id=contact_id, user_id=user_id,
-                            kind="note", body=body[:2000], at=utcnow()))
+                            kind="room", body=body[:2000], at=utcnow()))
 
 
 def shared_on(deal) -> list[DealDocument]:

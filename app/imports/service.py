@@ -748,7 +748,7 @@ class _Importer:
                    reason=self.value(cells, "lost_reason"), override_reason=self.job.override_reason or "")
 
         def create(stage):
-            create_deal(pipeline, self.actor, stage=stage, commit=False,
+            create_deal(pipeline, self.actor, stage=stage, commit=False, source="import",
                         stage_entered_at=closed_at if stage is not None and stage.kind != "open" else None, **row)
 
         try:

@@ -306,7 +306,7 @@ def form_deal(form: LeadForm, contact, facts: dict, outcome: Outcome) -> int | N
     title = f"{company.name if company else (contact.name or contact.email)} — {form.name}"[:200]
     try:
         deal = create_deal(form.pipeline, owner, title=title, stage=form.stage, owner=owner, facts=facts,
-                           contact=contact, company=company, commit=False)
+                           contact=contact, company=company, commit=False, source="form")
     except StagegateError as exc:
         note = f"No deal was created from “{form.name}”: {exc.message}"
         outcome.notes.append(note)

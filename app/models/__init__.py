@@ -36,6 +36,7 @@ from app.models.pipeline import (
     StageRequirement,
 )
 from app.models.reports import ForecastSnapshot, OwnerForecastSnapshot
+from app.models.rooms import DealRoom, RoomInvite, RoomStep
 from app.models.sequences import (
     BulkEnrollJob,
     Enrollment,
@@ -66,4 +67,5 @@ __all__ = [
     "ForecastSnapshot", "OwnerForecastSnapshot",
     "StageTally",
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
+    "DealRoom", "RoomInvite", "RoomStep",
 ]

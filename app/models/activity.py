@@ -11,6 +11,7 @@ ACTIVITY_KINDS = {
     "reply": "Reply",
     "form_fill": "Form fill",
     "lead": "Lead status",
+    "room": "Deal room",
 }
 LOGGABLE_KINDS = ("note", "call", "meeting", "email")  # what a person logs by hand (an email sent or received outside Stagegate)
 # A call, an email or a meeting is a touch: it answers a lead (speed to lead); a note is not.
@@ -42,7 +43,7 @@ class Activity(TenantMixin, db.Model):
         db.Index("ix_activity_deal_at", "deal_id", "at"),
         db.Index("ix_activity_contact_at", "contact_id", "at"),
         db.CheckConstraint(
-            "kind in ('note','call','meeting','email','reply','form_fill','lead')", name="kind"
+            "kind in ('note','call','meeting','email','reply','form_fill','lead','room')", name="kind"
         ),
     )
 

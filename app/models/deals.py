@@ -72,6 +72,9 @@ class Deal(TenantMixin, db.Model):
     amount = db.Column(db.Numeric(14, 2))
     currency = db.Column(db.String(3), nullable=False, default="USD")
     facts = db.Column(db.JSON, nullable=False, default=dict)
+    # Where each fact came from, written by the deals service with the fact (app/deals/provenance.py):
+    # {key: {"source": "rep"|"buyer"|"form"|"import"|"api"|"override", "by": email, "at": ISO time, "reason"?}}.
+    facts_meta = db.Column(db.JSON, nullable=False, default=dict, server_default="{}")
     status = db.Column(db.String(4), nullable=False, default="open")
     loss_reason_id = db.Column(db.Integer, db.ForeignKey("loss_reason.id"))
     # A loss reason not on the organisation's list: reported as "Other", with this text.

@@ -97,6 +97,10 @@ class Stage(TenantMixin, db.Model):
             if r.when == when and not r.field.archived
         ]
 
+    def buyer_keys(self, when) -> set:
+        """The keys of the fields this stage requires on `when` that only a buyer's confirmation meets."""
+        return {r.field.key for r in self.requirements if r.when == when and r.buyer and not r.field.archived}
+
     def requires(self, field, when) -> bool:
         return any(r.field_id == field.id and r.when == when for r in self.requirements)
 
@@ -135,6 +139,8 @@ class StageRequirement(TenantMixin, db.Model):
     stage_id = db.Column(db.Integer, db.ForeignKey("stage.id"), nullable=False, index=True)
     field_id = db.Column(db.Integer, db.ForeignKey("field_def.id"), nullable=False, index=True)
     when = db.Column(db.String(5), nullable=False)
+    # Met only by the buyer's confirmation in the deal room (or a manager's override with a reason).
+    buyer = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     stage = db.relationship(Stage, back_populates="requirements")
     field = db.relationship(FieldDef, lazy="joined")

@@ -2,6 +2,8 @@
 
 A field is (key, label, type, options); a stage lists the field keys it requires on
 entry and on exit. Templates create real fields and requirements, editable afterwards.
+A template's "buyer" lists the requirements only the buyer's confirmation in the deal room
+meets (StageRequirement.buyer): what the buyer says, not what the rep believes.
 """
 
 HANDOFF = ("onboarding_handoff", "Onboarding hand-off context", "long_text",
@@ -55,6 +57,7 @@ TEMPLATES = {
         "meeting": "Discovery",
         "won": ("Won", [c[0] for c in (CONTRACT, HANDOFF)], []),
         "lost": "Lost",
+        "buyer": ["contract_signed"],
     },
     "article": {
         "name": "Article five-stage",
@@ -95,6 +98,7 @@ TEMPLATES = {
         "meeting": "Discovery",
         "won": ("Closed Won", ["contract_signed", "onboarding_handoff"], ["handoff_completed"]),
         "lost": "Closed Lost",
+        "buyer": ["dm_meeting_date", "proposal_acknowledged", "terms_status", "contract_signed"],
     },
     "insurance": {
         "name": "Insurance agency",
@@ -129,6 +133,7 @@ TEMPLATES = {
         "meeting": "Needs assessment",
         "won": ("Bound", ["policy_number", "onboarding_handoff"], []),
         "lost": "Lost",
+        "buyer": ["application_signed"],
     },
 }
 

@@ -43,13 +43,20 @@ def _add_field(pipeline: Pipeline, key, label, type_, options, position) -> Fiel
     return field
 
 
-def _require(stage: Stage, field: FieldDef, when: str) -> None:
+def _require(stage: Stage, field: FieldDef, when: str, buyer: bool = False) -> None:
     if not any(r.field is field and r.when == when for r in stage.requirements):
-        stage.requirements.append(StageRequirement(org_id=stage.org_id, field=field, when=when))
+        stage.requirements.append(StageRequirement(org_id=stage.org_id, field=field, when=when, buyer=buyer))
 
 
-def create_from_template(org, template_key: str, name: str | None = None) -> Pipeline:
-    """Create a pipeline with its stages, fields and criteria from a catalogue template."""
+def create_from_template(org, template_key: str, name: str | None = None, buyer_confirms: bool = False) -> Pipeline:
+    """Create a pipeline with its stages, fields and criteria from a catalogue template.
+
+    `buyer_confirms` marks the template's "buyer" requirements as met only by the buyer's confirmation
+    in the deal room; without it every requirement is met by a rep's typed fact, as before rooms.
+    Sign-up, the CLI, the admin's "new pipeline" and the demo seed ask for the marks. It is off by
+    default because hundreds of tests (and scripts) build deals by typing every fact as a rep, which a
+    buyer requirement no longer accepts; tests of the room turn it on (tests/factories.make_org).
+    """
     spec = TEMPLATES.get(template_key)
     if spec is None:
         raise Invalid({"template": "is not a template"}, f"Unknown template {template_key!r}.")
@@ -58,6 +65,7 @@ def create_from_template(org, template_key: str, name: str | None = None) -> Pip
                         position=position)
     db.session.add(pipeline)
     fields = {}
+    buyer = set(spec.get("buyer", ())) if buyer_confirms else set()
     for i, (key, label, type_, options) in enumerate(spec["fields"], start=1):
         fields[key] = _add_field(pipeline, key, label, type_, options, i)
     pos = 0
@@ -67,18 +75,18 @@ def create_from_template(org, template_key: str, name: str | None = None) -> Pip
                       is_meeting=stage_name == spec["meeting"])
         db.session.add(stage)
         for key in entry:
-            _require(stage, fields[key], "entry")
+            _require(stage, fields[key], "entry", key in buyer)
         for key in exit_:
-            _require(stage, fields[key], "exit")
+            _require(stage, fields[key], "exit", key in buyer)
     won_name, won_entry, won_exit = spec["won"]
     won = Stage(org_id=org.id, pipeline=pipeline, name=won_name, kind="won", probability=100,
                 position=pos + 1, buyer_state="Contract signed; onboarding has the context",
                 guidance="Hand off to onboarding with a warm introduction and documented context.")
     db.session.add(won)
     for key in won_entry:
-        _require(won, fields[key], "entry")
+        _require(won, fields[key], "entry", key in buyer)
     for key in won_exit:
-        _require(won, fields[key], "exit")
+        _require(won, fields[key], "exit", key in buyer)
     db.session.add(Stage(org_id=org.id, pipeline=pipeline, name=spec["lost"], kind="lost",
                          probability=0, position=pos + 2, buyer_state="Buyer decided not to buy",
                          guidance="Record the real reason: it feeds the loss report."))
@@ -488,8 +496,21 @@ class SavedCriteria:
     lacking: int  # open deals in the stage without at least one of them
 
 
-def save_requirements(stage: Stage, entry_ids, exit_ids) -> SavedCriteria:
-    """Set which of the pipeline's active fields `stage` requires on entry and on exit.
+BUYER_TYPES = ("checkbox", "date", "choice", "contact", "email", "text", "long_text")  # as deals.service says
+
+
+def _buyer_errors(buyer: set, wanted: dict, allowed: dict, errors: dict) -> None:
+    for field_id in buyer:
+        if field_id not in wanted["entry"] | wanted["exit"]:
+            errors["buyer"] = "a fact the buyer confirms must also be required to enter or to leave"
+        elif allowed[field_id].type not in BUYER_TYPES:
+            errors["buyer"] = (f"{allowed[field_id].label} is a {allowed[field_id].type} field: a buyer's tick "
+                               "cannot fill it (numbers, money and links are the rep's to write)")
+
+
+def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None) -> SavedCriteria:
+    """Set which of the pipeline's active fields `stage` requires on entry and on exit, and (`buyer_ids`,
+    None to leave them as they are) which of those only the buyer's confirmation in the deal room meets.
 
     Say which fields it newly requires to leave and how many open deals in the stage lack one
     of them: the deals its next move will stop (the deals already in it are past its entry).
@@ -500,6 +521,9 @@ def save_requirements(stage: Stage, entry_ids, exit_ids) -> SavedCriteria:
               "exit": _clean_ids(exit_ids, allowed, "exit", errors)}
     if stage.kind == "lost" and (wanted["entry"] or wanted["exit"]):
         errors["entry"] = "a Lost stage takes no facts; the gate asks for a loss reason instead"
+    buyer = None if buyer_ids is None else _clean_ids(buyer_ids, allowed, "buyer", errors)
+    if buyer is not None:
+        _buyer_errors(buyer, wanted, allowed, errors)
     _fail(errors, "Nothing was saved: " + "; ".join(errors.values()) if errors else "")
     before = {r.field_id for r in stage.requirements if r.when == "exit"}
     for req in list(stage.requirements):
@@ -508,6 +532,10 @@ def save_requirements(stage: Stage, entry_ids, exit_ids) -> SavedCriteria:
     for when, ids in wanted.items():
         for field_id in ids:
             _require(stage, allowed[field_id], when)
+    if buyer is not None:
+        for req in stage.requirements:
+            if req.field_id in allowed:
+                req.buyer = req.field_id in buyer
     db.session.commit()
     added = [f for f in stage.pipeline.active_fields if f.id in wanted["exit"] - before]
     return SavedCriteria(stage, added, open_deals_lacking(stage, added))

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from sqlalchemy import and_, case, func, or_, select
 
-from app.deals.service import exit_missing
+from app.deals.service import exit_missing, stage_requirements
 from app.extensions import db
 from app.formatting import money
 from app.models import (
@@ -152,10 +152,10 @@ def weekly_review(pipeline, viewer, now: datetime | None = None, week: Period | 
     if not viewer.has_role("manager"):
         scope.append(Deal.owner_id == viewer.id)
     opens = db.session.execute(
-        select(Deal.id, Deal.title, Deal.stage_id, Deal.owner_id, Deal.facts, Deal.stage_entered_at,
-               Deal.next_step_due).where(*scope).order_by(Deal.id)).all()
+        select(Deal.id, Deal.title, Deal.stage_id, Deal.owner_id, Deal.facts, Deal.facts_meta,
+               Deal.stage_entered_at, Deal.next_step_due).where(*scope).order_by(Deal.id)).all()
     people = {u.id: u for u in User.query.filter_by(org_id=pipeline.org_id)}
-    exits = {s.id: s.required_fields("exit") for s in pipeline.stages}
+    exits = {s.id: stage_requirements(s, "exit") for s in pipeline.stages}
     owners: dict[int, OwnerReview] = {}
 
     def review_of(user) -> OwnerReview:

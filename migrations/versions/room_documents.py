@@ -1,7 +1,7 @@
 """deal-room documents: each version of a shared PDF with its SHA-256, and what each buyer did with it
 
 Revision ID: 28f7006486b6
-Revises: e1c4a7b2d9f0
+Revises: a7d20b3c5e91
 Create Date: 2026-12-04 23:56:39.565332
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '28f7006486b6'
-down_revision = 'e1c4a7b2d9f0'
+down_revision = 'a7d20b3c5e91'
 branch_labels = None
 depends_on = None
 

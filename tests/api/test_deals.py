@@ -34,8 +34,10 @@ def test_create_deal_enters_first_open_stage_and_answers_201(client, org, admin_
     deal = response.json
     assert response.headers["Location"].endswith(f"/api/v1/deals/{deal['id']}")
     assert set(deal) == {"id", "title", "pipeline_id", "stage_id", "status", "owner_email", "amount",
-                         "currency", "facts", "version", "stage_entered_at", "created_at", "closed_at",
-                         "company_id", "company", "contact_email", "expected_close_date"}
+                         "currency", "facts", "facts_meta", "version", "stage_entered_at", "created_at",
+                         "closed_at", "company_id", "company", "contact_email", "expected_close_date"}
+    # Every fact the key wrote says so (shared/API.md: facts_meta).
+    assert {k: v["source"] for k, v in deal["facts_meta"].items()} == {k: "api" for k in ENTRY}
     assert deal["title"] == "Acme renewal"
     assert deal["stage_id"] == stage_id(pipeline, "Qualified")
     assert deal["status"] == "open" and deal["closed_at"] is None

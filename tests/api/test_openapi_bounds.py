@@ -25,6 +25,10 @@ BASELINES = {
         "name": "Bounds", "steps": [{"type": "email", "wait_days": 0, "subject": "Hi", "body": "Hello"}]}),
     "enrollContact": ("post", "/api/v1/sequences/{sequence}/enrollments",
                       lambda o: {"contact_email": o["contact_email"]}),
+    "addDealRoomStep": ("post", "/api/v1/deals/{room_deal}/room/steps",
+                        lambda o: {"title": "Security review", "side": "buyer", "due_on": "2030-01-15"}),
+    "inviteToDealRoom": ("post", "/api/v1/deals/{room_deal}/room/invites",
+                         lambda o: {"contact_email": "dana@buyer.example", "send": False}),
     # A raw body (not JSON): an email message, headers first.
     "inboundEmail": ("post", "/api/v1/inbound-email",
                      lambda o: b"From: pat@prospect.example\r\nSubject: Re: hello\r\n\r\nThanks!\r\n"),
@@ -122,6 +126,8 @@ def test_every_documented_request_bound_is_the_one_the_api_enforces(app, client,
                            "next_stage": discovery.id, "contact_email": contact.email, "sequence": sequence.id,
                            "exit_facts": {**factories.full_facts(pipeline, qualified, "exit"),
                                           **factories.full_facts(pipeline, discovery, "entry")}}
+                if "{room_deal}" in url:  # a deal whose room is open, fresh for each probe
+                    objects["room_deal"] = _room_deal(org)
                 body = copy.deepcopy(make(objects))
                 body[name] = value
                 response = getattr(client, method)(url.format(**objects), headers=admin_h, json=body)
@@ -142,6 +148,14 @@ def test_every_documented_request_bound_is_the_one_the_api_enforces(app, client,
         if schema.get("additionalProperties") is False and "not_documented" not in (response.json.get("fields") or {}):
             wrong.append((operation_id, "an undocumented key", response.status_code))
     assert not wrong, "\n".join(map(str, wrong))
+
+
+def _room_deal(org) -> int:
+    from app.rooms.service import open_room
+
+    deal = factories.make_deal(org, owner=factories.user(org, "admin"))
+    open_room(deal, factories.user(org, "admin"))
+    return deal.id
 
 
 def test_every_documented_raw_body_bound_is_the_one_the_api_enforces(client, org, key_for, doc):

@@ -15,7 +15,8 @@ def test_pipelines_list_stages_requirements_and_fields(client, org, admin_h):
     assert qualified == {
         "id": qualified["id"], "name": "Qualified", "position": 1, "kind": "open", "probability": 10,
         "max_days": 7, "meeting": False,
-        "requirements": {"entry": ["icp_confirmed", "pain"], "exit": ["budget_range", "decision_maker"]},
+        "requirements": {"entry": ["icp_confirmed", "pain"], "exit": ["budget_range", "decision_maker"],
+                         "buyer": []},
     }
     assert pipeline["stages"][1]["meeting"] is True
     assert [s["kind"] for s in pipeline["stages"][-2:]] == ["won", "lost"]

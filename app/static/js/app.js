@@ -40,3 +40,15 @@ document.addEventListener("keydown", (event) => {
     open.querySelector("summary").focus();
   }
 });
+
+// "Copy link" beside a shown link (the deal room's invitation): copy the input's text, say so.
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button.copy-link");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copy);
+  if (!source) return;
+  source.select();
+  const done = () => { button.textContent = "Copied"; };
+  if (navigator.clipboard) navigator.clipboard.writeText(source.value).then(done, () => document.execCommand("copy") && done());
+  else if (document.execCommand("copy")) done();
+});

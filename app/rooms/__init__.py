@@ -1,0 +1,4 @@
+from flask import Blueprint
+
+bp = Blueprint("rooms", __name__)
+public_bp = Blueprint("room", __name__)
