@@ -853,6 +853,20 @@ def record_buyer_fact(deal: Deal, key: str, name: str, email: str, due_on: date 
     return True
 
 
+def withdraw_buyer_fact(deal: Deal, key: str) -> bool:
+    """Take back a fact the buyer confirmed (a document they acknowledged has a new version to confirm);
+    a fact a rep typed or an override is left alone. The caller owns the transaction. Never moves the deal:
+    the next move's gate asks for the new confirmation."""
+    meta = dict(deal.facts_meta or {})
+    if (meta.get(key) or {}).get("source") != "buyer":
+        return False
+    facts = dict(deal.facts or {})
+    facts.pop(key, None)
+    meta.pop(key, None)
+    deal.facts, deal.facts_meta = facts, meta
+    return True
+
+
 def next_stage(deal: Deal):
     """The stage a forward move would go to next: the next open stage, else the pipeline's won stage."""
     later = [s for s in deal.pipeline.open_stages if s.position > deal.stage.position]

@@ -1,8 +1,9 @@
 """Documents shared in the deal room: uploads checked by content, every version kept with its SHA-256,
 and the buyer's views and confirmations recorded with their evidence.
 
-A buyer confirms the latest version only; a new version asks again (what was confirmed before stays in
-the record, against the hash it was confirmed for). Writing the mapped fact is the room's job (it owns the
+A buyer confirms the latest version only; a new version asks again: what was confirmed before stays in
+the record, against the hash it was confirmed for, and the fact it met is taken back until the buyer
+confirms the new version. Writing the mapped fact is the room's job (it owns the
 link and the provenance), so `confirm` returns what was confirmed and never touches the deal's facts.
 """
 
@@ -11,6 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from app.deals.service import withdraw_buyer_fact
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import DOCUMENT_ASKS, Activity, DealDocument, DocumentEvent, DocumentVersion
@@ -91,8 +93,11 @@ def new_version(document: DealDocument, actor, upload) -> DocumentVersion:
     if errors:
         raise Invalid(errors, "The new version was not shared.")
     version = _add_version(document, actor, _filename(upload.filename), content)
+    withdrawn = bool(document.requirement) and withdraw_buyer_fact(deal, document.requirement)
+    note = (f" The buyer's confirmation of the earlier version no longer meets “{document.requirement}”."
+            if withdrawn else "")
     _log(deal, None, f"{actor.name} shared version {version.number} of “{document.title}”: the buyer is asked "
-                     f"to {document.ask} it again.", actor.id)
+                     f"to {document.ask} it again.{note}", actor.id)
     db.session.commit()
     return version
 
