@@ -79,6 +79,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.api.sequences
     import app.api.tasks
     import app.auth.routes
+    import app.booking.routes
     import app.contacts.company_routes
     import app.contacts.deal_routes
     import app.contacts.routes
@@ -115,6 +116,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.sequences.public_bp, None),
         (app.leads.bp, "/leads"),
         (app.leads.public_routes.bp, "/f"),
+        (app.booking.bp, "/booking"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 
