@@ -29,6 +29,7 @@ ID_KINDS = {
     "form_id": "lead_form", "rule_id": "fit_rule", "submission_id": "lead_submission",
     "quarantine_id": "quarantined_email",
     "pause_id": "sender_pause",
+    "meeting_id": "meeting",
 }
 
 _app = create_app(TestConfig)
@@ -84,7 +85,21 @@ def make_objects(org) -> dict:
     ids["import"] = _make_import(org, pipeline)
     ids.update(_make_sequence_objects(org, contact))
     ids.update(_make_lead_objects(org))
+    ids["meeting"] = _make_meeting(org, deal, rep)
     return ids
+
+
+def _make_meeting(org, deal, rep) -> int:
+    from datetime import timedelta
+
+    from app.models import Meeting, utcnow
+
+    start = utcnow() + timedelta(days=2)
+    meeting = Meeting(org_id=org.id, deal_id=deal.id, user_id=rep.id, starts_at=start,
+                      ends_at=start + timedelta(minutes=30), uid=f"url-map-{org.id}@stagegate", booked_by="rep")
+    db.session.add(meeting)
+    db.session.commit()
+    return meeting.id
 
 
 def _make_sequence_objects(org, contact) -> dict:

@@ -116,7 +116,7 @@ def _windows(values: dict, errors: dict) -> list[tuple[int, int, int]]:
 
 def _minute(raw, name: str, errors: dict, allow_24: bool) -> int | None:
     """Minutes after midnight from "HH:MM" (blank: None); "24:00" only as an end."""
-    text = clean_text(raw, name, errors, 5)
+    text = clean_text(raw, name, errors, 16)
     if name in errors or not text:
         return None
     match = _TIME.fullmatch(text)

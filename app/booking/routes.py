@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.booking import bp, hours, service
@@ -164,7 +164,7 @@ def cancel(meeting_id):
         meeting = get_or_404(Meeting, meeting_id)
         message, kind, status = exc.message, "error", 422
     if is_htmx():
-        return add_vary(render_template("booking/_meetings.html", deal=meeting.deal, message=message,
-                                        message_kind=kind)), status
+        return add_vary(make_response(render_template("booking/_meetings.html", deal=meeting.deal, message=message,
+                                                      message_kind=kind), status))
     flash(message, kind)
     return add_vary(redirect(url_for("deals.show", deal_id=meeting.deal_id), 303))
