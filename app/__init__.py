@@ -80,6 +80,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.api.sequences
     import app.api.tasks
     import app.auth.routes
+    import app.booking.routes
     import app.contacts.company_routes
     import app.contacts.deal_routes
     import app.contacts.routes
@@ -123,6 +124,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.leads.public_routes.bp, "/f"),
         (app.rooms.bp, "/deals"),
         (app.rooms.public_bp, "/r"),
+        (app.booking.bp, "/booking"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 

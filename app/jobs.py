@@ -43,6 +43,15 @@ def run_sequences() -> dict:
         return sweep_due()
 
 
+def send_one_off_emails() -> dict:
+    """Wake-up: send the due one-off emails (meeting invitations) now instead of at the next tick."""
+    app = _app()
+    with app.app_context():
+        from app.sequences.one_off import send_due
+
+        return send_due()
+
+
 def poll_mailbox(mailbox_id: int) -> dict:
     """Read one IMAP inbox's new messages (the sweep claimed it; a slow inbox delays only itself)."""
     app = _app()

@@ -19,6 +19,13 @@ def sequence_steps(now=None) -> dict:
     return sweep_due(now)
 
 
+def one_off_emails(now=None) -> dict:
+    """Send due one-off emails (meeting invitations), at most once each, retrying what was deferred."""
+    from app.sequences.one_off import send_due
+
+    return send_due(now)
+
+
 def reply_mailboxes(now=None) -> dict:
     """Claim the IMAP inboxes whose turn has come: a job each on the worker, polled in turn by `flask run-due`."""
     from rq import get_current_job
@@ -56,6 +63,7 @@ SWEEPS = [  # (name, function): each selects its due rows and is idempotent
     ("resume_imports", resume_imports),
     ("reply_mailboxes", reply_mailboxes),
     ("sequence_steps", sequence_steps),
+    ("one_off_emails", one_off_emails),
     ("leads", lead_sweeps),
     ("forecast_snapshots", forecast_snapshots),
 ]

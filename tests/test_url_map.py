@@ -19,7 +19,8 @@ from tests import factories
 PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "main.favicon", "api.openapi",
           "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
           "forms.show", "forms.submit", "forms.view_pixel",  # the public lead form
-          "room.show", "room.confirm"}  # the deal room's buyer side: its token is the key (tests/rooms/)
+          "room.show", "room.confirm",  # the deal room's buyer side: its token is the key (tests/rooms/)
+          "room.open_document", "room.confirm_document"}
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {
@@ -31,6 +32,8 @@ ID_KINDS = {
     "quarantine_id": "quarantined_email",
     "pause_id": "sender_pause",
     "contact_email": "room_invitee",  # an invitee of the deal's room (DELETE .../room/invites/<contact_email>)
+    "meeting_id": "meeting",
+    "document_id": "document", "number": "document_version",  # a deal-room document and its version's number
 }
 
 _app = create_app(TestConfig)
@@ -87,7 +90,22 @@ def make_objects(org) -> dict:
     ids.update(_make_sequence_objects(org, contact))
     ids.update(_make_lead_objects(org))
     ids["room_invitee"] = _make_room(org, deal)
+    ids["meeting"] = _make_meeting(org, deal, rep)
+    ids["document"], ids["document_version"] = _make_document(org, deal)
     return ids
+
+
+def _make_document(org, deal) -> tuple[int, int]:
+    """A PDF shared on the deal: (document id, version number)."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from app.documents.service import share
+
+    upload = FileStorage(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), filename="terms.pdf")
+    version = share(deal, factories.user(org, "admin"), upload, title="Terms")
+    return version.document_id, version.number
 
 
 def _make_room(org, deal) -> str:
@@ -98,6 +116,19 @@ def _make_room(org, deal) -> str:
     email = f"buyer{org.id}@umbrella.example"
     invite(room, factories.user(org, "admin"), email, base_url="https://stagegate.test")
     return email
+
+
+def _make_meeting(org, deal, rep) -> int:
+    from datetime import timedelta
+
+    from app.models import Meeting, utcnow
+
+    start = utcnow() + timedelta(days=2)
+    meeting = Meeting(org_id=org.id, deal_id=deal.id, user_id=rep.id, starts_at=start,
+                      ends_at=start + timedelta(minutes=30), uid=f"url-map-{org.id}@stagegate", booked_by="rep")
+    db.session.add(meeting)
+    db.session.commit()
+    return meeting.id
 
 
 def _make_sequence_objects(org, contact) -> dict:

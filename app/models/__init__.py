@@ -3,6 +3,7 @@
 from app.models.accounts import ROLES, ApiKey, Organization, User, hash_api_key, org_zone
 from app.models.activity import ACTIVITY_KINDS, Activity, ImportJob, ImportRow
 from app.models.base import iso, utcnow
+from app.models.booking import AvailabilityWindow, BookingProfile, Meeting
 from app.models.deals import (
     Company,
     Contact,
@@ -42,6 +43,7 @@ from app.models.sequences import (
     Enrollment,
     InboundEmail,
     Mailbox,
+    OutboundEmail,
     OutreachSettings,
     QuarantinedEmail,
     SenderDay,
@@ -60,7 +62,7 @@ __all__ = [
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
     "WorkerTick",
-    "BulkEnrollJob", "Enrollment", "InboundEmail", "Mailbox", "OutreachSettings", "QuarantinedEmail", "SenderDay",
+    "BulkEnrollJob", "Enrollment", "InboundEmail", "Mailbox", "OutboundEmail", "OutreachSettings", "QuarantinedEmail", "SenderDay",
     "SenderPause", "Sequence", "SequenceStep", "StepSend", "Suppression",
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
@@ -68,4 +70,5 @@ __all__ = [
     "StageTally",
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
     "DealRoom", "RoomInvite", "RoomStep",
+    "AvailabilityWindow", "BookingProfile", "Meeting",
 ]

@@ -301,3 +301,40 @@ class BulkEnrollJob(TenantMixin, db.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.processed / self.total) if self.total else 100
+
+
+# What happened to a one-off email (OutboundEmail.status): StepSend's words, plus `queued` (waiting for the worker).
+OUTBOUND_STATUSES = ("queued", "sending", "retrying", "sent", "bounced", "failed", "unknown", "skipped")
+
+
+class OutboundEmail(TenantMixin, db.Model):
+    """A one-off email (a meeting invitation), built when queued and sent by the worker with StepSend's delivery truth.
+
+    `key` makes queueing idempotent (one row per meeting revision and recipient); `message`
+    holds the finished bytes, so what goes out is what the change that queued it said.
+    """
+
+    id = db.Column(db.Integer, primary_key=True)
+    kind = db.Column(db.String(12), nullable=False, default="booking")
+    key = db.Column(db.String(120), nullable=False, unique=True)
+    sender_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    from_email = db.Column(db.String(254), nullable=False)
+    to_email = db.Column(db.String(254), nullable=False)
+    subject = db.Column(db.String(300), nullable=False, default="")
+    message = db.deferred(db.Column(db.LargeBinary, nullable=False))
+    message_id = db.Column(db.String(200), nullable=False, unique=True)
+    link = db.Column(db.String(200), nullable=False, default="")  # where the sender is sent when it fails
+    status = db.Column(db.String(8), nullable=False, default="queued")
+    relay_reply = db.Column(db.String(300), nullable=False, default="")
+    error = db.Column(db.String(300), nullable=False, default="")
+    attempts = db.Column(db.Integer, nullable=False, default=0)
+    next_attempt_at = db.Column(db.DateTime)  # queued or retrying: when the worker tries it
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    claimed_at = db.Column(db.DateTime)
+    sent_at = db.Column(db.DateTime)
+
+    __table_args__ = (
+        db.Index("ix_outbound_email_due", "status", "next_attempt_at"),
+        db.CheckConstraint("status in ('queued','sending','retrying','sent','bounced','failed','unknown','skipped')",
+                           name="status"),
+    )
