@@ -22,8 +22,9 @@ def test_every_id_route_answers_404_to_ids_past_the_integer_range(app, client, o
     else:
         login_as("admin")
     for big in BIG_IDS:
-        # Every id in the URL in turn is the huge one; the others are real objects of the caller.
-        for name in rule.arguments:
+        # Every id in the URL in turn is the huge one; the others are real objects of the caller. (An
+        # argument that is no number, e.g. an invitee's email, has its own refusal: tests/rooms.)
+        for name in (n for n in rule.arguments if type(rule._converters[n]).__name__ == "IntegerConverter"):
             with app.test_request_context():
                 url = _url_with(rule, mine, name, big)
             response = client.open(url, method=method, headers=headers, data={"stage_id": "1"})
