@@ -97,6 +97,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.main.routes
     import app.reports.drill_routes
     import app.reports.routes
+    import app.rooms.booking_routes
     import app.rooms.document_routes
     import app.rooms.public_routes
     import app.rooms.routes

@@ -20,7 +20,7 @@ PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "main.favicon",
           "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
           "forms.show", "forms.submit", "forms.view_pixel",  # the public lead form
           "room.show", "room.confirm",  # the deal room's buyer side: its token is the key (tests/rooms/)
-          "room.open_document", "room.confirm_document"}
+          "room.open_document", "room.confirm_document", "room.book", "room.reschedule", "room.cancel"}
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {

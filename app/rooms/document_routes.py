@@ -1,9 +1,7 @@
 """The deal room's documents, buyer's side: open the latest version (the opening is recorded) and
 acknowledge or accept it with the typed name. Same link, limits, CSRF and calm 404s as the plan."""
 
-from flask import current_app, render_template, request
-from flask_wtf.csrf import CSRFError, validate_csrf
-from wtforms.validators import ValidationError
+from flask import request
 
 from app.documents.routes import pdf_response
 from app.documents.service import Evidence
@@ -12,7 +10,8 @@ from app.extensions import limiter
 from app.rooms import documents as room_documents_service
 from app.rooms import public_bp
 from app.rooms.documents import documents_of, open_latest
-from app.rooms.public_routes import MAX_BODY, _not_found, _page, _post_limit, _readable, _view_limit
+from app.rooms.guard import checked_post
+from app.rooms.public_routes import _not_found, _page, _post_limit, _view_limit
 from app.rooms.service import invite_by_token
 
 
@@ -44,19 +43,9 @@ def open_document(token, document_id):
 @limiter.limit(_post_limit)
 def confirm_document(token, document_id):
     """Acknowledge or accept the latest version with the name the buyer typed; say what happened."""
-    if (request.content_length or 0) > MAX_BODY:
-        return render_template("rooms/public_gone.html", too_large=True), 413
-    row = invite_by_token(token)
-    if row is None:
-        return _not_found()
-    if not _readable():
-        return _page(row, token, 400, "Nothing was confirmed: what was sent is not text we can keep (a broken "
-                                      "character). Type your name again and send.", "error")
-    try:
-        if current_app.config.get("WTF_CSRF_ENABLED", True):
-            validate_csrf(request.form.get("csrf_token"))
-    except (ValidationError, CSRFError):
-        return _page(row, token, 400, "This page had expired, so nothing was confirmed. Please try again.", "error")
+    row, refused = checked_post(token)
+    if refused is not None:
+        return refused
     try:
         done = room_documents_service.confirm_document(row, document_id, request.form.get("version_id"), request.form.get("name"),
                                 _evidence())

@@ -114,7 +114,7 @@ def test_other_documents_and_dead_links_are_calm_404s_that_write_nothing(client,
     assert foreign.status_code == 404
     no_csrf = client.post(f"/r/{token}/documents/{version.document_id}/confirm",
                           data={"name": "Dana Ortiz", "version_id": version.id})
-    assert no_csrf.status_code == 400 and "nothing was confirmed" in no_csrf.get_data(as_text=True)
+    assert no_csrf.status_code == 400 and "nothing was done" in no_csrf.get_data(as_text=True)
     broken = client.post(f"/r/{token}/documents/{version.document_id}/confirm",
                          data=b"name=Dana%ED%A0%80&version_id=" + str(version.id).encode(),
                          content_type="application/x-www-form-urlencoded")

@@ -1,0 +1,128 @@
+"""Booking from the deal room: the invitee picks one of the deal owner's open slots, reschedules or cancels
+their meeting. A booking confirms the plan's meeting step as that buyer and writes its fact (e.g. "DM
+meeting scheduled", the meeting's day) through `record_buyer_fact`, in the booking's own transaction.
+
+Which step a booking confirms: the room's open buyer steps whose requirement is a date fact about a meeting
+(its key or label says "meeting"), as the templates name them. A pipeline without one books the meeting and
+confirms nothing.
+"""
+
+from datetime import datetime
+
+from app.booking.clock import local, profile_for, rep_zone, when_text
+from app.booking.service import book, cancel, reschedule, slots_by_day
+from app.deals.service import MAX_ID, next_stage, ready_for, record_buyer_fact
+from app.errors import Invalid
+from app.extensions import db
+from app.models import Activity, Meeting, Notification
+from app.timezones import utcnow
+
+SHOWN_DAYS = 7  # the room offers a week of days with open times; the rep's horizon may hold more
+
+
+def meeting_keys(pipeline) -> set:
+    """The date facts that say a meeting is scheduled."""
+    return {f.key for f in pipeline.active_fields
+            if f.type == "date" and ("meeting" in f.key.lower() or "meeting" in f.label.lower())}
+
+
+def offer(room, length: int | None = None, reschedule_id: int | None = None) -> dict:
+    """What the room's booking section shows: the owner's lengths, the chosen one, open times by day, the
+    invitee-visible meetings of this room (booked, not ended)."""
+    rep = room.deal.owner
+    profile = profile_for(rep)
+    lengths = profile.length_list if profile is not None else []
+    chosen = length if length in lengths else (lengths[0] if lengths else None)
+    days = slots_by_day(rep, chosen, ignore_meeting_id=reschedule_id)[:SHOWN_DAYS] if chosen else []
+    meetings = (Meeting.query.filter(Meeting.room_id == room.id, Meeting.status == "booked",
+                                     Meeting.ends_at > utcnow()).order_by(Meeting.starts_at).all())
+    return {"lengths": lengths, "length": chosen, "days": days, "zone": rep_zone(rep).key,
+            "meetings": [(m, when_text(m)) for m in meetings], "reschedule_id": reschedule_id}
+
+
+def _start(raw) -> datetime:
+    """A slot's start as the form carries it (ISO, naive UTC)."""
+    try:
+        value = datetime.fromisoformat(raw) if isinstance(raw, str) and len(raw) <= 32 else None
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is not None:
+        raise Invalid({"starts_at": "Pick one of the open times."}, "Nothing was booked.")
+    return value
+
+
+def _length(raw) -> int:
+    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 3:
+        raise Invalid({"length": "is not a meeting length this rep offers"}, "Nothing was booked.")
+    return int(raw)
+
+
+def _room_meeting(room, meeting_id) -> Meeting:
+    try:
+        wanted = int(meeting_id)
+    except (TypeError, ValueError):
+        raise LookupError("no such meeting") from None
+    meeting = db.session.get(Meeting, wanted) if 1 <= wanted <= MAX_ID else None
+    if meeting is None or meeting.room_id != room.id or meeting.org_id != room.org_id:
+        raise LookupError("no such meeting")
+    return meeting
+
+
+def book_from_room(invite, raw_start, raw_length, ip: str = "", user_agent: str = "") -> tuple[Meeting, object]:
+    """Book the deal owner for the invitee; confirm the meeting step (and its fact) as theirs. Return the
+    meeting and the stage the deal may now move to (or None)."""
+    room, deal, contact = invite.room, invite.room.deal, invite.contact
+    email = (contact.email or "").lower()
+    ready: list = []
+
+    def confirm_step(meeting: Meeting) -> None:
+        ready.append(_confirm_meeting_step(room, deal, contact, meeting, ip, user_agent))
+
+    meeting = book(deal, deal.owner, contact, _start(raw_start), _length(raw_length), email, room_id=room.id,
+                   on_booked=confirm_step)
+    return meeting, (ready[0] if ready else None)
+
+
+def _confirm_meeting_step(room, deal, contact, meeting: Meeting, ip: str, user_agent: str):
+    """Inside the booking's transaction: the open meeting step done as this buyer, its fact the meeting's day."""
+    keys = meeting_keys(deal.pipeline)
+    step = next((s for s in room.steps if s.side == "buyer" and s.status == "open" and s.requirement in keys), None)
+    name, email, now = contact.name or contact.email, contact.email or "", utcnow()
+    if step is None:
+        return None
+    day = local(meeting.starts_at, rep_zone(meeting.user)).date()
+    step.status, step.confirmed_at = "done", now
+    step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = contact.id, email, name
+    step.confirmed_ip = (ip or "")[:45]
+    step.confirmed_user_agent = "".join(c for c in (user_agent or "") if c.isprintable())[:300]
+    written = record_buyer_fact(deal, step.requirement, name, email, day)
+    stage = next_stage(deal) if written and deal.status == "open" else None
+    ready = stage if stage is not None and ready_for(deal, stage) else None
+    db.session.add(Activity(org_id=deal.org_id, deal_id=deal.id, contact_id=contact.id, kind="room", at=now,
+                            body=f"{name} <{email}> booked {when_text(meeting)}: “{step.title}” is confirmed."))
+    text = f"{step.title}: booked by {name}" if ready is None else f"{step.title}: ready to move to {ready.name}"
+    db.session.add(Notification(org_id=deal.org_id, user_id=deal.owner_id, kind="room", text=text[:300],
+                                url=f"/deals/{deal.id}", unique_key=f"room-meeting:{meeting.id}"))
+    return ready
+
+
+def reschedule_from_room(invite, meeting_id, raw_start) -> Meeting:
+    """Move the invitee's room meeting to another open time (same invitation, updated); the meeting step's
+    fact follows it to the new day, still as the buyer's."""
+    room, contact = invite.room, invite.contact
+    meeting = reschedule(_room_meeting(room, meeting_id), _start(raw_start), (contact.email or "").lower())
+    keys = meeting_keys(room.deal.pipeline)
+    step = next((s for s in room.steps if s.status == "done" and s.requirement in keys
+                 and s.confirmed_contact_id == contact.id), None)
+    if step is not None:
+        day = local(meeting.starts_at, rep_zone(meeting.user)).date()
+        if record_buyer_fact(room.deal, step.requirement, step.confirmed_name or contact.email, contact.email, day):
+            db.session.commit()
+    return meeting
+
+
+def cancel_from_room(invite, meeting_id) -> Meeting:
+    """Cancel the invitee's room meeting (the invitation is withdrawn). The fact it confirmed stays: the
+    rep sees the cancellation on the timeline and decides."""
+    meeting = _room_meeting(invite.room, meeting_id)
+    return cancel(meeting, (invite.contact.email or "").lower())
