@@ -9,7 +9,7 @@ from app.extensions import limiter
 from app.ids import parse_id
 from app.rooms import public_bp
 from app.rooms.booking import book_from_room, cancel_from_room, offer, reschedule_from_room
-from app.rooms.guard import checked_post
+from app.rooms.guard_routes import checked_post
 from app.rooms.public_routes import _not_found, _page, _post_limit
 
 

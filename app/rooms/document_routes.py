@@ -10,7 +10,7 @@ from app.extensions import limiter
 from app.rooms import documents as room_documents_service
 from app.rooms import public_bp
 from app.rooms.documents import documents_of, open_latest
-from app.rooms.guard import checked_post
+from app.rooms.guard_routes import checked_post
 from app.rooms.public_routes import _not_found, _page, _post_limit, _view_limit
 from app.rooms.service import invite_by_token
 
