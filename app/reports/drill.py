@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import bindparam, text
 
 from app.extensions import db
-from app.reports import queries
+from app.reports import queries, rooms
 from app.reports.forecast import CUMULATIVE, close_windows
 from app.reports.service import Period, forecast_category, local_today
 
@@ -32,6 +32,9 @@ METRICS = {
     "pipeline_added": (("created",), None),
     "moves": (("forward", "back"), None),
     "slipped_close": (("open",), None),
+    # The deal room's share of the forecast and its win rate (reports/rooms.py).
+    "buyer_plans": (("on_time", "other"), None),
+    "room_win_rate": (("with_room", "with_room_won", "without_room", "without_room_won"), None),
 }
 # The forecast's narrowings: a window of expected close dates (forecast.close_windows, or every open
 # deal) and a cumulative category (commit ⊆ best case ⊆ pipeline).
@@ -119,6 +122,16 @@ def _behind(question: Question, owner_id, forecast_where: str) -> tuple[str, str
           AND s.kind = 'open' AND g.kind = 'open' AND g.position {way} s.position{owner}"""
     if question.metric == "forecast":
         return "", f"d.id AS deal_id FROM deal d WHERE {in_pipeline} AND d.status = 'open'{forecast_where}{owner}"
+    if question.metric == "buyer_plans":
+        negate = "" if question.part == "on_time" else "NOT "
+        return "", f"""d.id AS deal_id FROM deal d
+        WHERE {in_pipeline} AND d.status = 'open' AND {negate}{rooms.PLAN_ON_TIME}{owner}"""
+    if question.metric == "room_win_rate":
+        room = ("" if question.part.startswith("with_") else "NOT ") + rooms.HAS_ROOM
+        statuses = "('won')" if question.part.endswith("_won") else "('won', 'lost')"
+        return "", f"""d.id AS deal_id FROM deal d
+        WHERE {in_pipeline} AND d.status IN {statuses} AND d.closed_at >= :start AND d.closed_at < :end
+          AND {room}{owner}"""
     if question.metric == "pipeline_added":
         return "", f"""d.id AS deal_id FROM deal d
         WHERE {in_pipeline} AND d.created_at >= :start AND d.created_at < :end{owner}"""
@@ -141,7 +154,8 @@ def deals_behind(pipeline, period: Period, question: Question, owner_id, page: i
     params = {"org_id": pipeline.org_id, "pipeline_id": pipeline.id, "stage_ids": [s.id for s in stages] or [0],
               "meeting_ids": [s.id for s in stages if s.is_meeting] or [0], "stage_id": question.stage_id,
               "start": period.utc_start, "end": period.utc_end, "start_day": period.start, "end_day": period.end,
-              "owner_id": owner_id, "limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE}
+              "owner_id": owner_id, "limit": PAGE_SIZE + 1, "offset": (page - 1) * PAGE_SIZE,
+              "today": local_today(period.zone)}
     narrow = _forecast_where(question, pipeline, period.zone, params) if question.metric == "forecast" else ""
     head, select = _behind(question, owner_id, narrow)  # a WITH clause, if any, must open the statement
     count_sql = f"{head}SELECT COUNT(*) FROM (SELECT {select}) behind"
@@ -160,7 +174,7 @@ def deals_behind(pipeline, period: Period, question: Question, owner_id, page: i
 
 
 EXPANDING = ("stage_ids", "meeting_ids", "category_stage_ids")
-DATES = ("start_day", "end_day", "close_from", "close_before")
+DATES = ("start_day", "end_day", "close_from", "close_before", "today")
 
 
 def _run(sql: str, params: dict):

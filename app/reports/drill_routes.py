@@ -27,6 +27,12 @@ TITLES = {
     ("moves", "forward"): "Deals moved forward",
     ("moves", "back"): "Deals moved back",
     ("slipped_close", "open"): "Deals expected to close in the period that had not closed by its end",
+    ("buyer_plans", "on_time"): "Open deals whose plan the buyer confirmed, with no buyer step overdue",
+    ("buyer_plans", "other"): "Open deals without a buyer-confirmed plan on time",
+    ("room_win_rate", "with_room"): "Closed deals that had a deal room",
+    ("room_win_rate", "with_room_won"): "Won deals that had a deal room",
+    ("room_win_rate", "without_room"): "Closed deals without a deal room",
+    ("room_win_rate", "without_room_won"): "Won deals without a deal room",
 }
 CLOSE_WORDS = {"this_month": "expected to close this month", "next_month": "expected to close next month",
                "this_quarter": "expected to close this quarter", "next_quarter": "expected to close next quarter",

@@ -14,6 +14,7 @@ from app.models import Pipeline, Stage, User
 from app.reports import bp
 from app.reports.forecast import accuracy, by_expected_close
 from app.reports.review import deal_audit, review_week, weekly_review
+from app.reports.rooms import room_figures
 from app.reports.service import (
     BANDS,
     CATEGORIES,
@@ -28,7 +29,14 @@ from app.reports.service import (
     set_forecast_category,
     suggested_max_days,
 )
-from app.reports.tables import accuracy_table, build_tables, category_table, close_table, to_csv
+from app.reports.tables import (
+    accuracy_table,
+    build_tables,
+    category_table,
+    close_table,
+    room_tables,
+    to_csv,
+)
 from app.tenancy import get_or_404, role_required, scoped
 
 
@@ -80,6 +88,8 @@ def _report(pipeline_id):
     tables["forecast_by_close"] = close_table(by_close, org.currency)
     tables["forecast_categories"] = category_table(by_close, sorted(pipeline.stages, key=lambda s: s.position),
                                                    org.currency)
+    tables["buyer_plans"], tables["room_win_rate"] = room_tables(room_figures(pipeline, period, owner_id),
+                                                                 org.currency)
     return pipeline, period, numbers, tables, errors
 
 

@@ -255,3 +255,22 @@ def accuracy_table(rows: list, currency: str = "USD") -> Table:
         if row["accuracy"] is not None:
             table.chart.append((label, max(row["accuracy"], 0), str(pct(row["accuracy"])), None))
     return table
+
+
+def room_tables(figures: dict, currency: str = "USD") -> tuple[Table, Table]:
+    """The deal room's two tables: how much of the open forecast rests on buyer-confirmed plans that are on
+    time, and the win rate of deals closed in the period with a deal room and without one."""
+    plans = Table("buyer_plans", "Open deals resting on a buyer-confirmed plan",
+                  ["Open deals", "Deals", "Amount", "Weighted"])
+    for key, label in (("on_time", "Buyer-confirmed plan, on time"), ("other", "Every other open deal")):
+        row = figures["plans"][key]
+        plans.rows.append([label, row["count"], amount(row["amount"], currency), amount(row["weighted"], currency)])
+        plans.link(1, "buyer_plans", key)
+    closed = Table("room_win_rate", "Win rate with and without a deal room", ["Closed in the period", "Closed",
+                                                                             "Won", "Win rate"])
+    for key, label in (("with_room", "With a deal room"), ("without_room", "Without one")):
+        row = figures["closed"][key]
+        closed.rows.append([label, row["closed"], row["won"], pct(row["win_rate"])])
+        closed.link(1, "room_win_rate", key)
+        closed.link(2, "room_win_rate", f"{key}_won")
+    return plans, closed

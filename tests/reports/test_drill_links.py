@@ -21,12 +21,29 @@ def _count(page: str) -> int:
     return int(re.search(r'<p class="drill-count">\s*(\d+)', page).group(1))
 
 
+def _rooms(deals, manager):
+    """Deal rooms on some deals: a buyer step confirmed on some, one overdue on others (the plan figures)."""
+    from app.rooms.service import add_step, open_room
+
+    for i, deal in enumerate(deals):
+        room, _ = open_room(deal, manager)
+        step = add_step(room, manager, title="Security review", side="buyer",
+                        due_on=(date.today() - timedelta(days=3)).isoformat() if i % 2 else None)
+        if i % 3 != 1:
+            step.status = "done"
+            if i % 3 == 2:
+                add_step(room, manager, title="Legal review", side="buyer",
+                         due_on=(date.today() - timedelta(days=1)).isoformat())
+    db.session.commit()
+
+
 def test_every_linked_number_opens_exactly_that_many_deals(client, org, login_as):
     owners = [factories.user(org, "rep"), second_rep(org), factories.user(org, "manager")]
     deals = random_histories(org, owners, datetime.utcnow() - timedelta(days=40), 30, seed=5)
     for i, deal in enumerate(deals):  # the forecast by close date: every window holds some, one has none
         deal.expected_close_date = None if i % 7 == 0 else date.today() + timedelta(days=(i * 37) % 400 - 120)
     db.session.commit()
+    _rooms(deals[::3], owners[2])
     pipeline = factories.pipeline(org)
     login_as("manager")
     for query in ("preset=last_90_days", f"preset=last_90_days&owner={owners[1].id}"):
@@ -35,7 +52,7 @@ def test_every_linked_number_opens_exactly_that_many_deals(client, org, login_as
         kinds = {re.search(r"metric=(\w+)", href).group(1) for href, _ in links}
         closes: set = set()
         assert kinds == {"stage_conversion", "time_in_stage", "win_rate", "meeting_to_close", "cycle_days",
-                         "forecast"}, kinds
+                         "forecast", "buyer_plans", "room_win_rate"}, kinds
         for href, text in links:
             number = int(re.match(r"\d+", text).group())
             assert "preset=last_90_days" in href
