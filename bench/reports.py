@@ -183,18 +183,19 @@ def main() -> dict:
 
 
 def _schema(url):
-    """Create the tables; a bench database from before stage_transition.from_entered_at is reset first
-    (create_all adds no column to an existing table, and the bench seeds with bulk inserts)."""
+    """Create the tables; a bench database from an older schema (a table lacking a column the models have)
+    is reset first: create_all adds no column to an existing table, and the bench seeds with bulk inserts."""
     from sqlalchemy import inspect
 
     from app.extensions import db
     from bench.seed import check_resettable
 
-    columns = inspect(db.engine).get_columns("stage_transition") if inspect(db.engine).has_table(
-        "stage_transition") else None
-    if columns is not None and "from_entered_at" not in {c["name"] for c in columns}:
+    found = inspect(db.engine)
+    stale = [table.name for table in db.metadata.sorted_tables if found.has_table(table.name)
+             and {c.name for c in table.columns} - {c["name"] for c in found.get_columns(table.name)}]
+    if stale:
         check_resettable(url)
-        print("  the bench database predates stage_transition.from_entered_at: dropping its tables")
+        print(f"  the bench database predates columns of {', '.join(stale[:3])}: dropping its tables")
         db.drop_all()
     db.create_all()
 

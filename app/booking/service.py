@@ -56,7 +56,7 @@ def windows_for(user_id: int) -> list[AvailabilityWindow]:
 
 
 def open_slots(user, length_minutes: int, now: datetime | None = None,
-               ignore_meeting_id: int | None = None) -> list[tuple[datetime, datetime]]:
+               ignore_meeting_id: int | None = None, until: datetime | None = None) -> list[tuple[datetime, datetime]]:
     """Every (start, end) in naive UTC the rep can be booked for `length_minutes`, soonest first.
 
     From now plus the profile's notice to now plus its horizon, inside the weekly windows (in
@@ -71,13 +71,19 @@ def open_slots(user, length_minutes: int, now: datetime | None = None,
     now = now or utcnow()
     earliest = now + timedelta(hours=profile.notice_hours)
     latest = now + timedelta(days=profile.horizon_days)
+    if until is not None:  # a page that shows only the first days need not lay out the rest
+        latest = min(latest, until)
     candidates = _candidates(windows_for(user.id), zone_for(profile, user), length_minutes, earliest, latest)
     busy = _busy(user.id, earliest, latest + timedelta(minutes=length_minutes), ignore_meeting_id)
-    return [(start, end) for start, end in candidates if not _overlaps(start, end, busy)]
+    return _free(candidates, busy)
 
 
 def _candidates(windows: list, zone: ZoneInfo, length: int, earliest: datetime, latest: datetime) -> list:
-    """Slot (start, end) pairs from the windows between `earliest` and `latest` (UTC), before any busy time."""
+    """Slot (start, end) pairs from the windows between `earliest` and `latest` (UTC), before any busy time.
+
+    A window whose UTC offset is the same at both ends (every window but those of a clock change) is laid
+    out by arithmetic from one conversion; one that spans a change converts each quarter hour.
+    """
     by_day: dict = {}
     for window in windows:
         by_day.setdefault(window.weekday, []).append(window)
@@ -89,10 +95,15 @@ def _candidates(windows: list, zone: ZoneInfo, length: int, earliest: datetime, 
         for window in by_day.get(day.weekday(), ()):
             open_at, close_at = _instant(day, window.start_minute, zone), _instant(day, window.end_minute, zone)
             first = -(-window.start_minute // SLOT_STEP) * SLOT_STEP  # the first quarter hour in the window
+            steady = open_at - _wall(day, window.start_minute) == close_at - _wall(day, window.end_minute)
             for minute in range(first, window.end_minute, SLOT_STEP):
-                start = _instant(day, minute, zone)
-                if _exists(day, minute, zone) and open_at <= start and start + span <= close_at \
-                        and earliest <= start <= latest:
+                if steady:
+                    start = open_at + timedelta(minutes=minute - window.start_minute)
+                else:
+                    start = _instant(day, minute, zone)
+                    if local(start, zone) != _wall(day, minute):  # a wall time the spring change skips
+                        continue
+                if open_at <= start and start + span <= close_at and earliest <= start <= latest:
                     slots.add((start, start + span))
         day += timedelta(days=1)
     return sorted(slots)
@@ -105,11 +116,6 @@ def _wall(day: date, minute: int) -> datetime:
 def _instant(day: date, minute: int, zone: ZoneInfo) -> datetime:
     """The naive UTC instant of the wall time `minute` after midnight of `day` in `zone` (the first, when it is twice)."""
     return _wall(day, minute).replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-
-
-def _exists(day: date, minute: int, zone: ZoneInfo) -> bool:
-    """Whether that wall time happens at all that day (a spring-forward change skips an hour)."""
-    return local(_instant(day, minute, zone), zone) == _wall(day, minute)
 
 
 def _busy(user_id: int, start: datetime, end: datetime, ignore_meeting_id: int | None) -> list:
@@ -127,8 +133,17 @@ def _busy(user_id: int, start: datetime, end: datetime, ignore_meeting_id: int |
     return sorted(busy)
 
 
-def _overlaps(start: datetime, end: datetime, busy: list) -> bool:
-    return any(b_start < end and start < b_end for b_start, b_end in busy)
+def _free(candidates: list, busy: list) -> list:
+    """The candidates (sorted) that overlap no busy stretch (sorted by start), in one pass over both."""
+    free, i, reach = [], 0, []  # reach: the ends of busy stretches started before the candidate's end
+    for start, end in candidates:
+        while i < len(busy) and busy[i][0] < end:
+            reach.append(busy[i][1])
+            i += 1
+        reach = [b_end for b_end in reach if b_end > start]
+        if not reach:
+            free.append((start, end))
+    return free
 
 
 def is_open(user, starts_at: datetime, length: int, now: datetime | None = None,
@@ -298,11 +313,12 @@ def upcoming_meetings(deal: Deal, now: datetime | None = None) -> list[Meeting]:
         Meeting.ends_at > now).order_by(Meeting.starts_at)).scalars())
 
 
-def slots_by_day(user, length: int, now: datetime | None = None, ignore_meeting_id: int | None = None) -> list:
+def slots_by_day(user, length: int, now: datetime | None = None, ignore_meeting_id: int | None = None,
+                 until: datetime | None = None) -> list:
     """The open slots grouped by the rep's local day: [(day, [(start_utc, label), ...]), ...]."""
     zone = zone_for(profile_for(user), user)
     days: dict = {}
-    for start, _ in open_slots(user, length, now, ignore_meeting_id):
+    for start, _ in open_slots(user, length, now, ignore_meeting_id, until):
         wall = local(start, zone)
         days.setdefault(wall.date(), []).append((start, f"{wall:%H:%M}"))
     return sorted(days.items())

@@ -123,12 +123,15 @@ def shared_on(deal) -> list[DealDocument]:
             .options(db.selectinload(DealDocument.versions)).order_by(DealDocument.id.desc()).all())
 
 
-def events_of(documents: list) -> dict:
-    """{version id: [events, oldest first]} for the documents' versions, in one statement."""
+def events_of(documents: list, views: bool = True) -> dict:
+    """{version id: [events, oldest first]} for the documents' versions, in one statement (without the
+    views when `views` is False: the buyer's page shows confirmations only)."""
     ids = [v.id for d in documents for v in d.versions] or [0]
+    query = DocumentEvent.query.filter(DocumentEvent.version_id.in_(ids))
+    if not views:
+        query = query.filter(DocumentEvent.kind != "view")
     found: dict = {}
-    for event in DocumentEvent.query.filter(DocumentEvent.version_id.in_(ids)).order_by(DocumentEvent.at,
-                                                                                        DocumentEvent.id):
+    for event in query.order_by(DocumentEvent.at, DocumentEvent.id):
         found.setdefault(event.version_id, []).append(event)
     return found
 

@@ -7,7 +7,8 @@ Which step a booking confirms: the room's open buyer steps whose requirement is 
 confirms nothing.
 """
 
-from datetime import datetime
+import time
+from datetime import datetime, timedelta
 
 from app.booking.clock import local, profile_for, rep_zone, when_text
 from app.booking.service import book, cancel, reschedule, slots_by_day
@@ -17,7 +18,14 @@ from app.extensions import db
 from app.models import Activity, Meeting, Notification
 from app.timezones import utcnow
 
-SHOWN_DAYS = 7  # the room offers a week of days with open times; the rep's horizon may hold more
+LOOK_AHEAD = timedelta(days=14)  # the room offers the days with open times in the next two weeks
+# The open times a room shows, per (rep, length, meeting being moved), kept for OFFER_SECONDS in this process:
+# every buyer of the rep's rooms reads the same calendar, and laying it out was half the page's time. A
+# booking, move or cancellation from a room clears its rep's entries here; one made elsewhere (the rep's
+# side, another worker) shows within OFFER_SECONDS. A taken time is never booked twice: `book` checks the
+# slot again under the rep's lock and says "That time is no longer open".
+OFFER_SECONDS = 20
+_offers: dict = {}
 
 
 def meeting_keys(pipeline) -> set:
@@ -26,18 +34,41 @@ def meeting_keys(pipeline) -> set:
             if f.type == "date" and ("meeting" in f.key.lower() or "meeting" in f.label.lower())}
 
 
-def offer(room, length: int | None = None, reschedule_id: int | None = None) -> dict:
-    """What the room's booking section shows: the owner's lengths, the chosen one, open times by day, the
-    invitee-visible meetings of this room (booked, not ended)."""
+def offer(room, length: int | None = None, reschedule_id: int | None = None, day: str | None = None) -> dict:
+    """What the room's booking section shows: the owner's lengths, the chosen one, the days with open times
+    (two weeks ahead) and the chosen day's times (the first such day unless `day`, YYYY-MM-DD, names
+    another), and the room's meetings (booked, not ended). One day's times at a time keeps a phone's page
+    short: a few dozen buttons, not hundreds."""
     rep = room.deal.owner
     profile = profile_for(rep)
     lengths = profile.length_list if profile is not None else []
     chosen = length if length in lengths else (lengths[0] if lengths else None)
-    days = slots_by_day(rep, chosen, ignore_meeting_id=reschedule_id)[:SHOWN_DAYS] if chosen else []
+    days = _open_days(rep, profile, chosen, reschedule_id) if chosen else []
+    picked = next((d for d in days if d[0].isoformat() == day), days[0] if days else None)
     meetings = (Meeting.query.filter(Meeting.room_id == room.id, Meeting.status == "booked",
                                      Meeting.ends_at > utcnow()).order_by(Meeting.starts_at).all())
-    return {"lengths": lengths, "length": chosen, "days": days, "zone": rep_zone(rep).key,
+    return {"lengths": lengths, "length": chosen, "days": [(d, len(times)) for d, times in days],
+            "day": picked[0] if picked else None, "times": picked[1] if picked else [], "zone": rep_zone(rep).key,
             "meetings": [(m, when_text(m)) for m in meetings], "reschedule_id": reschedule_id}
+
+
+def _open_days(rep, profile, length: int, reschedule_id) -> list:
+    # The profile's saved time in the key: new hours show at once (and no two databases share an entry).
+    key, now = (rep.id, profile.id, profile.updated_at, length, reschedule_id), time.monotonic()
+    cached = _offers.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    days = slots_by_day(rep, length, ignore_meeting_id=reschedule_id, until=utcnow() + LOOK_AHEAD)
+    if len(_offers) > 1000:  # a bound, not a policy: the entries live seconds
+        _offers.clear()
+    _offers[key] = (now + OFFER_SECONDS, days)
+    return days
+
+
+def _forget(rep_id: int) -> None:
+    """Drop the rep's cached open times (after a booking, move or cancellation from a room)."""
+    for key in [k for k in _offers if k[0] == rep_id]:
+        _offers.pop(key, None)
 
 
 def _start(raw) -> datetime:
@@ -78,8 +109,11 @@ def book_from_room(invite, raw_start, raw_length, ip: str = "", user_agent: str 
     def confirm_step(meeting: Meeting) -> None:
         ready.append(_confirm_meeting_step(room, deal, contact, meeting, ip, user_agent))
 
-    meeting = book(deal, deal.owner, contact, _start(raw_start), _length(raw_length), email, room_id=room.id,
-                   on_booked=confirm_step)
+    try:
+        meeting = book(deal, deal.owner, contact, _start(raw_start), _length(raw_length), email, room_id=room.id,
+                       on_booked=confirm_step)
+    finally:
+        _forget(deal.owner_id)
     return meeting, (ready[0] if ready else None)
 
 
@@ -110,7 +144,10 @@ def reschedule_from_room(invite, meeting_id, raw_start) -> Meeting:
     """Move the invitee's room meeting to another open time (same invitation, updated); the meeting step's
     fact follows it to the new day, still as the buyer's."""
     room, contact = invite.room, invite.contact
-    meeting = reschedule(_room_meeting(room, meeting_id), _start(raw_start), (contact.email or "").lower())
+    try:
+        meeting = reschedule(_room_meeting(room, meeting_id), _start(raw_start), (contact.email or "").lower())
+    finally:
+        _forget(room.deal.owner_id)
     keys = meeting_keys(room.deal.pipeline)
     step = next((s for s in room.steps if s.status == "done" and s.requirement in keys
                  and s.confirmed_contact_id == contact.id), None)
@@ -125,4 +162,7 @@ def cancel_from_room(invite, meeting_id) -> Meeting:
     """Cancel the invitee's room meeting (the invitation is withdrawn). The fact it confirmed stays: the
     rep sees the cancellation on the timeline and decides."""
     meeting = _room_meeting(invite.room, meeting_id)
-    return cancel(meeting, (invite.contact.email or "").lower())
+    try:
+        return cancel(meeting, (invite.contact.email or "").lower())
+    finally:
+        _forget(meeting.user_id)

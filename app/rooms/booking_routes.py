@@ -16,8 +16,9 @@ from app.rooms.public_routes import _not_found, _page, _post_limit
 @public_bp.app_template_global()
 def room_booking(room) -> dict:
     """What the room page's booking section offers (?length= picks a meeting length, ?reschedule= a meeting
-    to move)."""
-    return offer(room, parse_id(request.args.get("length")), parse_id(request.args.get("reschedule")))
+    to move, ?day= a day)."""
+    return offer(room, parse_id(request.args.get("length")), parse_id(request.args.get("reschedule")),
+                 request.args.get("day"))
 
 
 def _refusal(exc: Invalid) -> str:

@@ -19,7 +19,7 @@ from app.models import DealDocument, DocumentVersion, Notification
 def documents_of(room) -> dict:
     """The documents the room's invitees see, each version's events (theirs and their colleagues')."""
     documents = [d for d in shared_on(room.deal) if d.latest is not None]
-    return {"documents": documents, "events": events_of(documents)}
+    return {"documents": documents, "events": events_of(documents, views=False)}
 
 
 def _document(invite, document_id) -> DealDocument:

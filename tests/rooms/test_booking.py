@@ -76,7 +76,12 @@ def test_the_buyer_moves_and_cancels_their_meeting_and_the_fact_follows(client, 
     meeting = Meeting.query.one()
     page = client.get(f"/r/{token}?reschedule={meeting.id}&length=60").get_data(as_text=True)
     assert "Move your meeting" in page
-    later = [s for s in _slots(page) if s[:10] != slots[0][:10]][0]  # another day
+    days = re.findall(r'href="([^"]*day=(\d{4}-\d\d-\d\d)[^"]*)"', page)
+    assert len(days) >= 2  # one day's times at a time, the other days a tap away
+    other_day = client.get(days[1][0].replace("&amp;", "&")).get_data(as_text=True)
+    assert "Move your meeting" in other_day and "reschedule" in days[1][0]
+    later = _slots(other_day)[0]
+    assert later[:10] != slots[0][:10]
     moved = _post(client, token, f"/meetings/{meeting.id}/reschedule", starts_at=later)
     assert moved.status_code == 200 and "Moved to" in moved.get_data(as_text=True)
     meeting = fresh(Meeting, meeting.id)
@@ -98,3 +103,19 @@ def test_another_rooms_meeting_is_a_404(client, key_for, deal, org, csrf_on):
     assert _post(client, token, f"/meetings/{theirs.id}/reschedule", starts_at=slot).status_code == 404
     assert _post(client, token, "/meetings/2147483648/cancel").status_code == 404
     assert fresh(Meeting, theirs.id).status == "booked"
+
+
+def test_a_time_taken_outside_the_room_is_refused_even_while_the_page_still_offers_it(client, key_for, deal,
+                                                                                   csrf_on):
+    """The room keeps the open times for a few seconds (app/rooms/booking.py OFFER_SECONDS); the booking
+    itself checks the slot again under the rep's lock."""
+    from app.booking.service import book
+
+    _, token = _room(client, key_for, deal)
+    slot = _slots(client.get(f"/r/{token}").get_data(as_text=True))[0]
+    book(deal, deal.owner, None, datetime.fromisoformat(slot), 30, deal.owner)  # the rep, on the deal page
+    assert slot in _slots(client.get(f"/r/{token}").get_data(as_text=True))  # still offered, for now
+    refused = _post(client, token, "/book", starts_at=slot, length="30")
+    assert refused.status_code == 422 and "That time is no longer open" in refused.get_data(as_text=True)
+    assert slot not in _slots(refused.get_data(as_text=True))  # the refusal's page is current
+    assert Meeting.query.count() == 1
