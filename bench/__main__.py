@@ -11,7 +11,8 @@ through gunicorn with Redis and the worker, and rescoring 100,000 contacts (benc
 BENCH_SKIP_LEADS=1 skips it). bench/sequences.py sends 1,000 sequence emails to a local aiosmtpd
 and matches replies over a 10,000-message mailbox (BENCH_SKIP_SEQUENCES=1 skips it). Last, the
 reports page's numbers over 100,000 deals and ~600,000 transitions (bench/reports.py;
-BENCH_SKIP_REPORTS=1 skips it). At each size, after the board, the deals list (bench/deal_list.py:
+BENCH_SKIP_REPORTS=1 skips it), then the deal room's page against the floor (bench/room.py;
+BENCH_SKIP_ROOM=1 skips it). At each size, after the board, the deals list (bench/deal_list.py:
 render times, query plans and req/s as a share of the floor; BENCH_SKIP_DEALS_LIST=1 skips it).
 """
 
@@ -27,6 +28,7 @@ from bench import (
     leads,
     odd_input,
     reports,
+    room,
     security,
     sequences,
     stale,
@@ -130,6 +132,7 @@ def main() -> int:
     failed = run_import_and_stale(url)
     failed |= run_leads()
     failed |= run_reports()
+    failed |= run_room()
     print()
     security.main()  # field patterns on RE2 vs Python re; sign-in time, known vs unknown email
     odd_input.main()
@@ -199,6 +202,18 @@ def run_reports() -> bool:
         return not reports.main()["ok"]
     except Exception as exc:
         print(f"reports: failed ({type(exc).__name__}: {exc})")
+        return True
+
+
+def run_room() -> bool:
+    """The deal room's page under load against the floor (bench/room.py); return True if it failed."""
+    if os.environ.get("BENCH_SKIP_ROOM") == "1":
+        print("room: skipped (BENCH_SKIP_ROOM=1)")
+        return False
+    try:
+        return not room.main()["ok"]
+    except Exception as exc:
+        print(f"room: failed ({type(exc).__name__}: {exc})")
         return True
 
 
