@@ -180,7 +180,7 @@ def confirm(document: DealDocument, version_id, contact, typed_name, evidence: E
         raise Invalid(errors, "Nothing was confirmed.")
     event = DocumentEvent(org_id=document.org_id, version_id=latest.id, contact_id=contact.id,
                           email=contact.email or "", kind=document.ask, typed_name=name, sha256=latest.sha256,
-                          **_evidence(evidence))
+                          at=utcnow(), **_evidence(evidence))
     db.session.add(event)
     verb = "accepted" if document.ask == "accept" else "acknowledged"
     _log(document.deal, contact.id, f"{name} <{contact.email}> {verb} “{document.title}” version {latest.number} "

@@ -62,6 +62,12 @@ def confirm_document(invite, document_id, version_id, typed_name, evidence: Evid
     event = confirm(document, version_id, invite.contact, typed_name, evidence)
     email = invite.contact.email or ""
     written = bool(document.requirement) and record_buyer_fact(deal, document.requirement, event.typed_name, email)
+    if written:  # the plan's step for the same fact is done too, by the same person
+        for step in invite.room.steps:
+            if step.side == "buyer" and step.status == "open" and step.requirement == document.requirement:
+                step.status, step.confirmed_at = "done", event.at
+                step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = invite.contact_id, email, event.typed_name
+                step.confirmed_ip, step.confirmed_user_agent = event.ip, event.user_agent
     stage = next_stage(deal) if written and deal.status == "open" else None
     ready = stage if stage is not None and ready_for(deal, stage) else None
     verb = "accepted" if document.ask == "accept" else "acknowledged"

@@ -6,7 +6,7 @@ import io
 
 from flask import current_app
 
-from app.models import Deal, DocumentEvent, DocumentVersion, Notification
+from app.models import Deal, DocumentEvent, DocumentVersion, Notification, RoomStep
 from tests.documents.test_sharing import PDF
 from tests.rooms.conftest import csrf_from, fresh, row_counts, token_of
 
@@ -58,7 +58,11 @@ def test_the_buyer_opens_and_acknowledges_a_proposal_and_the_fact_is_theirs(clie
     assert stored.stage_id == deal.stage_id  # a confirmation never moves the deal
     assert Notification.query.filter_by(user_id=deal.owner_id, kind="room").one().text == \
         "Proposal acknowledged by Dana Ortiz"
-    assert "✓ Acknowledged by Dana Ortiz" in client.get(f"/r/{token}").get_data(as_text=True)
+    room_page = client.get(f"/r/{token}").get_data(as_text=True)
+    assert "✓ Acknowledged by Dana Ortiz" in room_page
+    step = RoomStep.query.filter_by(requirement="proposal_acknowledged").one()  # the plan's step is done too
+    assert (step.status, step.confirmed_name, step.confirmed_by) == ("done", "Dana Ortiz", "dana@buyer.example")
+    assert step.confirmed_at == event.at and step.confirmed_ip == "198.51.100.4"
     again = _acknowledge(client, token, version)
     assert again.status_code == 422 and "is already acknowledged" in again.get_data(as_text=True)
 
