@@ -28,7 +28,8 @@ def _amount(cents) -> Decimal:
 
 def room_figures(pipeline, period: Period, owner_id=None) -> dict:
     """{"plans": {"on_time": {count, amount, weighted}, "other": {...}}, "closed": {"with_room": {closed, won,
-    win_rate}, "without_room": {...}}} for the pipeline (one owner's deals with `owner_id`)."""
+    win_rate}, "without_room": {...}}, "rooms": deals with a room} for the pipeline (one owner's deals with
+    `owner_id`)."""
     owner = queries.owner_filter("d", owner_id)
     sql = f"""
     SELECT 'open' AS part, CASE WHEN {PLAN_ON_TIME} THEN 1 ELSE 0 END AS yes, COUNT(*),
@@ -42,7 +43,10 @@ def room_figures(pipeline, period: Period, owner_id=None) -> dict:
     FROM deal d
     WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id AND d.status IN ('won', 'lost')
       AND d.closed_at >= :start AND d.closed_at < :end{owner}
-    GROUP BY CASE WHEN {HAS_ROOM} THEN 1 ELSE 0 END"""
+    GROUP BY CASE WHEN {HAS_ROOM} THEN 1 ELSE 0 END
+    UNION ALL
+    SELECT 'rooms', 1, COUNT(*), 0, 0 FROM deal_room r JOIN deal d ON d.id = r.deal_id
+    WHERE d.org_id = :org_id AND d.pipeline_id = :pipeline_id{owner}"""
     params = {"org_id": pipeline.org_id, "pipeline_id": pipeline.id, "today": local_today(period.zone),
               "start": period.utc_start, "end": period.utc_end, **({"owner_id": owner_id} if owner_id else {})}
     statement = text(sql).bindparams(bindparam("today", type_=db.Date), bindparam("start", type_=db.DateTime),
@@ -50,11 +54,14 @@ def room_figures(pipeline, period: Period, owner_id=None) -> dict:
     rows = db.session.execute(statement, params).all()
     plans = {key: {"count": 0, "amount": _amount(0), "weighted": _amount(0)} for key in ("on_time", "other")}
     closed = {key: {"closed": 0, "won": 0, "win_rate": None} for key in ("with_room", "without_room")}
+    rooms = 0
     for part, yes, n, a, b in rows:
-        if part == "open":
+        if part == "rooms":
+            rooms = int(n)
+        elif part == "open":
             plans["on_time" if yes else "other"] = {"count": int(n), "amount": _amount(a),
                                                     "weighted": _amount(Decimal(b or 0) / 100)}
         else:
             key = "with_room" if yes else "without_room"
             closed[key] = {"closed": int(n), "won": int(a or 0), "win_rate": rate(int(a or 0), int(n))}
-    return {"plans": plans, "closed": closed}
+    return {"plans": plans, "closed": closed, "rooms": rooms}

@@ -88,8 +88,9 @@ def _report(pipeline_id):
     tables["forecast_by_close"] = close_table(by_close, org.currency)
     tables["forecast_categories"] = category_table(by_close, sorted(pipeline.stages, key=lambda s: s.position),
                                                    org.currency)
-    tables["buyer_plans"], tables["room_win_rate"] = room_tables(room_figures(pipeline, period, owner_id),
-                                                                 org.currency)
+    figures = room_figures(pipeline, period, owner_id)
+    tables["buyer_plans"], tables["room_win_rate"] = room_tables(figures, org.currency)
+    numbers["rooms"] = figures["rooms"]
     return pipeline, period, numbers, tables, errors
 
 

@@ -145,5 +145,5 @@ def test_a_real_salesforce_export_imports_closedate_mapped_by_hand(client, org, 
     assert sum(int(r["ExpectedRevenue"]) for r in open_rows) == 1_094_500
     report = client.get(f"/reports/{pipeline.id}/export?table=forecast_by_close")
     table = {r[0]: r[2:] for r in csv.reader(io.StringIO(report.get_data(as_text=True).lstrip("\ufeff")))}
-    assert table["Before this quarter (date passed)"] == ["$1,094,500", "13", "$2,115,000"]  # weighted, deals, amount
-    assert table["All open deals"] == ["$1,094,500", "13", "$2,115,000"]
+    assert table["Before this quarter (date passed)"] == ["1094500.00", "13", "2115000.00", "USD"]  # weighted, deals, amount
+    assert table["All open deals"] == ["1094500.00", "13", "2115000.00", "USD"]
