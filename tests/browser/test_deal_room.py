@@ -10,6 +10,7 @@ from app.models import Deal
 from app.rooms.service import invite, open_room
 from tests import factories
 from tests.browser.conftest import PHONE, no_sideways_scroll, screenshot
+from tests.browser.test_accessibility import blocking_violations
 
 
 @pytest.fixture
@@ -38,12 +39,14 @@ def test_buyer_confirms_on_a_phone_and_the_rep_then_moves_the_deal(browser, live
     expect(page.get_by_role("status")).to_contain_text("Thank you, Dana Ortiz: “DM meeting scheduled” is confirmed.")
     expect(page.locator(".room-confirmed").first).to_contain_text("confirmed by Dana Ortiz")
     no_sideways_scroll(page)
+    assert blocking_violations(page) == []
     screenshot(page, "deal-room-buyer-phone")
     buyer.close()
 
     seller = new_page(rep, viewport=PHONE)
     seller.goto(f"/deals/{deal.id}")
     expect(seller.get_by_text("Confirmed by dana@northwind.example")).to_be_visible()
+    assert blocking_violations(seller) == []
     seller.locator(f"#move-{deal.id}-page").select_option(label="Discovery")
     seller.locator(".deal-move").get_by_role("button", name="Move").click()
     expect(seller.locator(".deal-summary .badge-stage")).to_have_text("Discovery")
