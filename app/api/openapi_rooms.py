@@ -101,7 +101,7 @@ PATHS = {
                                  "schema": text(254, min_length=1), "description": "The invitee's email."}],
         "responses": {"200": json_response(ref("RoomInviteRevoked"), "Revoked."),
                       "403": error("403", "Only the deal's owner or a manager changes its room."),
-                      "404": NO_ROOM,
-                      "422": error("422", "The contact has no invitation to this room.", "Invalid")},
+                      "404": error("404", "No such deal in your organisation, its room is not open, or the "
+                                          "contact has no invitation to it.")},
     }},
 }

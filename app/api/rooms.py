@@ -4,6 +4,7 @@ from flask import abort, jsonify
 
 from app.api import bp
 from app.api.parse import check_keys, json_object, raise_if, text_value
+from app.errors import Invalid
 from app.models import Deal, iso
 from app.rooms.service import MAX_STEP_TITLE, add_step, get_room, invite, open_room, revoke
 from app.sequences.sending import base_url
@@ -91,5 +92,8 @@ def invite_to_room(deal_id):
 def revoke_room_invite(deal_id, contact_email):
     """Revoke a contact's link to the room."""
     room = _room_or_404(deal_id)
-    row = revoke(room, current_actor(), contact_email)
+    try:
+        row = revoke(room, current_actor(), contact_email)
+    except Invalid:  # the path names no invitation of this room: nothing there, as for an unknown id
+        abort(404)
     return jsonify({"contact_email": row.contact.email, "revoked_at": iso(row.revoked_at)})

@@ -192,13 +192,6 @@ def invite_by_token(token) -> RoomInvite | None:
     return row if row is not None and row.is_valid() else None
 
 
-def _clean_name(name, errors: dict) -> str:
-    name = clean_text(name, "name", errors, MAX_NAME, required=True)
-    if "name" not in errors and len(name.split()) < 1:
-        errors["name"] = "is required"
-    return name
-
-
 def _clean_step_id(step_id) -> int | None:
     try:
         step_id = int(step_id)
@@ -218,15 +211,16 @@ def buyer_confirm(token, step_id, typed_name, ip: str = "", user_agent: str = ""
     """Record the invitee's confirmation of one of their open buyer steps, with the name they typed.
 
     A step with a requirement writes that fact with provenance "buyer"; the deal's timeline and its
-    owner hear of it. Invalid (nothing written) for a bad name or a step that is not open on this
-    room's buyer side; None-like lookups are the caller's 404 (see `invite_by_token`).
+    owner hear of it. Invalid (nothing written) for a bad name or a step already done; LookupError
+    (the caller's 404, nothing written) for a link that is not valid or a step that is not one of
+    this room's buyer steps.
     """
     row = invite_by_token(token)
     if row is None:
         raise LookupError("no such link")
     room, deal = row.room, row.room.deal
     errors: dict = {}
-    name = _clean_name(typed_name, errors)
+    name = " ".join(clean_text(typed_name, "name", errors, MAX_NAME, required=True).split())
     wanted = _clean_step_id(step_id)
     step = next((s for s in room.steps if s.id == wanted), None)
     if step is None or step.side != "buyer":
@@ -270,9 +264,8 @@ def _tell(deal: Deal, step: RoomStep, name: str, email: str, ready, now) -> None
 
 
 def seller_team(deal: Deal) -> list[str]:
-    """The names the buyer sees on the seller's side: the deal's owner (and who opened the room)."""
-    names = [deal.owner.name or deal.owner.email]
-    return names
+    """The names the buyer sees on the seller's side: the deal's owner (no one's email but theirs is shown)."""
+    return [deal.owner.name or deal.owner.email]
 
 
 def _invite_message(row: RoomInvite, url: str) -> EmailMessage:

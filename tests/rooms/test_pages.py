@@ -116,3 +116,24 @@ def test_the_facts_panel_says_who_confirmed_a_fact_and_when(client, login_as, ke
     assert re.search(r"Confirmed by dana@buyer\.example, \d+ \w{3} \d\d:\d\d UTC", html)
     assert "Typed by rep" in html  # the facts the rep typed say so too
     assert "✓ Confirmed by Dana Ortiz (dana@buyer.example)" in html
+
+
+def test_the_move_dialog_says_which_facts_only_the_buyer_can_confirm(client, login_as, deal):
+    login_as("rep")
+    discovery = factories.stage(factories.pipeline(deal_org(deal)), "Discovery")
+    answer = client.post(f"/deals/{deal.id}/move", data={"stage_id": discovery.id, "version": deal.version,
+                                                         "source": "page"})
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 422
+    assert "Only the buyer can confirm DM meeting scheduled: ask them to tick it in the deal room" in text
+    typed = client.post(f"/deals/{deal.id}/move", data={"stage_id": discovery.id, "version": deal.version,
+                                                        "source": "page", "dialog": "1",
+                                                        "fact_dm_meeting_date": "2030-01-15"})
+    assert typed.status_code == 422 and fresh(Deal, deal.id).stage_id != discovery.id
+
+
+def deal_org(deal):
+    from app.extensions import db
+    from app.models import Organization
+
+    return db.session.get(Organization, deal.org_id)
