@@ -3,12 +3,19 @@ invitation (iCalendar) goes to both sides by email; the page says what happened.
 
 from flask import request
 
-from app.booking.clock import when_text
+from app.booking.clock import profile_for, when_text
 from app.errors import Invalid
 from app.extensions import limiter
 from app.ids import parse_id
 from app.rooms import public_bp
-from app.rooms.booking import book_from_room, cancel_from_room, offer, reschedule_from_room
+from app.rooms.booking import (
+    book_from_room,
+    cancel_from_room,
+    meeting_keys,
+    offer,
+    reschedule_from_room,
+)
+from app.rooms.document_routes import room_documents
 from app.rooms.guard_routes import checked_post
 from app.rooms.public_routes import _not_found, _page, _post_limit
 
@@ -19,6 +26,16 @@ def room_booking(room) -> dict:
     to move, ?day= a day)."""
     return offer(room, parse_id(request.args.get("length")), parse_id(request.args.get("reschedule")),
                  request.args.get("day"))
+
+
+@public_bp.app_template_global()
+def room_elsewhere(room) -> dict:
+    """Which plan steps another part of the room confirms: {"documents": {fact key: document id}, "meeting":
+    the meeting facts, "booking": whether the seller takes bookings}. Their step then points there instead
+    of asking for a name."""
+    documents = {d.requirement: d.id for d in room_documents(room)["documents"] if d.requirement}
+    return {"documents": documents, "meeting": meeting_keys(room.deal.pipeline),
+            "booking": profile_for(room.deal.owner) is not None}
 
 
 def _refusal(exc: Invalid) -> str:

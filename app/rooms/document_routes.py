@@ -17,8 +17,11 @@ from app.rooms.service import invite_by_token
 
 @public_bp.app_template_global()
 def room_documents(room) -> dict:
-    """What the room page's documents section shows the invitee."""
-    return documents_of(room)
+    """What the room page's documents section shows the invitee (read once a request: the plan asks too)."""
+    key = f"stagegate.room_documents.{room.id}"  # the request's own (g outlives a request in tests)
+    if key not in request.environ:
+        request.environ[key] = documents_of(room)
+    return request.environ[key]
 
 
 def _evidence() -> Evidence:

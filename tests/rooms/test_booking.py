@@ -35,6 +35,7 @@ def test_the_buyer_books_a_time_and_the_meeting_step_is_confirmed_as_theirs(clie
     room, token = _room(client, key_for, deal)
     page = client.get(f"/r/{token}").get_data(as_text=True)
     assert "Book a meeting" in page and "30 min" in page and "60 min" in page
+    assert '<a href="#booking">Book a time below</a>: that confirms this step.' in page  # the DM meeting step
     slots = _slots(page)
     assert slots and "<script" not in page  # plain radio buttons and a button: no script needed
     booked = _post(client, token, "/book", starts_at=slots[0], length="30")

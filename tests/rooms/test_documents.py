@@ -42,6 +42,8 @@ def test_the_buyer_opens_and_acknowledges_a_proposal_and_the_fact_is_theirs(clie
     token, version = _room_with_proposal(client, key_for, login_as, deal)
     page = client.get(f"/r/{token}").get_data(as_text=True)
     assert "Proposal" in page and "version 1 · PDF, 1 KB" in page and "Type your name to acknowledge" in page
+    # the plan's step for the same fact points at the document instead of asking for a name a second time
+    assert f'<a href="#document-{version.document_id}">Open and acknowledge the document below</a>' in page
     opened = client.get(f"/r/{token}/documents/{version.document_id}")
     assert opened.status_code == 200 and opened.data == PDF
     assert opened.headers["Content-Disposition"] == 'attachment; filename="proposal.pdf"'
