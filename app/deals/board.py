@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask import abort, url_for
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, union_all
+from sqlalchemy import Date, Integer, and_, bindparam, case, func, or_, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from app.deals.facts import is_met
@@ -21,8 +21,10 @@ from app.ids import parse_id
 from app.models import (
     Company,
     Deal,
+    DealRoom,
     FieldDef,
     Pipeline,
+    RoomStep,
     Stage,
     StageRequirement,
     StageTally,
@@ -69,6 +71,7 @@ class Card:
     move_url: str = ""
     neglected: bool = False  # no open task and no activity for the stage's max days
     close_passed: date | None = None  # the expected close date, once it has passed on an open deal
+    buyer_late: bool = False  # a buyer's step of the deal room is past its date (the board's pages only)
 
     @property
     def cursor(self) -> str:
@@ -275,9 +278,14 @@ def _page_select(n, by_owner, search, after, dialect):
     # a separate query for the overdue cards cost a statement and a round trip per render.
     neglected = case((neglected_clause(dialect, bindparam(f"max_days_{n}", type_=Integer)), True),
                      else_=False)
+    # A buyer's step of the deal's room past its date, in the organisation's day (issue 20).
+    late = (select(RoomStep.id).join(DealRoom, DealRoom.id == RoomStep.room_id)
+            .where(DealRoom.deal_id == Deal.id, RoomStep.side == "buyer", RoomStep.status == "open",
+                   RoomStep.due_on < bindparam("today", type_=Date)).exists())
     stmt = (
         select(*(Company.name.label("company") if name == "company" else getattr(Deal, name)
-                 for name in CARD_COLUMNS), neglected.label("neglected"))
+                 for name in CARD_COLUMNS), neglected.label("neglected"),
+               case((late, True), else_=False).label("buyer_late"))
         .select_from(Deal)
         .outerjoin(Company, Company.id == Deal.company_id)
         .where(Deal.status == bindparam(f"kind_{n}"), Deal.stage_id == bindparam(f"stage_{n}"))
@@ -345,6 +353,7 @@ class _Plain:
 CARD_COLUMNS = ("id", "title", "amount", "currency", "stage_id", "owner_id", "company", "facts",
                 "stage_entered_at", "next_step", "next_step_due", "version", "expected_close_date")
 NEGLECTED = len(CARD_COLUMNS)  # the neglected flag comes after CARD_COLUMNS in the page query's rows
+BUYER_LATE = NEGLECTED + 1  # then whether a buyer's room step is past its date
 
 
 def deal_row(deal: Deal) -> tuple:
@@ -390,7 +399,8 @@ def load_cards(pipeline, stages, filters, users, limit, after=None, today=None) 
         return {}
     now, links = utcnow(), card_links()
     dialect = db.session.get_bind().dialect.name
-    params = {**_params(pipeline, filters), **neglected_params(dialect, now), "limit": limit + 1}
+    params = {**_params(pipeline, filters), **neglected_params(dialect, now), "limit": limit + 1,
+              "today": today or now.date()}
     for n, stage in enumerate(stages):
         params[f"kind_{n}"], params[f"stage_{n}"], params[f"max_days_{n}"] = stage.kind, stage.id, stage.max_days
     if after is not None:
@@ -410,6 +420,7 @@ def load_cards(pipeline, stages, filters, users, limit, after=None, today=None) 
             card = make_card(row, stage, owners, exit_fields, now, links, today)
             # Only an open deal past its stage's max days (an overdue card) can be neglected.
             card.neglected = card.overdue and bool(row[NEGLECTED])
+            card.buyer_late = stage.kind == "open" and bool(row[BUYER_LATE])
             cards.append(card)
         result[stage.id] = (cards, cards[-1].cursor if len(rows) > limit else None)
     return result

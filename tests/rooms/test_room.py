@@ -278,3 +278,26 @@ def test_send_emails_the_link_through_the_outbox_and_forgets_it(client, key_for,
         assert invited["url"].encode() in eml.read_bytes()
     finally:
         app.instance_path = old
+
+
+def test_the_board_card_shows_a_buyer_step_past_its_date_until_the_buyer_confirms(client, key_for, login_as, deal):
+    from datetime import date
+
+    from app.rooms.service import add_step, get_room
+
+    headers = key_for("rep")
+    client.post(f"/api/v1/deals/{deal.id}/room", headers=headers)
+    invited = client.post(f"/api/v1/deals/{deal.id}/room/invites", headers=headers,
+                          json={"contact_email": "dana@buyer.example"}).json
+    rep = factories.user(deal_org(deal), "rep")
+    step = add_step(get_room(fresh(Deal, deal.id)), rep, title="Security questionnaire", side="buyer",
+                    due_on=(date.today() - timedelta(days=2)).isoformat())
+    db.session.commit()
+    login_as("rep")
+    board = client.get(f"/deals/board/{deal.pipeline_id}").get_data(as_text=True)
+    card = board[board.index(f'id="card-{deal.id}"'):][:3000]
+    assert "Buyer step overdue" in card
+    assert board.count("Buyer step overdue") == 1  # only this deal's card
+    assert _confirm(client, token_of(invited["url"]), step.id).status_code == 200
+    board = client.get(f"/deals/board/{deal.pipeline_id}").get_data(as_text=True)
+    assert "Buyer step overdue" not in board
