@@ -66,11 +66,14 @@ class Requirement:
         return not self.buyer or confirmed_by_buyer((meta or {}).get(key))
 
     def snapshot(self, facts: dict, meta: dict | None = None) -> dict:
-        return {
-            **self.as_missing(),
-            "stage": self.stage.name,
-            "met": self.met(facts, meta),
-        }
+        """The requirement as a move saw it: met or not, and where the fact that met it came from (the
+        audit says "confirmed by dana@… on 3 Dec"; a move record keeps it whatever happens to the fact)."""
+        met = self.met(facts, meta)
+        shot = {**self.as_missing(), "stage": self.stage.name, "met": met}
+        record = (meta or {}).get(self.field.key) if met else None
+        if record:
+            shot["source"] = {k: record[k] for k in ("source", "by", "at", "reason") if record.get(k)}
+        return shot
 
 
 def stage_requirements(stage: Stage, when: str) -> list:

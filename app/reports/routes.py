@@ -8,6 +8,7 @@ import zipfile
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from app.deals.provenance import describe
 from app.extensions import db
 from app.ids import parse_id
 from app.models import Pipeline, Stage, User
@@ -199,4 +200,5 @@ def review(pipeline_id):
 def audit(pipeline_id):
     """Show the last 20 closed deals with their activities beside their stage progression."""
     pipeline = get_or_404(Pipeline, pipeline_id)
-    return render_template("reports/audit.html", pipeline=pipeline, items=deal_audit(pipeline, current_user))
+    return render_template("reports/audit.html", pipeline=pipeline, items=deal_audit(pipeline, current_user),
+                           describe=describe)

@@ -301,3 +301,28 @@ def test_the_board_card_shows_a_buyer_step_past_its_date_until_the_buyer_confirm
     assert _confirm(client, token_of(invited["url"]), step.id).status_code == 200
     board = client.get(f"/deals/board/{deal.pipeline_id}").get_data(as_text=True)
     assert "Buyer step overdue" not in board
+
+
+def test_the_move_and_the_audit_keep_who_confirmed_each_fact(client, key_for, login_as, deal, csrf_on):
+    """A move records where each fact it passed on came from; the deal audit says it ("Confirmed by …")."""
+    rep = key_for("rep")
+    discovery = factories.stage(factories.pipeline(deal_org(deal)), "Discovery")
+    room, invited = _open_and_invite(client, rep, deal)
+    assert _confirm(client, token_of(invited["url"]), step_named(room, DM)["id"]).status_code == 200
+    moved = client.post(f"/api/v1/deals/{deal.id}/move", headers=rep, json={"stage_id": discovery.id})
+    assert moved.status_code == 200, moved.json
+    move = client.get(f"/api/v1/deals/{deal.id}/transitions", headers=rep).json[-1]
+    dm = next(c for c in move["criteria"] if c["field"] == "dm_meeting_date")
+    assert dm["met"] is True and dm["source"]["source"] == "buyer" and dm["source"]["by"] == "dana@buyer.example"
+    lost = factories.stage(factories.pipeline(deal_org(deal)), "Closed Lost")
+    from app.models import LossReason
+
+    reason = LossReason.query.filter_by(org_id=deal.org_id).first()
+    closed = client.post(f"/api/v1/deals/{deal.id}/move", headers=rep,
+                         json={"stage_id": lost.id, "loss_reason_id": reason.id})
+    assert closed.status_code == 200, closed.json
+    app_config = __import__("flask").current_app.config
+    app_config["WTF_CSRF_ENABLED"] = False
+    login_as("manager")
+    audit = client.get(f"/reports/{deal.pipeline_id}/audit").get_data(as_text=True)
+    assert "DM meeting scheduled <small class=\"fact-source\">(Confirmed by dana@buyer.example," in audit
