@@ -33,6 +33,7 @@ ID_KINDS = {
     "pause_id": "sender_pause",
     "contact_email": "room_invitee",  # an invitee of the deal's room (DELETE .../room/invites/<contact_email>)
     "meeting_id": "meeting",
+    "step_id": "room_step",  # a step of the deal's room plan (the seller's "Mark done")
     "document_id": "document", "number": "document_version",  # a deal-room document and its version's number
 }
 
@@ -89,7 +90,7 @@ def make_objects(org) -> dict:
     ids["import"] = _make_import(org, pipeline)
     ids.update(_make_sequence_objects(org, contact))
     ids.update(_make_lead_objects(org))
-    ids["room_invitee"] = _make_room(org, deal)
+    ids["room_invitee"], ids["room_step"] = _make_room(org, deal)
     ids["meeting"] = _make_meeting(org, deal, rep)
     ids["document"], ids["document_version"] = _make_document(org, deal)
     return ids
@@ -108,14 +109,15 @@ def _make_document(org, deal) -> tuple[int, int]:
     return version.document_id, version.number
 
 
-def _make_room(org, deal) -> str:
-    """Open the deal's room and invite one person; return their email."""
-    from app.rooms.service import invite, open_room
+def _make_room(org, deal) -> tuple[str, int]:
+    """Open the deal's room, add one of our steps and invite one person; return (their email, the step id)."""
+    from app.rooms.service import add_step, invite, open_room
 
     room, _ = open_room(deal, factories.user(org, "admin"))
+    step = add_step(room, factories.user(org, "admin"), title="Send the pricing", side="seller")
     email = f"buyer{org.id}@umbrella.example"
     invite(room, factories.user(org, "admin"), email, base_url="https://stagegate.test")
-    return email
+    return email, step.id
 
 
 def _make_meeting(org, deal, rep) -> int:

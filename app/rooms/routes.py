@@ -1,6 +1,6 @@
 """The deal room, seller's side: the panel on the deal page (open, plan steps, invite, revoke)."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from app.deals.service import can_edit
@@ -8,7 +8,7 @@ from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.models import Deal
 from app.rooms import bp
-from app.rooms.service import add_step, get_room, invite, open_room, revoke
+from app.rooms.service import add_step, complete_seller_step, get_room, invite, open_room, revoke
 from app.sequences.sending import base_url
 from app.tenancy import get_or_404
 
@@ -58,6 +58,24 @@ def add_step_(deal_id):
         step = add_step(room, current_user, title=request.form.get("title"), side=request.form.get("side", "buyer"),
                         due_on=request.form.get("due_on"), requirement=request.form.get("requirement") or None)
         return _panel(deal, f"Step “{step.title}” added.")
+    return _act(deal, action)
+
+
+@bp.post("/<int:deal_id>/room/steps/<int:step_id>/done")
+@login_required
+def step_done(deal_id, step_id):
+    """Mark one of our own plan steps done."""
+    deal = get_or_404(Deal, deal_id)
+    room = get_room(deal)
+
+    def action():
+        try:
+            step = complete_seller_step(room, current_user, step_id) if room is not None else None
+        except LookupError:
+            step = None
+        if step is None:
+            abort(404)
+        return _panel(deal, f"“{step.title}” is done; the buyer sees it in the room.")
     return _act(deal, action)
 
 

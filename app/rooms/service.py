@@ -141,6 +141,27 @@ def _invitee_email(value) -> str:
     raise Invalid({"contact_email": "must be an email address like name@example.com"}, "No invitation was made.")
 
 
+def complete_seller_step(room: DealRoom, actor, step_id) -> RoomStep:
+    """Mark one of the seller's own steps done (the buyer sees "Done"). A buyer's step is the buyer's to
+    confirm: refused. Nothing changes the deal's facts: a seller step carries no requirement. LookupError
+    (the caller's 404) for a step that is not in this room."""
+    _check_editor(room.deal, actor)
+    wanted = _clean_step_id(step_id)
+    step = next((s for s in room.steps if s.id == wanted), None)
+    if step is None:
+        raise LookupError("no such step in this room")
+    if step.side != "seller":
+        raise Invalid({"step": "is not one of our steps in this room"}, "Nothing was marked done.")
+    if step.status == "done":
+        raise Invalid({"step": "is already done"}, "Nothing was marked done.")
+    step.status, step.confirmed_at = "done", utcnow()
+    step.confirmed_by, step.confirmed_name = actor.email, actor.name
+    db.session.add(Activity(org_id=room.org_id, deal_id=room.deal_id, user_id=actor.id, kind="room",
+                            at=step.confirmed_at, body=f"{actor.name} marked “{step.title}” done in the deal room."))
+    db.session.commit()
+    return step
+
+
 def invite(room: DealRoom, actor, contact_email, *, send: bool = False, base_url: str) -> Invitation:
     """Give the contact (created in the organisation if new) a fresh link to the room; an older link of
     theirs stops working. `send` emails it through the organisation's mail transport (by the worker)."""

@@ -47,10 +47,8 @@ def test_deal_audit_shows_activities_beside_the_facts_that_let_each_move_through
     page = client.get(f"/reports/{factories.pipeline(org).id}/audit").get_data(as_text=True)
     assert "Audited deal" in page and "Talked budget" in page
     assert "Qualified → Discovery" in page
-    move = page[page.index("Qualified → Discovery"):]
-    let_through = re.sub(r"<[^>]+>", "", move[move.index("Let through by:"):].split("</span>")[0])
-    assert re.match(r"Let through by: Budget range captured \(Typed by [^)]+\), "
-                        r"Decision maker identified \(Typed by [^)]+\)", let_through.strip()), let_through
+    # facts a rep typed are the default and go unremarked; a buyer's confirmation is named (tests/rooms)
+    assert "Let through by: Budget range captured, Decision maker identified" in page
     assert "Reason: Price" in page
 
 

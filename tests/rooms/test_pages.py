@@ -137,3 +137,31 @@ def deal_org(deal):
     from app.models import Organization
 
     return db.session.get(Organization, deal.org_id)
+
+
+def test_the_rep_marks_our_own_step_done_and_the_buyer_sees_it(client, deal, rep_with_csrf, key_for):
+    headers = key_for("rep")
+    client.post(f"/api/v1/deals/{deal.id}/room", headers=headers)
+    step = client.post(f"/api/v1/deals/{deal.id}/room/steps", headers=headers,
+                       json={"title": "Send the security pack", "side": "seller"}).json
+    buyer_step = client.post(f"/api/v1/deals/{deal.id}/room/steps", headers=headers,
+                             json={"title": "Return the questionnaire", "side": "buyer"}).json
+    invited = client.post(f"/api/v1/deals/{deal.id}/room/invites", headers=headers,
+                          json={"contact_email": "dana@buyer.example"}).json
+    html = _page_csrf(client, deal)
+    assert f"/room/steps/{step['id']}/done" in html and f"/room/steps/{buyer_step['id']}/done" not in html
+    done = client.post(f"/deals/{deal.id}/room/steps/{step['id']}/done", data={"csrf_token": csrf_from(html)},
+                       headers={"HX-Request": "true"})
+    assert done.status_code == 200 and "“Send the security pack” is done" in done.get_data(as_text=True)
+    assert "✓ Done by" in done.get_data(as_text=True)
+    refused = client.post(f"/deals/{deal.id}/room/steps/{buyer_step['id']}/done",
+                          data={"csrf_token": csrf_from(html)}, headers={"HX-Request": "true"})
+    assert refused.status_code == 422 and "is not one of our steps" in refused.get_data(as_text=True)
+    again = client.post(f"/deals/{deal.id}/room/steps/{step['id']}/done", data={"csrf_token": csrf_from(html)},
+                        headers={"HX-Request": "true"})
+    assert again.status_code == 422 and "is already done" in again.get_data(as_text=True)
+    room_page = client.get(f"/r/{token_of(invited['url'])}").get_data(as_text=True)
+    assert "Send the security pack" in room_page and "✓ Done" in room_page
+    for unknown in (buyer_step["id"] + 1000, 2**31):  # not a step of this room: a 404, nothing written
+        missing = client.post(f"/deals/{deal.id}/room/steps/{unknown}/done", data={"csrf_token": csrf_from(html)})
+        assert missing.status_code == 404
