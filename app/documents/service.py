@@ -12,7 +12,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from app.deals.service import withdraw_buyer_fact
+from app.deals.service import can_edit, withdraw_buyer_fact
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.models import DOCUMENT_ASKS, Activity, DealDocument, DocumentEvent, DocumentVersion
@@ -27,7 +27,7 @@ PDF_MAGIC = b"%PDF-"
 
 def _check_editor(deal, actor) -> None:
     """The deal's owner, a manager or an admin may share documents on it."""
-    if actor.id != deal.owner_id and not actor.has_role("manager"):
+    if not can_edit(deal, actor):
         raise Forbidden("Only the deal's owner or a manager can share documents on it.")
 
 

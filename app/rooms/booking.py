@@ -12,10 +12,11 @@ from datetime import datetime, timedelta
 
 from app.booking.clock import local, profile_for, rep_zone, when_text
 from app.booking.service import book, cancel, reschedule, slots_by_day
-from app.deals.service import MAX_ID, next_stage, ready_for, record_buyer_fact
+from app.deals.service import MAX_ID, record_buyer_fact
 from app.errors import Invalid
 from app.extensions import db
-from app.models import Activity, Meeting, Notification
+from app.models import Activity, Meeting
+from app.rooms.service import mark_confirmed, ready_stage, tell_owner
 from app.timezones import utcnow
 
 LOOK_AHEAD = timedelta(days=14)  # the room offers the days with open times in the next two weeks
@@ -125,18 +126,12 @@ def _confirm_meeting_step(room, deal, contact, meeting: Meeting, ip: str, user_a
     if step is None:
         return None
     day = local(meeting.starts_at, rep_zone(meeting.user)).date()
-    step.status, step.confirmed_at = "done", now
-    step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = contact.id, email, name
-    step.confirmed_ip = (ip or "")[:45]
-    step.confirmed_user_agent = "".join(c for c in (user_agent or "") if c.isprintable())[:300]
+    mark_confirmed(step, contact, name, now, ip, user_agent)
     written = record_buyer_fact(deal, step.requirement, name, email, day)
-    stage = next_stage(deal) if written and deal.status == "open" else None
-    ready = stage if stage is not None and ready_for(deal, stage) else None
+    ready = ready_stage(deal) if written else None
     db.session.add(Activity(org_id=deal.org_id, deal_id=deal.id, contact_id=contact.id, kind="room", at=now,
                             body=f"{name} <{email}> booked {when_text(meeting)}: “{step.title}” is confirmed."))
-    text = f"{step.title}: booked by {name}" if ready is None else f"{step.title}: ready to move to {ready.name}"
-    db.session.add(Notification(org_id=deal.org_id, user_id=deal.owner_id, kind="room", text=text[:300],
-                                url=f"/deals/{deal.id}", unique_key=f"room-meeting:{meeting.id}"))
+    tell_owner(deal, step.title, f"{step.title}: booked by {name}", ready, f"room-meeting:{meeting.id}")
     return ready
 
 

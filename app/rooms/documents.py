@@ -9,11 +9,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.deals.service import MAX_ID, next_stage, ready_for, record_buyer_fact
+from app.deals.service import MAX_ID, record_buyer_fact
 from app.documents.service import Evidence, confirm, events_of, record_view, shared_on
 from app.errors import Conflict
 from app.extensions import db
-from app.models import DealDocument, DocumentVersion, Notification
+from app.models import DealDocument, DocumentVersion
+from app.rooms.service import mark_confirmed, ready_stage, tell_owner
 
 
 def documents_of(room) -> dict:
@@ -65,18 +66,11 @@ def confirm_document(invite, document_id, version_id, typed_name, evidence: Evid
     if written:  # the plan's step for the same fact is done too, by the same person
         for step in invite.room.steps:
             if step.side == "buyer" and step.status == "open" and step.requirement == document.requirement:
-                step.status, step.confirmed_at = "done", event.at
-                step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = invite.contact_id, email, event.typed_name
-                step.confirmed_ip, step.confirmed_user_agent = event.ip, event.user_agent
-    stage = next_stage(deal) if written and deal.status == "open" else None
-    ready = stage if stage is not None and ready_for(deal, stage) else None
+                mark_confirmed(step, invite.contact, event.typed_name, event.at, event.ip, event.user_agent)
+    ready = ready_stage(deal) if written else None
     verb = "accepted" if document.ask == "accept" else "acknowledged"
-    text = f"{document.title} {verb} by {event.typed_name}"
-    if ready is not None:
-        text = f"{document.title} {verb}: ready to move to {ready.name}"
-    db.session.add(Notification(org_id=deal.org_id, user_id=deal.owner_id, kind="room", text=text[:300],
-                                url=f"/deals/{deal.id}#documents",
-                                unique_key=f"room-document:{event.version_id}:{invite.contact_id}"))
+    tell_owner(deal, document.title, f"{document.title} {verb} by {event.typed_name}", ready,
+               f"room-document:{event.version_id}:{invite.contact_id}", f"/deals/{deal.id}#documents")
     try:
         db.session.commit()
     except StaleDataError:  # the rep saved the deal at the same moment: nothing of this was kept

@@ -252,12 +252,9 @@ def buyer_confirm(token, step_id, typed_name, ip: str = "", user_agent: str = ""
         raise Invalid(errors, "Nothing was confirmed.")
     email = row.contact.email or ""
     now = utcnow()
-    step.status, step.confirmed_at = "done", now
-    step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = row.contact_id, email, name
-    step.confirmed_ip = (ip or "")[:45]
-    step.confirmed_user_agent = "".join(c for c in (user_agent or "") if c.isprintable())[:300]
+    mark_confirmed(step, row.contact, name, now, ip, user_agent)
     written = bool(step.requirement) and record_buyer_fact(deal, step.requirement, name, email, step.due_on)
-    ready = _ready_stage(deal) if written else None
+    ready = ready_stage(deal) if written else None
     _tell(deal, step, name, email, ready, now)
     try:
         db.session.commit()
@@ -267,9 +264,26 @@ def buyer_confirm(token, step_id, typed_name, ip: str = "", user_agent: str = ""
     return Confirmed(step, written, ready)
 
 
-def _ready_stage(deal: Deal):
+def mark_confirmed(step: RoomStep, contact, name: str, now, ip: str = "", user_agent: str = "") -> None:
+    """Mark a buyer's step done as `contact` confirmed it, with the evidence kept (address, printable agent)."""
+    step.status, step.confirmed_at = "done", now
+    step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = contact.id, contact.email or "", name
+    step.confirmed_ip = (ip or "")[:45]
+    step.confirmed_user_agent = "".join(c for c in (user_agent or "") if c.isprintable())[:300]
+
+
+def ready_stage(deal: Deal):
+    """The stage the deal may now move to (its next stage's gate would pass), or None."""
     stage = next_stage(deal) if deal.status == "open" else None
     return stage if stage is not None and ready_for(deal, stage) else None
+
+
+def tell_owner(deal: Deal, title: str, otherwise: str, ready, unique_key: str, url: str = "") -> None:
+    """Notify the deal's owner once (`unique_key`): "<title>: ready to move to X" when the gate would now
+    pass, else `otherwise`."""
+    text = f"{title}: ready to move to {ready.name}" if ready is not None else otherwise
+    db.session.add(Notification(org_id=deal.org_id, user_id=deal.owner_id, kind="room", text=text[:300],
+                                url=url or f"/deals/{deal.id}", unique_key=unique_key))
 
 
 def _tell(deal: Deal, step: RoomStep, name: str, email: str, ready, now) -> None:
@@ -277,11 +291,7 @@ def _tell(deal: Deal, step: RoomStep, name: str, email: str, ready, now) -> None
     body = f"{name} <{email}> confirmed “{step.title}” in the deal room."
     db.session.add(Activity(org_id=deal.org_id, deal_id=deal.id, contact_id=step.confirmed_contact_id,
                             kind="room", body=body, at=now))
-    text = f"{step.title}: confirmed by {name}"
-    if ready is not None:
-        text = f"{step.title}: ready to move to {ready.name}"
-    db.session.add(Notification(org_id=deal.org_id, user_id=deal.owner_id, kind="room", text=text[:300],
-                                url=f"/deals/{deal.id}", unique_key=f"room-step:{step.id}"))
+    tell_owner(deal, step.title, f"{step.title}: confirmed by {name}", ready, f"room-step:{step.id}")
 
 
 def seller_team(deal: Deal) -> list[str]:
