@@ -101,6 +101,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.rooms.document_routes
     import app.rooms.public_routes
     import app.rooms.routes
+    import app.rooms.thread_routes
     import app.sequences.public_routes
     import app.sequences.quarantine_routes
     import app.sequences.routes

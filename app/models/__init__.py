@@ -37,7 +37,7 @@ from app.models.pipeline import (
     StageRequirement,
 )
 from app.models.reports import ForecastSnapshot, OwnerForecastSnapshot
-from app.models.rooms import DealRoom, RoomInvite, RoomStep
+from app.models.rooms import DealRoom, RoomColleague, RoomComment, RoomInvite, RoomStep
 from app.models.sequences import (
     BulkEnrollJob,
     Enrollment,
@@ -69,6 +69,6 @@ __all__ = [
     "ForecastSnapshot", "OwnerForecastSnapshot",
     "StageTally",
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
-    "DealRoom", "RoomInvite", "RoomStep",
+    "DealRoom", "RoomColleague", "RoomComment", "RoomInvite", "RoomStep",
     "AvailabilityWindow", "BookingProfile", "Meeting",
 ]
