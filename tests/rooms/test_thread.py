@@ -256,6 +256,9 @@ def test_an_invitation_the_relay_refuses_shows_as_bounced_beside_the_invitee(
     assert email.status == "bounced" and email.message == b""
     html, _ = rep_page()
     assert "gone@buyer.example" in html and "email bounced" in html
+    outbox = client.get("/sequences/outbox?state=bounced").get_data(as_text=True)
+    assert outbox.count('class="record outbox-row"') == 1 and "gone@buyer.example" in outbox
+    assert f'<a href="/deals/{deal.id}#room">Deal room link: Our plan for' in outbox and "Relay: " in outbox
     assert Notification.query.filter_by(user_id=deal.owner_id).filter(Notification.text.contains("bounced")).count() == 1
 
 
