@@ -11,6 +11,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.contacts.service import contact_with_email
 from app.errors import Invalid
@@ -241,6 +242,8 @@ def pending_for(room) -> dict:
 
 def recent_thread(room, limit: int = 100) -> list[RoomComment]:
     """The thread's latest messages, oldest first (the page reads down like a conversation)."""
-    rows = (RoomComment.query.filter_by(room_id=room.id).order_by(RoomComment.id.desc()).limit(limit).all())
+    rows = (RoomComment.query.filter_by(room_id=room.id)
+            .options(joinedload(RoomComment.contact), joinedload(RoomComment.user))
+            .order_by(RoomComment.id.desc()).limit(limit).all())
     return list(reversed(rows))
 
