@@ -14,8 +14,8 @@ from app.ids import parse_id
 from app.models import Pipeline, Stage, User
 from app.reports import bp
 from app.reports.forecast import accuracy, by_expected_close
-from app.reports.review import deal_audit, review_week, weekly_review
 from app.reports.objections import objection_figures, objection_table
+from app.reports.review import deal_audit, review_week, weekly_review
 from app.reports.rooms import room_figures
 from app.reports.service import (
     BANDS,
