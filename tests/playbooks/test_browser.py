@@ -70,3 +70,21 @@ def test_the_objection_guide_opens_beside_the_gate_dialog_when_a_move_asks_for_o
     expect(guide.get_by_role("link", name="Record which came up and what you used")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "objection-guide-beside-gate-phone")
+
+
+def test_an_admin_edits_a_call_sheet_on_a_phone(new_page, org):
+    admin = factories.user(org, "admin")
+    pipeline = factories.pipeline(org)
+    proposal = factories.stage(pipeline, "Proposal")
+    page = new_page(admin, viewport=PHONE)
+    page.goto(f"/admin/pipelines/{pipeline.id}")
+    page.get_by_role("link", name="Playbook").click()
+    page.wait_for_url(f"**/playbooks/pipelines/{pipeline.id}")
+    card = page.locator(f"#sheet-{proposal.id}")
+    card.locator("summary").click()
+    card.get_by_label("Line 1 text").fill("Who will read the proposal, and when?")
+    card.get_by_label("Save the answer as").first.select_option(label="the fact “Next steps agreed”")
+    card.get_by_role("button", name="Save Proposal call sheet").click()
+    expect(page.get_by_role("status").filter(has_text="Proposal call sheet saved: 1 line.")).to_be_visible()
+    no_sideways_scroll(page)
+    screenshot(page, "playbook-editor-phone")
