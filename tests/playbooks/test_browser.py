@@ -70,6 +70,17 @@ def test_the_objection_guide_opens_beside_the_gate_dialog_when_a_move_asks_for_o
     expect(guide.get_by_role("link", name="Record which came up and what you used")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(page, "objection-guide-beside-gate-phone")
+    # From the guide to the deal's picker: tick what came up and the response used; the fact is written.
+    guide.get_by_role("link", name="Record which came up and what you used").click()
+    page.wait_for_url(f"**/playbooks/deals/{deal.id}/objections")
+    page.get_by_label(re.compile("came up$")).first.check()
+    page.get_by_label(first.responses[1]).check()
+    no_sideways_scroll(page)
+    page.get_by_role("button", name="Save objections").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved as the fact Objections raised and answered")
+    screenshot(page, "objection-picker-phone")
+    db.session.expire_all()
+    assert first.responses[1] in db.session.get(Deal, deal.id).facts["objections"]
 
 
 def test_an_admin_edits_a_call_sheet_on_a_phone(new_page, org):
