@@ -220,7 +220,7 @@ def record_objections(deal, actor, picks: dict, version) -> str:
         raise Invalid(errors, "Choose objections and responses from the guide.")
     existing = deal_objections(deal)
     for objection_id, row in existing.items():
-        if objection_id not in chosen:
+        if objection_id in objections and objection_id not in chosen:  # one taken off the guide stays counted
             db.session.delete(row)
     for objection_id, response in chosen.items():
         row = existing.get(objection_id)

@@ -3,6 +3,7 @@
 from markupsafe import escape
 
 from app.deals.service import create_deal
+from app.extensions import db
 from app.models import Deal, DealObjection, LossReason, Objection
 from app.playbooks.service import record_objections
 from app.reports.objections import objection_figures
@@ -96,6 +97,11 @@ def test_the_report_counts_the_most_frequent_objections_and_the_win_rate_after_e
     assert figures[1] == {"objection_id": timing.id, "text": timing.text, "deals": 1, "closed": 1, "won": 1,
                           "win_rate": 1.0}
     assert len(figures) == 2
+    # An objection taken off the guide stays on the deals that met it, and in the report.
+    timing.archived = True
+    db.session.commit()
+    record_objections(fresh(Deal, won.id), admin, {price.id: 1}, fresh(Deal, won.id).version)
+    assert [f["deals"] for f in objection_figures(pipeline, parse_period({}, org))] == [3, 1]
     login_as(who=factories.user(org, "manager"))
     page = client.get(f"/reports/{pipeline.id}").get_data(as_text=True)
     assert "Most frequent objections" in page and price.text.replace("'", "&#39;") in page
