@@ -99,3 +99,25 @@ def test_an_admin_edits_a_call_sheet_on_a_phone(new_page, org):
     expect(page.get_by_role("status").filter(has_text="Proposal call sheet saved: 1 line.")).to_be_visible()
     no_sideways_scroll(page)
     screenshot(page, "playbook-editor-phone")
+
+
+def test_the_playbook_pages_have_no_serious_or_critical_axe_violation_on_a_phone(new_page, org):
+    from tests.browser.test_accessibility import blocking_violations
+
+    admin = factories.user(org, "admin")
+    deal = factories.make_deal(org, "Qualified", owner=admin, title="Baker St Dental")
+    won = factories.make_deal(org, "Closed Won", owner=admin, title="Won deal")
+    urls = {"call sheet": f"/playbooks/deals/{deal.id}/discovery", "objections": f"/playbooks/deals/{deal.id}/objections",
+            "demo prep": f"/playbooks/deals/{deal.id}/demo-prep", "hand-off": f"/playbooks/deals/{won.id}/handoff",
+            "editor": f"/playbooks/pipelines/{deal.pipeline_id}"}
+    page = new_page(admin, viewport=PHONE)
+    found = {}
+    for name, url in urls.items():
+        response = page.goto(url)
+        assert response.status == 200, (name, response.status)
+        page.wait_for_load_state("networkidle")
+        no_sideways_scroll(page)
+        screenshot(page, f"playbook-{name.replace(' ', '-')}-phone")
+        if problems := blocking_violations(page):
+            found[name] = problems
+    assert found == {}
