@@ -5,7 +5,7 @@ from app.deals.service import create_deal, move_deal, update_deal
 from app.extensions import db
 from app.models import DiscoveryPrompt, Objection, Playbook, Task
 from app.pipelines.catalog import REQUIREMENT_SETS, TEMPLATES
-from app.pipelines.service import apply_requirement_set
+from app.pipelines.service import apply_requirement_set, org_pipelines
 from app.playbooks.service import add_set_prompts, record_objections, save_answers
 from app.playbooks.starter import SET_PROMPTS
 from tests import factories
@@ -137,3 +137,12 @@ def test_a_blank_pipeline_can_start_its_guide_from_the_common_objections(client,
     assert client.post(f"/playbooks/pipelines/{pipeline.id}/objections/start").status_code == 302
     assert Objection.query.filter_by(pipeline_id=pipeline.id).count() == 5
     assert create_deal  # the gate's own service builds every deal above
+
+
+def test_the_demo_seed_has_the_playbooks_of_its_pipelines(app):
+    from app.seed import seed_demo
+
+    org, _ = seed_demo()
+    pipelines = {p.id for p in org_pipelines(org.id)}
+    assert {b.pipeline_id for b in Playbook.query.filter_by(org_id=org.id)} == pipelines
+    assert Objection.query.filter_by(org_id=org.id).count() == 5 * len(pipelines)
