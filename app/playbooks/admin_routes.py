@@ -1,5 +1,7 @@
 """Admin: a pipeline's playbook editor (call sheets per stage, the objection guide, demo prep and hand-off)."""
 
+from types import SimpleNamespace
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -24,9 +26,14 @@ from app.playbooks.starter import SET_PROMPTS
 from app.tenancy import get_or_404, role_required
 
 
-def _editor(pipeline, errors=None, error_stage=None, status=200):
-    return render_template("playbooks/editor.html", pipeline=pipeline, grouped=prompts_by_stage(pipeline),
-                           guide=guide(pipeline), book=playbook_of(pipeline), kinds=PROMPT_KINDS,
+def _editor(pipeline, errors=None, error_stage=None, status=200, typed_lines=None, typed_guide=None):
+    """The editor page; after a refused save, the lines or objections as they were typed (nothing lost)."""
+    grouped = prompts_by_stage(pipeline)
+    if typed_lines is not None:
+        grouped[error_stage] = typed_lines
+    return render_template("playbooks/editor.html", pipeline=pipeline, grouped=grouped,
+                           guide=guide(pipeline) if typed_guide is None else typed_guide,
+                           book=playbook_of(pipeline), kinds=PROMPT_KINDS,
                            sets=SET_PROMPTS, fact_types=FACT_TYPES, max_responses=MAX_RESPONSES,
                            errors=errors or {}, error_stage=error_stage, tab="playbook"), status
 
@@ -52,7 +59,8 @@ def save_stage_prompts(stage_id):
     try:
         count = save_prompts(stage, current_user, rows)
     except Invalid as exc:
-        return _editor(stage.pipeline, exc.fields, stage.id, 422)
+        typed = [SimpleNamespace(id=i, kind=k, text=t, field_key=f) for i, k, t, f in rows]
+        return _editor(stage.pipeline, exc.fields, stage.id, 422, typed_lines=typed)
     flash(f"{stage.name} call sheet saved: {count} line{'s' if count != 1 else ''}.", "success")
     return redirect(url_for("playbooks.editor", pipeline_id=stage.pipeline_id) + f"#sheet-{stage.id}")
 
@@ -86,7 +94,8 @@ def save_objection_guide(pipeline_id):
     try:
         count = save_guide(pipeline, current_user, rows)
     except Invalid as exc:
-        return _editor(pipeline, exc.fields, status=422)
+        typed = [SimpleNamespace(id=i, text=t, responses=r) for i, t, r in rows]
+        return _editor(pipeline, exc.fields, status=422, typed_guide=typed)
     flash(f"Objection guide saved: {count} objection{'s' if count != 1 else ''}.", "success")
     return redirect(url_for("playbooks.editor", pipeline_id=pipeline.id) + "#guide")
 

@@ -106,6 +106,7 @@ def test_admins_edit_the_playbook_and_others_cannot(client, org, login_as):
     bad = client.post(f"/playbooks/stages/{stage.id}/prompts", data={
         "prompt_id": [""], "kind": ["question"], "text": ["bad\x00line"], "field": [""]})
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+    assert "bad\x00line" in bad.get_data(as_text=True)  # what was typed comes back, escaped as text
     assert DiscoveryPrompt.query.filter_by(stage_id=stage.id).count() == 1
     guide = Objection.query.filter_by(pipeline_id=pipeline.id, archived=False).order_by(Objection.position).all()
     data = {"objection_id": [str(o.id) for o in guide] + [""], "objection": [o.text for o in guide] + ["Too <b>risky</b>"]}
@@ -115,6 +116,12 @@ def test_admins_edit_the_playbook_and_others_cannot(client, org, login_as):
     assert client.post(f"/playbooks/pipelines/{pipeline.id}/objections", data=data).status_code == 302
     page = client.get(f"/playbooks/pipelines/{pipeline.id}").get_data(as_text=True)
     assert "Too &lt;b&gt;risky&lt;/b&gt;" in page
+    data["objection"][-1] = ""  # responses without their objection: refused, and the typed words come back
+    data[f"response-{len(guide)}"] = ["Pilot first, then decide", "", ""]
+    data["objection_id"].append("")
+    data["objection"].append("")
+    refused = client.post(f"/playbooks/pipelines/{pipeline.id}/objections", data=data)
+    assert refused.status_code == 422 and "Pilot first, then decide" in refused.get_data(as_text=True)
     huge = client.post(f"/playbooks/pipelines/{pipeline.id}/settings", data={"handoff_intro": "x" * 600_000})
     assert huge.status_code == 413
     settings = client.post(f"/playbooks/pipelines/{pipeline.id}/settings", data={
