@@ -95,6 +95,8 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.leads.public_routes
     import app.leads.routes
     import app.main.routes
+    import app.playbooks.admin_routes
+    import app.playbooks.routes
     import app.reports.drill_routes
     import app.reports.routes
     import app.rooms.booking_routes
@@ -127,6 +129,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.rooms.bp, "/deals"),
         (app.rooms.public_bp, "/r"),
         (app.booking.bp, "/booking"),
+        (app.playbooks.bp, "/playbooks"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 

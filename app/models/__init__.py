@@ -36,6 +36,14 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
+from app.models.playbooks import (
+    PROMPT_KINDS,
+    DealObjection,
+    DiscoveryAnswer,
+    DiscoveryPrompt,
+    Objection,
+    Playbook,
+)
 from app.models.reports import ForecastSnapshot, OwnerForecastSnapshot
 from app.models.rooms import DealRoom, RoomColleague, RoomComment, RoomInvite, RoomStep
 from app.models.sequences import (
@@ -71,4 +79,5 @@ __all__ = [
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
     "DealRoom", "RoomColleague", "RoomComment", "RoomInvite", "RoomStep",
     "AvailabilityWindow", "BookingProfile", "Meeting",
+    "PROMPT_KINDS", "DealObjection", "DiscoveryAnswer", "DiscoveryPrompt", "Objection", "Playbook",
 ]
