@@ -1,7 +1,7 @@
 """playbooks: discovery prompts and answers, objection guide, deal objections, playbook settings
 
 Revision ID: 1b8f7a396050
-Revises: 41c8952f904f
+Revises: c7c4090c7113
 Create Date: 2026-12-05 02:27:17.082724
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '1b8f7a396050'
-down_revision = '41c8952f904f'
+down_revision = 'c7c4090c7113'
 branch_labels = None
 depends_on = None
 
