@@ -22,8 +22,6 @@ from decimal import Decimal
 from sqlalchemy import (
     DateTime,
     Integer,
-    String,
-    Text,
     and_,
     bindparam,
     case,
@@ -38,6 +36,7 @@ from sqlalchemy.orm import aliased
 from app.deals.board import card_links
 from app.deals.facts import is_met
 from app.deals.neglect import neglected_clause, neglected_params
+from app.deals.provenance import confirmed_by_buyer
 from app.extensions import db
 from app.formatting import exact, money, relative
 from app.ids import parse_id
@@ -55,6 +54,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.pipelines.fact_sql import key_value, unmet
 from app.statements import prebuilt
 from app.text import is_text, page_number
 
@@ -69,7 +69,6 @@ DEFAULT_SORT = "close"  # what closes next, soonest first
 STATUSES = {"open": "Open", "won": "Won", "lost": "Lost", "all": "Any status"}
 CLOSE_PERIODS = {"this_month": "This month", "next_month": "Next month", "this_quarter": "This quarter",
                  "next_quarter": "Next quarter", "past": "Past due", "none": "Not set"}
-WHITESPACE = " \t\r\n"
 _KIND_RANK = {"open": 0, "won": 1, "lost": 2}
 
 
@@ -80,6 +79,7 @@ class ListField:
     key: str
     type: str
     label: str
+    buyer: bool = False  # only the buyer's confirmation meets it
 
 
 @dataclass(slots=True)
@@ -133,7 +133,7 @@ def _structure_statement():
     """Pipelines, stages and the stages' active exit fields of one organisation, in one statement."""
     return (
         select(Pipeline.id, Pipeline.name, Pipeline.archived, Stage.id, Stage.name, Stage.kind, Stage.position,
-               Stage.max_days, Stage.archived, FieldDef.key, FieldDef.type, FieldDef.label)
+               Stage.max_days, Stage.archived, FieldDef.key, FieldDef.type, FieldDef.label, StageRequirement.buyer)
         .select_from(Pipeline)
         .outerjoin(Stage, Stage.pipeline_id == Pipeline.id)
         .outerjoin(StageRequirement, and_(StageRequirement.stage_id == Stage.id, StageRequirement.when == "exit"))
@@ -147,7 +147,7 @@ def load_structure(org_id: int) -> Structure:
     """Read the organisation's pipelines, stages and exit fields (one statement)."""
     pipelines, stages = {}, {}
     for (pid, pname, parchived, sid, sname, kind, position, max_days, sarchived,
-         key, type_, label) in db.session.execute(_structure_statement(), {"org_id": org_id}):
+         key, type_, label, buyer) in db.session.execute(_structure_statement(), {"org_id": org_id}):
         pipeline = pipelines.get(pid)
         if pipeline is None:
             pipeline = pipelines[pid] = ListPipeline(pid, pname, parchived)
@@ -158,7 +158,7 @@ def load_structure(org_id: int) -> Structure:
             stage = stages[sid] = ListStage(sid, sname, kind, position, max_days, sarchived, pid)
             pipeline.stages.append(stage)
         if key is not None:
-            stage.exit_fields.append(ListField(key, type_, label))
+            stage.exit_fields.append(ListField(key, type_, label, bool(buyer)))
     return Structure(list(pipelines.values()), stages)
 
 
@@ -312,7 +312,7 @@ class Shape:
     close: str = ""  # "", "none", "from", "to", "range"
     stale: bool = False
     missing: bool = False
-    slots: tuple = ()  # per open stage with exit facts, each fact's "is a checkbox": for missing facts in SQL
+    slots: tuple = ()  # per open stage with exit facts, each fact's (is a checkbox, only the buyer meets it)
     search: bool = False
     sort: str = DEFAULT_SORT
     desc: bool = False
@@ -322,23 +322,6 @@ class Shape:
         return self.stale or self.sort == "stage"
 
 
-def _key_param(n: int, dialect: str):
-    """A fact key for the database's JSON operators: text on PostgreSQL, a JSON path on SQLite."""
-    return cast(bindparam(f"mk_{n}", type_=String), Text) if dialect == "postgresql" else bindparam(f"mk_{n}")
-
-
-def _unmet(dialect: str, checkbox: bool, n: int):
-    """SQL: the deal's fact `mk_n` does not meet a requirement (app/deals/facts.is_met, in SQL)."""
-    key = _key_param(n, dialect)
-    if dialect == "postgresql":
-        if checkbox:
-            return func.coalesce(cast(Deal.facts.op("->")(key), Text), "") != "true"
-        return func.btrim(func.coalesce(Deal.facts.op("->>", return_type=Text)(key), ""), WHITESPACE) == ""
-    if checkbox:
-        return func.coalesce(func.json_type(Deal.facts, key), "") != "true"
-    return func.trim(func.coalesce(func.json_extract(Deal.facts, key), ""), WHITESPACE) == ""
-
-
 def _missing_count(dialect: str, slots: tuple):
     """SQL: how many of its current stage's exit facts a deal lacks (0 in a stage without any)."""
     if not slots:
@@ -346,8 +329,8 @@ def _missing_count(dialect: str, slots: tuple):
     whens, n = [], 0
     for i, checkboxes in enumerate(slots):
         terms = []
-        for checkbox in checkboxes:
-            terms.append(case((_unmet(dialect, checkbox, n), 1), else_=0))
+        for checkbox, buyer in checkboxes:
+            terms.append(case((unmet(dialect, f"mk_{n}", checkbox, buyer), 1), else_=0))
             n += 1
         total = terms[0]
         for term in terms[1:]:
@@ -471,7 +454,7 @@ def _page_statement(shape: Shape):
 
 
 ROW_COLUMNS = ("id", "title", "amount", "currency", "pipeline_id", "stage_id", "owner_id", "status",
-               "expected_close_date", "stage_entered_at", "facts", "version")
+               "expected_close_date", "stage_entered_at", "facts", "version", "facts_meta")
 
 
 def _like(text: str) -> str:
@@ -495,9 +478,9 @@ def _shape(view: ListView, structure: Structure, org_id: int, dialect: str, toda
         for i, (stage_id, fields) in enumerate(structure.missing_slots(view.pipeline_id)):
             params[f"ms_{i}"] = stage_id
             for f in fields:
-                params[f"mk_{n}"] = f.key if dialect == "postgresql" else f'$."{f.key}"'
+                params[f"mk_{n}"] = key_value(dialect, f.key)
                 n += 1
-            flags.append(tuple(f.type == "checkbox" for f in fields))
+            flags.append(tuple((f.type == "checkbox", f.buyer) for f in fields))
         slots = tuple(flags)
     for name, value in (("pipeline", view.pipeline_id), ("stage", view.stage_id), ("owner", view.owner_id),
                         ("status", view.status if view.status != "all" else None)):
@@ -578,11 +561,11 @@ class ListPage:
 
 def _row(values, structure: Structure, users: dict, now: datetime, show_url: str) -> Row:
     (deal_id, title, amount, currency, pipeline_id, stage_id, owner_id, status, close, entered, facts,
-     version, company, activity, neglected) = values
+     version, meta, company, activity, neglected) = values
     stage = structure.stages.get(stage_id)
     pipeline = structure.pipeline(pipeline_id)
     owner = users.get(owner_id)
-    facts = facts or {}
+    facts, meta = facts or {}, meta or {}
     days = max(0, (now - entered).days)
     is_open = stage is not None and stage.kind == "open"
     return Row(
@@ -593,7 +576,8 @@ def _row(values, structure: Structure, users: dict, now: datetime, show_url: str
         max_days=stage.max_days if stage else 0, overdue=is_open and days > stage.max_days, stale=bool(neglected),
         activity=activity,
         # A won or lost deal has no stage to leave: nothing is missing (the board counts the same).
-        missing=sum(1 for f in stage.exit_fields if not is_met(f, facts.get(f.key))) if is_open else 0,
+        missing=sum(1 for f in stage.exit_fields if not is_met(f, facts.get(f.key))
+                    or (f.buyer and not confirmed_by_buyer(meta.get(f.key)))) if is_open else 0,
         version=version, show_url=show_url.format(deal_id), amount_text=money(amount, currency),
         close_relative=relative(close, now) if close else "",
         activity_relative=relative(activity, now) if activity else "", activity_exact=exact(activity),

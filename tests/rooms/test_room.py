@@ -351,6 +351,17 @@ def test_the_board_card_counts_a_fact_the_rep_typed_as_missing_while_only_the_bu
     def card():
         board = client.get(f"/deals/board/{deal.pipeline_id}").get_data(as_text=True)
         return board[board.index(f'id="card-{deal.id}"'):][:3000]
+
+    def listed_missing():  # the deals list's "missing facts" filter and its count, in SQL and per row
+        page = client.get(f"/deals/list?pipeline={deal.pipeline_id}&missing=1&sort=missing").get_data(as_text=True)
+        return f"/deals/{deal.id}" in page, "1 to exit" in page
+
+    from app.pipelines.lacking import open_deals_lacking
+
     assert "1 fact to exit" in card()  # typed by the rep, so not yet the buyer's word
+    assert listed_missing() == (True, True)
+    assert open_deals_lacking(qualified, [requirement.field]) == 1  # the criteria editor's count agrees
     assert _confirm(client, token_of(invited["url"]), step_named(room, label)["id"]).status_code == 200
     assert "to exit" not in card()
+    assert listed_missing() == (False, False)
+    assert open_deals_lacking(fresh(Deal, deal.id).stage, [requirement.field]) == 0
