@@ -116,12 +116,6 @@ class RoomComment(TenantMixin, db.Model):
 
     __table_args__ = (db.CheckConstraint("(contact_id is null) <> (user_id is null)", name="one_author"),)
 
-    @property
-    def author(self) -> str:
-        if self.user is not None:
-            return self.user.name or self.user.email
-        return self.contact.name or self.contact.email
-
 
 COLLEAGUE_STATUSES = ("pending", "approved", "declined")
 
