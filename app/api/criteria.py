@@ -46,7 +46,7 @@ def put_requirements(pipeline_id, stage_id):
     check_keys(body, REQUIREMENT_KEYS, errors)
     at = time_value(body, "at", errors)
     if at is not None and at > utcnow():
-        errors["at"] = "must not be in the future"
+        errors["at"] = "must be in the past"
     raise_if(errors)
     saved = set_requirements_by_key(stage, body.get("entry"), body.get("exit"), body.get("buyer"),
                                     body.get("next_step"), actor, at)

@@ -64,6 +64,11 @@ PATHS = {
     "/pipelines/{pipeline_id}/stages/{stage_id}/requirements": {"put": {
         "operationId": "putStageRequirements",
         "summary": "Change a stage's entry and exit criteria (admins' keys); the change is logged.",
+        "description": "Every key must be an active field of the stage's pipeline. `buyer` lists facts only a "
+                       "buyer's confirmation meets: each must also be in entry or exit (a relation between "
+                       "fields) and of a type a buyer's tick can fill. A Lost stage takes no facts; only an "
+                       "open stage asks for a dated next step. Deals keep moving under the criteria in force "
+                       "when they move.",
         "parameters": [PIPELINE_ID, path_id("stage_id", "A stage of that pipeline.")],
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref("RequirementsPut")}}},
         "responses": {"200": json_response(ref("CriteriaChange"), "The logged change."),

@@ -536,7 +536,7 @@ def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None, actor=N
     if at is not None:
         latest = latest_change_at(stage)
         if at > utcnow():
-            errors["at"] = "must not be in the future"
+            errors["at"] = "must be in the past"
         elif latest is not None and at < latest:
             errors["at"] = f"must not be before the stage's latest recorded change ({latest.isoformat()}Z)"
     allowed = {f.id: f for f in stage.pipeline.active_fields}
