@@ -26,7 +26,7 @@ SCHEMAS = {
         "type": "object", "required": ["id", "stage_id", "at", "by", "before", "after", "windows"],
         "properties": {
             "id": ID, "stage_id": ID, "at": TIME, "by": {"type": ["string", "null"]},
-            "source": {"enum": ["editor", "set", "stage", "api"]},
+            "source": {"enum": ["editor", "set", "stage", "field", "api"]},
             "before": CRITERIA, "after": CRITERIA,
             "windows": {"type": "object", "required": ["before", "after"],
                         "properties": {"before": WINDOW,

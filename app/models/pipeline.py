@@ -166,7 +166,7 @@ class CriteriaChange(TenantMixin, db.Model):
     # {"entry": [keys], "exit": [keys], "buyer": [keys], "next_step": bool, "guidance": text}
     before = db.Column(db.JSON, nullable=False, default=dict)
     after = db.Column(db.JSON, nullable=False, default=dict)
-    source = db.Column(db.String(10), nullable=False, default="editor")  # editor | set | stage | api
+    source = db.Column(db.String(10), nullable=False, default="editor")  # editor | set | stage | field | api
     recorded_at = db.Column(db.DateTime, nullable=False, default=utcnow)  # differs from `at` when backfilled
 
     stage = db.relationship(Stage)

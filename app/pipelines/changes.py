@@ -1,7 +1,7 @@
 """The criteria change log: every edit of a stage's criteria or guidance, with who and when.
 
 Every path that changes what a stage requires (the criteria editor, a BANT/MEDDIC set, the stage
-form's guidance and next-step setting, the API) takes a snapshot before it and calls
+form's guidance, archiving a required field, the API) takes a snapshot before it and calls
 `record_change` after it, in the same transaction. The figures beside each change (conversion and
 time in stage before and after it) are the reports' (app/reports/criteria.py).
 """
@@ -11,7 +11,7 @@ from datetime import datetime
 from app.extensions import db
 from app.models import CriteriaChange, Stage, utcnow
 
-SOURCES = ("editor", "set", "stage", "api")
+SOURCES = ("editor", "set", "stage", "field", "api")
 
 
 def snapshot(stage: Stage) -> dict:

@@ -460,9 +460,14 @@ def save_field(pipeline: Pipeline, data: dict, field: FieldDef | None = None) ->
     return field
 
 
-def set_field_archived(field: FieldDef, archived: bool) -> None:
-    """Archive a field (no stage requires it any more; values stay) or restore it."""
+def set_field_archived(field: FieldDef, archived: bool, actor=None) -> None:
+    """Archive a field (no stage requires it any more; values stay) or restore it; the criteria of the
+    stages that require it change, and each such change is logged."""
+    stages = {r.stage for r in StageRequirement.query.filter_by(field_id=field.id)}
+    before = {stage: snapshot(stage) for stage in stages}
     field.archived = bool(archived)
+    for stage in sorted(stages, key=lambda s: s.id):
+        record_change(stage, before[stage], actor, "field")
     db.session.commit()
 
 

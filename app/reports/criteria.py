@@ -159,7 +159,8 @@ def _admin(org_id: int) -> User | None:
 
 
 def sweep_criteria_review(now: datetime | None = None) -> dict:
-    """Give each organisation's first admin one criteria review task per quarter (its unique key).
+    """Give each organisation's first admin one criteria review task per quarter (its unique key), from
+    its second quarter on.
 
     Run by the worker's tick: an organisation whose task for the quarter (in its own zone) exists is
     skipped with one query for all of them, so a second run, or a concurrent worker, makes nothing.
@@ -173,10 +174,12 @@ def sweep_criteria_review(now: datetime | None = None) -> dict:
         key = keys[org.id]
         if key in done:
             continue
+        quarter = quarter_start(local_today(org.zone, now))
+        if local_today(org.zone, org.created_at) >= quarter:
+            continue  # a new organisation has no quarter of its own numbers to review yet
         admin = _admin(org.id)
         if admin is None:
             continue
-        quarter = quarter_start(local_today(org.zone, now))
         stages = moved_most(org.id, quarter)
         lines = [m.words() for m in stages] or ["No stage's conversion or time in stage moved last quarter."]
         task = Task(org_id=org.id, owner_id=admin.id, kind=REVIEW_KIND, unique_key=key, due_at=now, created_at=now,

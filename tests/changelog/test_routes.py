@@ -115,6 +115,10 @@ def test_the_quarterly_review_task_is_made_once_per_quarter_and_names_the_stages
         make_history(org, rep, [("Discovery", at(last + timedelta(days=10 + i))),
                                 ("Closed Lost", at(last + timedelta(days=12 + i)))], title=f"L{i}")
     assert "criteria_review" in dict(SWEEPS)
+    sweep_criteria_review()
+    assert Task.query.filter_by(org_id=org.id, kind="criteria_review").count() == 0  # created this quarter
+    org.created_at = datetime(earlier.year, earlier.month, earlier.day)
+    db.session.commit()
     assert sweep_criteria_review()["created"] >= 1
     run_all()
     tasks = Task.query.filter_by(org_id=org.id, kind="criteria_review").all()

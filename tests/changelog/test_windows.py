@@ -87,3 +87,21 @@ def test_every_criteria_edit_writes_one_change_and_a_save_that_changes_nothing_w
     assert "budget" in changes[1].after["exit"] and changes[2].after["guidance"] == "Send it within two days."
     assert changes[3].after["next_step"] is True and changes[3].before["next_step"] is False
     assert all(c.user_id == admin.id for c in changes)
+
+
+def test_archiving_a_required_field_logs_a_change_on_each_stage_that_required_it(org):
+    from app.models import FieldDef
+    from app.pipelines.service import set_field_archived
+
+    admin = factories.user(org, "admin")
+    pipeline = factories.pipeline(org)
+    field = FieldDef.query.filter_by(pipeline_id=pipeline.id, key="pain").one()
+    requiring = {s.id for s in pipeline.stages if any(r.field_id == field.id for r in s.requirements)}
+    assert requiring
+    set_field_archived(field, True, admin)
+    changes = CriteriaChange.query.filter_by(pipeline_id=pipeline.id, source="field").all()
+    assert {c.stage_id for c in changes} == requiring
+    assert all("pain" not in c.after["entry"] + c.after["exit"] for c in changes)
+    assert all("pain" in c.before["entry"] + c.before["exit"] for c in changes)
+    set_field_archived(field, False, admin)
+    assert CriteriaChange.query.filter_by(pipeline_id=pipeline.id, source="field").count() == 2 * len(requiring)
