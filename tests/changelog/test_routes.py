@@ -140,3 +140,18 @@ def test_the_quarterly_review_task_is_made_once_per_quarter_and_names_the_stages
     sweep_criteria_review(now=next_quarter)
     sweep_criteria_review(now=next_quarter)
     assert Task.query.filter_by(org_id=org.id, kind="criteria_review").count() == 2
+
+
+def test_the_deal_page_says_its_stage_asks_for_a_dated_next_step_and_the_stage_page_links_the_log(client, org,
+                                                                                                  login_as):
+    login_as("admin")
+    deal = factories.make_deal(org, "Discovery")
+    page = client.get(f"/deals/{deal.id}").get_data(as_text=True)
+    assert "keeps a deal only with a next step dated today or later" not in page
+    discovery = factories.stage(factories.pipeline(org), "Discovery")
+    save_requirements(discovery, [str(f.id) for f in discovery.required_fields("entry")],
+                      [str(f.id) for f in discovery.required_fields("exit")], next_step=True)
+    page = client.get(f"/deals/{deal.id}").get_data(as_text=True)
+    assert "Discovery keeps a deal only with a next step dated today or later" in page
+    stage_page = client.get(f"/admin/stages/{discovery.id}").get_data(as_text=True)
+    assert f"/admin/stages/{discovery.id}/criteria/changes" in stage_page
