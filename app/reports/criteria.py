@@ -40,15 +40,19 @@ def change_periods(change_at: datetime, zone, now: datetime | None = None) -> tu
     return before, Period(day, max(end, day + timedelta(days=1)), zone)
 
 
-def _window(pipeline, stage_id: int, period: Period | None) -> dict | None:
+def _window(pipeline, stage_id: int, period: Period | None, seen: dict | None = None) -> dict | None:
     if period is None:
         return None
-    figures = stage_figures(pipeline, period).get(stage_id) or {
+    seen = {} if seen is None else seen  # changes of one day share their windows: each period is read once
+    key = (period.start, period.end)
+    if key not in seen:
+        seen[key] = stage_figures(pipeline, period)
+    figures = seen[key].get(stage_id) or {
         "entered": 0, "advanced": 0, "rate": None, "median_days": None, "mean_days": None, "n": 0}
     return {"from": period.start.isoformat(), "to": period.end.isoformat(), **figures}
 
 
-def change_json(change: CriteriaChange, pipeline, zone, now=None) -> dict:
+def change_json(change: CriteriaChange, pipeline, zone, now=None, seen: dict | None = None) -> dict:
     """A change as the API and the editor show it: who, when, before/after and the two windows."""
     before, after = change_periods(change.at, zone, now)
     return {
@@ -59,8 +63,8 @@ def change_json(change: CriteriaChange, pipeline, zone, now=None) -> dict:
         "source": change.source,
         "before": change.before,
         "after": change.after,
-        "windows": {"before": _window(pipeline, change.stage_id, before),
-                    "after": _window(pipeline, change.stage_id, after)},
+        "windows": {"before": _window(pipeline, change.stage_id, before, seen),
+                    "after": _window(pipeline, change.stage_id, after, seen)},
     }
 
 
@@ -71,7 +75,8 @@ def change_log(pipeline: Pipeline, stage_id: int | None = None, now=None, limit:
         query = query.filter_by(stage_id=stage_id)
     changes = query.order_by(CriteriaChange.at.desc(), CriteriaChange.id.desc()).limit(limit).all()
     zone = db.session.get(Organization, pipeline.org_id).zone
-    return [change_json(c, pipeline, zone, now) for c in changes]
+    seen: dict = {}
+    return [change_json(c, pipeline, zone, now, seen) for c in changes]
 
 
 # ---------------------------------------------------------------- the quarterly review
