@@ -96,12 +96,15 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.leads.public_routes
     import app.leads.routes
     import app.main.routes
+    import app.playbooks.admin_routes
+    import app.playbooks.routes
     import app.reports.drill_routes
     import app.reports.routes
     import app.rooms.booking_routes
     import app.rooms.document_routes
     import app.rooms.public_routes
     import app.rooms.routes
+    import app.rooms.thread_routes
     import app.sequences.public_routes
     import app.sequences.quarantine_routes
     import app.sequences.routes
@@ -127,6 +130,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.rooms.bp, "/deals"),
         (app.rooms.public_bp, "/r"),
         (app.booking.bp, "/booking"),
+        (app.playbooks.bp, "/playbooks"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 

@@ -69,6 +69,8 @@ def register_cli(app: Flask) -> None:
         org, created = seed_demo()
         click.echo(("Created" if created else "Kept") + f" demo organisation {org.name!r}.")
         click.echo(f"Sign in as {DEMO_ADMIN} / {DEMO_PASSWORD}")
+        if getattr(org, "demo_room_link", ""):
+            click.echo(f"A buyer's view of a deal room (no sign-in): {org.demo_room_link}")
 
     from app.tasks import cli as tasks_cli
 

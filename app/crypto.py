@@ -1,4 +1,5 @@
-"""Secrets Stagegate must read back (IMAP and SMTP relay passwords): Fernet, keyed from SECRET_KEY.
+"""Secrets Stagegate must read back (IMAP and SMTP relay passwords, emails that carry a bearer link while
+they wait): Fernet, keyed from SECRET_KEY.
 
 Each purpose derives its own key, so a token written for one purpose never reads as another.
 """
@@ -12,6 +13,7 @@ from flask import current_app
 
 MAILBOX_PASSWORDS = b"stagegate mailbox passwords"
 RELAY_PASSWORDS = b"stagegate relay passwords"
+SEALED_EMAILS = b"stagegate sealed outbound emails"
 
 
 class Unreadable(ValueError):
@@ -35,3 +37,16 @@ def decrypt(token: str, purpose: bytes = MAILBOX_PASSWORDS) -> str:
         return _fernet(purpose).decrypt(token.encode()).decode()
     except (InvalidToken, ValueError):
         raise Unreadable("the stored secret cannot be read with this SECRET_KEY") from None
+
+
+def seal(data: bytes, purpose: bytes = SEALED_EMAILS) -> bytes:
+    """Return `data` encrypted for storage (bytes in, bytes out: a finished email)."""
+    return _fernet(purpose).encrypt(data)
+
+
+def unseal(token: bytes, purpose: bytes = SEALED_EMAILS) -> bytes:
+    """Read back what seal() stored; Unreadable when this key did not write it."""
+    try:
+        return _fernet(purpose).decrypt(token)
+    except (InvalidToken, ValueError):
+        raise Unreadable("the stored message cannot be read with this SECRET_KEY") from None

@@ -53,7 +53,48 @@ def seed_demo() -> tuple[Organization, bool]:
     seed_leads(org)
     seed_demo_sequence(org)
     _seed_report_history(org, users, rng)
+    org.demo_room_link = seed_demo_room(org)  # printed by `flask seed-demo` (only its hash is kept)
     return org, True
+
+
+def seed_demo_room(org) -> str:
+    """A deal room on one open deal of the article pipeline: a plan, a thread, a date the buyer proposed,
+    a colleague waiting for approval, and the rep's booking hours; return the buyer's link ("" if none)."""
+    from app.booking.hours import save_hours, window_field
+    from app.models import Deal, DealRoom
+    from app.rooms.service import add_step, complete_seller_step, invite, invite_by_token, open_room
+    from app.rooms.thread import ask_colleague, buyer_comment, propose_date, seller_comment
+    from app.sequences.sending import base_url
+
+    rep = User.query.filter_by(org_id=org.id, email="rep@demo.example.com").first()
+    if rep is None or DealRoom.query.filter_by(org_id=org.id).first() is not None:
+        return ""
+    deal = (Deal.query.filter_by(org_id=org.id, owner_id=rep.id, status="open")
+            .order_by(Deal.company_id.is_(None), Deal.amount.desc(), Deal.id).first())
+    if deal is None:
+        return ""
+    values = {"timezone": "", "lengths": ["30", "60"], "notice_hours": "4", "horizon_days": "21"}
+    for day in range(5):
+        values[window_field(day, 0, "start")], values[window_field(day, 0, "end")] = "09:00", "12:00"
+        values[window_field(day, 1, "start")], values[window_field(day, 1, "end")] = "13:00", "17:00"
+    save_hours(rep, values)
+    room, _ = open_room(deal, rep)
+    today = utcnow().date()
+    kickoff = add_step(room, rep, title="Share the security questionnaire answers", side="seller",
+                       due_on=(today + timedelta(days=2)).isoformat())
+    complete_seller_step(room, rep, kickoff.id)
+    add_step(room, rep, title="Legal reviews the MSA", side="buyer", due_on=(today + timedelta(days=7)).isoformat())
+    company = (deal.company.name if deal.company is not None else "buyer").split()[0].lower()
+    link = invite(room, rep, f"dana.ortiz@{company}.example", base_url=base_url(org.id))
+    link.invite.contact.name = link.invite.contact.name or "Dana Ortiz"
+    db.session.commit()
+    buyer = invite_by_token(link.url.rsplit("/", 1)[1])
+    buyer_comment(buyer, "Our CFO signs off on Thursdays. Can we plan the proposal review around that?")
+    seller_comment(deal, rep, "Thursday works for us. I have put the review on the plan.")
+    legal = next(s for s in room.steps if s.title == "Legal reviews the MSA")
+    propose_date(buyer, legal.id, (today + timedelta(days=10)).isoformat(), "Our counsel is away next week")
+    ask_colleague(buyer, f"sam.lee@{company}.example", "Sam Lee")
+    return link.url
 
 
 DEMO_SEQUENCE = "Cold outreach: 3 touches in 2 weeks"

@@ -1,8 +1,8 @@
 """Bench: the deal room's page (a buyer's link) under load, as a share of the bare Flask floor.
 
 Target: >= 25 % of the floor's req/s, both under gunicorn -w 2, loaded in turns (bench/board.py's
-method). The room is a busy one: a plan of 12 steps (half confirmed), 4 documents with 2 versions each
-and their views, and the seller's booking hours (a week of open times to list, minus 20 booked meetings).
+method). The room is a busy one: a plan of 12 steps (half confirmed), a thread of 20 messages, 4 documents with 2
+versions each and their views, and the seller's booking hours (a week of open times to list, minus 20 booked meetings).
 It prints the in-process render time and SQL statement count, and the page's weight.
 
     .venv/bin/python -m bench.room                 # SQLite file bench/out/bench.db
@@ -55,6 +55,13 @@ def seed_room(app) -> tuple[str, int]:
             if i < 6:
                 step.status = "done"
         link = invite(room, rep, "dana@umbrella.example", base_url="https://stagegate.test")
+        from app.rooms.service import invite_by_token
+        from app.rooms.thread import buyer_comment, seller_comment
+
+        buyer_row = invite_by_token(link.url.rsplit("/", 1)[1])
+        for i in range(10):  # a thread of 20 messages, both sides
+            buyer_comment(buyer_row, f"Question {i + 1}: how does the rollout handle our SSO and audit needs?")
+            seller_comment(deal, rep, f"Answer {i + 1}: SSO is SAML 2.0; the audit log exports daily.")
         pdf = b"%PDF-1.4\n" + b"0" * 200_000 + b"\n%%EOF\n"
         for i in range(4):
             first = share(deal, rep, FileStorage(io.BytesIO(pdf), filename=f"doc{i}.pdf"), title=f"Document {i}")

@@ -68,6 +68,17 @@ def test_seed_demo_twice_keeps_the_same_rows(cli):
     assert row_counts() == after_first
 
 
+def test_seed_demo_prints_a_buyers_link_that_opens_a_room_with_work_waiting(cli, app):
+    import re
+
+    made = cli("seed-demo")
+    link = re.search(r"A buyer's view of a deal room \(no sign-in\): (\S+)", made.output).group(1)
+    page = app.test_client().get("/r/" + link.rsplit("/r/", 1)[1])
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Our CFO signs off on Thursdays." in text
+    assert "waiting for the seller to accept it" in text and "Book a meeting" in text
+
+
 @pytest.mark.parametrize("args, message", [
     (["create-user", "--org", "no-such-org", "--email", "x@example.com", "--role", "rep",
       "--password", "long-enough-pw"], "No organisation"),

@@ -20,7 +20,8 @@ PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "main.favicon",
           "unsubscribe.confirm", "unsubscribe.one_click",  # one-click unsubscribe (RFC 8058)
           "forms.show", "forms.submit", "forms.view_pixel",  # the public lead form
           "room.show", "room.confirm",  # the deal room's buyer side: its token is the key (tests/rooms/)
-          "room.open_document", "room.confirm_document", "room.book", "room.reschedule", "room.cancel"}
+          "room.open_document", "room.confirm_document", "room.book", "room.reschedule", "room.cancel",
+          "room.comment", "room.propose", "room.colleague"}
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {
@@ -35,6 +36,7 @@ ID_KINDS = {
     "meeting_id": "meeting",
     "step_id": "room_step",  # a step of the deal's room plan (the seller's "Mark done")
     "document_id": "document", "number": "document_version",  # a deal-room document and its version's number
+    "request_id": "room_colleague",  # a buyer's request that a colleague join the deal's room
 }
 
 _app = create_app(TestConfig)
@@ -90,7 +92,7 @@ def make_objects(org) -> dict:
     ids["import"] = _make_import(org, pipeline)
     ids.update(_make_sequence_objects(org, contact))
     ids.update(_make_lead_objects(org))
-    ids["room_invitee"], ids["room_step"] = _make_room(org, deal)
+    ids["room_invitee"], ids["room_step"], ids["room_colleague"] = _make_room(org, deal)
     ids["meeting"] = _make_meeting(org, deal, rep)
     ids["document"], ids["document_version"] = _make_document(org, deal)
     return ids
@@ -109,15 +111,18 @@ def _make_document(org, deal) -> tuple[int, int]:
     return version.document_id, version.number
 
 
-def _make_room(org, deal) -> tuple[str, int]:
-    """Open the deal's room, add one of our steps and invite one person; return (their email, the step id)."""
+def _make_room(org, deal) -> tuple[str, int, int]:
+    """Open the deal's room, add one of our steps, invite one person who asks for a colleague to join;
+    return (their email, the step id, the colleague request's id)."""
     from app.rooms.service import add_step, invite, open_room
+    from app.rooms.thread import ask_colleague
 
     room, _ = open_room(deal, factories.user(org, "admin"))
     step = add_step(room, factories.user(org, "admin"), title="Send the pricing", side="seller")
     email = f"buyer{org.id}@umbrella.example"
-    invite(room, factories.user(org, "admin"), email, base_url="https://stagegate.test")
-    return email, step.id
+    made = invite(room, factories.user(org, "admin"), email, base_url="https://stagegate.test")
+    ask = ask_colleague(made.invite, f"colleague{org.id}@umbrella.example")
+    return email, step.id, ask.id
 
 
 def _make_meeting(org, deal, rep) -> int:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.deals.facts import is_met
 from app.deals.neglect import neglected_clause, neglected_params
+from app.deals.provenance import confirmed_by_buyer
 from app.extensions import db
 from app.ids import parse_id
 from app.models import (
@@ -126,7 +127,8 @@ def _structure_statement():
     """
     return (
         select(Pipeline.id, Pipeline.name, Pipeline.org_id, Stage.id, Stage.name, Stage.kind,
-               Stage.position, Stage.max_days, FieldDef.key, FieldDef.type, Stage.needs_next_step)
+               Stage.position, Stage.max_days, FieldDef.key, FieldDef.type, StageRequirement.buyer,
+               Stage.needs_next_step)
         .select_from(Pipeline)
         .outerjoin(Stage, and_(Stage.pipeline_id == Pipeline.id, Stage.archived.is_(False)))
         .outerjoin(StageRequirement, and_(StageRequirement.stage_id == Stage.id,
@@ -144,7 +146,7 @@ def load_board_structure(pipeline_id: int, org_id: int) -> BoardPipeline:
         abort(404)
     pipeline = BoardPipeline(*rows[0][:3])
     stages = {}
-    for _pid, _name, _org, stage_id, name, kind, position, max_days, key, type_, needs_next_step in rows:
+    for _pid, _name, _org, stage_id, name, kind, position, max_days, key, type_, buyer, needs_next_step in rows:
         if stage_id is None:
             continue
         stage = stages.get(stage_id)
@@ -152,7 +154,7 @@ def load_board_structure(pipeline_id: int, org_id: int) -> BoardPipeline:
             stage = stages[stage_id] = BoardStage(stage_id, name, kind, position, max_days, needs_next_step)
             pipeline.active_stages.append(stage)
         if key is not None:
-            stage.exit_fields.append(_Plain(key=key, type=type_))
+            stage.exit_fields.append(_Plain(key=key, type=type_, buyer=bool(buyer)))
     return pipeline
 
 
@@ -346,15 +348,15 @@ def card_links() -> tuple:
 class _Plain:
     """A plain stand-in for a user or a field: attribute reads without ORM instrumentation."""
 
-    __slots__ = ("name", "initials", "key", "type")
+    __slots__ = ("name", "initials", "key", "type", "buyer")
 
-    def __init__(self, name="", initials="", key="", type=""):  # noqa: A002 - mirrors FieldDef.type
-        self.name, self.initials, self.key, self.type = name, initials, key, type
+    def __init__(self, name="", initials="", key="", type="", buyer=False):  # noqa: A002 - mirrors FieldDef.type
+        self.name, self.initials, self.key, self.type, self.buyer = name, initials, key, type, buyer
 
 
 # The columns of a card's row, in the order of _page_select (and of deal_row for a loaded Deal).
 CARD_COLUMNS = ("id", "title", "amount", "currency", "stage_id", "owner_id", "company", "facts",
-                "stage_entered_at", "next_step", "next_step_due", "version", "expected_close_date")
+                "stage_entered_at", "next_step", "next_step_due", "version", "expected_close_date", "facts_meta")
 NEGLECTED = len(CARD_COLUMNS)  # the neglected flag comes after CARD_COLUMNS in the page query's rows
 BUYER_LATE = NEGLECTED + 1  # then whether a buyer's room step is past its date
 
@@ -363,7 +365,16 @@ def deal_row(deal: Deal) -> tuple:
     """A loaded deal as the card query's row (CARD_COLUMNS order)."""
     return (deal.id, deal.title, deal.amount, deal.currency, deal.stage_id, deal.owner_id,
             deal.company.name if deal.company is not None else None, deal.facts, deal.stage_entered_at,
-            deal.next_step, deal.next_step_due, deal.version, deal.expected_close_date)
+            deal.next_step, deal.next_step_due, deal.version, deal.expected_close_date, deal.facts_meta)
+
+
+def exit_plain(stage) -> list:
+    """A stage's exit fields as the card counts them: key, type and whether only a buyer meets it (a board's
+    BoardStage knows it per field; a loaded Stage says it through buyer_keys)."""
+    if isinstance(stage, BoardStage):
+        return stage.exit_fields
+    buyer = stage.buyer_keys("exit")
+    return [_Plain(key=f.key, type=f.type, buyer=f.key in buyer) for f in stage.required_fields("exit")]
 
 
 def make_card(row, stage, users: dict, exit_fields, now=None, links=None, today=None) -> Card:
@@ -376,9 +387,10 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None, today=
     now = now or utcnow()
     show, move = links or card_links()
     (deal_id, title, amount, currency, stage_id, owner_id, company, facts, entered, next_step,
-     next_step_due, version, close) = row[:NEGLECTED]
+     next_step_due, version, close, meta) = row[:NEGLECTED]
     owner = users.get(owner_id)
     facts = facts or {}
+    meta = meta or {}
     days = max(0, (now - entered).days)
     today = today or now.date()
     flag = None
@@ -390,7 +402,9 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None, today=
         stage_id=stage_id, stage_entered_at=entered, days=days,
         overdue=stage.kind == "open" and days > stage.max_days,
         # A won or lost deal has no stage to exit: no "1 fact to exit" on closed cards.
-        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))) if stage.kind == "open" else 0,
+        # A fact only the buyer may confirm counts as missing until they have (whatever the rep typed).
+        missing=sum(1 for f in exit_fields if not is_met(f, facts.get(f.key))
+                    or (f.buyer and not confirmed_by_buyer(meta.get(f.key)))) if stage.kind == "open" else 0,
         next_step=next_step or "", next_step_due=next_step_due, version=version,
         max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
         close_passed=close if close is not None and stage.kind == "open" and close < today else None,
@@ -422,7 +436,7 @@ def load_cards(pipeline, stages, filters, users, limit, after=None, today=None) 
     result = {}
     for stage in stages:
         rows = sorted(by_stage[stage.id], key=lambda r: (r[8], r[0]), reverse=True)  # stage_entered_at, id
-        exit_fields = [_Plain(key=f.key, type=f.type) for f in stage.required_fields("exit")]
+        exit_fields = exit_plain(stage)
         cards = []
         for row in rows[:limit]:
             card = make_card(row, stage, owners, exit_fields, now, links, today)
@@ -450,4 +464,4 @@ def load_board(pipeline: Pipeline, filters: Filters, users: dict, page_size: int
 def card_for(deal: Deal, users: dict | None = None) -> Card:
     """Build the card of one loaded deal (after a move or an edit)."""
     users = users if users is not None else {deal.owner_id: deal.owner}
-    return make_card(deal_row(deal), deal.stage, users, deal.stage.required_fields("exit"))
+    return make_card(deal_row(deal), deal.stage, users, exit_plain(deal.stage))

@@ -7,10 +7,9 @@ from sqlalchemy.orm import joinedload
 from app.contacts.service import company_named
 from app.deals import bp
 from app.deals.board import board_stages, load_structure
-from app.deals.facts import is_met
 from app.deals.forms import DealDetailsForm, build_facts_form, company_choices
 from app.deals.provenance import describe
-from app.deals.service import KEEP, can_edit, facts_asked, update_deal
+from app.deals.service import KEEP, can_edit, facts_asked, stage_requirements, update_deal
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.htmx import is_htmx
@@ -34,10 +33,12 @@ def _facts_context(deal, details=None, facts_form=None, message=None, kind=None)
         details=details or _details_form(deal),
         facts_form=facts_form or build_facts_form(deal.pipeline.active_fields, values=deal.facts),
         message=message, message_kind=kind, can_edit=can_edit(deal, current_user),
-        exit_checklist=[(f, is_met(f, (deal.facts or {}).get(f.key)))
-                        for f in deal.stage.required_fields("exit")],
+        # As the gate reads it: a fact only the buyer may confirm is missing until they have.
+        exit_checklist=[(r.field, r.met(deal.facts, deal.facts_meta), r.buyer)
+                        for r in stage_requirements(deal.stage, "exit")],
         company_options=company_choices(deal.org_id),
-        provenance={key: describe(record) for key, record in (deal.facts_meta or {}).items()},
+        provenance={key: (describe(record), (record or {}).get("source") != "rep")
+                    for key, record in (deal.facts_meta or {}).items() if describe(record)},
         buyer_keys=set().union(*(s.buyer_keys(w) for s in deal.pipeline.active_stages for w in ("entry", "exit"))),
     )
 

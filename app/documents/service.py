@@ -25,7 +25,7 @@ MAX_NAME = 200
 PDF_MAGIC = b"%PDF-"
 
 
-def _check_editor(deal, actor) -> None:
+def check_editor(deal, actor) -> None:
     """The deal's owner, a manager or an admin may share documents on it."""
     if not can_edit(deal, actor):
         raise Forbidden("Only the deal's owner or a manager can share documents on it.")
@@ -65,7 +65,7 @@ def _requirement(deal, key, errors: dict):
 def share(deal, actor, upload, *, title=None, ask="acknowledge", requirement=None) -> DocumentVersion:
     """Share a new document on `deal` (its version 1). Invalid, with nothing written, for a file that is
     not a PDF or too large, a bad title, ask or requirement."""
-    _check_editor(deal, actor)
+    check_editor(deal, actor)
     errors: dict = {}
     content = _read_pdf(upload, errors)
     name = clean_text(title, "title", errors, MAX_TITLE) if title else ""
@@ -87,7 +87,7 @@ def share(deal, actor, upload, *, title=None, ask="acknowledge", requirement=Non
 def new_version(document: DealDocument, actor, upload) -> DocumentVersion:
     """Replace a document with a new version: the buyer is asked again."""
     deal = document.deal
-    _check_editor(deal, actor)
+    check_editor(deal, actor)
     errors: dict = {}
     content = _read_pdf(upload, errors)
     if errors:

@@ -37,8 +37,16 @@ from app.models.pipeline import (
     Stage,
     StageRequirement,
 )
+from app.models.playbooks import (
+    PROMPT_KINDS,
+    DealObjection,
+    DiscoveryAnswer,
+    DiscoveryPrompt,
+    Objection,
+    Playbook,
+)
 from app.models.reports import ForecastSnapshot, OwnerForecastSnapshot
-from app.models.rooms import DealRoom, RoomInvite, RoomStep
+from app.models.rooms import DealRoom, RoomColleague, RoomComment, RoomInvite, RoomStep
 from app.models.sequences import (
     BulkEnrollJob,
     Enrollment,
@@ -70,6 +78,7 @@ __all__ = [
     "ForecastSnapshot", "OwnerForecastSnapshot",
     "StageTally",
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
-    "DealRoom", "RoomInvite", "RoomStep",
+    "DealRoom", "RoomColleague", "RoomComment", "RoomInvite", "RoomStep",
     "AvailabilityWindow", "BookingProfile", "Meeting",
+    "PROMPT_KINDS", "DealObjection", "DiscoveryAnswer", "DiscoveryPrompt", "Objection", "Playbook",
 ]

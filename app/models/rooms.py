@@ -21,6 +21,8 @@ class DealRoom(TenantMixin, db.Model):
     deal = db.relationship("Deal")
     steps = db.relationship("RoomStep", back_populates="room", order_by="(RoomStep.position, RoomStep.id)",
                             lazy="selectin")
+    comments = db.relationship("RoomComment", back_populates="room", order_by="RoomComment.id")
+    colleagues = db.relationship("RoomColleague", back_populates="room", order_by="RoomColleague.id")
     invites = db.relationship("RoomInvite", back_populates="room", order_by="RoomInvite.id", lazy="selectin")
 
     def links_expire_at(self):
@@ -50,8 +52,14 @@ class RoomStep(TenantMixin, db.Model):
     confirmed_at = db.Column(db.DateTime)
     confirmed_ip = db.Column(db.String(45))
     confirmed_user_agent = db.Column(db.String(300))
+    # A buyer's proposal of another date for their open step, until the rep accepts or declines it.
+    proposed_on = db.Column(db.Date)
+    proposed_note = db.Column(db.String(300), nullable=False, default="", server_default="")
+    proposed_by_contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"))
+    proposed_at = db.Column(db.DateTime)
 
     room = db.relationship(DealRoom, back_populates="steps")
+    proposed_by = db.relationship("Contact", foreign_keys=[proposed_by_contact_id])
 
     __table_args__ = (
         db.CheckConstraint("side in ('buyer','seller')", name="side"),
@@ -74,9 +82,12 @@ class RoomInvite(TenantMixin, db.Model):
     mail_pending = db.Column(db.Text)
     sent_at = db.Column(db.DateTime)
     send_result = db.Column(db.String(300), nullable=False, default="", server_default="")
+    # Since the outbox took room invitations: the email that carries the link (its state is the truth).
+    email_id = db.Column(db.Integer, db.ForeignKey("outbound_email.id"))
 
     room = db.relationship(DealRoom, back_populates="invites")
     contact = db.relationship("Contact")
+    email = db.relationship("OutboundEmail")
 
     __table_args__ = (db.UniqueConstraint("room_id", "contact_id", name="uq_room_invite_contact"),)
 
@@ -86,3 +97,53 @@ class RoomInvite(TenantMixin, db.Model):
             return False
         expires = self.room.links_expire_at()
         return expires is None or (now or utcnow()) < expires
+
+
+class RoomComment(TenantMixin, db.Model):
+    """A message in the room's thread, from an invited buyer (`contact_id`) or the seller (`user_id`).
+    Everyone with a link reads the thread: what is internal is a note on the deal, never here."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    room_id = db.Column(db.Integer, db.ForeignKey("deal_room.id"), nullable=False, index=True)
+    contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"))
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    body = db.Column(db.Text, nullable=False)
+    created_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+
+    room = db.relationship(DealRoom, back_populates="comments")
+    contact = db.relationship("Contact")
+    user = db.relationship("User")
+
+    __table_args__ = (db.CheckConstraint("(contact_id is null) <> (user_id is null)", name="one_author"),)
+
+    @property
+    def author(self) -> str:
+        if self.user is not None:
+            return self.user.name or self.user.email
+        return self.contact.name or self.contact.email
+
+
+COLLEAGUE_STATUSES = ("pending", "approved", "declined")
+
+
+class RoomColleague(TenantMixin, db.Model):
+    """A buyer's request that a colleague join the room. The rep approves it (the colleague then gets
+    their own link by email) or declines it; either way the request is kept, one per address."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    room_id = db.Column(db.Integer, db.ForeignKey("deal_room.id"), nullable=False, index=True)
+    email = db.Column(db.String(254), nullable=False)
+    name = db.Column(db.String(200), nullable=False, default="")
+    requested_by_contact_id = db.Column(db.Integer, db.ForeignKey("contact.id"), nullable=False)
+    requested_at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    status = db.Column(db.String(8), nullable=False, default="pending")
+    decided_by_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    decided_at = db.Column(db.DateTime)
+
+    room = db.relationship(DealRoom, back_populates="colleagues")
+    requested_by = db.relationship("Contact")
+
+    __table_args__ = (
+        db.UniqueConstraint("room_id", "email", name="uq_room_colleague_email"),
+        db.CheckConstraint("status in ('pending','approved','declined')", name="status"),
+    )

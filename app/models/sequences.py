@@ -322,6 +322,9 @@ class OutboundEmail(TenantMixin, db.Model):
     to_email = db.Column(db.String(254), nullable=False)
     subject = db.Column(db.String(300), nullable=False, default="")
     message = db.deferred(db.Column(db.LargeBinary, nullable=False))
+    # A message that carries a bearer link (a room invitation) is kept encrypted while it waits and
+    # emptied once its outcome is known, so the database never holds a usable link in the clear.
+    sealed = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
     message_id = db.Column(db.String(200), nullable=False, unique=True)
     link = db.Column(db.String(200), nullable=False, default="")  # where the sender is sent when it fails
     status = db.Column(db.String(8), nullable=False, default="queued")

@@ -22,6 +22,7 @@ from app.pipelines.catalog import LOSS_REASONS, REQUIREMENT_SETS, TEMPLATES
 from app.pipelines.changes import latest_change_at, record_change, snapshot
 from app.pipelines.lacking import open_deals_lacking
 from app.pipelines.patterns import PatternError, compile_pattern
+from app.playbooks.starter import seed_playbook
 from app.text import clean_text, is_blank
 
 
@@ -93,6 +94,7 @@ def create_from_template(org, template_key: str, name: str | None = None, buyer_
     db.session.add(Stage(org_id=org.id, pipeline=pipeline, name=spec["lost"], kind="lost",
                          probability=0, position=pos + 2, buyer_state="Buyer decided not to buy",
                          guidance="Record the real reason: it feeds the loss report."))
+    seed_playbook(pipeline, template_key)  # the template's discovery sheets, objection guide and hand-off
     ensure_loss_reasons(org)
     db.session.commit()
     return pipeline

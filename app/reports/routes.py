@@ -14,6 +14,7 @@ from app.ids import parse_id
 from app.models import Pipeline, Stage, User
 from app.reports import bp
 from app.reports.forecast import accuracy, by_expected_close
+from app.reports.objections import objection_figures, objection_table
 from app.reports.review import deal_audit, review_week, weekly_review
 from app.reports.rooms import room_figures
 from app.reports.service import (
@@ -92,6 +93,7 @@ def _report(pipeline_id):
     figures = room_figures(pipeline, period, owner_id)
     tables["buyer_plans"], tables["room_win_rate"] = room_tables(figures, org.currency)
     numbers["rooms"] = figures["rooms"]
+    tables["objections"] = objection_table(objection_figures(pipeline, period, owner_id))
     return pipeline, period, numbers, tables, errors
 
 

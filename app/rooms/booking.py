@@ -10,12 +10,14 @@ confirms nothing.
 import time
 from datetime import datetime, timedelta
 
-from app.booking.clock import local, profile_for, rep_zone, when_text
+from sqlalchemy import select
+
+from app.booking.clock import local, profile_for, rep_zone, when_text, zone_for
 from app.booking.service import book, cancel, reschedule, slots_by_day
 from app.deals.service import MAX_ID, record_buyer_fact
 from app.errors import Invalid
 from app.extensions import db
-from app.models import Activity, Meeting
+from app.models import Activity, FieldDef, Meeting
 from app.rooms.service import mark_confirmed, ready_stage, tell_owner
 from app.timezones import utcnow
 
@@ -31,8 +33,18 @@ _offers: dict = {}
 
 def meeting_keys(pipeline) -> set:
     """The date facts that say a meeting is scheduled."""
-    return {f.key for f in pipeline.active_fields
-            if f.type == "date" and ("meeting" in f.key.lower() or "meeting" in f.label.lower())}
+    return {f.key for f in pipeline.active_fields if _says_meeting(f.key, f.label, f.type)}
+
+
+def meeting_keys_of(pipeline_id: int) -> set:
+    """meeting_keys for a pipeline not loaded: one statement over its date fields (the room page's way)."""
+    rows = db.session.execute(select(FieldDef.key, FieldDef.label).where(
+        FieldDef.pipeline_id == pipeline_id, FieldDef.type == "date", FieldDef.archived.is_(False))).all()
+    return {key for key, label in rows if _says_meeting(key, label, "date")}
+
+
+def _says_meeting(key: str, label: str, kind: str) -> bool:
+    return kind == "date" and ("meeting" in key.lower() or "meeting" in label.lower())
 
 
 def offer(room, length: int | None = None, reschedule_id: int | None = None, day: str | None = None) -> dict:
@@ -49,7 +61,7 @@ def offer(room, length: int | None = None, reschedule_id: int | None = None, day
     meetings = (Meeting.query.filter(Meeting.room_id == room.id, Meeting.status == "booked",
                                      Meeting.ends_at > utcnow()).order_by(Meeting.starts_at).all())
     return {"lengths": lengths, "length": chosen, "days": [(d, len(times)) for d, times in days],
-            "day": picked[0] if picked else None, "times": picked[1] if picked else [], "zone": rep_zone(rep).key,
+            "day": picked[0] if picked else None, "times": picked[1] if picked else [], "zone": zone_for(profile, rep).key,
             "meetings": [(m, when_text(m)) for m in meetings], "reschedule_id": reschedule_id}
 
 

@@ -11,7 +11,7 @@ from app.rooms import public_bp
 from app.rooms.booking import (
     book_from_room,
     cancel_from_room,
-    meeting_keys,
+    meeting_keys_of,
     offer,
     reschedule_from_room,
 )
@@ -29,13 +29,14 @@ def room_booking(room) -> dict:
 
 
 @public_bp.app_template_global()
-def room_elsewhere(room) -> dict:
+def room_elsewhere(room, offered: dict | None = None) -> dict:
     """Which plan steps another part of the room confirms: {"documents": {fact key: document id}, "meeting":
-    the meeting facts, "booking": whether the seller takes bookings}. Their step then points there instead
+    the meeting facts, "booking": whether the seller takes bookings (`offered`: the page's booking offer,
+    when it has read it already)}. Their step then points there instead
     of asking for a name."""
     documents = {d.requirement: d.id for d in room_documents(room)["documents"] if d.requirement}
-    return {"documents": documents, "meeting": meeting_keys(room.deal.pipeline),
-            "booking": profile_for(room.deal.owner) is not None}
+    booking = bool(offered["lengths"]) if offered is not None else profile_for(room.deal.owner) is not None
+    return {"documents": documents, "meeting": meeting_keys_of(room.deal.pipeline_id), "booking": booking}
 
 
 def _refusal(exc: Invalid) -> str:

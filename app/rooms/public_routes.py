@@ -44,13 +44,16 @@ def _not_found():
     return render_template("rooms/public_gone.html"), 404
 
 
-def _page(row, token, status=200, notice="", notice_kind="success", errors=None, typed="", step_id=None):
+def _page(row, token, status=200, notice="", notice_kind="success", errors=None, typed="", step_id=None,
+          **kept):
+    """The room page for this link, saying what happened (`notice`); `kept` holds what a refused form's
+    fields said, so nothing typed is lost (typed_comment, colleague_email, colleague_name, proposed_on, ...)."""
     room = row.room
     deal = room.deal
     return render_template("rooms/public.html", token=token, room=room, deal_title=deal.title,
                            team=seller_team(deal),
                            invitee=row.contact, notice=notice, notice_kind=notice_kind, errors=errors or {},
-                           typed=typed, failed_step=step_id), status
+                           typed=typed, failed_step=step_id, kept=kept), status
 
 
 @public_bp.after_request

@@ -8,7 +8,16 @@ from app.errors import Forbidden, Invalid
 from app.htmx import is_htmx
 from app.models import Deal
 from app.rooms import bp
-from app.rooms.service import add_step, complete_seller_step, get_room, invite, open_room, revoke
+from app.rooms.service import (
+    add_step,
+    complete_seller_step,
+    get_room,
+    invite,
+    invite_email_state,
+    open_room,
+    revoke,
+)
+from app.rooms.thread import decide_colleague, decide_date, pending_for, seller_comment
 from app.sequences.sending import base_url
 from app.tenancy import get_or_404
 
@@ -108,4 +117,64 @@ def revoke_(deal_id):
     def action():
         row = revoke(room, current_user, request.form.get("contact_email"))
         return _panel(deal, f"{row.contact.email}'s link is revoked.")
+    return _act(deal, action)
+
+
+@bp.app_template_global()
+def room_pending(room) -> dict:
+    """What waits on the seller in the room: proposed dates and colleague requests."""
+    return pending_for(room)
+
+
+@bp.app_template_global()
+def room_invite_state(invite_row) -> str:
+    """How the email with an invitee's link fared, in a few words."""
+    return invite_email_state(invite_row)
+
+
+@bp.post("/<int:deal_id>/room/comments")
+@login_required
+def comment_(deal_id):
+    """Answer in the room's thread: every invitee reads it there."""
+    deal = get_or_404(Deal, deal_id)
+
+    def action():
+        seller_comment(deal, current_user, request.form.get("comment"))
+        return _panel(deal, "Posted to the room's thread.")
+    return _act(deal, action)
+
+
+@bp.post("/<int:deal_id>/room/steps/<int:step_id>/date")
+@login_required
+def decide_date_(deal_id, step_id):
+    """Accept or decline the date a buyer proposed for their step."""
+    deal = get_or_404(Deal, deal_id)
+    accept = request.form.get("decision") == "accept"
+
+    def action():
+        try:
+            step = decide_date(deal, current_user, step_id, accept)
+        except LookupError:
+            abort(404)
+        said = (f"“{step.title}” is now due {step.due_on:%-d %b}." if accept
+                else f"The proposed date for “{step.title}” is declined; its date stays as it was.")
+        return _panel(deal, said)
+    return _act(deal, action)
+
+
+@bp.post("/<int:deal_id>/room/colleagues/<int:request_id>")
+@login_required
+def decide_colleague_(deal_id, request_id):
+    """Approve (they get their own link by email) or decline a buyer's request to add a colleague."""
+    deal = get_or_404(Deal, deal_id)
+    approve = request.form.get("decision") == "approve"
+
+    def action():
+        try:
+            ask, made = decide_colleague(deal, current_user, request_id, approve, base_url(deal.org_id))
+        except LookupError:
+            abort(404)
+        if made is not None:
+            return _panel(deal, f"Approved: {ask.email} is invited and their link is being emailed.", link=made.url)
+        return _panel(deal, f"Declined: {ask.email} was not invited.")
     return _act(deal, action)

@@ -17,14 +17,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.contacts.service import clean_email, contact_with_email
-from app.crypto import Unreadable, decrypt, encrypt
+from app.crypto import Unreadable, decrypt
 from app.deals.service import MAX_ID, can_edit, next_stage, ready_for, record_buyer_fact
 from app.errors import Conflict, Forbidden, Invalid
 from app.extensions import db
 from app.models import Activity, Contact, Deal, Notification, utcnow
 from app.models.rooms import STEP_SIDES, DealRoom, RoomInvite, RoomStep
-from app.queue import enqueue_after_commit
 from app.sequences.mailer import SendFailure
+from app.sequences.one_off import queue_email
 from app.sequences.sending import mail_domain, transport_for
 from app.text import clean_text, is_text
 
@@ -52,7 +52,7 @@ def get_room(deal: Deal) -> DealRoom | None:
     return DealRoom.query.filter_by(org_id=deal.org_id, deal_id=deal.id).first()
 
 
-def _check_editor(deal: Deal, actor) -> None:
+def check_editor(deal: Deal, actor) -> None:
     if not can_edit(deal, actor):
         raise Forbidden("Only the deal's owner or a manager can change its room.")
 
@@ -72,7 +72,7 @@ def buyer_requirements(deal: Deal) -> list:
 
 def open_room(deal: Deal, actor) -> tuple[DealRoom, bool]:
     """Open the deal's room (once) with a buyer step for each buyer-marked requirement; return (room, created)."""
-    _check_editor(deal, actor)
+    check_editor(deal, actor)
     room = get_room(deal)
     if room is not None:
         return room, False
@@ -89,7 +89,7 @@ def open_room(deal: Deal, actor) -> tuple[DealRoom, bool]:
     return room, True
 
 
-def _clean_due(value, errors: dict):
+def clean_due(value, errors: dict):
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, date):
@@ -106,12 +106,12 @@ def _clean_due(value, errors: dict):
 def add_step(room: DealRoom, actor, *, title, side="buyer", due_on=None, requirement=None) -> RoomStep:
     """Add a step to the plan; a `requirement` must be a buyer-side field of the deal's pipeline."""
     deal = room.deal
-    _check_editor(deal, actor)
+    check_editor(deal, actor)
     errors: dict = {}
     title = clean_text(title, "title", errors, MAX_STEP_TITLE, required=True)
     if side not in STEP_SIDES:
         errors["side"] = "must be buyer or seller"
-    due = _clean_due(due_on, errors)
+    due = clean_due(due_on, errors)
     if requirement in ("", None):
         requirement = None
     elif not isinstance(requirement, str) or requirement not in {f.key for f in deal.pipeline.active_fields}:
@@ -130,7 +130,7 @@ def add_step(room: DealRoom, actor, *, title, side="buyer", due_on=None, require
     return step
 
 
-def _invitee_email(value) -> str:
+def invitee_email(value) -> str:
     """The invitee's address, normalised; Invalid naming contact_email when it is not one."""
     if isinstance(value, str) and is_text(value) and len(value) <= 254:
         try:
@@ -145,8 +145,8 @@ def complete_seller_step(room: DealRoom, actor, step_id) -> RoomStep:
     """Mark one of the seller's own steps done (the buyer sees "Done"). A buyer's step is the buyer's to
     confirm: refused. Nothing changes the deal's facts: a seller step carries no requirement. LookupError
     (the caller's 404) for a step that is not in this room."""
-    _check_editor(room.deal, actor)
-    wanted = _clean_step_id(step_id)
+    check_editor(room.deal, actor)
+    wanted = clean_step_id(step_id)
     step = next((s for s in room.steps if s.id == wanted), None)
     if step is None:
         raise LookupError("no such step in this room")
@@ -166,8 +166,8 @@ def invite(room: DealRoom, actor, contact_email, *, send: bool = False, base_url
     """Give the contact (created in the organisation if new) a fresh link to the room; an older link of
     theirs stops working. `send` emails it through the organisation's mail transport (by the worker)."""
     deal = room.deal
-    _check_editor(deal, actor)
-    email = _invitee_email(contact_email)
+    check_editor(deal, actor)
+    email = invitee_email(contact_email)
     if deal.status != "open" and room.links_expire_at() is not None and room.links_expire_at() <= utcnow():
         raise Invalid({"contact_email": "the deal closed more than 30 days ago; its room is closed"},
                       "No invitation was made.")
@@ -179,19 +179,19 @@ def invite(room: DealRoom, actor, contact_email, *, send: bool = False, base_url
         row = RoomInvite(org_id=room.org_id, room=room, contact_id=contact.id)
         db.session.add(row)
     row.token_hash = token_hash(token)
+    _cancel_email(row, "Not sent: a newer link replaced this one.")
     row.created_by_id, row.created_at, row.revoked_at = actor.id, utcnow(), None
-    row.mail_pending = encrypt(url, INVITE_LINKS) if send else None
-    row.sent_at, row.send_result = None, ""
+    row.mail_pending, row.sent_at, row.send_result, row.email = None, None, "", None
     db.session.flush()
     if send:
-        enqueue_after_commit("app.jobs.send_room_invite", row.id)
+        queue_invite_email(row, url)
     db.session.commit()
     return Invitation(url, email, room.links_expire_at(), row)
 
 
 def revoke(room: DealRoom, actor, contact_email) -> RoomInvite:
     """End a contact's link to the room (it answers 404 from now on); Invalid when they have none."""
-    _check_editor(room.deal, actor)
+    check_editor(room.deal, actor)
     email = contact_email.strip().lower() if isinstance(contact_email, str) and is_text(contact_email) else ""
     row = (RoomInvite.query.join(Contact, RoomInvite.contact_id == Contact.id)
            .filter(RoomInvite.room_id == room.id, Contact.org_id == room.org_id,
@@ -201,6 +201,7 @@ def revoke(room: DealRoom, actor, contact_email) -> RoomInvite:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         row.mail_pending = None
+        _cancel_email(row, "Not sent: the link was revoked before it went out.")
     db.session.commit()
     return row
 
@@ -213,7 +214,7 @@ def invite_by_token(token) -> RoomInvite | None:
     return row if row is not None and row.is_valid() else None
 
 
-def _clean_step_id(step_id) -> int | None:
+def clean_step_id(step_id) -> int | None:
     try:
         step_id = int(step_id)
     except (TypeError, ValueError):
@@ -242,7 +243,7 @@ def buyer_confirm(token, step_id, typed_name, ip: str = "", user_agent: str = ""
     room, deal = row.room, row.room.deal
     errors: dict = {}
     name = " ".join(clean_text(typed_name, "name", errors, MAX_NAME, required=True).split())
-    wanted = _clean_step_id(step_id)
+    wanted = clean_step_id(step_id)
     step = next((s for s in room.steps if s.id == wanted), None)
     if step is None or step.side != "buyer":
         raise LookupError("no such step")
@@ -315,9 +316,43 @@ def _invite_message(row: RoomInvite, url: str) -> EmailMessage:
     return message
 
 
+def queue_invite_email(row: RoomInvite, url: str) -> None:
+    """Queue the link's email in the outbox (no commit): sent by the worker with the same delivery truth as
+    every email (retries, bounces, the sender told), kept encrypted until sent, one email per link."""
+    message = _invite_message(row, url)
+    deal = row.room.deal
+    email = queue_email(row.org_id, f"room-invite:{row.id}:{row.token_hash[:24]}", message, deal.owner,
+                        row.contact.email, link=f"/deals/{deal.id}#room", kind="room", sealed=True)
+    row.email = email
+
+
+def _cancel_email(row: RoomInvite, why: str) -> None:
+    """A link's email still waiting in the outbox carries a dead link once the link changes: it is not sent."""
+    email = row.email
+    if email is not None and email.status in ("queued", "retrying"):
+        email.status, email.error, email.next_attempt_at, email.message = "skipped", why, None, b""
+
+
+def invite_email_state(row: RoomInvite) -> str:
+    """What the rep reads beside an invitee: how the email with their link fared, in a few words."""
+    email = row.email
+    if email is None:
+        if row.sent_at is not None:
+            return "emailed"
+        return row.send_result or ""
+    if email.status == "sent":
+        return "emailed"
+    if email.status in ("queued", "sending"):
+        return "email queued"
+    if email.status == "retrying":
+        return "email delayed: the relay asked to try again later"
+    return {"bounced": "email bounced", "failed": "email not delivered", "unknown": "email may not have gone out",
+            "skipped": "not emailed: the address bounced before"}.get(email.status, email.status)
+
+
 def send_invite(invite_id: int) -> str:
-    """Email a pending invitation once (the worker's job) through the organisation's transport (its relay,
-    the installation's, or the outbox, as sequences send), record what it answered, forget the link."""
+    """Email an invitation queued before the outbox took them (a job left in Redis by an older version):
+    once, through the organisation's transport, then forget the link."""
     row = db.session.get(RoomInvite, invite_id)
     if row is None or not row.mail_pending or row.revoked_at is not None:
         return "nothing to send"

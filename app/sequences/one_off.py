@@ -9,6 +9,9 @@ installation (no relay, relay down, real sending off) blames nobody and tries ag
 a broken conversation is `unknown` and never resent on its own. Each row is built whole when
 queued (`message` holds its bytes), so what goes out is what the change that queued it said.
 
+A message that carries a bearer link (a deal-room invitation) is `sealed`: its bytes are kept
+encrypted while it waits and emptied once its outcome is known.
+
 Unsubscribing stops outreach, not this: an invitation to a meeting the buyer booked is
 transactional. An address suppressed because it bounced is skipped.
 """
@@ -18,6 +21,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import select, update
 
+from app.crypto import Unreadable, seal, unseal
 from app.extensions import db
 from app.models import OutboundEmail, Suppression, utcnow
 from app.queue import enqueue_after_commit
@@ -39,17 +43,19 @@ BATCH = 50
 
 
 def queue_email(org_id: int, key: str, message: EmailMessage, sender, to_email: str, link: str = "",
-                kind: str = "booking") -> OutboundEmail | None:
+                kind: str = "booking", sealed: bool = False) -> OutboundEmail | None:
     """Queue `message` to `to_email` once per `key` (no commit); the worker is woken after the commit.
 
-    Returns the new row, or None when this key was queued before.
+    `sealed` keeps the message encrypted until it is sent and empties it afterwards. Returns the new
+    row, or None when this key was queued before.
     """
     if db.session.execute(select(OutboundEmail.id).where(OutboundEmail.key == key)).first():
         return None
+    data = wire_bytes(message)
     row = OutboundEmail(org_id=org_id, kind=kind, key=key, sender_id=sender.id, from_email=sender.email,
                         to_email=to_email, subject=str(message["Subject"] or "")[:300],
-                        message=wire_bytes(message), message_id=message["Message-ID"], link=link[:200],
-                        status="queued", next_attempt_at=utcnow())
+                        message=seal(data) if sealed else data, sealed=sealed, message_id=message["Message-ID"],
+                        link=link[:200], status="queued", next_attempt_at=utcnow())
     db.session.add(row)
     enqueue_after_commit(JOB)
     return row
@@ -115,14 +121,32 @@ def _send_one(mailer, row_id: int, now: datetime) -> str | None:
     if row is None:
         return None
     if row.status == "skipped":
+        _forget(row)
+        db.session.commit()
         return "skipped"
     try:
-        result = mailer.send(_Raw(row.message, row.message_id), row.from_email, row.to_email)
+        data = unseal(row.message) if row.sealed else row.message
+    except Unreadable:
+        row.status, row.error = "failed", "Not sent: the message could not be read (SECRET_KEY changed)."
+        _forget(row)
+        _tell_sender(row, f"An email to {row.to_email} (“{row.subject}”) was not sent: {row.error}")
+        db.session.commit()
+        return "failed"
+    try:
+        result = mailer.send(_Raw(data, row.message_id), row.from_email, row.to_email)
     except SendFailure as exc:
         result = exc
     outcome = _record(row, result, now)
+    if row.status not in ("queued", "retrying"):
+        _forget(row)
     db.session.commit()
     return outcome
+
+
+def _forget(row: OutboundEmail) -> None:
+    """A sealed message's bytes are needed only until its outcome is known: empty them."""
+    if row.sealed:
+        row.message = b""
 
 
 def _record(row: OutboundEmail, result, now: datetime) -> str:
@@ -176,6 +200,7 @@ def _mark_cut_off(now: datetime) -> int:
                                                           OutboundEmail.claimed_at < now - STALE_CLAIM)).scalars().all()
     for row in rows:
         row.status = "unknown"
+        _forget(row)
         row.error = "The send was cut off (the worker stopped); it may or may not have been delivered."
         _tell_sender(row, f"An email to {row.to_email} (“{row.subject}”) may not have gone out (the send was cut off).")
     db.session.commit()

@@ -2,7 +2,7 @@
 stage.needs_next_step (closing discipline)
 
 Revision ID: abbfeeb3d5fe
-Revises: 41c8952f904f
+Revises: 1b8f7a396050
 Create Date: 2026-12-05 02:26:52.533746
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'abbfeeb3d5fe'
-down_revision = '41c8952f904f'
+down_revision = '1b8f7a396050'
 branch_labels = None
 depends_on = None
 

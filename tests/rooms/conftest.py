@@ -8,6 +8,7 @@ import pytest
 from app.extensions import db
 from tests import factories
 from tests.api.conftest import row_counts  # noqa: F401 - re-exported for the tests here
+from tests.sequences.conftest import smtp  # noqa: F401 - a real relay (fixture)
 
 
 @pytest.fixture

@@ -265,16 +265,21 @@ def test_the_token_is_stored_only_as_its_hash(client, key_for, deal):
 
 
 def test_send_emails_the_link_through_the_outbox_and_forgets_it(client, key_for, deal, drain, app, tmp_path):
+    from app.models import OutboundEmail
+
     app.instance_path, old = str(tmp_path), app.instance_path
     try:
         sent = client.post(f"/api/v1/deals/{deal.id}/room", headers=key_for("rep"))
         assert sent.status_code == 201
         invited = client.post(f"/api/v1/deals/{deal.id}/room/invites", headers=key_for("rep"),
                               json={"contact_email": "dana@buyer.example", "send": True}).json
-        assert RoomInvite.query.one().mail_pending  # encrypted until handed over
+        email = OutboundEmail.query.one()
+        assert email.kind == "room" and email.sealed and email.status == "queued"
+        assert token_of(invited["url"]).encode() not in email.message  # encrypted while it waits
+        assert RoomInvite.query.one().email_id == email.id
         drain()
-        row = RoomInvite.query.one()
-        assert row.mail_pending is None and row.sent_at is not None and "outbox" in row.send_result
+        email = OutboundEmail.query.one()
+        assert email.status == "sent" and email.message == b""  # the link is forgotten once handed over
         [eml] = list((tmp_path / "outbox").iterdir())
         assert invited["url"].encode() in eml.read_bytes()
     finally:
@@ -328,3 +333,24 @@ def test_the_move_and_the_audit_keep_who_confirmed_each_fact(client, key_for, lo
     audit = client.get(f"/reports/{deal.pipeline_id}/audit").get_data(as_text=True)
     assert re.search(r'DM meeting scheduled <small class="fact-source" title="Confirmed by dana@buyer\.example, '
                      r'\d+ \w+ \d\d:\d\d UTC">\(buyer: dana@buyer\.example\)</small>', audit)
+
+
+def test_the_board_card_counts_a_fact_the_rep_typed_as_missing_while_only_the_buyer_may_confirm_it(
+        client, key_for, login_as, deal):
+    """The card's "n facts to exit" agrees with the gate: a buyer-only fact typed by the rep is still missing."""
+    from app.models import StageRequirement
+
+    qualified = fresh(Deal, deal.id).stage
+    requirement = next(r for r in qualified.requirements if r.when == "exit" and r.field.key == "decision_maker")
+    StageRequirement.query.filter_by(id=requirement.id).update({"buyer": True})
+    db.session.commit()
+    label = requirement.field.label
+    room, invited = _open_and_invite(client, key_for("rep"), deal)
+    login_as("rep")
+
+    def card():
+        board = client.get(f"/deals/board/{deal.pipeline_id}").get_data(as_text=True)
+        return board[board.index(f'id="card-{deal.id}"'):][:3000]
+    assert "1 fact to exit" in card()  # typed by the rep, so not yet the buyer's word
+    assert _confirm(client, token_of(invited["url"]), step_named(room, label)["id"]).status_code == 200
+    assert "to exit" not in card()
