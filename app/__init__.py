@@ -70,6 +70,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.admin.stages_routes
     import app.admin.users_routes
     import app.api.auth
+    import app.api.criteria
     import app.api.deals
     import app.api.errors
     import app.api.leads

@@ -58,6 +58,13 @@ def forecast_snapshots(now=None) -> dict:
     return snapshot_forecasts(now)
 
 
+def criteria_review(now=None) -> dict:
+    """Remind each organisation's admin once a quarter to review the stages whose numbers moved most."""
+    from app.reports.criteria import sweep_criteria_review
+
+    return sweep_criteria_review(now)
+
+
 SWEEPS = [  # (name, function): each selects its due rows and is idempotent
     ("stale_reminders", stale_reminders),
     ("resume_imports", resume_imports),
@@ -66,6 +73,7 @@ SWEEPS = [  # (name, function): each selects its due rows and is idempotent
     ("one_off_emails", one_off_emails),
     ("leads", lead_sweeps),
     ("forecast_snapshots", forecast_snapshots),
+    ("criteria_review", criteria_review),
 ]
 
 

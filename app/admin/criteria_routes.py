@@ -1,6 +1,7 @@
 """Admin: the criteria editor (which fields each stage requires on entry and exit)."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.admin import bp
 from app.admin.forms import CriteriaApplyForm
@@ -9,6 +10,8 @@ from app.htmx import is_htmx
 from app.models import Pipeline, Stage
 from app.pipelines.catalog import REQUIREMENT_SETS, TEMPLATES
 from app.pipelines.service import apply_set_to_stage, save_requirements
+from app.reports.criteria import change_log, moved_most, parse_quarter, quarter_label
+from app.reports.service import local_today, quarter_start
 from app.tenancy import get_or_404, role_required
 
 
@@ -30,9 +33,11 @@ def save_criteria(stage_id):
     # The card's form always says which facts the buyer confirms (even none); a post without the
     # marker (an older page) leaves those marks alone.
     buyer = request.form.getlist("buyer") if request.form.get("buyer_marks") == "1" else None
+    # Likewise the next-step box: unticked sends nothing, so the marker says the form carries it.
+    next_step = request.form.get("next_step") == "1" if request.form.get("next_step_mark") == "1" else None
     error, saved = None, None
     try:
-        saved = save_requirements(stage, entry, exit_, buyer)
+        saved = save_requirements(stage, entry, exit_, buyer, actor=current_user, next_step=next_step)
     except Invalid as exc:
         error = exc.message
     if is_htmx():
@@ -63,7 +68,7 @@ def apply_criteria_set(stage_id):
     stage = get_or_404(Stage, stage_id)
     form = CriteriaApplyForm()
     try:
-        fields = apply_set_to_stage(stage, form.set_key.data or "", form.when.data or "exit")
+        fields = apply_set_to_stage(stage, form.set_key.data or "", form.when.data or "exit", current_user)
     except Invalid as exc:
         flash(exc.message, "error")
     else:
@@ -71,3 +76,22 @@ def apply_criteria_set(stage_id):
         flash(f"{name} applied: {stage.name} now requires {', '.join(f.label for f in fields)} "
               f"on {form.when.data}.", "success")
     return redirect(url_for("admin.criteria", pipeline_id=stage.pipeline_id) + f"#criteria-stage-{stage.id}")
+
+
+@bp.route("/stages/<int:stage_id>/criteria/changes")
+@role_required("admin")
+def criteria_changes(stage_id):
+    """Show a stage's criteria changes, each with conversion and time in stage 30 days before and after."""
+    stage = get_or_404(Stage, stage_id)
+    return render_template("admin/criteria_changes.html", stage=stage, pipeline=stage.pipeline, tab="criteria",
+                           changes=change_log(stage.pipeline, stage.id), fields={
+                               f.key: f.label for f in stage.pipeline.fields})
+
+
+@bp.route("/criteria-review")
+@role_required("admin")
+def criteria_review():
+    """List the stages whose conversion or time in stage moved most last quarter, each linked to its log."""
+    quarter = parse_quarter(request.args.get("quarter", "")) or quarter_start(local_today(current_user.org.zone))
+    return render_template("admin/criteria_review.html", quarter=quarter_label(quarter),
+                           moved=moved_most(current_user.org_id, quarter))

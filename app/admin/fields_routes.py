@@ -1,6 +1,7 @@
 """Admin: a pipeline's typed deal fields (add, edit, order, archive, delete)."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.admin import bp
 from app.admin.forms import FieldForm, add_errors
@@ -85,7 +86,7 @@ def archive_field(field_id):
     """Archive or restore a field."""
     field = get_or_404(FieldDef, field_id)
     archived = request.form.get("archived", "1") == "1"
-    set_field_archived(field, archived)
+    set_field_archived(field, archived, current_user)
     flash(f"Field {field.label} {'archived: no stage asks for it now' if archived else 'restored'}.", "success")
     return _back(field)
 

@@ -1,6 +1,7 @@
 """Admin: a pipeline's stages (add, edit, order, archive, delete)."""
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from app.admin import bp
 from app.admin.forms import StageForm, add_errors
@@ -29,7 +30,7 @@ def add_stage(pipeline_id):
     form = StageForm()
     if form.validate():
         try:
-            stage = save_stage(pipeline, form.data)
+            stage = save_stage(pipeline, form.data, actor=current_user)
         except Invalid as exc:
             add_errors(form, exc.fields)
         else:
@@ -46,7 +47,7 @@ def edit_stage(stage_id):
     form = StageForm(obj=stage) if request.method == "GET" else StageForm()
     if request.method == "POST" and form.validate():
         try:
-            save_stage(stage.pipeline, form.data, stage)
+            save_stage(stage.pipeline, form.data, stage, actor=current_user)
         except Invalid as exc:
             add_errors(form, exc.fields)
         else:

@@ -17,6 +17,7 @@ from flask import jsonify, request
 from app.api import (
     bp,
     openapi_board,
+    openapi_criteria,
     openapi_leads,
     openapi_metrics,
     openapi_rooms,
@@ -322,6 +323,7 @@ _area(openapi_leads)
 _area(openapi_sequences)
 _area(openapi_metrics)
 _area(openapi_rooms)
+_area(openapi_criteria)
 
 
 def _complete(operation: dict) -> dict:

@@ -73,6 +73,8 @@ class Card:
     neglected: bool = False  # no open task and no activity for the stage's max days
     close_passed: date | None = None  # the expected close date, once it has passed on an open deal
     buyer_late: bool = False  # a buyer's step of the deal room is past its date (the board's pages only)
+    # Closing discipline: in a stage that needs a dated next step, "late" (its date has passed) or "missing".
+    next_step_flag: str | None = None
 
     @property
     def cursor(self) -> str:
@@ -91,10 +93,11 @@ class Column:
 class BoardStage:
     """A stage as the board reads it: plain attributes, its exit fields as (key, type)."""
 
-    __slots__ = ("id", "name", "kind", "position", "max_days", "exit_fields")
+    __slots__ = ("id", "name", "kind", "position", "max_days", "exit_fields", "needs_next_step")
 
-    def __init__(self, id, name, kind, position, max_days):  # noqa: A002 - mirrors Stage.id
+    def __init__(self, id, name, kind, position, max_days, needs_next_step=False):  # noqa: A002 - mirrors Stage.id
         self.id, self.name, self.kind, self.position, self.max_days = id, name, kind, position, max_days
+        self.needs_next_step = bool(needs_next_step)
         self.exit_fields = []
 
     def required_fields(self, when):
@@ -124,7 +127,8 @@ def _structure_statement():
     """
     return (
         select(Pipeline.id, Pipeline.name, Pipeline.org_id, Stage.id, Stage.name, Stage.kind,
-               Stage.position, Stage.max_days, FieldDef.key, FieldDef.type, StageRequirement.buyer)
+               Stage.position, Stage.max_days, FieldDef.key, FieldDef.type, StageRequirement.buyer,
+               Stage.needs_next_step)
         .select_from(Pipeline)
         .outerjoin(Stage, and_(Stage.pipeline_id == Pipeline.id, Stage.archived.is_(False)))
         .outerjoin(StageRequirement, and_(StageRequirement.stage_id == Stage.id,
@@ -142,12 +146,12 @@ def load_board_structure(pipeline_id: int, org_id: int) -> BoardPipeline:
         abort(404)
     pipeline = BoardPipeline(*rows[0][:3])
     stages = {}
-    for _pid, _name, _org, stage_id, name, kind, position, max_days, key, type_, buyer in rows:
+    for _pid, _name, _org, stage_id, name, kind, position, max_days, key, type_, buyer, needs_next_step in rows:
         if stage_id is None:
             continue
         stage = stages.get(stage_id)
         if stage is None:
-            stage = stages[stage_id] = BoardStage(stage_id, name, kind, position, max_days)
+            stage = stages[stage_id] = BoardStage(stage_id, name, kind, position, max_days, needs_next_step)
             pipeline.active_stages.append(stage)
         if key is not None:
             stage.exit_fields.append(_Plain(key=key, type=type_, buyer=bool(buyer)))
@@ -388,6 +392,10 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None, today=
     facts = facts or {}
     meta = meta or {}
     days = max(0, (now - entered).days)
+    today = today or now.date()
+    flag = None
+    if stage.kind == "open" and getattr(stage, "needs_next_step", False):
+        flag = "missing" if next_step_due is None else "late" if next_step_due < today else None
     return Card(
         id=deal_id, title=title, company=company, amount=amount, currency=currency, owner_id=owner_id,
         owner_name=owner.name if owner else "", owner_initials=owner.initials if owner else "?",
@@ -399,7 +407,8 @@ def make_card(row, stage, users: dict, exit_fields, now=None, links=None, today=
                     or (f.buyer and not confirmed_by_buyer(meta.get(f.key)))) if stage.kind == "open" else 0,
         next_step=next_step or "", next_step_due=next_step_due, version=version,
         max_days=stage.max_days, show_url=show.format(deal_id), move_url=move.format(deal_id),
-        close_passed=close if close is not None and stage.kind == "open" and close < (today or now.date()) else None,
+        close_passed=close if close is not None and stage.kind == "open" and close < today else None,
+        next_step_flag=flag,
     )
 
 

@@ -30,6 +30,7 @@ from app.models.pipeline import (
     CONTACT_ROLES,
     FIELD_TYPES,
     STAGE_KINDS,
+    CriteriaChange,
     FieldDef,
     LossReason,
     Pipeline,
@@ -66,7 +67,7 @@ from app.models.tally import StageTally
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "org_zone", "iso", "utcnow",
     "Company", "Contact", "Deal", "DealContact", "DealFieldChange", "Notification", "StageTransition", "Task",
-    "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "FieldDef", "LossReason", "Pipeline",
+    "CONTACT_ROLES", "FIELD_TYPES", "STAGE_KINDS", "CriteriaChange", "FieldDef", "LossReason", "Pipeline",
     "Stage", "StageRequirement",
     "ACTIVITY_KINDS", "Activity", "ImportJob", "ImportRow",
     "WorkerTick",

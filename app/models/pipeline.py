@@ -74,6 +74,9 @@ class Stage(TenantMixin, db.Model):
     guidance = db.Column(db.Text, nullable=False, default="")
     position = db.Column(db.Integer, nullable=False, default=0)
     archived = db.Column(db.Boolean, nullable=False, default=False)
+    # Closing discipline: a deal stays in this stage only with a next step dated today or later
+    # (Deal.next_step / next_step_due); the board flags the deals in it whose date has passed.
+    needs_next_step = db.Column(db.Boolean, nullable=False, default=False, server_default=db.false())
 
     pipeline = db.relationship(Pipeline, back_populates="stages")
     requirements = db.relationship(
@@ -148,6 +151,30 @@ class StageRequirement(TenantMixin, db.Model):
     __table_args__ = (
         db.UniqueConstraint("stage_id", "field_id", "when", name="uq_stage_requirement"),
         db.CheckConstraint("\"when\" in ('entry','exit')", name="when"),
+    )
+
+
+class CriteriaChange(TenantMixin, db.Model):
+    """One edit of a stage's criteria (entry, exit, buyer marks, next step) or guidance: who, when,
+    and the stage's criteria before and after it (app/pipelines/changes.py writes every one)."""
+
+    id = db.Column(db.Integer, primary_key=True)
+    pipeline_id = db.Column(db.Integer, db.ForeignKey("pipeline.id"), nullable=False)
+    stage_id = db.Column(db.Integer, db.ForeignKey("stage.id", ondelete="CASCADE"), nullable=False)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+    at = db.Column(db.DateTime, nullable=False, default=utcnow)
+    # {"entry": [keys], "exit": [keys], "buyer": [keys], "next_step": bool, "guidance": text}
+    before = db.Column(db.JSON, nullable=False, default=dict)
+    after = db.Column(db.JSON, nullable=False, default=dict)
+    source = db.Column(db.String(10), nullable=False, default="editor")  # editor | set | stage | field | api
+    recorded_at = db.Column(db.DateTime, nullable=False, default=utcnow)  # differs from `at` when backfilled
+
+    stage = db.relationship(Stage)
+    user = db.relationship("User")
+
+    __table_args__ = (
+        db.Index("ix_criteria_change_pipeline_at", "pipeline_id", "at"),
+        db.Index("ix_criteria_change_stage_at", "stage_id", "at"),
     )
 
 

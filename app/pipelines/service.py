@@ -10,13 +10,16 @@ from app.models import (
     CONTACT_ROLES,
     FIELD_TYPES,
     STAGE_KINDS,
+    CriteriaChange,
     FieldDef,
     LossReason,
     Pipeline,
     Stage,
     StageRequirement,
+    utcnow,
 )
 from app.pipelines.catalog import LOSS_REASONS, REQUIREMENT_SETS, TEMPLATES
+from app.pipelines.changes import latest_change_at, record_change, snapshot
 from app.pipelines.lacking import open_deals_lacking
 from app.pipelines.patterns import PatternError, compile_pattern
 from app.playbooks.starter import seed_playbook
@@ -104,14 +107,15 @@ def ensure_loss_reasons(org) -> None:
             db.session.add(LossReason(org_id=org.id, label=label, position=i))
 
 
-def apply_requirement_set(stage: Stage, set_key: str, when: str = "exit") -> list[FieldDef]:
-    """Require a BANT/MEDDIC set on a stage, creating the pipeline's missing fields."""
+def apply_requirement_set(stage: Stage, set_key: str, when: str = "exit", actor=None) -> list[FieldDef]:
+    """Require a BANT/MEDDIC set on a stage, creating the pipeline's missing fields (a logged change)."""
     spec = REQUIREMENT_SETS.get(set_key)
     if spec is None:
         raise Invalid({"set": "is not a requirement set"}, f"Unknown requirement set {set_key!r}.")
     if when not in ("entry", "exit"):
         raise Invalid({"when": "must be entry or exit"}, "Choose entry or exit.")
     pipeline = stage.pipeline
+    before = snapshot(stage)
     existing = {f.key: f for f in pipeline.fields}
     position = max((f.position for f in pipeline.fields), default=0)
     applied = []
@@ -124,6 +128,7 @@ def apply_requirement_set(stage: Stage, set_key: str, when: str = "exit") -> lis
             field.archived = False
         _require(stage, field, when)
         applied.append(field)
+    record_change(stage, before, actor, "set")
     db.session.commit()
     return applied
 
@@ -242,8 +247,8 @@ def _renumber_stages(pipeline: Pipeline) -> None:
         stage.position = pos
 
 
-def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> Stage:
-    """Add a stage to `pipeline` or edit `stage`; one meeting stage per pipeline."""
+def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None, actor=None) -> Stage:
+    """Add a stage to `pipeline` or edit `stage`; one meeting stage per pipeline (guidance edits are logged)."""
     errors: dict = {}
     name = clean_text(data.get("name"), "name", errors, 80, required=True)
     buyer_state = clean_text(data.get("buyer_state"), "buyer_state", errors, 200)
@@ -265,6 +270,7 @@ def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> St
     if name and taken:
         errors["name"] = "Another stage of this pipeline already has this name."
     _fail(errors)
+    before = snapshot(stage) if stage is not None else EMPTY_CRITERIA
     if stage is None:
         stage = Stage(org_id=pipeline.org_id, pipeline=pipeline, position=10**6)
         db.session.add(stage)
@@ -277,9 +283,14 @@ def save_stage(pipeline: Pipeline, data: dict, stage: Stage | None = None) -> St
     stage.is_meeting = is_meeting
     if kind == "lost":
         stage.requirements.clear()  # the gate asks a loss reason on Lost, never facts
+        stage.needs_next_step = False
     _renumber_stages(pipeline)
+    record_change(stage, before, actor, "stage")
     db.session.commit()
     return stage
+
+
+EMPTY_CRITERIA = {"entry": [], "exit": [], "buyer": [], "next_step": False, "guidance": ""}
 
 
 def move_stage(stage: Stage, direction: str) -> None:
@@ -354,6 +365,7 @@ def delete_stage(stage: Stage) -> None:
     if not stage.archived:
         _check_not_last(stage, "deleting")
     pipeline = stage.pipeline
+    CriteriaChange.query.filter_by(stage_id=stage.id).delete()  # an unused stage's log goes with it
     db.session.delete(stage)
     db.session.flush()
     db.session.expire(pipeline, ["stages"])
@@ -450,9 +462,14 @@ def save_field(pipeline: Pipeline, data: dict, field: FieldDef | None = None) ->
     return field
 
 
-def set_field_archived(field: FieldDef, archived: bool) -> None:
-    """Archive a field (no stage requires it any more; values stay) or restore it."""
+def set_field_archived(field: FieldDef, archived: bool, actor=None) -> None:
+    """Archive a field (no stage requires it any more; values stay) or restore it; the criteria of the
+    stages that require it change, and each such change is logged."""
+    stages = {r.stage for r in StageRequirement.query.filter_by(field_id=field.id)}
+    before = {stage: snapshot(stage) for stage in stages}
     field.archived = bool(archived)
+    for stage in sorted(stages, key=lambda s: s.id):
+        record_change(stage, before[stage], actor, "field")
     db.session.commit()
 
 
@@ -496,6 +513,7 @@ class SavedCriteria:
     stage: Stage
     added: list  # the fields the stage now requires to leave it and did not before
     lacking: int  # open deals in the stage without at least one of them
+    change: CriteriaChange | None = None  # the logged change (None when the save changed nothing)
 
 
 BUYER_TYPES = ("checkbox", "date", "choice", "contact", "email", "text", "long_text")  # as deals.service says
@@ -510,14 +528,24 @@ def _buyer_errors(buyer: set, wanted: dict, allowed: dict, errors: dict) -> None
                                "cannot fill it (numbers, money and links are the rep's to write)")
 
 
-def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None) -> SavedCriteria:
+def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None, actor=None, next_step=None,
+                      source: str = "editor", at=None, always: bool = False) -> SavedCriteria:
     """Set which of the pipeline's active fields `stage` requires on entry and on exit, and (`buyer_ids`,
-    None to leave them as they are) which of those only the buyer's confirmation in the deal room meets.
+    None to leave them as they are) which of those only the buyer's confirmation in the deal room meets;
+    `next_step` (None: as it is) whether a deal stays in it only with a next step dated today or later.
 
+    Every change is logged with `actor` (app/pipelines/changes.py); `at` (past only) dates one brought
+    over from elsewhere, and `always` logs even a save that changes nothing (the API's PUT).
     Say which fields it newly requires to leave and how many open deals in the stage lack one
     of them: the deals its next move will stop (the deals already in it are past its entry).
     """
     errors: dict = {}
+    if at is not None:
+        latest = latest_change_at(stage)
+        if at > utcnow():
+            errors["at"] = "must be in the past"
+        elif latest is not None and at < latest:
+            errors["at"] = f"must not be before the stage's latest recorded change ({latest.isoformat()}Z)"
     allowed = {f.id: f for f in stage.pipeline.active_fields}
     wanted = {"entry": _clean_ids(entry_ids, allowed, "entry", errors),
               "exit": _clean_ids(exit_ids, allowed, "exit", errors)}
@@ -526,7 +554,10 @@ def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None) -> Save
     buyer = None if buyer_ids is None else _clean_ids(buyer_ids, allowed, "buyer", errors)
     if buyer is not None:
         _buyer_errors(buyer, wanted, allowed, errors)
+    if next_step and stage.kind != "open":
+        errors["next_step"] = "only an open stage can ask for a dated next step"
     _fail(errors, "Nothing was saved: " + "; ".join(errors.values()) if errors else "")
+    logged = snapshot(stage)
     before = {r.field_id for r in stage.requirements if r.when == "exit"}
     for req in list(stage.requirements):
         if req.field_id in allowed and req.field_id not in wanted[req.when]:
@@ -538,16 +569,54 @@ def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None) -> Save
         for req in stage.requirements:
             if req.field_id in allowed:
                 req.buyer = req.field_id in buyer
+    if next_step is not None:
+        stage.needs_next_step = bool(next_step)
+    change = record_change(stage, logged, actor, source, at=at, always=always)
     db.session.commit()
     added = [f for f in stage.pipeline.active_fields if f.id in wanted["exit"] - before]
-    return SavedCriteria(stage, added, open_deals_lacking(stage, added))
+    return SavedCriteria(stage, added, open_deals_lacking(stage, added), change)
 
 
-def apply_set_to_stage(stage: Stage, set_key: str, when: str) -> list[FieldDef]:
+def set_requirements_by_key(stage: Stage, entry, exit_, buyer=None, next_step=None, actor=None,
+                            at=None) -> SavedCriteria:
+    """Set a stage's criteria from field keys (the API's words) and log the change, even an unchanged one.
+
+    Every key must be an active field of the stage's pipeline; `at`, when given, is in the past and
+    not before the stage's latest recorded change (a change brought over from elsewhere).
+    """
+    errors: dict = {}
+    by_key = {f.key: f.id for f in stage.pipeline.active_fields}
+
+    def ids(values, name):
+        if values is None:
+            return None
+        if not isinstance(values, list) or len(values) > 500:
+            errors[name] = "must be a list of field keys"
+            return []
+        unknown = [v for v in values if not isinstance(v, str) or v not in by_key]
+        if unknown:
+            shown = ", ".join(repr(v)[:66] for v in unknown[:5])
+            errors[name] = f"lists keys that are not active fields of this pipeline: {shown}"
+        return [by_key[v] for v in values if isinstance(v, str) and v in by_key]
+
+    entry_ids, exit_ids = ids(entry, "entry"), ids(exit_, "exit")
+    buyer_ids = ids(buyer, "buyer")
+    if entry is None:
+        errors["entry"] = "is required (a list of field keys; [] for none)"
+    if exit_ is None:
+        errors["exit"] = "is required (a list of field keys; [] for none)"
+    if next_step is not None and not isinstance(next_step, bool):
+        errors["next_step"] = "must be true or false"
+    _fail(errors)
+    return save_requirements(stage, entry_ids, exit_ids, buyer_ids, actor=actor, next_step=next_step,
+                             source="api", at=at, always=True)
+
+
+def apply_set_to_stage(stage: Stage, set_key: str, when: str, actor=None) -> list[FieldDef]:
     """Apply BANT/MEDDIC to a stage, refusing Lost stages (they take no facts)."""
     if stage.kind == "lost":
         raise Invalid(message="A Lost stage takes no facts; the gate asks for a loss reason instead.")
-    return apply_requirement_set(stage, set_key, when)
+    return apply_requirement_set(stage, set_key, when, actor)
 
 
 def add_loss_reason(org, label) -> LossReason:

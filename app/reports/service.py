@@ -280,6 +280,29 @@ def metrics(pipeline, period: Period, viewer, owner=None) -> dict:
     return result
 
 
+def stage_figures(pipeline, period: Period, owner_id=None) -> dict:
+    """{open stage id: its conversion and time in stage over `period`} exactly as `metrics` computes them.
+
+    The same statements and rounding as the page, the CSV and the API (the criteria change log and the
+    quarterly review read stages through this): {"entered", "advanced", "rate", "median_days",
+    "mean_days", "n"} per open stage, the whole team's unless `owner_id` is given.
+    """
+    stages = sorted(pipeline.stages, key=lambda s: (s.position, s.id))
+    stage_ids = [s.id for s in stages] or [0]
+    start, end = period.utc_start, period.utc_end
+    conversion = {row[0]: row for row in queries.conversion_rows(pipeline.org_id, stage_ids, start, end, owner_id)}
+    stays = {row[0]: row for row in queries.stay_rows(pipeline.org_id, stage_ids, start, end)
+             if (row[1] is None) == (owner_id is None) and (owner_id is None or row[1] == owner_id)}
+    figures = {}
+    for stage in stages:
+        if stage.kind != "open":
+            continue
+        conv, stay = _conversion(stage, conversion.get(stage.id)), _stay(stage.id, stays.get(stage.id))
+        figures[stage.id] = {"entered": conv["entered"], "advanced": conv["advanced"], "rate": conv["rate"],
+                             "median_days": stay["median_days"], "mean_days": stay["mean_days"], "n": stay["n"]}
+    return figures
+
+
 def _conversion(stage, row) -> dict:
     entered, advanced, closed, won = (int(v or 0) for v in row[1:5]) if row else (0, 0, 0, 0)
     return {"stage_id": stage.id, "entered": entered, "advanced": advanced, "rate": rate(advanced, entered),

@@ -53,6 +53,7 @@ KINDS = {
     "handoff": "Hand-off",
     "lead_follow_up": "Lead follow-up",
     "hot_lead": "Hot lead",
+    "criteria_review": "Criteria review",
 }
 CREATABLE_KINDS = ("follow_up", "call", "linkedin", "email")
 SNOOZES = {"1d": timedelta(days=1), "1w": timedelta(days=7)}

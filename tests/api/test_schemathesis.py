@@ -38,7 +38,8 @@ ABOUT_THE_DATA = re.compile("|".join([
     r"is not a stage of this deal's pipeline", r"is archived", r"is the deal's current stage",
     r"reopen the deal", r"is not one of this organisation's loss reasons", r"must be in the past",
     r"must not be before", r"is not a contact of this organisation", r"is not a company of this organisation",
-    r"is not a stage of this pipeline",
+    r"is not a stage of this pipeline", r"are not active fields of this pipeline", r"a Lost stage takes no facts",
+    r"only an open stage can", r"a buyer's tick cannot fill it",
 ]))
 
 
@@ -51,6 +52,8 @@ BETWEEN_FIELDS = {
     "part": re.compile(r"^must be one of: [a-z_, ]+ \(for [a-z_]+\)$"),  # GET /metrics/deals: the metric's parts
     "close": re.compile(r"^only narrows the forecast$"),  # GET /metrics/deals: close and category are the
     "category": re.compile(r"^only narrows the forecast$"),  # forecast's (said in the parameters' text)
+    # PUT /pipelines/{id}/stages/{id}/requirements: a buyer's fact is one of entry or exit.
+    "buyer": re.compile(r"^a fact the buyer confirms must also be required to enter or to leave$"),
 }
 
 
