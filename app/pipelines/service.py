@@ -559,6 +559,7 @@ def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None, actor=N
     _fail(errors, "Nothing was saved: " + "; ".join(errors.values()) if errors else "")
     logged = snapshot(stage)
     before = {r.field_id for r in stage.requirements if r.when == "exit"}
+    before_buyer = {r.field_id for r in stage.requirements if r.when == "exit" and r.buyer}
     for req in list(stage.requirements):
         if req.field_id in allowed and req.field_id not in wanted[req.when]:
             stage.requirements.remove(req)
@@ -573,7 +574,11 @@ def save_requirements(stage: Stage, entry_ids, exit_ids, buyer_ids=None, actor=N
         stage.needs_next_step = bool(next_step)
     change = record_change(stage, logged, actor, source, at=at, always=always)
     db.session.commit()
-    added = [f for f in stage.pipeline.active_fields if f.id in wanted["exit"] - before]
+    # Newly asked of the deals in the stage: a fact newly required to leave, or one newly marked the buyer's
+    # to confirm (what the rep typed for it no longer counts).
+    newly_buyer = (buyer or set()) - before_buyer
+    added = [f for f in stage.pipeline.active_fields
+             if f.id in wanted["exit"] and (f.id not in before or f.id in newly_buyer)]
     return SavedCriteria(stage, added, open_deals_lacking(stage, added), change)
 
 

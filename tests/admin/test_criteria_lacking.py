@@ -88,3 +88,21 @@ def test_without_htmx_the_flash_says_it(client, org, login_as):
     assert response.status_code == 302
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Criteria for Discovery saved. 2 open deals in Discovery lack a fact newly required to leave it." in page
+
+
+def test_marking_a_requirement_the_buyers_counts_the_deals_whose_fact_only_the_rep_typed(client, org, login_as):
+    """A fact newly marked "confirmed by the buyer" asks something new of the deals in the stage: what the
+    rep typed for it no longer counts, so those deals lack it (the link lists them)."""
+    pipe = factories.pipeline(org)
+    discovery = factories.stage(pipe, "Discovery")
+    _discovery_deals(org)  # "Drafted" has proposal_drafted ticked by the rep
+    login_as("admin")
+    exit_keys = ["needs", "next_steps", "proposal_drafted"]
+    _save(client, discovery, ["dm_meeting_date"], exit_keys)
+    response = client.post(f"/admin/stages/{discovery.id}/criteria", headers=HX, data={
+        "entry": _ids(pipe, "dm_meeting_date"), "exit": _ids(pipe, *exit_keys),
+        "buyer": _ids(pipe, "proposal_drafted"), "buyer_marks": "1"})
+    body = response.get_data(as_text=True)
+    assert "3 open deals in Discovery lack a fact newly required to leave it" in body
+    page = client.get(re.search(r'<a href="(/deals/list\?[^"]+)">', body).group(1).replace("&amp;", "&"))
+    assert "Drafted" in page.get_data(as_text=True)  # the rep's tick is not the buyer's word
