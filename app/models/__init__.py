@@ -54,6 +54,7 @@ from app.models.sequences import (
     Suppression,
 )
 from app.models.tally import StageTally
+from app.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "org_zone", "iso", "utcnow",
@@ -71,4 +72,5 @@ __all__ = [
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
     "DealRoom", "RoomInvite", "RoomStep",
     "AvailabilityWindow", "BookingProfile", "Meeting",
+    "Webhook", "WebhookDelivery",
 ]

@@ -41,6 +41,7 @@ from app.models import (
 from app.statements import dialect, dialect_insert, prebuilt
 from app.text import clean_day, clean_title
 from app.timezones import to_utc
+from app.webhooks.events import task_created, task_done
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
@@ -210,6 +211,7 @@ def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
     db.session.add(task)
     if owner.id != actor.id:
         _notify_assigned(task, actor, owner)
+    task_created(task)
     db.session.commit()
     return task
 
@@ -235,6 +237,7 @@ def complete_task(task: Task, actor: User) -> Task:
     _check_can_work(task, actor)
     if task.done_at is None:
         task.done_at = utcnow()
+        task_done(task)
         db.session.commit()
     return task
 

@@ -1,0 +1,316 @@
+"""Deliver the webhook outbox: claim a due row (committed) before the POST, record the answer after it.
+
+Per subscription, deliveries go out in the order they were written: a row is claimed only
+when no earlier row of its subscription is still pending, sending or retrying. The claim is
+one_off.py's: an UPDATE from a due status to `sending` that only one worker's statement can
+win, committed before the request. A row left `sending` by a worker that died is sent again
+after STALE_CLAIM (receivers deduplicate on the event's `id`, which every try keeps).
+
+2xx is delivered. A network error, a timeout, 429 and 5xx are retried with exponential
+backoff (Retry-After honoured) while the subscription has been failing for less than a day;
+then the subscription is disabled and its organisation's admins are told. A redirect (never
+followed) and any other 4xx fail the delivery at once. Each URL is resolved and checked
+again (app/netguard.py) right before the connection, which goes to the address checked.
+"""
+
+import hashlib
+import hmac
+import http.client
+import socket
+import ssl
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import aliased
+
+from app.crypto import Unreadable, decrypt
+from app.extensions import db
+from app.models import Notification, User, Webhook, WebhookDelivery, utcnow
+from app.models.webhooks import UNDELIVERED
+from app.netguard import HostRefused, internal_hosts_allowed, is_public, resolve
+
+WEBHOOK_SECRETS = b"stagegate webhook secrets"
+STALE_CLAIM = timedelta(minutes=5)  # a delivery still `sending` after this was cut off: send it again
+FIRST_RETRY = timedelta(seconds=30)
+MAX_RETRY = timedelta(hours=2)
+GIVE_UP_AFTER = timedelta(days=1)  # a subscription failing this long is disabled
+MAX_RETRY_AFTER = timedelta(hours=6)
+KEPT_ANSWER = 500  # bytes of the endpoint's answer kept in the log
+USER_AGENT = "Stagegate-Webhooks/1"
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The Stagegate-Signature header's value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"v1={mac}"
+
+
+def send_due(now: datetime | None = None, limit: int = 1000) -> dict:
+    """Deliver what is due, each subscription's rows in order; return counts by outcome."""
+    now = now or utcnow()
+    counts = {"resent": _release_cut_off(now)}
+    earlier = aliased(WebhookDelivery)
+    heads = db.session.execute(
+        select(WebhookDelivery.webhook_id)
+        .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
+        .where(WebhookDelivery.status.in_(("pending", "retrying")), WebhookDelivery.next_attempt_at <= now,
+               Webhook.active.is_(True), ~_earlier_open(earlier))
+        .order_by(WebhookDelivery.webhook_id)).scalars().all()
+    db.session.rollback()
+    budget = limit
+    for hook_id in dict.fromkeys(heads):
+        budget -= _deliver_hook(hook_id, now, counts, budget)
+        if budget <= 0:
+            break
+    return counts
+
+
+def _earlier_open(earlier):
+    """An earlier delivery of the same subscription is still on its way."""
+    return exists().where(earlier.webhook_id == WebhookDelivery.webhook_id, earlier.id < WebhookDelivery.id,
+                          earlier.status.in_(UNDELIVERED))
+
+
+def _deliver_hook(hook_id: int, now: datetime, counts: dict, budget: int) -> int:
+    """Send one subscription's due rows in order until one is not delivered; return how many were tried."""
+    hook = db.session.get(Webhook, hook_id)
+    if hook is None or not hook.active:
+        db.session.rollback()
+        return 0
+    try:
+        secret = decrypt(hook.secret, WEBHOOK_SECRETS)
+    except Unreadable:
+        _disable(hook, now, "its secret cannot be read with this installation's SECRET_KEY")
+        db.session.commit()
+        return 0
+    url = hook.url
+    db.session.rollback()
+    client = _Client(url)
+    tried = 0
+    try:
+        while tried < budget:
+            row_id = db.session.execute(
+                select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == hook_id,
+                                                 WebhookDelivery.status.in_(UNDELIVERED))
+                .order_by(WebhookDelivery.id).limit(1)).scalar()
+            db.session.rollback()
+            if row_id is None:
+                break
+            row = _claim(row_id, now)
+            if row is None:
+                break
+            tried += 1
+            outcome = _deliver(client, row, secret, now)
+            counts[outcome] = counts.get(outcome, 0) + 1
+            if outcome not in ("delivered", "failed") or not db.session.get(Webhook, hook_id).active:
+                db.session.rollback()
+                break
+            db.session.rollback()
+    finally:
+        client.close()
+    return tried
+
+
+def _claim(row_id: int, now: datetime) -> WebhookDelivery | None:
+    """Take the row for this worker (`sending`, committed) unless another worker has it or an earlier row is open."""
+    earlier = aliased(WebhookDelivery)
+    taken = db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == row_id, WebhookDelivery.status.in_(("pending", "retrying")),
+               WebhookDelivery.next_attempt_at <= now, ~_earlier_open(earlier))
+        .values(status="sending", claimed_at=utcnow(), attempts=WebhookDelivery.attempts + 1, next_attempt_at=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if not taken:
+        db.session.rollback()
+        return None
+    row = db.session.get(WebhookDelivery, row_id)
+    db.session.commit()  # the claim: no other worker posts this row now
+    return row
+
+
+def _deliver(client, row: WebhookDelivery, secret: str, now: datetime) -> str:
+    body = row.body.encode()
+    timestamp = int(time.time())
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
+               "Stagegate-Timestamp": str(timestamp), "Stagegate-Signature": sign(secret, timestamp, body),
+               "Stagegate-Event": row.event_type, "Stagegate-Delivery": str(row.id)}
+    answer = client.post(body, headers)
+    outcome = _record(row, answer, now)
+    db.session.commit()
+    return outcome
+
+
+class Answer:
+    """What one try came to: an HTTP status and the start of the body, or an error (retried or not)."""
+
+    def __init__(self, status: int | None = None, body: bytes = b"", retry_after: str | None = None,
+                 error: str = "", retry: bool = True):
+        self.status, self.body, self.retry_after, self.error, self.retry = status, body, retry_after, error, retry
+
+
+def _record(row: WebhookDelivery, answer: Answer, now: datetime) -> str:
+    """Write down the try's answer (no commit); return the outcome."""
+    hook = db.session.get(Webhook, row.webhook_id)
+    row.attempted_at = utcnow()
+    row.response_code = answer.status
+    row.response_body = answer.body[:KEPT_ANSWER].decode("utf-8", "replace")[:KEPT_ANSWER]
+    status = answer.status
+    if status is not None and 200 <= status < 300:
+        row.status, row.error = "delivered", ""
+        hook.failing_since = None
+        return "delivered"
+    if status is not None and 300 <= status < 400:
+        row.status, row.error = "failed", "redirect not followed"
+        return "failed"
+    retry = answer.retry if status is None else (status == 429 or status >= 500)
+    if not retry:
+        row.status = "failed"
+        row.error = (answer.error or f"the endpoint answered {status}; not retried")[:300]
+        return "failed"
+    row.error = (answer.error or f"the endpoint answered {status}")[:300]
+    hook.failing_since = hook.failing_since or now
+    if now - hook.failing_since >= GIVE_UP_AFTER:
+        row.status = "failed"
+        _disable(hook, now, f"it has failed for a day (last: {row.error})")
+        return "failed"
+    row.status = "retrying"
+    row.next_attempt_at = now + _retry_delay(row.attempts, answer.retry_after, now)
+    return "retrying"
+
+
+def _retry_delay(attempts: int, retry_after: str | None, now: datetime) -> timedelta:
+    """Exponential backoff (30 s, 1 min, 2 min, ... at most 2 h), or what the endpoint's Retry-After asks."""
+    wanted = _parse_retry_after(retry_after, now)
+    if wanted is not None:
+        return min(max(wanted, timedelta(seconds=1)), MAX_RETRY_AFTER)
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), MAX_RETRY)
+
+
+def _parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when - now
+
+
+def _disable(hook: Webhook, now: datetime, why: str) -> None:
+    """Stop delivering to `hook` and tell its organisation's admins (no commit)."""
+    hook.active = False
+    hook.disabled_reason = f"Disabled {now:%Y-%m-%d %H:%M} UTC: {why}"[:300]
+    admins = db.session.execute(select(User.id).where(User.org_id == hook.org_id, User.role == "admin",
+                                                      User.active.is_(True))).scalars().all()
+    for user_id in admins:
+        key = f"webhook:{hook.id}:disabled:{now:%Y%m%d%H%M%S}:{user_id}"
+        if db.session.execute(select(Notification.id).where(Notification.unique_key == key)).first() is None:
+            db.session.add(Notification(org_id=hook.org_id, user_id=user_id, kind="webhook",
+                                        text=f"Webhook to {hook.url} was disabled: {why}"[:300],
+                                        url="/settings/webhooks", unique_key=key))
+
+
+def _release_cut_off(now: datetime) -> int:
+    """Deliveries claimed long ago and never recorded (the worker died mid-POST): due again, same event id."""
+    taken = db.session.execute(
+        update(WebhookDelivery).where(WebhookDelivery.status == "sending", WebhookDelivery.claimed_at < now - STALE_CLAIM)
+        .values(status="retrying", next_attempt_at=now, error="the try was cut off (the worker stopped); sent again")
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.commit()
+    return taken
+
+
+class _Client:
+    """POSTs to one subscription's URL: resolved and checked before each connection, redirects not followed,
+    one kept-alive connection for the subscription's rows of one sweep."""
+
+    def __init__(self, url: str):
+        self.url = url
+        parts = urlsplit(url)
+        self.scheme, self.host = parts.scheme, parts.hostname or ""
+        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self.timeout = float(current_app.config.get("WEBHOOK_TIMEOUT", 10))
+        self.allow_internal = internal_hosts_allowed()
+        self.conn = None
+
+    def _connect(self) -> Answer | None:
+        if self.scheme != "https" and not (self.scheme == "http" and self.allow_internal):
+            return Answer(error="only https URLs are allowed", retry=False)
+        try:
+            addresses = resolve(self.host, self.port)
+        except HostRefused as exc:
+            return Answer(error=str(exc))  # DNS trouble may pass: retried
+        if not self.allow_internal and not all(is_public(a) for a in addresses):
+            return Answer(error=f"{self.host} resolves to a local or private network address; refused", retry=False)
+        if self.scheme == "https":
+            self.conn = _PinnedHTTPS(self.host, self.port, addresses[0], self.timeout)
+        else:
+            self.conn = _PinnedHTTP(self.host, self.port, addresses[0], self.timeout)
+        return None
+
+    def post(self, body: bytes, headers: dict) -> Answer:
+        reused = self.conn is not None
+        if not reused:
+            refused = self._connect()
+            if refused is not None:
+                return refused
+        try:
+            return self._exchange(body, headers)
+        except TimeoutError:
+            self.close()
+            return Answer(error=f"no answer within {self.timeout:g} s")
+        except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected) as exc:
+            self.close()
+            if not reused:
+                return Answer(error=f"connection failed: {exc.__class__.__name__}: {exc}"[:300])
+            return self.post(body, headers)  # the kept-alive connection had gone: once more on a new one
+        except (OSError, http.client.HTTPException) as exc:
+            self.close()
+            return Answer(error=f"connection failed: {exc.__class__.__name__}: {exc}"[:300])
+
+    def _exchange(self, body: bytes, headers: dict) -> Answer:
+        deadline = time.monotonic() + self.timeout
+        self.conn.request("POST", self.path, body=body, headers=headers)
+        self.conn.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+        response = self.conn.getresponse()
+        data = response.read(KEPT_ANSWER)
+        if response.will_close or not response.isclosed():  # the rest of a long answer is not read
+            self.close()
+        return Answer(response.status, data, response.getheader("Retry-After"))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """Connects to the address the guard checked, whatever the name resolves to a moment later."""
+
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
