@@ -79,6 +79,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.api.routes
     import app.api.sequences
     import app.api.tasks
+    import app.api.webhooks
     import app.auth.routes
     import app.booking.routes
     import app.contacts.company_routes
@@ -107,6 +108,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.sequences.settings_routes
     import app.tasks.notification_routes
     import app.tasks.routes
+    import app.webhooks.routes
 
     for blueprint, url_prefix in (
         (app.main.bp, None),
@@ -126,6 +128,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.rooms.bp, "/deals"),
         (app.rooms.public_bp, "/r"),
         (app.booking.bp, "/booking"),
+        (app.webhooks.bp, "/settings/webhooks"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 

@@ -21,6 +21,7 @@ from app.api import (
     openapi_metrics,
     openapi_rooms,
     openapi_sequences,
+    openapi_webhooks,
 )
 from app.api.auth import public
 from app.api.openapi_base import (
@@ -322,6 +323,7 @@ _area(openapi_leads)
 _area(openapi_sequences)
 _area(openapi_metrics)
 _area(openapi_rooms)
+_area(openapi_webhooks)
 
 
 def _complete(operation: dict) -> dict:

@@ -39,6 +39,9 @@ ABOUT_THE_DATA = re.compile("|".join([
     r"reopen the deal", r"is not one of this organisation's loss reasons", r"must be in the past",
     r"must not be before", r"is not a contact of this organisation", r"is not a company of this organisation",
     r"is not a stage of this pipeline",
+    # a webhook URL's host is looked up in DNS (and refused when it is not there or is internal)
+    r"could not be found \(check the spelling\)", r"is a local or private network address",
+    r"an organisation has at most \d+ webhooks",
 ]))
 
 
