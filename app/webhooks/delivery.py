@@ -41,6 +41,9 @@ GIVE_UP_AFTER = timedelta(days=1)  # a subscription failing this long is disable
 MAX_RETRY_AFTER = timedelta(hours=6)
 KEPT_ANSWER = 500  # bytes of the endpoint's answer kept in the log
 USER_AGENT = "Stagegate-Webhooks/1"
+BATCH = 50  # rows of one subscription claimed together
+COMMIT_EVERY = 10  # outcomes written at least this often within a batch
+BATCH_SECONDS = 60.0  # no new try of a batch starts after this (well inside STALE_CLAIM)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -53,30 +56,24 @@ def send_due(now: datetime | None = None, limit: int = 1000) -> dict:
     """Deliver what is due, each subscription's rows in order; return counts by outcome."""
     now = now or utcnow()
     counts = {"resent": _release_cut_off(now)}
-    earlier = aliased(WebhookDelivery)
-    heads = db.session.execute(
-        select(WebhookDelivery.webhook_id)
+    hook_ids = db.session.execute(
+        select(WebhookDelivery.webhook_id).distinct()
         .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
         .where(WebhookDelivery.status.in_(("pending", "retrying")), WebhookDelivery.next_attempt_at <= now,
-               Webhook.active.is_(True), ~_earlier_open(earlier))
+               Webhook.active.is_(True))
         .order_by(WebhookDelivery.webhook_id)).scalars().all()
     db.session.rollback()
     budget = limit
-    for hook_id in dict.fromkeys(heads):
+    for hook_id in hook_ids:
         budget -= _deliver_hook(hook_id, now, counts, budget)
         if budget <= 0:
             break
     return counts
 
 
-def _earlier_open(earlier):
-    """An earlier delivery of the same subscription is still on its way."""
-    return exists().where(earlier.webhook_id == WebhookDelivery.webhook_id, earlier.id < WebhookDelivery.id,
-                          earlier.status.in_(UNDELIVERED))
-
-
 def _deliver_hook(hook_id: int, now: datetime, counts: dict, budget: int) -> int:
-    """Send one subscription's due rows in order until one is not delivered; return how many were tried."""
+    """Send one subscription's due rows in order, a claimed batch at a time, until one is not delivered;
+    return how many were tried."""
     hook = db.session.get(Webhook, hook_id)
     if hook is None or not hook.active:
         db.session.rollback()
@@ -87,61 +84,95 @@ def _deliver_hook(hook_id: int, now: datetime, counts: dict, budget: int) -> int
         _disable(hook, now, "its secret cannot be read with this installation's SECRET_KEY")
         db.session.commit()
         return 0
-    url = hook.url
+    client = _Client(hook.url)
     db.session.rollback()
-    client = _Client(url)
     tried = 0
+    session = db.session()
+    expire, session.expire_on_commit = session.expire_on_commit, False  # the rows and the hook stay as written
     try:
         while tried < budget:
-            row_id = db.session.execute(
-                select(WebhookDelivery.id).where(WebhookDelivery.webhook_id == hook_id,
-                                                 WebhookDelivery.status.in_(UNDELIVERED))
-                .order_by(WebhookDelivery.id).limit(1)).scalar()
-            db.session.rollback()
-            if row_id is None:
+            rows = _claim_batch(hook_id, now, min(BATCH, budget - tried))
+            if not rows:
                 break
-            row = _claim(row_id, now)
-            if row is None:
+            hook = db.session.get(Webhook, hook_id)
+            stop, started = False, time.monotonic()
+            for index, row in enumerate(rows):
+                if stop or time.monotonic() - started > BATCH_SECONDS:
+                    _release(row)  # not tried: back in line, first of what waits
+                    continue
+                outcome = _deliver(client, hook, row, secret, now)
+                tried += 1
+                counts[outcome] = counts.get(outcome, 0) + 1
+                stop = outcome not in ("delivered", "failed") or not hook.active
+                if index % COMMIT_EVERY == COMMIT_EVERY - 1:
+                    db.session.commit()
+            db.session.commit()
+            if stop:
                 break
-            tried += 1
-            outcome = _deliver(client, row, secret, now)
-            counts[outcome] = counts.get(outcome, 0) + 1
-            if outcome not in ("delivered", "failed") or not db.session.get(Webhook, hook_id).active:
-                db.session.rollback()
-                break
-            db.session.rollback()
     finally:
+        session.expire_on_commit = expire
+        db.session.rollback()
         client.close()
     return tried
 
 
-def _claim(row_id: int, now: datetime) -> WebhookDelivery | None:
-    """Take the row for this worker (`sending`, committed) unless another worker has it or an earlier row is open."""
-    earlier = aliased(WebhookDelivery)
+def _claim_batch(hook_id: int, now: datetime, limit: int) -> list:
+    """Take the subscription's next due rows, in order, for this worker (`sending`, committed), unless another
+    worker is on this subscription: one_off.py's claim (a conditional UPDATE only one worker's statement wins,
+    committed before any POST), over the run of rows that may go now."""
+    head = db.session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.status, WebhookDelivery.next_attempt_at)
+        .where(WebhookDelivery.webhook_id == hook_id, WebhookDelivery.status.in_(UNDELIVERED))
+        .order_by(WebhookDelivery.id).limit(limit)).all()
+    ids = []
+    for row_id, status, due_at in head:
+        if status == "sending" or due_at is None or due_at > now:
+            break  # an earlier row is on its way or waiting: nothing after it may go
+        ids.append(row_id)
+    if not ids:
+        db.session.rollback()
+        return []
+    sending = aliased(WebhookDelivery)
     taken = db.session.execute(
         update(WebhookDelivery)
-        .where(WebhookDelivery.id == row_id, WebhookDelivery.status.in_(("pending", "retrying")),
-               WebhookDelivery.next_attempt_at <= now, ~_earlier_open(earlier))
-        .values(status="sending", claimed_at=utcnow(), attempts=WebhookDelivery.attempts + 1, next_attempt_at=None)
+        .where(WebhookDelivery.id.in_(ids), WebhookDelivery.status.in_(("pending", "retrying")),
+               WebhookDelivery.next_attempt_at <= now,
+               ~exists().where(sending.webhook_id == hook_id, sending.status == "sending"))
+        .values(status="sending", claimed_at=utcnow())
         .execution_options(synchronize_session=False)).rowcount
-    if not taken:
+    if taken != len(ids):  # another worker got there first: leave the subscription to it
         db.session.rollback()
-        return None
+        return []
+    rows = db.session.execute(select(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
+                              .order_by(WebhookDelivery.id)).scalars().all()
+    db.session.commit()  # the claim: no other worker posts these rows now
+    return rows
+
+
+def _claim(row_id: int, now: datetime) -> WebhookDelivery | None:
+    """Claim one row (the redeliver path and tests): the batch claim of its subscription's rows up to it."""
     row = db.session.get(WebhookDelivery, row_id)
-    db.session.commit()  # the claim: no other worker posts this row now
-    return row
+    if row is None:
+        return None
+    hook_id = row.webhook_id
+    db.session.rollback()
+    rows = _claim_batch(hook_id, now, BATCH)
+    return next((r for r in rows if r.id == row_id), None)
 
 
-def _deliver(client, row: WebhookDelivery, secret: str, now: datetime) -> str:
+def _release(row: WebhookDelivery) -> None:
+    row.status, row.claimed_at = ("retrying" if row.attempts else "pending"), None
+
+
+def _deliver(client, hook: Webhook, row: WebhookDelivery, secret: str, now: datetime) -> str:
     body = row.body.encode()
     timestamp = int(time.time())
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
                "Stagegate-Timestamp": str(timestamp), "Stagegate-Signature": sign(secret, timestamp, body),
                "Stagegate-Event": row.event_type, "Stagegate-Delivery": str(row.id)}
     answer = client.post(body, headers)
-    outcome = _record(row, answer, now)
-    db.session.commit()
-    return outcome
+    row.attempts += 1
+    return _record(hook, row, answer, now)
 
 
 class Answer:
@@ -152,9 +183,9 @@ class Answer:
         self.status, self.body, self.retry_after, self.error, self.retry = status, body, retry_after, error, retry
 
 
-def _record(row: WebhookDelivery, answer: Answer, now: datetime) -> str:
+def _record(hook: Webhook, row: WebhookDelivery, answer: Answer, now: datetime) -> str:
     """Write down the try's answer (no commit); return the outcome."""
-    hook = db.session.get(Webhook, row.webhook_id)
+    row.next_attempt_at = None
     row.attempted_at = utcnow()
     row.response_code = answer.status
     row.response_body = answer.body[:KEPT_ANSWER].decode("utf-8", "replace")[:KEPT_ANSWER]
