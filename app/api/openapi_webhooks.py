@@ -9,7 +9,7 @@ DELIVERY_ID = path_id("delivery_id", "A delivery of this webhook.")
 ADMINS = error("403", "Webhooks need an admin's API key.")
 NO_WEBHOOK = error("404", "No such webhook in your organisation.")
 EVENTS = {"type": "array", "minItems": 1, "maxItems": len(EVENT_TYPES), "items": {"enum": list(EVENT_TYPES)}}
-URL = {"type": "string", "maxLength": MAX_URL,
+URL = {"type": "string", "format": "uri", "maxLength": MAX_URL,
        "pattern": "^https?://[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*"
                   "(?::[1-9][0-9]{0,3})?(?:/[A-Za-z0-9._~/-]*)?$",
        "description": "https (plain http only where the installation sets ALLOW_INTERNAL_HOSTS=1). A host that "
@@ -49,6 +49,8 @@ SCHEMAS = {
             "error": {"type": "string"}, "redelivery_of": {"type": ["integer", "null"]},
         },
     },
+    "WebhookDeleted": {"type": "object", "required": ["id", "deleted"],
+                       "properties": {"id": ID, "deleted": {"const": True}}},
     "WebhookList": {"type": "object", "required": ["items"],
                     "properties": {"items": {"type": "array", "items": ref("Webhook")}}},
     "WebhookDeliveryList": {"type": "object", "required": ["items"],
@@ -71,7 +73,8 @@ PATHS = {
     "/webhooks/{webhook_id}": {"delete": {
         "operationId": "deleteWebhook", "summary": "Delete a webhook and its delivery log (admins' keys).",
         "parameters": [WEBHOOK_ID],
-        "responses": {"204": {"description": "Deleted."}, "403": ADMINS, "404": NO_WEBHOOK},
+        "responses": {"200": json_response(ref("WebhookDeleted"), "Deleted; events it had not delivered are "
+                                                                  "dropped."), "403": ADMINS, "404": NO_WEBHOOK},
     }},
     "/webhooks/{webhook_id}/deliveries": {"get": {
         "operationId": "listWebhookDeliveries", "summary": "The webhook's latest 100 deliveries, newest first.",

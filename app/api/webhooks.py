@@ -42,8 +42,10 @@ def list_webhooks():
 def delete_webhook(webhook_id):
     """Delete a subscription and its delivery log."""
     actor = _admin()
-    service.delete_webhook(get_or_404(Webhook, webhook_id), actor)
-    return "", 204
+    hook = get_or_404(Webhook, webhook_id)
+    hook_id = hook.id
+    service.delete_webhook(hook, actor)
+    return jsonify({"id": hook_id, "deleted": True})
 
 
 @bp.get("/webhooks/<int:webhook_id>/deliveries")

@@ -29,6 +29,8 @@ BASELINES = {
                         lambda o: {"title": "Security review", "side": "buyer", "due_on": "2030-01-15"}),
     "inviteToDealRoom": ("post", "/api/v1/deals/{room_deal}/room/invites",
                          lambda o: {"contact_email": "dana@buyer.example", "send": False}),
+    "createWebhook": ("post", "/api/v1/webhooks", lambda o: {"url": "http://127.0.0.1:9/hook",
+                                                             "events": ["deal.created"]}),
     # A raw body (not JSON): an email message, headers first.
     "inboundEmail": ("post", "/api/v1/inbound-email",
                      lambda o: b"From: pat@prospect.example\r\nSubject: Re: hello\r\n\r\nThanks!\r\n"),

@@ -108,5 +108,6 @@ def test_delete_removes_the_webhook_and_its_log(client, key_for, org, receiver):
     made = _create(client, admin, receiver.url).json
     emit(org.id, "deal.created", {"n": 1})
     db.session.commit()
-    assert client.delete(f"/api/v1/webhooks/{made['id']}", headers=admin).status_code == 204
+    gone = client.delete(f"/api/v1/webhooks/{made['id']}", headers=admin)
+    assert gone.status_code == 200 and gone.json == {"id": made["id"], "deleted": True}
     assert Webhook.query.count() == 0 and WebhookDelivery.query.count() == 0
