@@ -24,6 +24,7 @@ class Receiver:
     def __init__(self):
         self.secret = ""
         self.script: list = []
+        self.delay = 0.0  # seconds before each answer
         self.received: list = []  # dicts: event (parsed body), verified, action
         self.lock = threading.Lock()
         receiver = self
@@ -44,6 +45,8 @@ class Receiver:
                     action = receiver.script.pop(0) if receiver.script else 200
                     receiver.received.append({"event": json.loads(body), "verified": verify(receiver.secret,
                                               self.headers, body), "action": action, "headers": dict(self.headers)})
+                if receiver.delay:
+                    time.sleep(receiver.delay)
                 if action == "drop":
                     self.close_connection = True
                     self.connection.shutdown(2)
