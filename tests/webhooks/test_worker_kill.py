@@ -23,8 +23,7 @@ def _statuses() -> dict:
     return rows
 
 
-def test_sigkill_mid_delivery_loses_nothing_and_keeps_the_order(app, org, receiver, subscribe,  # noqa: F811
-                                                               start_worker):
+def test_sigkill_mid_delivery_loses_nothing_and_keeps_the_order(app, org, receiver, subscribe, start_worker):  # noqa: F811
     subscribe()
     for i in range(EVENTS):
         emit(org.id, "deal.created", {"n": i})
