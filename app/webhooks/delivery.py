@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.crypto import Unreadable, decrypt
 from app.extensions import db
@@ -90,29 +91,38 @@ def _deliver_hook(hook_id: int, now: datetime, counts: dict, budget: int) -> int
     session = db.session()
     expire, session.expire_on_commit = session.expire_on_commit, False  # the rows and the hook stay as written
     try:
-        while tried < budget:
-            rows = _claim_batch(hook_id, now, min(BATCH, budget - tried))
-            if not rows:
-                break
-            hook = db.session.get(Webhook, hook_id)
-            stop, started = False, time.monotonic()
-            for index, row in enumerate(rows):
-                if stop or time.monotonic() - started > BATCH_SECONDS:
-                    _release(row)  # not tried: back in line, first of what waits
-                    continue
-                outcome = _deliver(client, hook, row, secret, now)
-                tried += 1
-                counts[outcome] = counts.get(outcome, 0) + 1
-                stop = outcome not in ("delivered", "failed") or not hook.active
-                if index % COMMIT_EVERY == COMMIT_EVERY - 1:
-                    db.session.commit()
-            db.session.commit()
-            if stop:
-                break
+        tried = _deliver_batches(client, hook_id, secret, now, counts, budget)
+    except StaleDataError:  # an admin deleted the webhook meanwhile: its rows are gone, nothing to record
+        db.session.rollback()
     finally:
         session.expire_on_commit = expire
         db.session.rollback()
         client.close()
+    return tried
+
+
+def _deliver_batches(client, hook_id: int, secret: str, now: datetime, counts: dict, budget: int) -> int:
+    """Claim, send and record one batch after another until the budget is spent or a row is not delivered."""
+    tried = 0
+    while tried < budget:
+        rows = _claim_batch(hook_id, now, min(BATCH, budget - tried))
+        if not rows:
+            break
+        hook = db.session.get(Webhook, hook_id)
+        stop, started = False, time.monotonic()
+        for index, row in enumerate(rows):
+            if stop or time.monotonic() - started > BATCH_SECONDS:
+                _release(row)  # not tried: back in line, first of what waits
+                continue
+            outcome = _deliver(client, hook, row, secret, now)
+            tried += 1
+            counts[outcome] = counts.get(outcome, 0) + 1
+            stop = outcome not in ("delivered", "failed") or not hook.active
+            if index % COMMIT_EVERY == COMMIT_EVERY - 1:
+                db.session.commit()
+        db.session.commit()
+        if stop:
+            break
     return tried
 
 

@@ -26,7 +26,7 @@ def emit(org_id: int, event_type: str, data: dict | Callable[[], dict]) -> int:
     assert event_type in EVENT_TYPES, event_type
     hook_ids = db.session.execute(
         select(Webhook.id).where(Webhook.org_id == org_id, Webhook.active.is_(True),
-                                 Webhook.events.contains(f",{event_type},"))).scalars().all()
+                                 Webhook.events.contains(f",{event_type},", autoescape=True))).scalars().all()
     if not hook_ids:
         return 0
     now = utcnow()
