@@ -2,7 +2,8 @@
 
 The services where a change happens (deals, leads, tasks, sequences, rooms) call `emit`;
 this module imports none of them, so each can import it. With no subscription for the event
-it costs one indexed query and builds nothing (`data` may be a function, called only then).
+it costs one indexed query per event type and transaction, and builds nothing (`data` may be a
+function, called only then).
 """
 
 import json
@@ -19,14 +20,13 @@ from app.webhooks.shapes import task_json
 
 JOB = "app.jobs.deliver_webhooks"
 _WAKE = "webhooks_wake_queued"
+_MEMO = "webhooks_subscribers"
 
 
 def emit(org_id: int, event_type: str, data: dict | Callable[[], dict]) -> int:
     """Queue `event_type` with `data` to each of the organisation's active subscriptions to it; return how many."""
     assert event_type in EVENT_TYPES, event_type
-    hook_ids = db.session.execute(
-        select(Webhook.id).where(Webhook.org_id == org_id, Webhook.active.is_(True),
-                                 Webhook.events.contains(f",{event_type},", autoescape=True))).scalars().all()
+    hook_ids = _subscribers(org_id, event_type)
     if not hook_ids:
         return 0
     now = utcnow()
@@ -40,18 +40,34 @@ def emit(org_id: int, event_type: str, data: dict | Callable[[], dict]) -> int:
     return len(hook_ids)
 
 
+def _subscribers(org_id: int, event_type: str) -> list:
+    """The organisation's active subscriptions to `event_type`: one indexed query per transaction (a batch of
+    200 leads asks once), forgotten at its commit or rollback."""
+    session = db.session()
+    memo = session.info.get(_MEMO)
+    if memo is None:
+        memo = session.info[_MEMO] = {}
+        _on_transaction_end(session, lambda: session.info.pop(_MEMO, None))
+    key = (org_id, event_type)
+    if key not in memo:
+        memo[key] = db.session.execute(
+            select(Webhook.id).where(Webhook.org_id == org_id, Webhook.active.is_(True),
+                                     Webhook.events.contains(f",{event_type},", autoescape=True))).scalars().all()
+    return memo[key]
+
+
+def _on_transaction_end(session, forget) -> None:
+    db.event.listen(session, "after_commit", lambda *_: forget(), once=True)
+    db.event.listen(session, "after_soft_rollback", lambda *_: forget(), once=True)
+
+
 def _wake_after_commit() -> None:
     """Wake the worker once per transaction (the sweep finds the rows anyway if Redis is down)."""
     session = db.session()
     if session.info.get(_WAKE):
         return
     session.info[_WAKE] = True
-
-    def clear(*_args):
-        session.info.pop(_WAKE, None)
-
-    db.event.listen(session, "after_commit", clear, once=True)
-    db.event.listen(session, "after_soft_rollback", clear, once=True)
+    _on_transaction_end(session, lambda: session.info.pop(_WAKE, None))
     enqueue_after_commit(JOB)
 
 
