@@ -41,7 +41,7 @@ from app.models import (
 from app.statements import dialect, dialect_insert, prebuilt
 from app.text import clean_day, clean_title
 from app.timezones import to_utc
-from app.webhooks.events import task_created, task_done
+from app.webhooks.events import subscribed_orgs, task_created, task_done
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
@@ -448,6 +448,8 @@ def sweep_stale(now: datetime | None = None, pause: float = 0.0) -> dict:
         .from_select(["org_id", "user_id", "kind", "text", "url", "unique_key", "created_at"], fresh)
         .on_conflict_do_nothing(index_elements=["unique_key"])
     )
+    if created:
+        _emit_reminders_created(now)
     current_stay = exists().where(Deal.id == Task.deal_id, Deal.status == "open",
                                   _stay_key() == Task.unique_key)
     resolved = db.session.execute(
@@ -465,6 +467,15 @@ class StaleDeal:
     deal: Deal
     days_in_stage: int
     days_over: int
+
+
+def _emit_reminders_created(now: datetime) -> None:
+    """task.created for the reminders this sweep inserted, in the organisations that subscribe to it."""
+    orgs = subscribed_orgs("task.created")
+    if orgs:
+        for task in Task.query.filter(Task.kind == "stale_reminder", Task.created_at == _now_literal(now),
+                                      Task.org_id.in_(orgs)).order_by(Task.id):
+            task_created(task)
 
 
 def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) -> list:

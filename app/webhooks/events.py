@@ -56,6 +56,15 @@ def _subscribers(org_id: int, event_type: str) -> list:
     return memo[key]
 
 
+def subscribed_orgs(event_type: str) -> list:
+    """The organisations with an active subscription to `event_type` (for set-based writers, such as the
+    stale-reminder sweep, that insert many rows of many organisations in one statement)."""
+    return db.session.execute(
+        select(Webhook.org_id).distinct().where(Webhook.active.is_(True),
+                                                Webhook.events.contains(f",{event_type},", autoescape=True))
+    ).scalars().all()
+
+
 def _on_transaction_end(session, forget) -> None:
     db.event.listen(session, "after_commit", lambda *_: forget(), once=True)
     db.event.listen(session, "after_soft_rollback", lambda *_: forget(), once=True)

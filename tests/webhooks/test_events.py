@@ -126,3 +126,33 @@ def test_a_buyer_confirmed_room_step(org, subscribe):
     (event,) = _events()
     assert event["data"]["step"]["status"] == "done" and event["data"]["deal_id"] == deal.id
     assert event["data"]["step"]["confirmed_by"] == "dana@buyer.example"
+
+
+def test_the_stale_sweep_emits_task_created_for_the_reminders_it_inserts(org, subscribe):
+    from app.tasks.service import sweep_stale
+    from tests.tasks.helpers import stale_deal
+
+    subscribe(["task.created"])
+    deal = stale_deal(org, days_in_stage=8, max_days=7, owner=factories.user(org, "rep"))
+    other = factories.make_org(name="Quiet elsewhere", templates=["article"])
+    stale_deal(other, days_in_stage=8, max_days=7, owner=factories.user(other, "rep"))
+    sweep_stale()
+    (event,) = _events()
+    assert event["data"]["task"]["kind"] == "stale_reminder" and event["data"]["task"]["deal_id"] == deal.id
+
+
+def test_a_bounce_ends_the_enrollment_with_its_event(org, subscribe):
+    from app.sequences.service import end_enrollment
+    from tests.sequences.conftest import make_sequence
+
+    subscribe(["enrollment.bounced"])
+    contact = factories.make_contact(org, email="gone@prospect.example")
+    enrollment = Enrollment(org_id=org.id, sequence_id=make_sequence(org, factories.user(org, "manager")).id,
+                            contact_id=contact.id, owner_id=factories.user(org, "rep").id, status="active")
+    db.session.add(enrollment)
+    db.session.commit()
+    end_enrollment(enrollment, "bounced")
+    end_enrollment(enrollment, "bounced")  # already ended: nothing more
+    db.session.commit()
+    (event,) = _events()
+    assert event["type"] == "enrollment.bounced" and event["data"]["enrollment"]["status"] == "bounced"
