@@ -82,6 +82,7 @@ class Config:
     # Tenant admins may point Stagegate at hosts (IMAP, SMTP relay, webhooks): only public ones
     # unless the installation allows internal hosts (app/netguard.py).
     ALLOW_INTERNAL_HOSTS = os.environ.get("ALLOW_INTERNAL_HOSTS", "0") == "1"
+    WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "10"))  # seconds per webhook delivery
     EMBEDDED_WORKER = False  # the run command turns it on; only one process may run it
     TESTING = False
 

@@ -80,6 +80,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.api.routes
     import app.api.sequences
     import app.api.tasks
+    import app.api.webhooks
     import app.auth.routes
     import app.booking.routes
     import app.contacts.company_routes
@@ -111,6 +112,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.sequences.settings_routes
     import app.tasks.notification_routes
     import app.tasks.routes
+    import app.webhooks.routes
 
     for blueprint, url_prefix in (
         (app.main.bp, None),
@@ -131,6 +133,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.rooms.public_bp, "/r"),
         (app.booking.bp, "/booking"),
         (app.playbooks.bp, "/playbooks"),
+        (app.webhooks.bp, "/settings/webhooks"),
     ):
         flask_app.register_blueprint(blueprint, url_prefix=url_prefix)
 

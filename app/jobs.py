@@ -95,3 +95,12 @@ def send_room_invite(invite_id: int) -> str:
         from app.rooms.service import send_invite
 
         return send_invite(invite_id)
+
+
+def deliver_webhooks() -> dict:
+    """Wake-up: deliver the due webhook events now instead of at the next tick."""
+    app = _app()
+    with app.app_context():
+        from app.webhooks.delivery import send_due
+
+        return send_due()

@@ -26,6 +26,13 @@ def one_off_emails(now=None) -> dict:
     return send_due(now)
 
 
+def webhooks(now=None) -> dict:
+    """Deliver due webhook events, each subscription's in order, retrying what failed for a while."""
+    from app.webhooks.delivery import send_due
+
+    return send_due(now)
+
+
 def reply_mailboxes(now=None) -> dict:
     """Claim the IMAP inboxes whose turn has come: a job each on the worker, polled in turn by `flask run-due`."""
     from rq import get_current_job
@@ -71,6 +78,7 @@ SWEEPS = [  # (name, function): each selects its due rows and is idempotent
     ("reply_mailboxes", reply_mailboxes),
     ("sequence_steps", sequence_steps),
     ("one_off_emails", one_off_emails),
+    ("webhooks", webhooks),
     ("leads", lead_sweeps),
     ("forecast_snapshots", forecast_snapshots),
     ("criteria_review", criteria_review),

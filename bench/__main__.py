@@ -12,7 +12,8 @@ BENCH_SKIP_LEADS=1 skips it). bench/sequences.py sends 1,000 sequence emails to 
 and matches replies over a 10,000-message mailbox (BENCH_SKIP_SEQUENCES=1 skips it). Last, the
 reports page's numbers over 100,000 deals and ~600,000 transitions (bench/reports.py;
 BENCH_SKIP_REPORTS=1 skips it), then the deal room's page against the floor (bench/room.py;
-BENCH_SKIP_ROOM=1 skips it). At each size, after the board, the deals list (bench/deal_list.py:
+BENCH_SKIP_ROOM=1 skips it), and webhook deliveries per second against a bare POST loop
+(bench/webhooks.py; BENCH_SKIP_WEBHOOKS=1 skips it). At each size, after the board, the deals list (bench/deal_list.py:
 render times, query plans and req/s as a share of the floor; BENCH_SKIP_DEALS_LIST=1 skips it).
 """
 
@@ -32,6 +33,7 @@ from bench import (
     security,
     sequences,
     stale,
+    webhooks,
 )
 from bench.board import load_figures, render_figures
 from bench.move import move_figures
@@ -133,6 +135,7 @@ def main() -> int:
     failed |= run_leads()
     failed |= run_reports()
     failed |= run_room()
+    failed |= run_webhooks()
     print()
     security.main()  # field patterns on RE2 vs Python re; sign-in time, known vs unknown email
     odd_input.main()
@@ -214,6 +217,18 @@ def run_room() -> bool:
         return not room.main()["ok"]
     except Exception as exc:
         print(f"room: failed ({type(exc).__name__}: {exc})")
+        return True
+
+
+def run_webhooks() -> bool:
+    """Webhook deliveries per second against a bare POST loop (bench/webhooks.py); return True if it failed."""
+    if os.environ.get("BENCH_SKIP_WEBHOOKS") == "1":
+        print("webhooks: skipped (BENCH_SKIP_WEBHOOKS=1)")
+        return False
+    try:
+        return not webhooks.main()["ok"]
+    except Exception as exc:
+        print(f"webhooks: failed ({type(exc).__name__}: {exc})")
         return True
 
 

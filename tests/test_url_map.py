@@ -37,6 +37,7 @@ ID_KINDS = {
     "step_id": "room_step",  # a step of the deal's room plan (the seller's "Mark done")
     "document_id": "document", "number": "document_version",  # a deal-room document and its version's number
     "request_id": "room_colleague",  # a buyer's request that a colleague join the deal's room
+    "webhook_id": "webhook", "delivery_id": "webhook_delivery",  # a webhook subscription and one of its deliveries
 }
 
 _app = create_app(TestConfig)
@@ -95,7 +96,22 @@ def make_objects(org) -> dict:
     ids["room_invitee"], ids["room_step"], ids["room_colleague"] = _make_room(org, deal)
     ids["meeting"] = _make_meeting(org, deal, rep)
     ids["document"], ids["document_version"] = _make_document(org, deal)
+    ids["webhook"], ids["webhook_delivery"] = _make_webhook(org)
     return ids
+
+
+def _make_webhook(org) -> tuple[int, int]:
+    """A subscription with one delivered event: (webhook id, delivery id)."""
+    from app.models import Webhook, WebhookDelivery
+
+    hook = Webhook(org_id=org.id, url="https://hooks.example/in", events=",deal.created,", secret="x")
+    db.session.add(hook)
+    db.session.flush()
+    delivery = WebhookDelivery(org_id=org.id, webhook_id=hook.id, event_id=f"evt_map{org.id}",
+                               event_type="deal.created", body="{}", status="delivered")
+    db.session.add(delivery)
+    db.session.commit()
+    return hook.id, delivery.id
 
 
 def _make_document(org, deal) -> tuple[int, int]:

@@ -40,9 +40,10 @@ from app.deals.service import (
 )
 from app.errors import Forbidden, Invalid
 from app.extensions import db
-from app.models import Company, Deal, Pipeline, Stage, StageTransition, User, iso
+from app.models import Company, Deal, Pipeline, Stage, StageTransition, User
 from app.tenancy import current_actor, get_or_404, scoped
 from app.text import clean_title, encodes
+from app.webhooks.shapes import deal_json
 
 MAX_NUMBER_AMOUNT = MAX_AMOUNT - Decimal("0.005")  # the largest number that rounds below MAX_AMOUNT
 CREATE_KEYS = {"pipeline_id", "title", "amount", "currency", "owner_email", "contact_email", "facts",
@@ -52,29 +53,6 @@ PATCH_KEYS = {"version", "title", "amount", "facts", "company", "company_id", "e
 DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)  # exactly YYYY-MM-DD, as the document says
 MOVE_KEYS = {"stage_id", "version", "facts", "reason", "loss_reason_id", "at", "override_reason"}
 PATCH_HINTS = {"stage_id": "cannot be changed here; POST /api/v1/deals/<id>/move"}
-
-
-def deal_json(deal: Deal) -> dict:
-    return {
-        "id": deal.id,
-        "title": deal.title,
-        "pipeline_id": deal.pipeline_id,
-        "stage_id": deal.stage_id,
-        "status": deal.status,
-        "owner_email": deal.owner.email,
-        "amount": f"{deal.amount:.2f}" if deal.amount is not None else None,
-        "currency": deal.currency,
-        "facts": deal.facts or {},
-        "facts_meta": deal.facts_meta or {},
-        "version": deal.version,
-        "stage_entered_at": iso(deal.stage_entered_at),
-        "created_at": iso(deal.created_at),
-        "closed_at": iso(deal.closed_at),
-        "company_id": deal.company_id,
-        "company": deal.company.name if deal.company_id else None,
-        "contact_email": deal.contact.email if deal.contact_id else None,
-        "expected_close_date": deal.expected_close_date.isoformat() if deal.expected_close_date else None,
-    }
 
 
 def _close_date(body: dict, errors: dict):

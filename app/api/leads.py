@@ -10,6 +10,7 @@ from app.leads.scoring import ScoreResult
 from app.models import Contact
 from app.models.leads import EVENT_TYPES
 from app.tenancy import current_actor, get_or_404, scoped
+from app.webhooks import shapes
 
 LEAD_KEYS = ("email", "name", "company", "title", "industry", "company_size", "country", "phone", "source", "utm")
 EVENT_KEYS = ("contact_email", "type", "at")
@@ -17,16 +18,7 @@ EVENT_KEYS = ("contact_email", "type", "at")
 
 def contact_json(contact: Contact, result=None) -> dict:
     b = result or service.breakdown(contact)
-    items = b.breakdown if isinstance(b, ScoreResult) else b.items
-    return {
-        "id": contact.id, "email": contact.email, "name": contact.name,
-        "company": contact.company.name if contact.company else None, "title": contact.title,
-        "owner_email": contact.owner.email if contact.owner else None, "status": contact.lead_status,
-        "score": contact.lead_score, "fit": contact.fit_score, "engagement": contact.engagement_score,
-        "hot": contact.score_level == "hot", "unsubscribed": contact.unsubscribed,
-        "breakdown": [{"rule": i["rule"], "points": i["points"],
-                       **({"at": i["at"].isoformat() + "+00:00"} if i.get("at") else {})} for i in items],
-    }
+    return shapes.contact_json(contact, b.breakdown if isinstance(b, ScoreResult) else b.items)
 
 
 @bp.post("/leads")

@@ -22,6 +22,7 @@ from app.api import (
     openapi_metrics,
     openapi_rooms,
     openapi_sequences,
+    openapi_webhooks,
 )
 from app.api.auth import public
 from app.api.openapi_base import (
@@ -324,6 +325,7 @@ _area(openapi_sequences)
 _area(openapi_metrics)
 _area(openapi_rooms)
 _area(openapi_criteria)
+_area(openapi_webhooks)
 
 
 def _complete(operation: dict) -> dict:

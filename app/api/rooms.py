@@ -9,20 +9,10 @@ from app.models import Deal, iso
 from app.rooms.service import MAX_STEP_TITLE, add_step, get_room, invite, open_room, revoke
 from app.sequences.sending import base_url
 from app.tenancy import current_actor, get_or_404
+from app.webhooks.shapes import step_json
 
 STEP_KEYS = {"title", "side", "due_on", "requirement"}
 INVITE_KEYS = {"contact_email", "send"}
-
-
-def step_json(step) -> dict:
-    data = {"id": step.id, "title": step.title, "side": step.side,
-            "due_on": step.due_on.isoformat() if step.due_on else None, "status": step.status}
-    if step.requirement:
-        data["requirement"] = step.requirement
-    if step.status == "done":
-        data["confirmed_by"] = step.confirmed_by
-        data["confirmed_at"] = iso(step.confirmed_at)
-    return data
 
 
 def room_json(room) -> dict:

@@ -4,21 +4,9 @@
 from app.api import bp
 from app.api.parse import paginate, query_choice, query_id, query_page, query_text, raise_if
 from app.extensions import db
-from app.models import Task, User, iso
+from app.models import Task, User
 from app.tenancy import current_actor, scoped
-
-
-def task_json(task: Task) -> dict:
-    return {
-        "id": task.id,
-        "kind": task.kind,
-        "title": task.title,
-        "deal_id": task.deal_id,
-        "contact_id": task.contact_id,
-        "owner_email": task.owner.email if task.owner else None,
-        "due_at": iso(task.due_at),
-        "done_at": iso(task.done_at),
-    }
+from app.webhooks.shapes import task_json
 
 
 @bp.get("/tasks")

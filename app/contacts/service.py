@@ -25,6 +25,8 @@ from app.models import (
 )
 from app.models.activity import ACTIVITY_KINDS, LEAD_TASK_KINDS, LOGGABLE_KINDS, TOUCH_KINDS
 from app.text import clean_text
+from app.webhooks.events import emit, task_done
+from app.webhooks.shapes import contact_json
 
 PAGE_SIZE = 50
 LEAD_STATUSES = {"new": "New", "mql": "MQL", "hot": "Hot", "working": "Working", "qualified": "Qualified",
@@ -105,6 +107,7 @@ def save_contact(actor, values: dict, contact: Contact | None = None) -> Contact
         raise Forbidden("Only the contact's owner or a manager can edit it.")
     clean = contact_values(actor.org_id, values, contact)
     company = company_named(actor.org_id, clean.pop("company"))
+    before = contact.lead_status if contact is not None else None
     if contact is None:
         contact = Contact(org_id=actor.org_id, owner_id=actor.id)
         db.session.add(contact)
@@ -115,6 +118,9 @@ def save_contact(actor, values: dict, contact: Contact | None = None) -> Contact
     from app.leads.scoring import rescore
 
     rescore(contact, commit=False)  # a new title or company can change the fit score
+    if before is not None and contact.lead_status != before:
+        emit(contact.org_id, "lead.status_changed",
+             lambda: {"contact": contact_json(contact), "from": before, "to": contact.lead_status})
     db.session.commit()
     return contact
 
@@ -328,6 +334,7 @@ def close_speed_tasks(contact: Contact, actor, touch: str) -> int:
         task.done_at = now
         note = f"Done by the {touch} {actor.name} logged."
         task.notes = f"{task.notes}\n\n{note}".strip()[:10_000] if task.notes else note
+        task_done(task)
     return len(tasks)
 
 

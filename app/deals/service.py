@@ -27,9 +27,12 @@ from app.models import (
     Stage,
     StageTransition,
     Task,
+    iso,
     utcnow,
 )
 from app.text import NOT_TEXT, clean_day, clean_title, is_text
+from app.webhooks.events import emit, task_created
+from app.webhooks.shapes import deal_json
 
 MAX_TITLE = 200
 MAX_REASON = 2000
@@ -435,8 +438,21 @@ def _move(deal, to_stage, actor, facts, version, reason, loss_reason_id, overrid
     db.session.flush()
     if to_stage.kind == "won":
         _create_handoff(deal, transition)
+    _emit_move(deal, transition)
     _commit_move(deal)
     return transition
+
+
+def _emit_move(deal: Deal, transition: StageTransition) -> None:
+    """deal.moved (with the transition's facts and criteria), and deal.won or deal.lost when it closed the deal."""
+    emit(deal.org_id, "deal.moved", lambda: {
+        "deal": deal_json(deal), "from_stage_id": transition.from_stage_id, "to_stage_id": transition.to_stage_id,
+        "kind": transition.kind, "facts": transition.facts, "criteria": transition.criteria,
+        "reason": transition.reason or None, "at": iso(transition.at)})
+    if deal.status == "won":
+        emit(deal.org_id, "deal.won", lambda: {"deal": deal_json(deal)})
+    elif deal.status == "lost":
+        emit(deal.org_id, "deal.lost", lambda: {"deal": deal_json(deal), "reason": transition.reason})
 
 
 def _overridden(meta: dict, missing, facts: dict, actor, reason: str) -> dict:
@@ -511,11 +527,13 @@ def _create_handoff(deal: Deal, transition: StageTransition) -> None:
     """Give the onboarding owner a hand-off task and a notification (once per win)."""
     owner_id = deal.pipeline.handoff_user_id or deal.owner_id
     key = f"handoff:{transition.id}"
-    db.session.add(Task(
+    task = Task(
         org_id=deal.org_id, owner_id=owner_id, deal_id=deal.id, kind="handoff",
         title=f"Onboarding hand-off: {deal.title}", unique_key=key,
         notes=str((deal.facts or {}).get("onboarding_handoff", "")), due_at=utcnow(),
-    ))
+    )
+    db.session.add(task)
+    task_created(task)
     db.session.add(Notification(
         org_id=deal.org_id, user_id=owner_id, kind="handoff", unique_key=key,
         text=f"{deal.title} was won: hand-off to onboarding",
@@ -728,6 +746,7 @@ def _create(pipeline, actor, title, stage, owner, amount, currency, facts, conta
     db.session.flush()
     if stage.kind == "won":  # created straight into Won (e.g. an import): onboarding still hears of it
         _create_handoff(deal, transition)
+    emit(deal.org_id, "deal.created", lambda: {"deal": deal_json(deal)})
     if commit:
         db.session.commit()
     else:
@@ -806,6 +825,7 @@ def update_deal(deal: Deal, actor, *, version, title=None, amount=None, facts=No
         deal.facts = merged
         _link_contacts(deal, deal.pipeline, merged)
         record_changes(deal, actor, before)
+        emit(deal.org_id, "deal.updated", lambda: {"deal": deal_json(deal)})
         _commit(deal.id)
         return deal
 

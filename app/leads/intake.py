@@ -29,6 +29,8 @@ from app.models import Activity, Company, Contact, Notification, Task, User, utc
 from app.models.leads import ContactEvent, LeadForm, LeadSubmission
 from app.queue import get_queue, get_redis
 from app.statements import dialect_insert
+from app.webhooks.events import emit, task_created
+from app.webhooks.shapes import contact_json
 
 BATCH = 250
 WAKE_KEY = "stagegate:leads:intake-queued"
@@ -223,6 +225,9 @@ def _process_org(org_id: int, submissions: list, forms: dict) -> None:
         submission.created_new = contact.email in created  # one submission per person per batch
         submission.processed_at = now
     _follow_ups(org_id, follow_ups)
+    for email in sorted(created):
+        contact = contacts[email]
+        emit(org_id, "lead.created", lambda contact=contact: {"contact": contact_json(contact)})
     for submission in submissions:
         form = forms[submission.form_id]
         if form.stage_id:
@@ -243,6 +248,7 @@ def _follow_ups(org_id: int, items: list) -> None:
                     notes=message[:2000], unique_key=f"task:{arrival.unique_key}")
         tasks.append(task)
         db.session.add(task)
+        task_created(task)
         db.session.add(Notification(org_id=org_id, user_id=arrival.owner_id, kind="lead_form",
                                     text=f"New lead from {form.name}: {contact.name or contact.email}"[:300],
                                     url=f"/contacts/{contact.id}", unique_key=f"notify:{arrival.unique_key}"))

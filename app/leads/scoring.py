@@ -26,6 +26,8 @@ from app.models.leads import (
     LeadSettings,
 )
 from app.statements import dialect_insert
+from app.webhooks.events import emit, task_created
+from app.webhooks.shapes import contact_json
 
 MAX_SCORE = 100
 AUTO_STATUSES = ("new", "mql", "hot")  # statuses the score moves; a rep's own status stays
@@ -300,8 +302,10 @@ def apply_score(contact: Contact, result: ScoreResult, rules: Rules, now: dateti
     if result.level != old:
         contact.score_level = result.level
         contact.level_changes = (contact.level_changes or 0) + 1
-        if contact.lead_status in AUTO_STATUSES:
-            contact.lead_status = result.level
+        if contact.lead_status in AUTO_STATUSES and contact.lead_status != result.level:
+            before, contact.lead_status = contact.lead_status, result.level
+            emit(contact.org_id, "lead.status_changed",
+                 lambda: {"contact": contact_json(contact), "from": before, "to": contact.lead_status})
         _log_level_change(contact, old, result, now)
         rank = SCORE_LEVELS.index
         for level in SCORE_LEVELS[rank(old) + 1: rank(result.level) + 1]:
@@ -420,6 +424,7 @@ def fire_crossings(specs: list, settings: LeadSettings, cache: dict | None = Non
             open_hot.add(spec.contact.id)
         if task is not None:
             db.session.add(task)
+            task_created(task)
             links.append((spec.contact, crossing, owner, task))
         out.append(crossing)
     if handed:  # an ownerless arrival's clock now runs for the rep the lead was handed to

@@ -19,6 +19,8 @@ from app.leads.routing import company_domain, company_for_email
 from app.models import Activity, Company, Contact, User, utcnow
 from app.models.leads import LeadCrossing, LeadForm
 from app.text import clean_text, is_text
+from app.webhooks.events import emit
+from app.webhooks.shapes import contact_json
 
 LIMITS = {"name": 200, "company": 200, "title": 120, "industry": 120, "company_size": 40, "country": 80,
           "phone": 40, "source": 80}
@@ -150,6 +152,8 @@ def create_or_update_lead(actor, values: dict) -> tuple[Contact, bool, scoring.S
         scoring.fire_crossings([scoring.CrossingSpec(contact, "arrival", utcnow(), f"arrival:api:{contact.id}",
                                                      route=False)], rules.settings, rules.cache)
     result = scoring.rescore(contact, commit=False)
+    if created:
+        emit(contact.org_id, "lead.created", lambda: {"contact": contact_json(contact, result.breakdown)})
     db.session.commit()
     return contact, created, result
 

@@ -63,6 +63,7 @@ from app.models.sequences import (
     Suppression,
 )
 from app.models.tally import StageTally
+from app.models.webhooks import Webhook, WebhookDelivery
 
 __all__ = [
     "ROLES", "ApiKey", "Organization", "User", "hash_api_key", "org_zone", "iso", "utcnow",
@@ -81,4 +82,5 @@ __all__ = [
     "DealRoom", "RoomColleague", "RoomComment", "RoomInvite", "RoomStep",
     "AvailabilityWindow", "BookingProfile", "Meeting",
     "PROMPT_KINDS", "DealObjection", "DiscoveryAnswer", "DiscoveryPrompt", "Objection", "Playbook",
+    "Webhook", "WebhookDelivery",
 ]

@@ -20,6 +20,8 @@ from app.extensions import db
 from app.models import Activity, FieldDef, Meeting
 from app.rooms.service import mark_confirmed, ready_stage, tell_owner
 from app.timezones import utcnow
+from app.webhooks.events import emit, flushed
+from app.webhooks.shapes import meeting_json
 
 LOOK_AHEAD = timedelta(days=14)  # the room offers the days with open times in the next two weeks
 # The open times a room shows, per (rep, length, meeting being moved), kept for OFFER_SECONDS in this process:
@@ -121,6 +123,8 @@ def book_from_room(invite, raw_start, raw_length, ip: str = "", user_agent: str 
 
     def confirm_step(meeting: Meeting) -> None:
         ready.append(_confirm_meeting_step(room, deal, contact, meeting, ip, user_agent))
+        emit(deal.org_id, "room.meeting_booked",
+             lambda: {"meeting": meeting_json(flushed(meeting)), "deal_id": deal.id, "room_id": room.id})
 
     try:
         meeting = book(deal, deal.owner, contact, _start(raw_start), _length(raw_length), email, room_id=room.id,

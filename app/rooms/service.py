@@ -27,6 +27,8 @@ from app.sequences.mailer import SendFailure
 from app.sequences.one_off import queue_email
 from app.sequences.sending import mail_domain, transport_for
 from app.text import clean_text, is_text
+from app.webhooks.events import emit
+from app.webhooks.shapes import step_json
 
 MAX_STEP_TITLE = 200
 MAX_NAME = 200
@@ -271,6 +273,8 @@ def mark_confirmed(step: RoomStep, contact, name: str, now, ip: str = "", user_a
     step.confirmed_contact_id, step.confirmed_by, step.confirmed_name = contact.id, contact.email or "", name
     step.confirmed_ip = (ip or "")[:45]
     step.confirmed_user_agent = "".join(c for c in (user_agent or "") if c.isprintable())[:300]
+    emit(step.org_id, "room.step_confirmed",
+         lambda: {"step": step_json(step), "room_id": step.room_id, "deal_id": step.room.deal_id})
 
 
 def ready_stage(deal: Deal):

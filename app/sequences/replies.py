@@ -43,6 +43,7 @@ from app.models import (
 from app.models.sequences import OPEN_STATUSES
 from app.sequences.service import end_enrollment, suppress
 from app.timezones import to_utc
+from app.webhooks.events import task_created
 
 MAX_INBOUND_BYTES = 20 * 1024 * 1024
 MAX_ADDRESS = 254
@@ -275,9 +276,11 @@ def record_reply(enrollment: Enrollment, at: datetime, *, subject: str = "", sni
     db.session.add(Activity(org_id=enrollment.org_id, contact_id=contact.id, deal_id=enrollment.deal_id,
                             user_id=enrollment.owner_id, kind="reply", at=at, body=body[:5000],
                             unique_key=f"seqreply:{enrollment.id}"))
-    db.session.add(Task(org_id=enrollment.org_id, owner_id=enrollment.owner_id, contact_id=contact.id,
-                        deal_id=enrollment.deal_id, kind="reply", title=f"Answer {who}'s reply"[:200],
-                        notes=(subject or "")[:2000], due_at=at, unique_key=f"seqreply:{enrollment.id}"))
+    task = Task(org_id=enrollment.org_id, owner_id=enrollment.owner_id, contact_id=contact.id,
+                deal_id=enrollment.deal_id, kind="reply", title=f"Answer {who}'s reply"[:200],
+                notes=(subject or "")[:2000], due_at=at, unique_key=f"seqreply:{enrollment.id}")
+    db.session.add(task)
+    task_created(task)
     # Once per enrollment, as the activity and the task above (replied_at is checked under the lock):
     # no lookup first, so a batch's replies are written together.
     db.session.add(Notification(org_id=enrollment.org_id, user_id=enrollment.owner_id, kind="reply",

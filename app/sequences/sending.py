@@ -75,6 +75,7 @@ from app.sequences.service import (
 )
 from app.statements import dialect_insert
 from app.tasks.service import local_day, today_bounds
+from app.webhooks.events import task_created
 
 STALE_CLAIM = timedelta(minutes=5)  # a send still `sending` after this was cut off
 BATCH = 20  # claimed in one transaction, sent over one connection, recorded in one transaction
@@ -699,6 +700,7 @@ def _make_task(enrollment: Enrollment, step: SequenceStep, now: datetime, run: _
                 deal_id=enrollment.deal_id, kind=step.type, title=title, notes=notes, due_at=now, unique_key=key)
     db.session.add(task)
     db.session.flush()
+    task_created(task)
     db.session.add(StepSend(org_id=enrollment.org_id, enrollment_id=enrollment.id, step_id=step.id,
                             position=step.position, sender_id=enrollment.owner_id, status="task",
                             to_email=contact.email, task_id=task.id, claimed_at=now, sent_at=now))

@@ -32,6 +32,8 @@ from app.models.sequences import OPEN_STATUSES, STEP_TYPES
 from app.sequences import merge
 from app.text import clean_int, clean_text
 from app.timezones import to_utc
+from app.webhooks.events import emit
+from app.webhooks.shapes import contact_json
 
 MAX_STEPS = 20
 MAX_WAIT_DAYS = 365
@@ -373,6 +375,8 @@ def end_enrollment(enrollment: Enrollment, status: str, now: datetime | None = N
                        .execution_options(synchronize_session=False))
     if status == "replied" and enrollment.replied_at is None:
         enrollment.replied_at = now
+    if status in ("replied", "bounced"):
+        emit(enrollment.org_id, f"enrollment.{status}", lambda: {"enrollment": enrollment_json(enrollment)})
     return True
 
 
@@ -617,11 +621,15 @@ def suppress(org_id: int, email: str, reason: str) -> int:
     if suppressed(org_id, email) is None:
         db.session.add(Suppression(org_id=org_id, email=email, reason=reason))
     status = "bounced" if reason == "bounced" else "unsubscribed"
-    contact_ids = [c for (c,) in db.session.query(Contact.id).filter(
-        Contact.org_id == org_id, Contact.email == email)]
+    found = db.session.query(Contact.id, Contact.unsubscribed).filter(
+        Contact.org_id == org_id, Contact.email == email).all()
+    contact_ids = [c for c, _ in found]
     if reason == "unsubscribed" and contact_ids:
         db.session.execute(update(Contact).where(Contact.id.in_(contact_ids)).values(unsubscribed=True)
                            .execution_options(synchronize_session=False))
+        for contact_id in [c for c, already in found if not already]:
+            emit(org_id, "contact.unsubscribed", lambda contact_id=contact_id: {
+                "contact": {**contact_json(db.session.get(Contact, contact_id)), "unsubscribed": True}})
     ended = 0
     for enrollment in Enrollment.query.filter(Enrollment.org_id == org_id, Enrollment.contact_id.in_(contact_ids),
                                               Enrollment.status.in_(OPEN_STATUSES)).with_for_update():

@@ -41,6 +41,7 @@ from app.models import (
 from app.statements import dialect, dialect_insert, prebuilt
 from app.text import clean_day, clean_title
 from app.timezones import to_utc
+from app.webhooks.events import subscribed_orgs, task_created, task_done
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
@@ -211,6 +212,7 @@ def create_task(actor: User, *, title, kind="follow_up", due=None, deal_id=None,
     db.session.add(task)
     if owner.id != actor.id:
         _notify_assigned(task, actor, owner)
+    task_created(task)
     db.session.commit()
     return task
 
@@ -236,6 +238,7 @@ def complete_task(task: Task, actor: User) -> Task:
     _check_can_work(task, actor)
     if task.done_at is None:
         task.done_at = utcnow()
+        task_done(task)
         db.session.commit()
     return task
 
@@ -446,6 +449,8 @@ def sweep_stale(now: datetime | None = None, pause: float = 0.0) -> dict:
         .from_select(["org_id", "user_id", "kind", "text", "url", "unique_key", "created_at"], fresh)
         .on_conflict_do_nothing(index_elements=["unique_key"])
     )
+    if created:
+        _emit_reminders_created(now)
     current_stay = exists().where(Deal.id == Task.deal_id, Deal.status == "open",
                                   _stay_key() == Task.unique_key)
     resolved = db.session.execute(
@@ -463,6 +468,15 @@ class StaleDeal:
     deal: Deal
     days_in_stage: int
     days_over: int
+
+
+def _emit_reminders_created(now: datetime) -> None:
+    """task.created for the reminders this sweep inserted, in the organisations that subscribe to it."""
+    orgs = subscribed_orgs("task.created")
+    if orgs:
+        for task in Task.query.filter(Task.kind == "stale_reminder", Task.created_at == _now_literal(now),
+                                      Task.org_id.in_(orgs)).order_by(Task.id):
+            task_created(task)
 
 
 def stale_by_owner(org_id: int, now: datetime | None = None, limit: int = 1000) -> list:

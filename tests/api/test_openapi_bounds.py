@@ -31,6 +31,8 @@ BASELINES = {
                          lambda o: {"contact_email": "dana@buyer.example", "send": False}),
     "putStageRequirements": ("put", "/api/v1/pipelines/{pipeline}/stages/{next_stage}/requirements",
                              lambda o: {"entry": [], "exit": ["budget_range"]}),
+    "createWebhook": ("post", "/api/v1/webhooks", lambda o: {"url": "http://127.0.0.1:9/hook",
+                                                             "events": ["deal.created"]}),
     # A raw body (not JSON): an email message, headers first.
     "inboundEmail": ("post", "/api/v1/inbound-email",
                      lambda o: b"From: pat@prospect.example\r\nSubject: Re: hello\r\n\r\nThanks!\r\n"),

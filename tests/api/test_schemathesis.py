@@ -40,6 +40,9 @@ ABOUT_THE_DATA = re.compile("|".join([
     r"must not be before", r"is not a contact of this organisation", r"is not a company of this organisation",
     r"is not a stage of this pipeline", r"are not active fields of this pipeline", r"a Lost stage takes no facts",
     r"only an open stage can", r"a buyer's tick cannot fill it",
+    # a webhook URL's host is looked up in DNS (and refused when it is not there or is internal)
+    r"could not be found \(check the spelling\)", r"is a local or private network address",
+    r"an organisation has at most \d+ webhooks",
 ]))
 
 

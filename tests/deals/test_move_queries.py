@@ -41,9 +41,10 @@ def test_a_gated_board_move_and_a_board_render_stay_within_budget_at_any_size(cl
     deal_id, pipe_id = deal.id, pipe.id
     facts = {"budget_range": "25k", "decision_maker": "Dana Ortiz, CFO", "dm_meeting_date": "2031-03-04"}
     statements = gated_move(client, deal_id, discovery.id, facts)
-    assert len(statements) <= 12, "\n".join(statements)
+    # 13: one of them asks which webhook subscriptions want deal.moved (none here: nothing more is built)
+    assert len(statements) <= 13, "\n".join(statements)
     back = gated_move(client, deal_id, qualified.id, {})  # a backward move (an undo) is cheaper still
-    assert len(back) <= 12, "\n".join(back)
+    assert len(back) <= 13, "\n".join(back)
     count, page = board_queries(client, pipe_id, owner="all")
     assert count <= 10
     assert page.count('<article class="card') == min(deals, 21)  # one page (20) of Discovery, 1 in Qualified
