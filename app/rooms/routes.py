@@ -11,10 +11,12 @@ from app.rooms import bp
 from app.rooms.service import (
     add_step,
     complete_seller_step,
+    edit_step,
     get_room,
     invite,
     invite_email_state,
     open_room,
+    remove_step,
     revoke,
 )
 from app.rooms.thread import decide_colleague, decide_date, pending_for, seller_comment
@@ -85,6 +87,27 @@ def step_done(deal_id, step_id):
         if step is None:
             abort(404)
         return _panel(deal, f"“{step.title}” is done; the buyer sees it in the room.")
+    return _act(deal, action)
+
+
+@bp.post("/<int:deal_id>/room/steps/<int:step_id>")
+@login_required
+def edit_step_(deal_id, step_id):
+    """Reword a plan step or change its date; with remove=1, take it off the plan."""
+    deal = get_or_404(Deal, deal_id)
+    room = get_room(deal)
+    if room is None:
+        abort(404)
+
+    def action():
+        try:
+            if request.form.get("remove") == "1":
+                return _panel(deal, f"“{remove_step(room, current_user, step_id)}” is off the plan.")
+            step = edit_step(room, current_user, step_id, title=request.form.get("title"),
+                             due_on=request.form.get("due_on"))
+        except LookupError:
+            abort(404)
+        return _panel(deal, f"Step “{step.title}” saved; the buyer sees it now.")
     return _act(deal, action)
 
 

@@ -132,6 +132,49 @@ def add_step(room: DealRoom, actor, *, title, side="buyer", due_on=None, require
     return step
 
 
+def edit_step(room: DealRoom, actor, step_id, *, title, due_on=None) -> RoomStep:
+    """Reword an open step or change its date, in the buyer's words for this deal (the buyer sees it at once).
+    A done step is as it was confirmed: refused. LookupError (the caller's 404) for a step not in the room."""
+    check_editor(room.deal, actor)
+    step = _room_step(room, step_id)
+    errors: dict = {}
+    title = clean_text(title, "title", errors, MAX_STEP_TITLE, required=True)
+    due = clean_due(due_on, errors)
+    if step.status != "open":
+        errors["step"] = "is done; it stays as it was confirmed"
+    if errors:
+        raise Invalid(errors, "The step was not changed.")
+    step.title, step.due_on = title, due
+    if step.proposed_on is not None and step.proposed_on == due:  # the rep took the buyer's date
+        step.proposed_on, step.proposed_note, step.proposed_by_contact_id, step.proposed_at = None, "", None, None
+    db.session.commit()
+    return step
+
+
+def remove_step(room: DealRoom, actor, step_id) -> str:
+    """Take an open step off the plan; a step that carries a requirement stays (the gate asks for it: the buyer
+    confirms it here, or a manager overrides it). Returns the removed step's title."""
+    check_editor(room.deal, actor)
+    step = _room_step(room, step_id)
+    if step.requirement:
+        raise Invalid({"step": "confirms a fact the gate requires, so it stays on the plan"}, "Nothing was removed.")
+    if step.status != "open":
+        raise Invalid({"step": "is done; it stays on the plan as a record"}, "Nothing was removed.")
+    title = step.title
+    room.steps.remove(step)
+    db.session.delete(step)
+    db.session.commit()
+    return title
+
+
+def _room_step(room: DealRoom, step_id) -> RoomStep:
+    wanted = clean_step_id(step_id)
+    step = next((s for s in room.steps if s.id == wanted), None)
+    if step is None:
+        raise LookupError("no such step in this room")
+    return step
+
+
 def invitee_email(value) -> str:
     """The invitee's address, normalised; Invalid naming contact_email when it is not one."""
     if isinstance(value, str) and is_text(value) and len(value) <= 254:

@@ -276,3 +276,29 @@ def test_revoking_before_the_email_goes_keeps_the_dead_link_from_being_sent(clie
         app.instance_path = old
     email = OutboundEmail.query.one()
     assert email.status == "skipped" and "revoked" in email.error and email.message == b""
+
+
+def test_the_rep_rewords_a_step_moves_its_date_and_removes_one_they_added(client, buyer, room, deal, rep_page):
+    from app.rooms.service import add_step, get_room
+
+    step = buyer_step(deal)
+    extra = add_step(get_room(fresh(type(deal), deal.id)), deal.owner, title="Send logo files", side="buyer")
+    _, csrf = rep_page()
+    due = date.today() + timedelta(days=5)
+    saved = client.post(f"/deals/{deal.id}/room/steps/{step.id}", headers=HX, data={
+        "csrf_token": csrf, "title": "Your CFO acknowledges the proposal", "due_on": due.isoformat()})
+    assert "Step “Your CFO acknowledges the proposal” saved; the buyer sees it now." in saved.get_data(as_text=True)
+    page = buyer.get(f"/r/{room}").get_data(as_text=True)
+    assert "Your CFO acknowledges the proposal" in page and f"by {due.day} {due:%b}" in page
+    kept = client.post(f"/deals/{deal.id}/room/steps/{step.id}", headers=HX,
+                       data={"csrf_token": csrf, "title": "x", "remove": "1"})
+    assert kept.status_code == 422 and "confirms a fact the gate requires" in kept.get_data(as_text=True)
+    removed = client.post(f"/deals/{deal.id}/room/steps/{extra.id}", headers=HX,
+                          data={"csrf_token": csrf, "remove": "1"})
+    assert "“Send logo files” is off the plan." in removed.get_data(as_text=True)
+    assert "Send logo files" not in buyer.get(f"/r/{room}").get_data(as_text=True)
+    blank = client.post(f"/deals/{deal.id}/room/steps/{step.id}", headers=HX,
+                        data={"csrf_token": csrf, "title": "  ", "due_on": "2030-02-30"})
+    assert blank.status_code == 422 and fresh(RoomStep, step.id).title == "Your CFO acknowledges the proposal"
+    assert client.post(f"/deals/{deal.id}/room/steps/99999999999", headers=HX,
+                       data={"csrf_token": csrf, "title": "x"}).status_code == 404
