@@ -14,6 +14,7 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.contacts.service import clean_email, contact_with_email
@@ -255,7 +256,11 @@ def invite_by_token(token) -> RoomInvite | None:
     """The valid invitation a link's token names: not revoked, and its deal open or closed under 30 days."""
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN or not token.isascii():
         return None
-    row = RoomInvite.query.filter_by(token_hash=token_hash(token)).first()
+    # The room, its deal and owner and the invitee come with the link in one statement: every room page
+    # and post reads them.
+    row = (RoomInvite.query.filter_by(token_hash=token_hash(token))
+           .options(joinedload(RoomInvite.room).joinedload(DealRoom.deal).joinedload(Deal.owner),
+                    joinedload(RoomInvite.contact)).first())
     return row if row is not None and row.is_valid() else None
 
 
