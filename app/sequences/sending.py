@@ -191,7 +191,12 @@ def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, e
     _put(message, "Date", formatdate(usegmt=True))
     _put(message, "Message-ID", message_id)
     if earlier_ids:  # follow-ups thread under the first email
-        _put(message, "In-Reply-To", earlier_ids[-1])
+        # One msg-id, never folded: folding it puts it on a line of its own, which some parsers read back
+        # with a leading space (a long id, as a five-digit pid and a large deal id make, reached 79 columns).
+        if _one_line(earlier_ids[-1]):
+            message.set_raw("In-Reply-To", earlier_ids[-1])
+        else:
+            _put(message, "In-Reply-To", earlier_ids[-1])
         _put(message, "References", " ".join(earlier_ids[-10:]))
     # Set as written: the email package would turn a long unbreakable link into an RFC 2047 encoded-word.
     message.set_raw("List-Unsubscribe", list_unsubscribe(link, token, mailbox or unsubscribe_mailbox(enrollment.org_id)))
@@ -209,6 +214,11 @@ def build_message(enrollment: Enrollment, step: SequenceStep, message_id: str, e
 # A 7-bit text body's headers, parsed once: the generator reads Content-Type for every message.
 _PLAIN_TEXT = tuple((name, SMTP_POLICY.header_factory(name, value)) for name, value in (
     ("MIME-Version", "1.0"), ("Content-Type", 'text/plain; charset="utf-8"'), ("Content-Transfer-Encoding", "7bit")))
+
+
+def _one_line(value: str) -> bool:
+    """A header value safe to write as it is on one line (printable ASCII, far below SMTP's 998)."""
+    return value.isascii() and value.isprintable() and len(value) <= 900
 
 
 def _put(message: EmailMessage, name: str, value: str) -> None:
