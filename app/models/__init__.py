@@ -61,6 +61,7 @@ from app.models.sequences import (
     StepSend,
     Suppression,
 )
+from app.models.sms import SmsNumber, SmsSettings
 from app.models.tally import StageTally
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
     "ForecastSnapshot", "OwnerForecastSnapshot",
+    "SmsNumber", "SmsSettings",
     "StageTally",
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
     "DealRoom", "RoomColleague", "RoomComment", "RoomInvite", "RoomStep",
