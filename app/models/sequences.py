@@ -124,6 +124,7 @@ class StepSend(TenantMixin, db.Model):
         db.UniqueConstraint("enrollment_id", "step_id", name="uq_step_send_enrollment_step"),
         db.Index("ix_step_send_sender_claimed", "sender_id", "claimed_at"),
         db.Index("ix_step_send_status_claimed", "status", "claimed_at"),
+        db.Index("ix_step_send_to_phone", "to_phone"),  # an inbound text finds who was texted at its number
         db.CheckConstraint("status in ('sending','retrying','sent','bounced','failed','unknown','skipped','task')",
                            name="status"),
     )

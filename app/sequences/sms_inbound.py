@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from xml.sax.saxutils import escape
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import phones
@@ -85,7 +85,10 @@ def _verify(org_ids: list, to_number: str, url: str, params: list, given: str) -
 
 
 def _contacts(org_id: int | None, phone: str) -> list:
-    query = select(Contact).where(Contact.phone == phone)
+    """Who texts from `phone`: contacts whose number is stored as it, or who were texted at it."""
+    texted = select(Enrollment.contact_id).join(StepSend, StepSend.enrollment_id == Enrollment.id).where(
+        StepSend.to_phone == phone)
+    query = select(Contact).where(or_(Contact.phone == phone, Contact.id.in_(texted)))
     if org_id is not None:
         query = query.where(Contact.org_id == org_id)
     return db.session.execute(query.order_by(Contact.id)).scalars().all()

@@ -63,6 +63,9 @@ def upgrade():
         batch_op.add_column(sa.Column('provider_sid', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('delivery', sa.String(length=12), server_default='', nullable=False))
         batch_op.create_unique_constraint(batch_op.f('uq_step_send_provider_sid'), ['provider_sid'])
+        batch_op.create_index('ix_step_send_to_phone', ['to_phone'], unique=False)
+    with op.batch_alter_table('contact', schema=None) as batch_op:
+        batch_op.create_index('ix_contact_org_phone', ['org_id', 'phone'], unique=False)
 
     with op.batch_alter_table('sequence_step', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_sequence_step_type'), type_='check')
@@ -83,7 +86,10 @@ def downgrade():
     with op.batch_alter_table('sequence_step', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('ck_sequence_step_type'), type_='check')
         batch_op.create_check_constraint(batch_op.f('ck_sequence_step_type'), OLD_STEP_TYPES)
+    with op.batch_alter_table('contact', schema=None) as batch_op:
+        batch_op.drop_index('ix_contact_org_phone')
     with op.batch_alter_table('step_send', schema=None) as batch_op:
+        batch_op.drop_index('ix_step_send_to_phone')
         batch_op.drop_constraint(batch_op.f('uq_step_send_provider_sid'), type_='unique')
         batch_op.drop_column('delivery')
         batch_op.drop_column('provider_sid')
