@@ -690,7 +690,8 @@ def _deferred(send, enrollment, result: Deferred, current: bool, now: datetime) 
     if current:
         enrollment.status, enrollment.pause_reason, enrollment.next_due_at = "paused", "email failed", None
     notify(send.org_id, enrollment.owner_id, "sequence",
-           f"Your email to {send.to_email} could not be delivered after {send.attempts} tries "
+           f"Your {'text' if send.to_phone else 'email'} to {send.to_phone or send.to_email} could not be "
+           f"delivered after {send.attempts} tries "
            f"({result.reply}). Try again or stop the sequence for them.",
            f"/sequences/{enrollment.sequence_id}", f"failed:{send.id}:{send.attempts}")
     return "failed"
@@ -732,7 +733,8 @@ def _unknown(send, enrollment, error: str, current: bool) -> None:
     if current:
         enrollment.status, enrollment.pause_reason, enrollment.next_due_at = "paused", "unknown send", None
     notify(send.org_id, enrollment.owner_id, "sequence",
-           f"An email to {send.to_email} may not have gone out (the connection broke). Check and resume.",
+           f"{'A text' if send.to_phone else 'An email'} to {send.to_phone or send.to_email} may not have gone out "
+           f"(the connection broke). Check and resume.",
            f"/sequences/{enrollment.sequence_id}", f"unknown:{send.id}")
 
 

@@ -165,3 +165,9 @@ def test_odd_requests_are_never_a_500(client, org, texted, texting):
     assert db.session.get(Enrollment, texted[2].id).status == "replied"
     assert texting.inbound("not a number", "hi").status_code == 200
     assert texting.status("SMunknown", "delivered").status_code == 200
+
+
+def test_the_webhooks_are_rate_limited_per_address(app, org, texted, texting, monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_WEBHOOK_RATE_LIMIT", "3 per minute")
+    answers = [texting.inbound(PHONE, "help").status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
