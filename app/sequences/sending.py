@@ -241,6 +241,7 @@ class _OrgRun:
     held: bool  # a relay is set but real sending is off (no postal or https address): emails wait
     open_pauses: bool
     counters: set = field(default_factory=set)  # senders whose counter row for the day exists
+    texts_held: bool = False  # an SMS provider is chosen but its account is incomplete: texts wait
 
 
 @dataclass
@@ -303,6 +304,7 @@ def _sweep_org(org_id: int, ids: list, now: datetime, counts: dict) -> None:
                   open_pauses=db.session.query(exists().where(SenderPause.org_id == org_id,
                                                               SenderPause.cleared_at.is_(None))).scalar())
     texter = sms.texter_for(org_id)
+    run.texts_held = texter is None
     db.session.rollback()
     mailer = transport_for(org_id, config)
     try:
@@ -453,6 +455,9 @@ def _prepare_text(enrollment: Enrollment, step: SequenceStep, retry: StepSend | 
         db.session.add(send)
         advance(enrollment, enrollment.sequence, now, run.zone)
         return "skipped", None, None
+    if run.texts_held:  # Settings → SMS says what is missing; nothing is claimed, so nothing is counted
+        enrollment.next_due_at = now + HELD_RECHECK
+        return "held", None, None
     at = text_time(enrollment.sequence, enrollment.contact, now, run.zone)
     if at > now:
         enrollment.next_due_at = at

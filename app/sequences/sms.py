@@ -225,9 +225,12 @@ def _json(raw: bytes) -> dict:
 
 
 def texter_for(org_id: int):
-    """How an organisation's texts go out: its provider (status callbacks to our webhook) or the outbox."""
+    """How an organisation's texts go out: its provider (status callbacks to our webhook), the outbox when no
+    provider is chosen, or None while the chosen provider's account is incomplete (texts wait)."""
     config = sms_config(org_id)
-    if config.provider == "twilio" and config.live:
+    if config.provider and not config.live:
+        return None
+    if config.provider == "twilio":
         secret = webhook_secret(org_id)
         callback = f"{public_base()}/sms/status/{secret}" if secret else ""
         return TwilioTexter(config, callback)

@@ -197,3 +197,16 @@ def test_without_a_provider_texts_go_to_the_outbox_folder(app, org):
         written = json.load(handle)
     assert written["to"] == "+12127365005" and written["body"].startswith("Hi Olly")
     assert StepSend.query.one().status == "sent"
+
+
+def test_an_incomplete_provider_account_holds_texts_instead_of_faking_them(app, org, monkeypatch):
+    import os
+
+    set_zone(org, "America/New_York")
+    monkeypatch.setitem(app.config, "SMS_PROVIDER", "twilio")  # no SID, token or number
+    sequence = text_sequence(org, factories.user(org, "manager"))
+    enrollment = _enroll(sequence, make_contact(org, "h@x.example", "Hal Held", None, phone="+1 212 736 5007"), org)
+    counts = sweep_due(MONDAY_10_NY)
+    assert counts.get("held") == 1 and StepSend.query.count() == 0
+    assert db.session.get(Enrollment, enrollment.id).next_due_at > MONDAY_10_NY
+    assert not os.path.exists(os.path.join(app.instance_path, "sms_outbox"))
