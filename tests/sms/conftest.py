@@ -6,6 +6,8 @@ import hmac
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -35,6 +37,8 @@ class FakeTwilio:
         self.codes: dict = {}
         self.delay = delay
         self.auth_failures = 0
+        self.auto_callbacks: list = []  # [(MessageStatus, ErrorCode or None)] POSTed, signed, to each StatusCallback
+        self.callback_answers: list = []  # the app's HTTP status for each callback POSTed
         self.lock = threading.Lock()
         fake = self
 
@@ -57,8 +61,11 @@ class FakeTwilio:
                     sid = "SM" + uuid.uuid4().hex
                     with fake.lock:
                         fake.messages.append({**fields, "sid": sid})
-                    return self._answer(201, {"sid": sid, "status": "queued", "to": fields.get("To"),
-                                              "from": fields.get("From"), "body": fields.get("Body")})
+                    self._answer(201, {"sid": sid, "status": "queued", "to": fields.get("To"),
+                                       "from": fields.get("From"), "body": fields.get("Body")})
+                    if fake.auto_callbacks and fields.get("StatusCallback"):
+                        threading.Thread(target=fake.call_back, args=(fields, sid), daemon=True).start()
+                    return None
                 code = fake.codes.get(fields.get("To"), 21211 if status == 400 else 20429 if status == 429 else 20500)
                 with fake.lock:
                     fake.refused.append({**fields, "status": status, "code": code})
@@ -76,6 +83,25 @@ class FakeTwilio:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def call_back(self, fields: dict, sid: str) -> None:
+        """POST the message's status callbacks, signed as Twilio signs them, to the URL the app gave."""
+        url = fields["StatusCallback"]
+        for status, code in self.auto_callbacks:
+            params = {"MessageSid": sid, "SmsSid": sid, "AccountSid": SID, "From": fields["From"],
+                      "To": fields["To"], "MessageStatus": status, "SmsStatus": status, "ApiVersion": "2010-04-01"}
+            if code:
+                params["ErrorCode"] = str(code)
+            request = urllib.request.Request(url, data=urlencode(params).encode(), method="POST", headers={
+                "X-Twilio-Signature": twilio_signature(url, params),
+                "Content-Type": "application/x-www-form-urlencoded"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    answer = response.status
+            except urllib.error.HTTPError as exc:
+                answer = exc.code
+            with self.lock:
+                self.callback_answers.append(answer)
 
     def next_status(self, to: str) -> int:
         with self.lock:
