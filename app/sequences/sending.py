@@ -29,7 +29,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -571,7 +571,7 @@ def _deliver(mailer, claims: list, texter=None) -> list:
                 results.append(None)
                 continue
             try:
-                results.append(texter.send(claim.to_phone, claim.text))
+                results.append(texter.send(claim.to_phone, claim.text, claim.send_id))
             except SendFailure as exc:
                 results.append(exc)
             continue
@@ -604,13 +604,19 @@ def _record(claims: list, results: list, now: datetime, run: _OrgRun, counts: di
     delivered = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, str)]
     others = [(c, r) for c, r in zip(claims, results, strict=True) if not isinstance(r, str)]
     if delivered:  # the usual case, written in bulk: each send's row, then its timeline entry
-        db.session.execute(update(StepSend), [
-            {"id": c.send_id, "status": "sent", "sent_at": now, "relay_reply": reply[:300], "error": ""}
-            for c, reply in delivered])
+        emails = [(c, reply) for c, reply in delivered if c.text is None]
+        if emails:
+            db.session.execute(update(StepSend), [
+                {"id": c.send_id, "status": "sent", "sent_at": now, "relay_reply": reply[:300], "error": ""}
+                for c, reply in emails])
         texts = [(c, sid) for c, sid in delivered if c.text is not None]
-        if texts:  # the provider's id: its status callbacks name it
-            db.session.execute(update(StepSend), [{"id": c.send_id, "provider_sid": sid, "delivery": "sent"}
-                                                  for c, sid in texts])
+        if texts:  # the provider's id: its status callbacks name it (one may have come first: its word stands)
+            table = StepSend.__table__
+            db.session.execute(
+                update(table).where(table.c.id == bindparam("send_id"))
+                .values(status="sent", sent_at=now, relay_reply=bindparam("sid"), provider_sid=bindparam("sid"),
+                        delivery=case((table.c.delivery == "", "sent"), else_=table.c.delivery)),
+                [{"send_id": c.send_id, "sid": sid} for c, sid in texts])
         db.session.execute(insert(Activity), [
             {"org_id": run.org_id, "contact_id": c.contact_id, "deal_id": c.deal_id, "user_id": c.sender_id,
              "kind": "email" if c.text is None else "sms", "at": now, "unique_key": f"seqsend:{c.send_id}",

@@ -163,10 +163,11 @@ class TwilioTexter:
         self.headers = {"Authorization": f"Basic {basic}", "Content-Type": "application/x-www-form-urlencoded",
                         "Accept": "application/json"}
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, send_id: int | None = None) -> str:
         fields = {"To": to, "From": self.config.from_number, "Body": body}
         if self.status_callback:
-            fields["StatusCallback"] = self.status_callback
+            # The send's id rides along: a report may arrive before the provider's id is written down.
+            fields["StatusCallback"] = self.status_callback + (f"?send={send_id}" if send_id else "")
         request = urllib.request.Request(self.url, data=urllib.parse.urlencode(fields).encode(),
                                          headers=self.headers, method="POST")
         try:
@@ -204,7 +205,7 @@ class SmsOutbox:
         self.directory = directory
         self.from_number = from_number
 
-    def send(self, to: str, body: str) -> str:
+    def send(self, to: str, body: str, send_id: int | None = None) -> str:
         sid = "OUTBOX" + uuid.uuid4().hex
         os.makedirs(self.directory, exist_ok=True)
         with open(os.path.join(self.directory, sid + ".json"), "x", encoding="utf-8") as handle:

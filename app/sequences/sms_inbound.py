@@ -150,15 +150,35 @@ def _help(orgs: list) -> str:
     return (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{escape(text)}</Message></Response>")
 
 
-def handle_status(org_ids: list, url: str, form: list, given: str, now: datetime | None = None) -> Answer:
+def _send_for(org_ids: list, sid: str, send_id: str):
+    """The send a report is about: by the provider's id, or by ours (in the callback URL) while the provider's
+    id is not written down yet (the report came before the sweep recorded the send)."""
+    if not sid:
+        return None
+    query = select(StepSend).where(StepSend.provider_sid == sid)
+    if org_ids:
+        query = query.where(StepSend.org_id == org_ids[0])
+    send = db.session.execute(query).scalars().first()
+    if send is None and send_id.isdigit() and len(send_id) < 10:
+        send = db.session.get(StepSend, int(send_id))
+        if send is None or send.provider_sid is not None or not send.to_phone or \
+                (org_ids and send.org_id != org_ids[0]):
+            return None
+        if db.session.get_bind().dialect.name == "postgresql":  # wait for the sweep's record, if it is writing
+            db.session.execute(select(StepSend.id).where(StepSend.id == send.id).with_for_update())
+            db.session.refresh(send)
+            if send.provider_sid is not None and send.provider_sid != sid:
+                return None
+    return send
+
+
+def handle_status(org_ids: list, url: str, form: list, given: str, now: datetime | None = None,
+                  send_id: str = "") -> Answer:
     """A delivery report: the step's send records it; an undeliverable number is marked so later texts skip it."""
     now = now or utcnow()
     params = dict(form)
     sid = _storable(params.get("MessageSid", "") or params.get("SmsSid", ""), 64)
-    query = select(StepSend).where(StepSend.provider_sid == sid)
-    if org_ids:
-        query = query.where(StepSend.org_id == org_ids[0])
-    send = db.session.execute(query).scalars().first() if sid else None
+    send = _send_for(org_ids, sid, send_id)
     if org_ids:
         _verify(org_ids, "", url, form, given)
     elif send is not None:

@@ -43,7 +43,7 @@ def _limit() -> str:
     return current_app.config["SMS_WEBHOOK_RATE_LIMIT"]
 
 
-def _call(handler, secret: str):
+def _call(handler, secret: str, **extra):
     """Read the provider's form (small bodies only) and hand it, with the URL it signed, to `handler`."""
     request.max_content_length = WEBHOOK_MAX_BYTES
     request.max_form_memory_size = WEBHOOK_MAX_BYTES
@@ -55,7 +55,7 @@ def _call(handler, secret: str):
         url += "?" + request.query_string.decode("latin-1")
     form = list(request.form.items(multi=True))
     try:
-        answer = handler(orgs, url, form, request.headers.get("X-Twilio-Signature", ""))
+        answer = handler(orgs, url, form, request.headers.get("X-Twilio-Signature", ""), **extra)
     except sms_inbound.BadSignature:
         return "", 403
     return answer.twiml, 200, {"Content-Type": "text/xml; charset=utf-8"}
@@ -74,4 +74,4 @@ def inbound(secret):
 @limiter.limit(_limit)
 def status(secret):
     """A delivery report for a text a sequence sent."""
-    return _call(sms_inbound.handle_status, secret)
+    return _call(sms_inbound.handle_status, secret, send_id=request.args.get("send", "")[:20])

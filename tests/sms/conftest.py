@@ -39,6 +39,7 @@ class FakeTwilio:
         self.auth_failures = 0
         self.auto_callbacks: list = []  # [(MessageStatus, ErrorCode or None)] POSTed, signed, to each StatusCallback
         self.callback_answers: list = []  # the app's HTTP status for each callback POSTed
+        self.callbacks_first = False  # POST the callbacks before answering the send (a report beats the record)
         self.lock = threading.Lock()
         fake = self
 
@@ -61,6 +62,9 @@ class FakeTwilio:
                     sid = "SM" + uuid.uuid4().hex
                     with fake.lock:
                         fake.messages.append({**fields, "sid": sid})
+                    if fake.callbacks_first:
+                        fake.call_back(fields, sid)
+                        fake.auto_callbacks = []
                     self._answer(201, {"sid": sid, "status": "queued", "to": fields.get("To"),
                                        "from": fields.get("From"), "body": fields.get("Body")})
                     if fake.auto_callbacks and fields.get("StatusCallback"):

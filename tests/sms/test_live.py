@@ -67,7 +67,8 @@ def test_delivered_callbacks_from_the_provider_reach_the_step(org, fake_twilio, 
     fake_twilio.auto_callbacks = [("queued", None), ("sent", None), ("delivered", None)]
     _one_text(org)
     sweep_due(NOW)
-    assert fake_twilio.messages[0]["StatusCallback"] == f"{live_app}/sms/status/hook-secret"
+    send_id = StepSend.query.one().id
+    assert fake_twilio.messages[0]["StatusCallback"] == f"{live_app}/sms/status/hook-secret?send={send_id}"
     _wait(lambda: len(fake_twilio.callback_answers) == 3)
     assert fake_twilio.callback_answers == [200, 200, 200]
     _wait(lambda: StepSend.query.one().delivery == "delivered")
@@ -96,3 +97,28 @@ def test_an_inbound_stop_over_http_ends_the_enrollment(org, fake_twilio, live_ap
     status, body = _post(url, params, twilio_signature(url, params))
     assert status == 200 and "<Response>" in body
     _wait(lambda: db.session.get(Enrollment, enrollment_id).status == "unsubscribed")
+
+
+def test_a_report_that_comes_before_the_send_is_recorded_is_kept(org, fake_twilio, live_app):
+    fake_twilio.callbacks_first = True  # Twilio's callback reaches the app while the sweep waits for the 201
+    fake_twilio.auto_callbacks = [("undelivered", 30006)]
+    _one_text(org)
+    sweep_due(NOW)
+    assert fake_twilio.callback_answers == [200]
+    send = StepSend.query.one()
+    assert (send.status, send.delivery, send.provider_sid) == ("sent", "undelivered", fake_twilio.messages[0]["sid"])
+    assert "30006" in send.error
+    assert SmsNumber.query.filter_by(phone="+12127365000").one().undeliverable_at is not None
+
+
+def test_a_report_naming_another_send_changes_nothing(org, fake_twilio, live_app, post_signed, app):
+    _one_text(org)
+    sweep_due(NOW)
+    send = StepSend.query.one()
+    params = {"MessageSid": "SMsomeoneelse", "MessageStatus": "failed", "ErrorCode": "30003"}
+    path = f"/sms/status/hook-secret?send={send.id}"
+    url = app.config["BASE_URL"] + path
+    status, _ = _post(live_app + path, params, twilio_signature(url, params))
+    assert status == 200
+    db.session.expire_all()
+    assert StepSend.query.one().delivery == "sent" and SmsNumber.query.count() == 0

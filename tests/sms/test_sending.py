@@ -54,7 +54,7 @@ def test_a_text_step_goes_out_once_with_merge_fields_even_with_two_sweeps_at_onc
     message = fake_twilio.messages[0]
     assert message["To"] == "+12127365000" and message["From"] == FROM
     assert message["Body"] == f"Hi Pat, {rep_name} from Prospect Inc here."
-    assert message["StatusCallback"] == "https://stagegate.test/sms/status/hook-secret"
+    assert message["StatusCallback"] == f"https://stagegate.test/sms/status/hook-secret?send={StepSend.query.one().id}"
     send = StepSend.query.one()
     assert (send.status, send.provider_sid, send.to_phone, send.delivery) == \
         ("sent", message["sid"], "+12127365000", "sent")
