@@ -51,6 +51,15 @@ class Config:
     UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")  # default: unsubscribe@<BASE_URL host>
     # SMTP_URL, BASE_URL and UNSUBSCRIBE_MAILTO are defaults: an organisation's Settings → Email sending wins.
     MAIL_TEST_RATE_LIMIT = os.environ.get("MAIL_TEST_RATE_LIMIT", "10 per hour")  # test messages per organisation
+    # Text messages (Settings → SMS wins over these): with no provider, texts are written to instance/sms_outbox/.
+    SMS_PROVIDER = os.environ.get("SMS_PROVIDER", "")  # "" | twilio
+    TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+    TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+    TWILIO_FROM = os.environ.get("TWILIO_FROM", "")
+    SMS_PROVIDER_URL = os.environ.get("SMS_PROVIDER_URL", "")  # default https://api.twilio.com; tests: a local fake
+    SMS_WEBHOOK_SECRET = os.environ.get("SMS_WEBHOOK_SECRET", "")  # else one per organisation (Settings → SMS)
+    SMS_DEFAULT_REGION = os.environ.get("SMS_DEFAULT_REGION", "US")  # numbers typed without +country
+    SMS_WEBHOOK_RATE_LIMIT = os.environ.get("SMS_WEBHOOK_RATE_LIMIT", "300 per minute")  # per address
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"

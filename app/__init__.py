@@ -110,6 +110,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     import app.sequences.quarantine_routes
     import app.sequences.routes
     import app.sequences.settings_routes
+    import app.sequences.sms_routes
     import app.tasks.notification_routes
     import app.tasks.routes
     import app.webhooks.routes
@@ -127,6 +128,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         (app.reports.bp, "/reports"),
         (app.sequences.bp, "/sequences"),
         (app.sequences.public_bp, None),
+        (app.sequences.sms_bp, "/sms"),
         (app.leads.bp, "/leads"),
         (app.leads.public_routes.bp, "/f"),
         (app.rooms.bp, "/deals"),

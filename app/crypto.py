@@ -14,6 +14,8 @@ from flask import current_app
 MAILBOX_PASSWORDS = b"stagegate mailbox passwords"
 RELAY_PASSWORDS = b"stagegate relay passwords"
 SEALED_EMAILS = b"stagegate sealed outbound emails"
+SMS_TOKENS = b"stagegate sms provider tokens"
+SMS_WEBHOOK_SECRETS = b"stagegate sms webhook secrets"
 
 
 class Unreadable(ValueError):

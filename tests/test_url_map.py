@@ -21,7 +21,8 @@ PUBLIC = {"static", "auth.login", "auth.signup", "main.healthz", "main.favicon",
           "forms.show", "forms.submit", "forms.view_pixel",  # the public lead form
           "room.show", "room.confirm",  # the deal room's buyer side: its token is the key (tests/rooms/)
           "room.open_document", "room.confirm_document", "room.book", "room.reschedule", "room.cancel",
-          "room.comment", "room.propose", "room.colleague"}
+          "room.comment", "room.propose", "room.colleague",
+          "sms.inbound", "sms.status"}  # the SMS provider's webhooks: the URL's secret and Twilio's signature (tests/sms/)
 
 # URL converter name -> the kind of object whose id it carries (common.md names them after the model).
 ID_KINDS = {

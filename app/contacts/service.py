@@ -9,6 +9,7 @@ from datetime import datetime
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
+from app import phones
 from app.errors import Forbidden, Invalid
 from app.extensions import db
 from app.ids import parse_id
@@ -80,6 +81,8 @@ def contact_values(org_id: int, values: dict, contact: Contact | None = None) ->
     """Validate contact fields; return the clean values or raise Invalid naming each bad one."""
     errors: dict = {}
     clean = {name: clean_text(values.get(name), name, errors, LIMITS[name]) for name in ("name", "phone", "title", "persona")}
+    if clean["phone"]:  # kept in E.164 when it reads as a valid number (texts are sent to it)
+        clean["phone"] = phones.stored(clean["phone"])
     try:
         clean["email"] = clean_email(values.get("email"))
     except Invalid as exc:

@@ -11,6 +11,7 @@ from statistics import median
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 
+from app import phones
 from app.contacts.service import clean_email
 from app.errors import Invalid
 from app.extensions import db
@@ -128,7 +129,7 @@ def apply_lead_fields(contact: Contact, clean: dict) -> None:
     """What a lead tells us about itself, on its contact: names and titles win, source and UTM stick."""
     for name in ("name", "title", "phone"):
         if clean.get(name):
-            setattr(contact, name, clean[name])
+            setattr(contact, name, phones.stored(clean[name]) if name == "phone" else clean[name])
     if clean.get("source") and not contact.source:
         contact.source = clean["source"]
     if clean.get("utm") and not contact.utm:

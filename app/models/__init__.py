@@ -62,6 +62,7 @@ from app.models.sequences import (
     StepSend,
     Suppression,
 )
+from app.models.sms import SmsNumber, SmsSettings
 from app.models.tally import StageTally
 from app.models.webhooks import Webhook, WebhookDelivery
 
@@ -77,6 +78,7 @@ __all__ = [
     "ContactEvent", "EngagementRule", "FitRule", "LeadCrossing", "LeadForm", "LeadFormView", "LeadSettings",
     "LeadSubmission",
     "ForecastSnapshot", "OwnerForecastSnapshot",
+    "SmsNumber", "SmsSettings",
     "StageTally",
     "DOCUMENT_ASKS", "DealDocument", "DocumentEvent", "DocumentVersion",
     "DealRoom", "RoomColleague", "RoomComment", "RoomInvite", "RoomStep",

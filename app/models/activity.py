@@ -8,6 +8,7 @@ ACTIVITY_KINDS = {
     "call": "Call",
     "meeting": "Meeting",
     "email": "Email",
+    "sms": "Text message",
     "reply": "Reply",
     "form_fill": "Form fill",
     "lead": "Lead status",
@@ -43,7 +44,7 @@ class Activity(TenantMixin, db.Model):
         db.Index("ix_activity_deal_at", "deal_id", "at"),
         db.Index("ix_activity_contact_at", "contact_id", "at"),
         db.CheckConstraint(
-            "kind in ('note','call','meeting','email','reply','form_fill','lead','room')", name="kind"
+            "kind in ('note','call','meeting','email','sms','reply','form_fill','lead','room')", name="kind"
         ),
     )
 

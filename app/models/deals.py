@@ -52,7 +52,8 @@ class Contact(TenantMixin, db.Model):
 
     __table_args__ = (db.UniqueConstraint("org_id", "email", name="uq_contact_org_email"),
                       db.Index("ix_contact_lead", "org_id", "score_level", "lead_score"),
-                      db.Index("ix_contact_score_expires", "score_expires_at"))
+                      db.Index("ix_contact_score_expires", "score_expires_at"),
+                      db.Index("ix_contact_org_phone", "org_id", "phone"))  # an inbound text finds its sender
 
     @property
     def display(self) -> str:

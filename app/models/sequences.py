@@ -3,7 +3,7 @@
 from app.extensions import db
 from app.models.base import TenantMixin, utcnow
 
-STEP_TYPES = {"email": "Email", "call": "Call task", "linkedin": "LinkedIn task"}
+STEP_TYPES = {"email": "Email", "sms": "Text message (SMS)", "call": "Call task", "linkedin": "LinkedIn task"}
 ENROLLMENT_STATUSES = ("active", "paused", "replied", "finished", "bounced", "unsubscribed", "stopped")
 OPEN_STATUSES = ("active", "paused")
 # What happened to one step of one enrollment (StepSend.status):
@@ -13,7 +13,8 @@ OPEN_STATUSES = ("active", "paused")
 #   bounced   the relay refused this recipient or this message for good (5xx); relay_reply says why
 #   failed    still refused for the moment after the last retry: the enrollment pauses and its owner is told
 #   unknown   the conversation broke during or after the message: it may have arrived; never resent on its own
-#   skipped   the message could not be built (e.g. an address the email library cannot write)
+#   skipped   the message could not be built (e.g. an address the email library cannot write), or a text
+#             step found no mobile number that may be texted (error says why)
 #   task      a call or LinkedIn step became a task
 SEND_STATUSES = ("sending", "retrying", "sent", "bounced", "failed", "unknown", "skipped", "task")
 
@@ -54,7 +55,7 @@ class SequenceStep(TenantMixin, db.Model):
 
     __table_args__ = (
         db.UniqueConstraint("sequence_id", "position", name="uq_sequence_step_position"),
-        db.CheckConstraint("type in ('email','call','linkedin')", name="type"),
+        db.CheckConstraint("type in ('email','sms','call','linkedin')", name="type"),
         db.CheckConstraint("wait_days >= 0", name="wait_days"),
     )
 
@@ -104,6 +105,10 @@ class StepSend(TenantMixin, db.Model):
     status = db.Column(db.String(8), nullable=False, default="sending")
     message_id = db.Column(db.String(200), unique=True)  # stored before the message leaves
     to_email = db.Column(db.String(254), nullable=False, default="")
+    to_phone = db.Column(db.String(16), nullable=False, default="", server_default="")  # a text step's number, E.164
+    # A text step: the provider's message id (its status callbacks name it) and its latest delivery report.
+    provider_sid = db.Column(db.String(64), unique=True)
+    delivery = db.Column(db.String(12), nullable=False, default="", server_default="")
     task_id = db.Column(db.Integer, db.ForeignKey("task.id"))
     error = db.Column(db.String(300), nullable=False, default="")  # what went wrong, in words
     relay_reply = db.Column(db.String(300), nullable=False, default="", server_default="")  # the relay's last answer
@@ -119,6 +124,7 @@ class StepSend(TenantMixin, db.Model):
         db.UniqueConstraint("enrollment_id", "step_id", name="uq_step_send_enrollment_step"),
         db.Index("ix_step_send_sender_claimed", "sender_id", "claimed_at"),
         db.Index("ix_step_send_status_claimed", "status", "claimed_at"),
+        db.Index("ix_step_send_to_phone", "to_phone"),  # an inbound text finds who was texted at its number
         db.CheckConstraint("status in ('sending','retrying','sent','bounced','failed','unknown','skipped','task')",
                            name="status"),
     )

@@ -69,7 +69,7 @@ def _step_rows(actor, state: str, limit: int) -> list:
     if state:
         query = query.where(StepSend.status.in_([s for s, name in STATE_NAMES.items() if name == state]))
     rows = db.session.execute(query.order_by(StepSend.claimed_at.desc(), StepSend.id.desc()).limit(limit)).all()
-    return [(send.claimed_at, OutboxRow(send.to_email, f"{name}, step {send.position}", f"/sequences/{sequence_id}",
+    return [(send.claimed_at, OutboxRow(send.to_phone or send.to_email, f"{name}, step {send.position}", f"/sequences/{sequence_id}",
                                         STATE_NAMES[send.status], send.sent_at or send.claimed_at,
                                         send.relay_reply or send.error))
             for send, name, sequence_id in rows]

@@ -9,7 +9,7 @@ from app.htmx import is_htmx
 from app.models import BulkEnrollJob, Contact, Deal, Enrollment, SenderPause, Sequence
 from app.models.sequences import STEP_TYPES
 from app.redirects import safe_next
-from app.sequences import bp, replies, service
+from app.sequences import bp, replies, service, sms
 from app.sequences.mail_settings import sending_config
 from app.sequences.merge import FIELDS
 from app.tenancy import current_actor, get_or_404, role_required, scoped
@@ -140,7 +140,9 @@ def show(sequence_id):
     return render_template("sequences/show.html", sequence=sequence, stats=service.sequence_stats(sequence),
                            enrollments=rows[:PAGE], has_more=len(rows) > PAGE, page=page,
                            pauses=service.open_pauses(sequence.org_id, current_actor()),
-                           sending=sending_config(sequence.org_id), bands=service.BANDS, step_types=STEP_TYPES)
+                           sending=sending_config(sequence.org_id), bands=service.BANDS, step_types=STEP_TYPES,
+                           skipped_texts=sms.skipped_texts(sequence.id)
+                           if any(step.type == "sms" for step in sequence.steps) else [])
 
 
 @bp.post("/<int:sequence_id>/archive")

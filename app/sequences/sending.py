@@ -29,10 +29,11 @@ from urllib.parse import quote, urlsplit
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, exists, func, insert, or_, select, text, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from app import phones
 from app.extensions import db
 from app.models import (
     Activity,
@@ -48,7 +49,7 @@ from app.models import (
     org_zone,
     utcnow,
 )
-from app.sequences import merge
+from app.sequences import merge, sms
 from app.sequences.mail_settings import SendingConfig, org_transport, sending_config
 from app.sequences.mailer import (
     SMTP_POLICY,
@@ -251,6 +252,7 @@ class _OrgRun:
     held: bool  # a relay is set but real sending is off (no postal or https address): emails wait
     open_pauses: bool
     counters: set = field(default_factory=set)  # senders whose counter row for the day exists
+    texts_held: bool = False  # an SMS provider is chosen but its account is incomplete: texts wait
 
 
 @dataclass
@@ -270,6 +272,8 @@ class _Claim:
     deal_id: int | None
     sequence_id: int
     message: EmailMessage | None = None
+    to_phone: str = ""  # a text step: the number (E.164), and `text` its body
+    text: str | None = None
 
 
 def _held(now: datetime):
@@ -310,13 +314,15 @@ def _sweep_org(org_id: int, ids: list, now: datetime, counts: dict) -> None:
                   mailbox=config.unsubscribe_mailto, held=config.held,
                   open_pauses=db.session.query(exists().where(SenderPause.org_id == org_id,
                                                               SenderPause.cleared_at.is_(None))).scalar())
+    texter = sms.texter_for(org_id)
+    run.texts_held = texter is None
     db.session.rollback()
     mailer = transport_for(org_id, config)
     try:
         for start in range(0, len(ids), BATCH):
             claims = _claim_batch(ids[start:start + BATCH], now, run, counts)
             if claims:
-                _record(claims, _deliver(mailer, claims), now, run, counts)
+                _record(claims, _deliver(mailer, claims, texter), now, run, counts)
     finally:
         mailer.close()
 
@@ -366,7 +372,7 @@ def _claim(ids: list, now: datetime, run: _OrgRun, outcomes: list) -> list:
     ready = []
     for enrollment in enrollments:
         outcome, step, retry = _prepare(enrollment, now, run, suppressed)
-        if outcome == "email":
+        if outcome == "send":
             ready.append((enrollment, step, retry))
         else:
             outcomes.append(outcome)
@@ -390,6 +396,12 @@ def _claim(ids: list, now: datetime, run: _OrgRun, outcomes: list) -> list:
     db.session.flush()  # the sends' ids: each message's unsubscribe token names its send
     built = []
     for enrollment, step, (send, claim) in claims:
+        if step.type == "sms":
+            claim.text = merge.render(step.body, merge.values_for(enrollment.contact, enrollment.owner)).strip()
+            claim.text = claim.text[:sms.MAX_TEXT]
+            claim.send_id = send.id
+            built.append(claim)
+            continue
         earlier = [s.message_id for s in enrollment.sends if s.status == "sent" and s.message_id]
         try:
             claim.message = build_message(enrollment, step, send.message_id, earlier, send_token(send.id),
@@ -406,7 +418,7 @@ def _claim(ids: list, now: datetime, run: _OrgRun, outcomes: list) -> list:
 
 
 def _prepare(enrollment: Enrollment, now: datetime, run: _OrgRun, suppressed: dict):
-    """Settle everything short of sending; return ("email", step, retrying row) or (what happened, None, None)."""
+    """Settle everything short of sending; return ("send", step, retrying row) or (what happened, None, None)."""
     sequence = enrollment.sequence
     step = step_at(sequence, enrollment.position)
     if step is None:
@@ -424,6 +436,8 @@ def _prepare(enrollment: Enrollment, now: datetime, run: _OrgRun, suppressed: di
     if not sender.active:
         mark_sender_inactive(enrollment, sender)
         return "paused", None, None
+    if step.type == "sms":
+        return _prepare_text(enrollment, step, done, now, run)
     if step.type != "email":
         _make_task(enrollment, step, now, run)
         return "task", None, None
@@ -438,7 +452,39 @@ def _prepare(enrollment: Enrollment, now: datetime, run: _OrgRun, suppressed: di
     if run.held:  # the settings page lists what is missing; nothing is claimed, so nothing is counted
         enrollment.next_due_at = now + HELD_RECHECK
         return "held", None, None
-    return "email", step, done
+    return "send", step, done
+
+
+def _prepare_text(enrollment: Enrollment, step: SequenceStep, retry: StepSend | None, now: datetime, run: _OrgRun):
+    """A text step: skipped (and listed) without a number that may be texted; else inside the window and quiet hours."""
+    phone, reason = sms.why_not_textable(enrollment.contact)
+    if phone is None:
+        send = retry or StepSend(org_id=enrollment.org_id, enrollment_id=enrollment.id, step_id=step.id,
+                                 position=step.position)
+        send.status, send.error, send.claimed_at, send.next_attempt_at = "skipped", reason[:300], now, None
+        send.sender_id, send.to_email = enrollment.owner_id, enrollment.contact.email or ""
+        db.session.add(send)
+        advance(enrollment, enrollment.sequence, now, run.zone)
+        return "skipped", None, None
+    if run.texts_held:  # Settings → SMS says what is missing; nothing is claimed, so nothing is counted
+        enrollment.next_due_at = now + HELD_RECHECK
+        return "held", None, None
+    at = text_time(enrollment.sequence, enrollment.contact, now, run.zone)
+    if at > now:
+        enrollment.next_due_at = at
+        return "deferred", None, None
+    return "send", step, retry
+
+
+def text_time(sequence: Sequence, contact: Contact, at: datetime, zone) -> datetime:
+    """The first moment at or after `at` inside the sequence's window and the contact's 08:00-21:00."""
+    their_zone = sms.contact_zone(contact, zone)
+    for _ in range(30):
+        allowed = sms.quiet_until(window_start(sequence, at, zone), their_zone)
+        if allowed == at:
+            break
+        at = allowed
+    return at
 
 
 def _sender(enrollment: Enrollment):
@@ -453,22 +499,27 @@ def _sender(enrollment: Enrollment):
 def _claim_send(enrollment: Enrollment, step: SequenceStep, retry: StepSend | None, now: datetime,
                 run: _OrgRun) -> tuple:
     contact = enrollment.contact
+    texting = step.type == "sms"
     if retry is None:
         send = StepSend(org_id=enrollment.org_id, enrollment_id=enrollment.id, step_id=step.id,
-                        position=step.position, message_id=make_msgid(idstring=f"sg{enrollment.id}.{step.id}",
-                                                                      domain=run.domain))
+                        position=step.position, message_id=None if texting else
+                        make_msgid(idstring=f"sg{enrollment.id}.{step.id}", domain=run.domain))
         db.session.add(send)
     else:
         send = retry
     send.status, send.claimed_at, send.next_attempt_at = "sending", now, None
-    send.sender_id, send.to_email, send.attempts = enrollment.owner_id, contact.email, (send.attempts or 0) + 1
+    send.sender_id, send.to_email, send.attempts = enrollment.owner_id, contact.email or "", (send.attempts or 0) + 1
+    phone = phones.e164(contact.phone) if texting else None
+    if phone:
+        send.to_phone = phone
     claim = _Claim(
         send_id=0, enrollment_id=enrollment.id, sender_id=enrollment.owner_id,
         sender_email=enrollment.owner.email, to_email=contact.email, position=step.position,
         due_at=enrollment.next_due_at, retried=retry is not None, contact_id=contact.id,
-        deal_id=enrollment.deal_id, sequence_id=enrollment.sequence_id,
+        deal_id=enrollment.deal_id, sequence_id=enrollment.sequence_id, to_phone=phone or "",
         summary=f"Sequence “{enrollment.sequence.name}”, step {step.position}: "
-                f"{merge.render(step.subject, merge.values_for(contact, enrollment.owner))}"[:2000])
+                f"{merge.render(step.body if texting else step.subject, merge.values_for(contact, enrollment.owner))}"
+                [:2000])
     return send, claim
 
 
@@ -516,13 +567,25 @@ def _give_back(sender_ids: list, run: _OrgRun) -> None:
                            .values(sent=SenderDay.sent - 1).execution_options(synchronize_session=False))
 
 
-def _deliver(mailer, claims: list) -> list:
-    """Send the batch over one connection; return, per claim, the relay's 250 answer, a SendFailure or None (held)."""
+def _deliver(mailer, claims: list, texter=None) -> list:
+    """Send the batch over one connection; return, per claim, the relay's 250 answer, a SendFailure or None (held).
+
+    A text goes to the SMS provider instead; its answer is the provider's message id.
+    """
     started = time.monotonic()
     held_senders: set = set()
     relay_down = False
     results = []
     for claim in claims:
+        if claim.text is not None:
+            if time.monotonic() - started > BATCH_SECONDS or texter is None:
+                results.append(None)
+                continue
+            try:
+                results.append(texter.send(claim.to_phone, claim.text, claim.send_id))
+            except SendFailure as exc:
+                results.append(exc)
+            continue
         if relay_down or claim.sender_id in held_senders or time.monotonic() - started > BATCH_SECONDS:
             results.append(None)
             continue
@@ -552,12 +615,23 @@ def _record(claims: list, results: list, now: datetime, run: _OrgRun, counts: di
     delivered = [(c, r) for c, r in zip(claims, results, strict=True) if isinstance(r, str)]
     others = [(c, r) for c, r in zip(claims, results, strict=True) if not isinstance(r, str)]
     if delivered:  # the usual case, written in bulk: each send's row, then its timeline entry
-        db.session.execute(update(StepSend), [
-            {"id": c.send_id, "status": "sent", "sent_at": now, "relay_reply": reply[:300], "error": ""}
-            for c, reply in delivered])
+        emails = [(c, reply) for c, reply in delivered if c.text is None]
+        if emails:
+            db.session.execute(update(StepSend), [
+                {"id": c.send_id, "status": "sent", "sent_at": now, "relay_reply": reply[:300], "error": ""}
+                for c, reply in emails])
+        texts = [(c, sid) for c, sid in delivered if c.text is not None]
+        if texts:  # the provider's id: its status callbacks name it (one may have come first: its word stands)
+            table = StepSend.__table__
+            db.session.execute(
+                update(table).where(table.c.id == bindparam("send_id"))
+                .values(status="sent", sent_at=now, relay_reply=bindparam("sid"), provider_sid=bindparam("sid"),
+                        delivery=case((table.c.delivery == "", "sent"), else_=table.c.delivery)),
+                [{"send_id": c.send_id, "sid": sid} for c, sid in texts])
         db.session.execute(insert(Activity), [
             {"org_id": run.org_id, "contact_id": c.contact_id, "deal_id": c.deal_id, "user_id": c.sender_id,
-             "kind": "email", "at": now, "unique_key": f"seqsend:{c.send_id}", "body": c.summary}
+             "kind": "email" if c.text is None else "sms", "at": now, "unique_key": f"seqsend:{c.send_id}",
+             "body": c.summary}
             for c, _ in delivered])
     for claim, _ in delivered:
         _advance_sent(enrollments[claim.enrollment_id], claim, now, run)
@@ -577,6 +651,9 @@ def _record(claims: list, results: list, now: datetime, run: _OrgRun, counts: di
         elif isinstance(result, Deferred):
             outcomes.append(_deferred(send, enrollment, result, current, now))
             give_back.append(claim.sender_id)
+        elif isinstance(result, Refused) and claim.text is not None:
+            _refused_text(send, enrollment, claim, result, current, now, run)
+            outcomes.append("bounced")
         elif isinstance(result, Refused):
             _bounced(send, enrollment, result, now)
             outcomes.append("bounced")
@@ -635,7 +712,8 @@ def _deferred(send, enrollment, result: Deferred, current: bool, now: datetime) 
     if current:
         enrollment.status, enrollment.pause_reason, enrollment.next_due_at = "paused", "email failed", None
     notify(send.org_id, enrollment.owner_id, "sequence",
-           f"Your email to {send.to_email} could not be delivered after {send.attempts} tries "
+           f"Your {'text' if send.to_phone else 'email'} to {send.to_phone or send.to_email} could not be "
+           f"delivered after {send.attempts} tries "
            f"({result.reply}). Try again or stop the sequence for them.",
            f"/sequences/{enrollment.sequence_id}", f"failed:{send.id}:{send.attempts}")
     return "failed"
@@ -655,12 +733,30 @@ def _bounced(send, enrollment, result: Refused, now: datetime) -> None:
            f"/sequences/{enrollment.sequence_id}", f"refused:{send.id}")
 
 
+def _refused_text(send, enrollment, claim, result: Refused, current: bool, now: datetime, run: _OrgRun) -> None:
+    """The provider refused the number: remember why (later text steps skip it) and go on to the next step."""
+    send.status, send.relay_reply, send.delivery = "bounced", result.reply, "failed"
+    opted_out = any(code in result.reply for code in sms.OPTED_OUT_CODES)
+    send.error = "The number opted out of texts (STOP)." if opted_out else \
+        "The provider refused the number; later text steps skip it." if result.address_gone else \
+        "The provider refused this text."
+    if result.address_gone:
+        sms.mark_number(send.org_id, claim.to_phone, now, opted_out=True if opted_out else None,
+                        failed=None if opted_out else result.reply, unreachable=True)
+    if current:
+        advance(enrollment, enrollment.sequence, now, run.zone)
+    notify(send.org_id, enrollment.owner_id, "sequence",
+           f"Your text to {claim.to_phone} was refused: {result.reply}", f"/sequences/{enrollment.sequence_id}",
+           f"refused:{send.id}")
+
+
 def _unknown(send, enrollment, error: str, current: bool) -> None:
     send.status, send.error = "unknown", error[:300]
     if current:
         enrollment.status, enrollment.pause_reason, enrollment.next_due_at = "paused", "unknown send", None
     notify(send.org_id, enrollment.owner_id, "sequence",
-           f"An email to {send.to_email} may not have gone out (the connection broke). Check and resume.",
+           f"{'A text' if send.to_phone else 'An email'} to {send.to_phone or send.to_email} may not have gone out "
+           f"(the connection broke). Check and resume.",
            f"/sequences/{enrollment.sequence_id}", f"unknown:{send.id}")
 
 

@@ -41,7 +41,7 @@ MAX_SUBJECT = 200
 MAX_BODY = 20_000
 MAX_NAME = 120
 # The texts a step of each type cannot do without (the API's document states the same per type).
-STEP_TEXT_REQUIRED = {"email": ("subject", "body")}
+STEP_TEXT_REQUIRED = {"email": ("subject", "body"), "sms": ("body",)}
 DEFAULT_CAP = 40
 BULK_LIMIT = 5000
 # The article's cold-email reply-rate bands.
@@ -92,7 +92,7 @@ def clean_steps(raw_steps, errors: dict) -> list[dict]:
             errors[f"{key}.{str(k)[:40]}"] = "is not a step field"
         kind = raw.get("type")
         if not isinstance(kind, str) or kind not in STEP_TYPES:
-            errors[f"{key}.type"] = "must be email, call or linkedin"
+            errors[f"{key}.type"] = "must be email, sms, call or linkedin"
         wait = _int(raw, "wait_days", errors, 0, MAX_WAIT_DAYS, 0 if i == 0 else 2, label=f"{key}.wait_days")
         required = STEP_TEXT_REQUIRED.get(kind, ()) if isinstance(kind, str) else ()
         subject = clean_text(raw.get("subject"), f"{key}.subject", errors, MAX_SUBJECT, required="subject" in required,
@@ -260,7 +260,7 @@ def _utc():
 def schedule(sequence: Sequence, step: SequenceStep, after: datetime, rng=random, zone=None) -> datetime:
     """When `step` is due: `wait_days` after `after`, inside the window for email, plus random spacing."""
     due = after + timedelta(days=step.wait_days)
-    if step.type == "email":
+    if step.type in ("email", "sms"):
         due = window_start(sequence, due, zone or org_zone(sequence.org_id))
         if sequence.spacing_minutes:
             due += timedelta(seconds=rng.randint(0, sequence.spacing_minutes * 60))
