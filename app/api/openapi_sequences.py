@@ -96,7 +96,7 @@ SCHEMAS = {
             "daily_cap": {"type": "integer"}, "spacing_minutes": {"type": "integer"},
             "steps": {"type": "array", "items": {
                 "type": "object", "required": ["position", "type", "wait_days", "subject", "body"],
-                "properties": {"position": {"type": "integer"}, "type": {"enum": ["email", "call", "linkedin"]},
+                "properties": {"position": {"type": "integer"}, "type": {"enum": list(STEP_TYPES)},
                                "wait_days": {"type": "integer"}, "subject": {"type": "string"},
                                "body": {"type": "string"}}}},
             "stats": {"type": "object", "description": "enrolled, sent, replied, reply_rate, bounced, "
@@ -117,7 +117,7 @@ SCHEMAS = {
             "steps": {"type": "array", "items": {
                 "type": "object", "required": ["position", "type", "status", "due_at", "sent_at", "message_id"],
                 "properties": {
-                    "position": {"type": "integer"}, "type": {"enum": ["email", "call", "linkedin"]},
+                    "position": {"type": "integer"}, "type": {"enum": list(STEP_TYPES)},
                     "status": {"enum": ["pending", "sending", "retrying", "sent", "bounced", "failed", "unknown",
                                         "skipped", "task"],
                                "description": "sent: the relay answered 250 after the message. retrying: it answered "
