@@ -137,7 +137,7 @@ def edit_step(room: DealRoom, actor, step_id, *, title, due_on=None) -> RoomStep
     """Reword an open step or change its date, in the buyer's words for this deal (the buyer sees it at once).
     A done step is as it was confirmed: refused. LookupError (the caller's 404) for a step not in the room."""
     check_editor(room.deal, actor)
-    step = _room_step(room, step_id)
+    step = room_step(room, step_id)
     errors: dict = {}
     title = clean_text(title, "title", errors, MAX_STEP_TITLE, required=True)
     due = clean_due(due_on, errors)
@@ -156,7 +156,7 @@ def remove_step(room: DealRoom, actor, step_id) -> str:
     """Take an open step off the plan; a step that carries a requirement stays (the gate asks for it: the buyer
     confirms it here, or a manager overrides it). Returns the removed step's title."""
     check_editor(room.deal, actor)
-    step = _room_step(room, step_id)
+    step = room_step(room, step_id)
     if step.requirement:
         raise Invalid({"step": "confirms a fact the gate requires, so it stays on the plan"}, "Nothing was removed.")
     if step.status != "open":
@@ -166,14 +166,6 @@ def remove_step(room: DealRoom, actor, step_id) -> str:
     db.session.delete(step)
     db.session.commit()
     return title
-
-
-def _room_step(room: DealRoom, step_id) -> RoomStep:
-    wanted = clean_step_id(step_id)
-    step = next((s for s in room.steps if s.id == wanted), None)
-    if step is None:
-        raise LookupError("no such step in this room")
-    return step
 
 
 def invitee_email(value) -> str:
@@ -192,10 +184,7 @@ def complete_seller_step(room: DealRoom, actor, step_id) -> RoomStep:
     confirm: refused. Nothing changes the deal's facts: a seller step carries no requirement. LookupError
     (the caller's 404) for a step that is not in this room."""
     check_editor(room.deal, actor)
-    wanted = clean_step_id(step_id)
-    step = next((s for s in room.steps if s.id == wanted), None)
-    if step is None:
-        raise LookupError("no such step in this room")
+    step = room_step(room, step_id)
     if step.side != "seller":
         raise Invalid({"step": "is not one of our steps in this room"}, "Nothing was marked done.")
     if step.status == "done":
@@ -264,6 +253,16 @@ def invite_by_token(token) -> RoomInvite | None:
     return row if row is not None and row.is_valid() else None
 
 
+def room_step(room, step_id, side: str | None = None) -> RoomStep:
+    """The room's step with this id (of `side`, when given); LookupError, the caller's calm 404, for any other
+    id, a step of another room, or no room at all."""
+    wanted = clean_step_id(step_id)
+    step = next((s for s in room.steps if s.id == wanted), None) if room is not None else None
+    if step is None or (side is not None and step.side != side):
+        raise LookupError("no such step in this room")
+    return step
+
+
 def clean_step_id(step_id) -> int | None:
     try:
         step_id = int(step_id)
@@ -293,10 +292,7 @@ def buyer_confirm(token, step_id, typed_name, ip: str = "", user_agent: str = ""
     room, deal = row.room, row.room.deal
     errors: dict = {}
     name = " ".join(clean_text(typed_name, "name", errors, MAX_NAME, required=True).split())
-    wanted = clean_step_id(step_id)
-    step = next((s for s in room.steps if s.id == wanted), None)
-    if step is None or step.side != "buyer":
-        raise LookupError("no such step")
+    step = room_step(room, step_id, side="buyer")
     if step.status != "open":
         errors["step"] = "is already confirmed"
     if errors:

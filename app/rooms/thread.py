@@ -25,6 +25,7 @@ from app.rooms.service import (
     get_room,
     invite,
     invitee_email,
+    room_step,
     tell_owner,
 )
 from app.text import clean_text
@@ -94,11 +95,7 @@ def seller_comment(deal, actor, body) -> RoomComment:
 # Another date for a step ----------------------------------------------------------------------------
 
 def _buyer_step(row, step_id) -> RoomStep:
-    wanted = clean_step_id(step_id)
-    step = next((s for s in row.room.steps if s.id == wanted), None)
-    if step is None or step.side != "buyer":
-        raise LookupError("no such step")
-    return step
+    return room_step(row.room, step_id, side="buyer")
 
 
 def propose_date(row, step_id, proposed_on, note="", today: date | None = None) -> RoomStep:
@@ -135,10 +132,7 @@ def decide_date(deal, actor, step_id, accept: bool) -> RoomStep:
     """The rep accepts (the step's date becomes the proposed one) or declines a buyer's proposed date."""
     check_editor(deal, actor)
     room = get_room(deal)
-    wanted = clean_step_id(step_id)
-    step = next((s for s in room.steps if s.id == wanted), None) if room is not None else None
-    if step is None:
-        raise LookupError("no such step in this room")
+    step = room_step(room, step_id)
     if step.proposed_on is None:
         raise Invalid({"step": "has no proposed date to decide on (perhaps already decided)"}, "Nothing changed.")
     day, now = step.proposed_on, utcnow()
